@@ -1,0 +1,60 @@
+//! A checksum of everything mods can see, to compare two runs.
+
+use bevy::prelude::*;
+
+use crate::codec::value;
+use crate::expose::{Exposed, ModData};
+
+/// FNV-1a over the moddable state: for every entity with an exposed
+/// component or mod-defined data (in entity id order), each component's name
+/// and MessagePack value. Two runs that end in the same world give the same
+/// number.
+pub fn moddable_checksum(world: &mut World) -> u64 {
+    let registry = world.resource::<AppTypeRegistry>().clone();
+    let registry = registry.read();
+    let Some(exposed) = world.get_resource::<Exposed>() else {
+        return FNV_OFFSET;
+    };
+    let mut entities: Vec<Entity> = world
+        .iter_entities()
+        .map(|e| e.id())
+        .filter(|e| {
+            world.get::<ModData>(*e).is_some()
+                || exposed.components.iter().any(|c| (c.ops.has)(world, *e))
+        })
+        .collect();
+    entities.sort_by_key(|e| e.to_bits());
+    let mut hash = Fnv(FNV_OFFSET);
+    let mut buf = Vec::new();
+    for e in entities {
+        hash.write(&e.to_bits().to_le_bytes());
+        for c in &exposed.components {
+            if let Some(v) = (c.ops.get)(world, e) {
+                buf.clear();
+                if value::to_msgpack(v, &registry, &mut buf).is_ok() {
+                    hash.write(c.name.as_bytes());
+                    hash.write(&buf);
+                }
+            }
+        }
+        if let Some(data) = world.get::<ModData>(e) {
+            for (name, bytes) in &data.values {
+                hash.write(name.as_bytes());
+                hash.write(bytes);
+            }
+        }
+    }
+    hash.0
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+struct Fnv(u64);
+
+impl Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ *b as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! Converting component values between the ECS and the bytes mods see.
+
+pub(crate) mod packed;
+pub(crate) mod value;

@@ -1,0 +1,247 @@
+//! What the game lets mods see: component types and messages, marked with
+//! one call on the `App` each.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bevy::ecs::component::{ComponentId, Mutable};
+use bevy::ecs::message::{MessageCursor, Messages};
+use bevy::prelude::*;
+use bevy::reflect::{GetTypeRegistration, TypeRegistry, Typed};
+
+use crate::codec::{packed, value};
+use crate::wire::{Scalar, WireEvent};
+
+/// What mods may do with an exposed component type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum ModAccess {
+    /// Mods may read the component but not insert, change or remove it.
+    Read,
+    /// Mods may read, insert, change and remove the component.
+    ReadWrite,
+}
+
+/// Typed operations on one exposed component type, instantiated once per type
+/// at registration so the per-frame path does no registry look-ups.
+#[derive(Clone, Copy)]
+pub(crate) struct ComponentOps {
+    pub get: for<'w> fn(&'w World, Entity) -> Option<&'w dyn PartialReflect>,
+    pub has: fn(&World, Entity) -> bool,
+    pub write_packed: fn(&mut World, Entity, &[Scalar], &[u8]) -> bool,
+    pub from_reflect: fn(&dyn PartialReflect) -> Option<Box<dyn Reflect>>,
+    pub insert: fn(&mut World, Entity, Box<dyn Reflect>) -> bool,
+    pub remove: fn(&mut World, Entity),
+}
+
+/// One component type the game exposed.
+pub(crate) struct ExposedComponent {
+    pub name: String,
+    pub type_path: &'static str,
+    pub access: ModAccess,
+    pub id: ComponentId,
+    /// The packed layout, when the type has one.
+    pub layout: Option<Vec<(String, Scalar)>>,
+    /// `layout`'s scalars alone, for the hot loops.
+    pub kinds: Vec<Scalar>,
+    pub ops: ComponentOps,
+}
+
+/// One game message type mods may subscribe to.
+pub(crate) struct ExposedMessage {
+    pub name: String,
+    pub collect: fn(&mut World, &TypeRegistry, &mut Vec<WireEvent>),
+}
+
+/// Everything the game exposed to mods; filled by [`ModdingAppExt`].
+#[derive(Resource, Default)]
+pub(crate) struct Exposed {
+    pub components: Vec<ExposedComponent>,
+    pub by_name: BTreeMap<String, usize>,
+    pub messages: Vec<ExposedMessage>,
+}
+
+impl Exposed {
+    pub(crate) fn component(&self, name: &str) -> Option<&ExposedComponent> {
+        self.by_name.get(name).map(|i| &self.components[*i])
+    }
+
+    /// What workers need to know of the exposed types.
+    pub(crate) fn catalog(&self) -> Arc<Catalog> {
+        Arc::new(Catalog {
+            components: self
+                .components
+                .iter()
+                .map(|c| (c.name.clone(), (c.access, c.layout.clone())))
+                .collect(),
+        })
+    }
+}
+
+/// The exposed component types as the workers see them: name, access and
+/// packed layout.
+#[derive(Debug, Default)]
+pub(crate) struct Catalog {
+    pub components: BTreeMap<String, (ModAccess, Option<Vec<(String, Scalar)>>)>,
+}
+
+/// Components a mod defined itself (types the game does not know), kept on
+/// the entity as MessagePack by name. Mods read them back through queries.
+#[derive(Component, Clone, Debug, Default, PartialEq, Eq)]
+pub struct ModData {
+    /// Values by component name, each one MessagePack value.
+    pub values: BTreeMap<String, Vec<u8>>,
+}
+
+/// A cursor over a game message type, so each message reaches mods once.
+#[derive(Resource)]
+struct ModMessageCursor<M: Message>(MessageCursor<M>);
+
+/// Marks component types and messages as visible to mods.
+pub trait ModdingAppExt {
+    /// Lets mods read (and, with [`ModAccess::ReadWrite`], change) components
+    /// of type `T`. Mods name the type by its short type path
+    /// (`T::short_type_path()`, e.g. `Position`). The value crosses to mods by
+    /// reflection: no glue code per type.
+    ///
+    /// # Panics
+    /// When another exposed type has the same short name.
+    fn add_moddable_component<T>(&mut self, access: ModAccess) -> &mut Self
+    where
+        T: Component<Mutability = Mutable> + Reflect + FromReflect + Typed + GetTypeRegistration;
+
+    /// Delivers messages of type `M` to mods subscribed to its short type
+    /// name, as MessagePack made by reflection.
+    fn add_moddable_message<M>(&mut self) -> &mut Self
+    where
+        M: Message + Reflect + Typed + GetTypeRegistration;
+}
+
+impl ModdingAppExt for App {
+    fn add_moddable_component<T>(&mut self, access: ModAccess) -> &mut Self
+    where
+        T: Component<Mutability = Mutable> + Reflect + FromReflect + Typed + GetTypeRegistration,
+    {
+        self.register_type::<T>();
+        let world = self.world_mut();
+        let id = world.register_component::<T>();
+        let layout = packed::layout_of(T::type_info());
+        let kinds = layout
+            .as_ref()
+            .map(|l| l.iter().map(|(_, k)| *k).collect())
+            .unwrap_or_default();
+        let name = T::short_type_path().to_string();
+        let mut exposed = world.get_resource_or_init::<Exposed>();
+        if let Some(other) = exposed.component(&name) {
+            panic!(
+                "cannot expose {} to mods as `{name}`: {} already has that name",
+                T::type_path(),
+                other.type_path
+            );
+        }
+        let index = exposed.components.len();
+        exposed.by_name.insert(name.clone(), index);
+        exposed.components.push(ExposedComponent {
+            name,
+            type_path: T::type_path(),
+            access,
+            id,
+            layout,
+            kinds,
+            ops: ComponentOps {
+                get: get::<T>,
+                has: has::<T>,
+                write_packed: write_packed::<T>,
+                from_reflect: from_reflect::<T>,
+                insert: insert::<T>,
+                remove: remove::<T>,
+            },
+        });
+        self
+    }
+
+    fn add_moddable_message<M>(&mut self) -> &mut Self
+    where
+        M: Message + Reflect + Typed + GetTypeRegistration,
+    {
+        self.add_message::<M>().register_type::<M>();
+        let world = self.world_mut();
+        let cursor = world.resource::<Messages<M>>().get_cursor();
+        world.insert_resource(ModMessageCursor::<M>(cursor));
+        world
+            .get_resource_or_init::<Exposed>()
+            .messages
+            .push(ExposedMessage {
+                name: M::short_type_path().to_string(),
+                collect: collect::<M>,
+            });
+        self
+    }
+}
+
+fn get<T: Component + Reflect>(world: &World, entity: Entity) -> Option<&dyn PartialReflect> {
+    world.get::<T>(entity).map(|c| c.as_partial_reflect())
+}
+
+fn has<T: Component>(world: &World, entity: Entity) -> bool {
+    world.get::<T>(entity).is_some()
+}
+
+fn write_packed<T: Component<Mutability = Mutable> + Reflect>(
+    world: &mut World,
+    entity: Entity,
+    kinds: &[Scalar],
+    record: &[u8],
+) -> bool {
+    match world.get_mut::<T>(entity) {
+        Some(mut c) => packed::decode_into(c.as_partial_reflect_mut(), kinds, record),
+        None => false,
+    }
+}
+
+fn from_reflect<T: Reflect + FromReflect>(value: &dyn PartialReflect) -> Option<Box<dyn Reflect>> {
+    T::from_reflect(value).map(|v| Box::new(v) as Box<dyn Reflect>)
+}
+
+fn insert<T: Component + Reflect>(
+    world: &mut World,
+    entity: Entity,
+    value: Box<dyn Reflect>,
+) -> bool {
+    match (value.downcast::<T>(), world.get_entity_mut(entity)) {
+        (Ok(v), Ok(mut e)) => {
+            e.insert(*v);
+            true
+        }
+        _ => false,
+    }
+}
+
+fn remove<T: Component>(world: &mut World, entity: Entity) {
+    if let Ok(mut e) = world.get_entity_mut(entity) {
+        e.remove::<T>();
+    }
+}
+
+fn collect<M: Message + Reflect + Typed>(
+    world: &mut World,
+    registry: &TypeRegistry,
+    out: &mut Vec<WireEvent>,
+) {
+    world.resource_scope(|world, mut cursor: Mut<ModMessageCursor<M>>| {
+        let messages = world.resource::<Messages<M>>();
+        for message in cursor.0.read(messages) {
+            let mut payload = Vec::new();
+            match value::to_msgpack(message.as_partial_reflect(), registry, &mut payload) {
+                Ok(()) => out.push(WireEvent {
+                    name: M::short_type_path().to_string(),
+                    source: None,
+                    payload: payload.into(),
+                }),
+                Err(e) => tracing::error!(
+                    message = M::type_path(),
+                    "cannot encode a message for mods: {e}"
+                ),
+            }
+        }
+    });
+}

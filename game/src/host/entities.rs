@@ -1,0 +1,307 @@
+//! `entities`: reads from the tick's snapshot, writes recorded as commands.
+
+use serde::Deserialize as _;
+
+use super::{HostState, scalar_from_wit, scalar_to_wit};
+use crate::codec::packed;
+use crate::runtime::bindings::bevy_wasm::mods::entities::Host;
+use crate::runtime::bindings::types::{
+    Batch, Column as WitColumn, ColumnEncoding, Component, Entity, ModError, PackedField,
+};
+use crate::wire::{self, Column, Command, Encoding, EntityList, WireComponent};
+
+impl HostState {
+    fn check_components(&self, components: &[Component]) -> Result<usize, ModError> {
+        let mut bytes = 0;
+        for c in components {
+            self.check_writable(&c.name)?;
+            self.check_value(&c.name, &c.value)?;
+            bytes += c.name.len() + c.value.len();
+        }
+        Ok(bytes)
+    }
+
+    /// Whether `entity` may be the target of a write this tick, as far as the
+    /// worker can tell; the main thread checks again against the world.
+    fn check_alive(&self, entity: Entity) -> Result<(), ModError> {
+        if self.tick.despawned.contains(&entity) {
+            return Err(ModError::NoSuchEntity(entity));
+        }
+        Ok(())
+    }
+
+    fn remember(&mut self, entity: Entity, components: &[Component]) {
+        for c in components {
+            self.tick
+                .overlay
+                .insert((entity, c.name.clone()), Some(c.value.clone()));
+        }
+    }
+}
+
+fn wire_components(components: Vec<Component>) -> Vec<WireComponent> {
+    components
+        .into_iter()
+        .map(|c| WireComponent {
+            name: c.name,
+            value: c.value.into(),
+        })
+        .collect()
+}
+
+impl Host for HostState {
+    fn spawn(&mut self, components: Vec<Component>) -> Result<Entity, ModError> {
+        let bytes = self.check_components(&components)?;
+        let Some(&entity) = self.tick.reserved.front() else {
+            return Err(ModError::LimitExceeded(
+                "no entity ids left for this tick; spawn the rest next tick \
+                 (the host reserves more for mods that spawn many)"
+                    .into(),
+            ));
+        };
+        self.remember(entity, &components);
+        self.record(
+            Command::Spawn {
+                entity,
+                components: wire_components(components),
+            },
+            bytes + 8,
+        )?;
+        self.tick.reserved.pop_front();
+        self.tick.spawned.insert(entity);
+        Ok(entity)
+    }
+
+    fn despawn(&mut self, entity: Entity) -> Result<(), ModError> {
+        self.check_alive(entity)?;
+        self.record(Command::Despawn { entity }, 8)?;
+        self.tick.despawned.insert(entity);
+        Ok(())
+    }
+
+    fn insert(&mut self, entity: Entity, components: Vec<Component>) -> Result<(), ModError> {
+        self.check_alive(entity)?;
+        let bytes = self.check_components(&components)?;
+        self.remember(entity, &components);
+        self.record(
+            Command::Insert {
+                entity,
+                components: wire_components(components),
+            },
+            bytes + 8,
+        )
+    }
+
+    fn remove(&mut self, entity: Entity, names: Vec<String>) -> Result<(), ModError> {
+        self.check_alive(entity)?;
+        for name in &names {
+            self.check_writable(name)?;
+        }
+        for name in &names {
+            self.tick.overlay.insert((entity, name.clone()), None);
+        }
+        let bytes = names.iter().map(String::len).sum::<usize>() + 8;
+        self.record(Command::Remove { entity, names }, bytes)
+    }
+
+    fn get(&mut self, entity: Entity, name: String) -> Result<Option<Vec<u8>>, ModError> {
+        if let Some(value) = self.tick.overlay.get(&(entity, name.clone())) {
+            return Ok(value.clone());
+        }
+        if self.tick.despawned.contains(&entity) {
+            return Ok(None);
+        }
+        let mut queried = false;
+        for q in 0..self.tick.queries.len() {
+            let Some(col) = self.tick.queries[q]
+                .columns
+                .iter()
+                .position(|c| c.name == name)
+            else {
+                continue;
+            };
+            queried = true;
+            let Some(row) = self.tick.row(q, entity) else {
+                continue;
+            };
+            let column = &self.tick.queries[q].columns[col];
+            let bytes = column
+                .row(row)
+                .ok_or_else(|| ModError::Failed(format!("snapshot column `{name}` is short")))?;
+            return match &column.encoding {
+                Encoding::MsgPack => Ok(Some(bytes.to_vec())),
+                Encoding::Packed(fields) => packed::record_to_msgpack(fields, bytes)
+                    .map(Some)
+                    .ok_or_else(|| ModError::Failed(format!("cannot re-encode `{name}`"))),
+            };
+        }
+        if queried {
+            Ok(None)
+        } else {
+            Err(ModError::NotQueried(name))
+        }
+    }
+
+    fn query(&mut self, names: Vec<String>) -> Result<Vec<Entity>, ModError> {
+        let q = self
+            .tick
+            .query_index(&names)
+            .ok_or_else(|| ModError::NotQueried(names.join(", ")))?;
+        let despawned = &self.tick.despawned;
+        Ok(self.tick.queries[q]
+            .entities
+            .0
+            .iter()
+            .copied()
+            .filter(|e| !despawned.contains(e))
+            .collect())
+    }
+
+    fn query_batch(&mut self, names: Vec<String>) -> Result<Batch, ModError> {
+        let q = self
+            .tick
+            .query_index(&names)
+            .ok_or_else(|| ModError::NotQueried(names.join(", ")))?;
+        let query = &self.tick.queries[q];
+        let mut columns = Vec::with_capacity(names.len());
+        for name in &names {
+            let Some(column) = query.columns.iter().find(|c| &c.name == name) else {
+                return Err(ModError::NotQueried(name.clone()));
+            };
+            columns.push(to_wit(column));
+        }
+        Ok(Batch {
+            entities: query.entities.0.clone(),
+            columns,
+        })
+    }
+
+    fn write_batch(&mut self, batch: Batch) -> Result<(), ModError> {
+        let rows = batch.entities.len();
+        let mut columns = Vec::with_capacity(batch.columns.len());
+        let mut bytes = rows * 8;
+        for column in batch.columns {
+            self.check_writable(&column.name)?;
+            let Some((_, layout)) = self.catalog.components.get(&column.name) else {
+                return Err(ModError::InvalidValue(format!(
+                    "`{}` is defined by a mod; write it with `insert`",
+                    column.name
+                )));
+            };
+            bytes += column.data.len();
+            columns.push(from_wit(column, layout.as_deref(), rows, self.caps.depth)?);
+        }
+        self.record(
+            Command::WriteBatch {
+                entities: EntityList(batch.entities),
+                columns,
+            },
+            bytes,
+        )
+    }
+}
+
+/// A snapshot column as the guest sees it.
+fn to_wit(column: &Column) -> WitColumn {
+    match &column.encoding {
+        Encoding::Packed(fields) => WitColumn {
+            name: column.name.clone(),
+            encoding: ColumnEncoding::Packed(
+                fields
+                    .iter()
+                    .map(|(path, kind)| PackedField {
+                        path: path.clone(),
+                        kind: scalar_to_wit(*kind),
+                    })
+                    .collect(),
+            ),
+            data: column.data.to_vec(),
+        },
+        Encoding::MsgPack => {
+            let mut data = Vec::with_capacity(column.data.len() + 5);
+            // Writing into a Vec cannot fail.
+            let _ = rmp::encode::write_array_len(&mut data, column.offsets.len() as u32);
+            data.extend_from_slice(&column.data);
+            WitColumn {
+                name: column.name.clone(),
+                encoding: ColumnEncoding::Msgpack,
+                data,
+            }
+        }
+    }
+}
+
+/// Checks a column a guest wrote and turns it into its wire form.
+fn from_wit(
+    column: WitColumn,
+    layout: Option<&[(String, wire::Scalar)]>,
+    rows: usize,
+    depth: usize,
+) -> Result<Column, ModError> {
+    let name = column.name;
+    let bad = |why: String| ModError::InvalidValue(format!("column `{name}`: {why}"));
+    match column.encoding {
+        ColumnEncoding::Packed(fields) => {
+            let fields: Vec<(String, wire::Scalar)> = fields
+                .into_iter()
+                .map(|f| (f.path, scalar_from_wit(f.kind)))
+                .collect();
+            if Some(fields.as_slice()) != layout {
+                return Err(bad(
+                    "packed layout differs from the one query-batch gave".into()
+                ));
+            }
+            let stride = wire::stride(&fields);
+            if column.data.len() != stride * rows {
+                return Err(bad(format!(
+                    "{} bytes for {rows} rows of {stride} bytes",
+                    column.data.len()
+                )));
+            }
+            let kinds: Vec<wire::Scalar> = fields.iter().map(|(_, k)| *k).collect();
+            for record in column.data.chunks_exact(stride.max(1)) {
+                packed::validate(record, &kinds).map_err(bad)?;
+            }
+            Ok(Column {
+                name,
+                encoding: Encoding::Packed(fields),
+                data: column.data.into(),
+                offsets: Vec::new(),
+            })
+        }
+        ColumnEncoding::Msgpack => {
+            let (offsets, body) = split_array(&column.data, rows, depth).map_err(bad)?;
+            Ok(Column {
+                name,
+                encoding: Encoding::MsgPack,
+                data: column.data[body..].to_vec().into(),
+                offsets,
+            })
+        }
+    }
+}
+
+/// Splits a MessagePack array of `rows` values into row offsets (relative to
+/// the first value, returned as `body`), checking each value.
+fn split_array(data: &[u8], rows: usize, depth: usize) -> Result<(Vec<u32>, usize), String> {
+    let mut cursor = std::io::Cursor::new(data);
+    let len = rmp::decode::read_array_len(&mut cursor)
+        .map_err(|e| format!("not a MessagePack array: {e}"))? as usize;
+    if len != rows {
+        return Err(format!("{len} values for {rows} rows"));
+    }
+    let body = cursor.position() as usize;
+    let mut offsets = Vec::with_capacity(rows);
+    let mut at = body;
+    for _ in 0..rows {
+        offsets.push((at - body) as u32);
+        let mut de = rmp_serde::Deserializer::new(std::io::Cursor::new(&data[at..]));
+        de.set_max_depth(depth);
+        serde::de::IgnoredAny::deserialize(&mut de).map_err(|e| e.to_string())?;
+        at += de.position() as usize;
+    }
+    if at != data.len() {
+        return Err("trailing bytes after the values".into());
+    }
+    Ok((offsets, body))
+}

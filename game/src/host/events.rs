@@ -1,0 +1,33 @@
+//! `events`: a mod emits events for the game and for other mods.
+
+use super::HostState;
+use crate::runtime::bindings::bevy_wasm::mods::events::Host;
+use crate::runtime::bindings::types::ModError;
+use crate::wire::Command;
+
+/// Longest event name accepted.
+const MAX_NAME: usize = 256;
+
+impl Host for HostState {
+    fn emit(&mut self, name: String, payload: Vec<u8>) -> Result<(), ModError> {
+        if name.is_empty() || name.len() > MAX_NAME {
+            return Err(ModError::InvalidValue(format!(
+                "event names are 1 to {MAX_NAME} bytes long"
+            )));
+        }
+        self.check_value(&name, &payload)?;
+        if self.tick.events >= self.caps.events {
+            return Err(self.violate(format!("more than {} events in one tick", self.caps.events)));
+        }
+        let bytes = name.len() + payload.len();
+        self.record(
+            Command::Emit {
+                name,
+                payload: payload.into(),
+            },
+            bytes,
+        )?;
+        self.tick.events += 1;
+        Ok(())
+    }
+}

@@ -1,0 +1,40 @@
+//! `log`: a mod's log lines go to `tracing` with its name.
+
+use super::HostState;
+use crate::runtime::bindings::bevy_wasm::mods::log::{Host, Level};
+
+/// Longest message kept; longer ones are cut.
+const MAX_MESSAGE: usize = 4096;
+
+impl Host for HostState {
+    fn log(&mut self, level: Level, message: String) {
+        self.tick.log_lines += 1;
+        if self.tick.log_lines > self.caps.log_lines {
+            if self.tick.log_lines == self.caps.log_lines + 1 {
+                tracing::warn!(
+                    target: "mod",
+                    mod_name = &*self.mod_name,
+                    "more than {} log lines this tick; the rest are dropped",
+                    self.caps.log_lines
+                );
+            }
+            return;
+        }
+        let mut text = message;
+        if text.len() > MAX_MESSAGE {
+            let mut cut = MAX_MESSAGE;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            text.truncate(cut);
+        }
+        let name = &*self.mod_name;
+        match level {
+            Level::Trace => tracing::trace!(target: "mod", mod_name = name, "{text}"),
+            Level::Debug => tracing::debug!(target: "mod", mod_name = name, "{text}"),
+            Level::Info => tracing::info!(target: "mod", mod_name = name, "{text}"),
+            Level::Warn => tracing::warn!(target: "mod", mod_name = name, "{text}"),
+            Level::Error => tracing::error!(target: "mod", mod_name = name, "{text}"),
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! The host side of the WIT imports, run on a mod's worker thread.
+//!
+//! Imports never touch the `World`: reads come from the snapshot sent with
+//! the tick, writes become [`Command`]s the main thread validates and applies
+//! after the tick. Every byte from the guest is checked here first, so a mod
+//! learns of its mistake from the call that made it.
+
+mod entities;
+mod events;
+mod log;
+
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+
+use wasmtime::StoreLimits;
+use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
+
+use crate::expose::{Catalog, ModAccess};
+use crate::runtime::bindings::types::{self, ModError};
+use crate::wire::{Command, ModManifest, QueryResult, Scalar};
+
+/// Caps on what a mod may send in one tick.
+#[derive(Clone, Debug)]
+pub(crate) struct OutputCaps {
+    pub commands: usize,
+    pub bytes: usize,
+    pub events: usize,
+    pub depth: usize,
+    pub log_lines: usize,
+}
+
+/// Everything a mod's `Store` holds.
+pub(crate) struct HostState {
+    pub wasi: WasiCtx,
+    pub table: ResourceTable,
+    pub limits: StoreLimits,
+    pub mod_name: Arc<str>,
+    pub catalog: Arc<Catalog>,
+    pub caps: OutputCaps,
+    /// What the mod declared in `init`, once it has.
+    pub defines: BTreeSet<String>,
+    pub tick: TickState,
+}
+
+/// What one tick reads and writes.
+#[derive(Default)]
+pub(crate) struct TickState {
+    /// Whether commands may be issued now (only in `on-tick` and `on-event`).
+    pub open: bool,
+    pub queries: Vec<QueryResult>,
+    row_index: Vec<Option<HashMap<u64, usize>>>,
+    /// Ids reserved for this mod's spawns; unused ones carry over.
+    pub reserved: VecDeque<u64>,
+    spawned: HashSet<u64>,
+    despawned: HashSet<u64>,
+    /// This tick's own writes, so reads see them.
+    overlay: HashMap<(u64, String), Option<Vec<u8>>>,
+    pub commands: Vec<Command>,
+    bytes: usize,
+    events: usize,
+    log_lines: usize,
+    /// A cap the mod broke this tick: the whole tick is then refused.
+    pub violation: Option<String>,
+}
+
+impl TickState {
+    /// Starts a tick with a fresh snapshot.
+    pub(crate) fn begin(&mut self, queries: Vec<QueryResult>, reserved: &[u64]) {
+        self.open = true;
+        self.row_index = vec![None; queries.len()];
+        self.queries = queries;
+        self.reserved.clear();
+        self.reserved.extend(reserved);
+        self.spawned.clear();
+        self.despawned.clear();
+        self.overlay.clear();
+        self.commands.clear();
+        self.bytes = 0;
+        self.events = 0;
+        self.log_lines = 0;
+        self.violation = None;
+    }
+
+    /// Ends the tick and hands over its commands.
+    pub(crate) fn finish(&mut self) -> Result<Vec<Command>, String> {
+        self.open = false;
+        self.queries.clear();
+        self.overlay.clear();
+        match self.violation.take() {
+            Some(v) => {
+                self.commands.clear();
+                Err(v)
+            }
+            None => Ok(std::mem::take(&mut self.commands)),
+        }
+    }
+
+    /// The query whose component set is exactly `names`.
+    fn query_index(&self, names: &[String]) -> Option<usize> {
+        let wanted: BTreeSet<&str> = names.iter().map(String::as_str).collect();
+        self.queries.iter().position(|q| {
+            q.components.len() == wanted.len()
+                && q.components.iter().all(|c| wanted.contains(c.as_str()))
+        })
+    }
+
+    /// The row of `entity` in query `q`.
+    fn row(&mut self, q: usize, entity: u64) -> Option<usize> {
+        let query = &self.queries[q];
+        let index = self.row_index[q].get_or_insert_with(|| {
+            query
+                .entities
+                .0
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (*e, i))
+                .collect()
+        });
+        index.get(&entity).copied()
+    }
+}
+
+impl HostState {
+    /// Records a command, enforcing the per-tick caps.
+    fn record(&mut self, command: Command, bytes: usize) -> Result<(), ModError> {
+        let tick = &mut self.tick;
+        if !tick.open {
+            return Err(ModError::Denied(
+                "the world can only be changed from on-tick or on-event".into(),
+            ));
+        }
+        if tick.commands.len() >= self.caps.commands {
+            return Err(self.violate(format!(
+                "more than {} commands in one tick",
+                self.caps.commands
+            )));
+        }
+        if tick.bytes + bytes > self.caps.bytes {
+            return Err(self.violate(format!(
+                "more than {} bytes of commands in one tick",
+                self.caps.bytes
+            )));
+        }
+        tick.bytes += bytes;
+        tick.commands.push(command);
+        Ok(())
+    }
+
+    /// Marks the tick as refused and returns the error for the mod.
+    fn violate(&mut self, why: String) -> ModError {
+        if self.tick.violation.is_none() {
+            self.tick.violation = Some(why.clone());
+        }
+        ModError::LimitExceeded(why)
+    }
+
+    /// Whether the mod may write components named `name`.
+    fn check_writable(&self, name: &str) -> Result<(), ModError> {
+        match self.catalog.components.get(name) {
+            Some((ModAccess::ReadWrite, _)) => Ok(()),
+            Some((ModAccess::Read, _)) => Err(ModError::ReadOnly(name.into())),
+            None if self.defines.contains(name) => Ok(()),
+            None => Err(ModError::UnknownComponent(name.into())),
+        }
+    }
+
+    fn check_value(&self, name: &str, value: &[u8]) -> Result<(), ModError> {
+        crate::codec::value::check_msgpack(value, self.caps.depth)
+            .map_err(|e| ModError::InvalidValue(format!("{name}: {e}")))
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl types::Host for HostState {}
+
+/// The manifest as the host keeps it.
+pub(crate) fn manifest_from(m: types::Manifest) -> ModManifest {
+    ModManifest {
+        name: m.name,
+        version: m.version,
+        subscribes: m.subscribes,
+        queries: m.queries.into_iter().map(|q| q.components).collect(),
+        defines: m.defines,
+    }
+}
+
+pub(crate) fn scalar_to_wit(s: Scalar) -> types::Scalar {
+    use types::Scalar as W;
+    match s {
+        Scalar::Bool => W::Boolean,
+        Scalar::U8 => W::U8,
+        Scalar::U16 => W::U16,
+        Scalar::U32 => W::U32,
+        Scalar::U64 => W::U64,
+        Scalar::I8 => W::S8,
+        Scalar::I16 => W::S16,
+        Scalar::I32 => W::S32,
+        Scalar::I64 => W::S64,
+        Scalar::F32 => W::F32,
+        Scalar::F64 => W::F64,
+    }
+}
+
+pub(crate) fn scalar_from_wit(s: types::Scalar) -> Scalar {
+    use types::Scalar as W;
+    match s {
+        W::Boolean => Scalar::Bool,
+        W::U8 => Scalar::U8,
+        W::U16 => Scalar::U16,
+        W::U32 => Scalar::U32,
+        W::U64 => Scalar::U64,
+        W::S8 => Scalar::I8,
+        W::S16 => Scalar::I16,
+        W::S32 => Scalar::I32,
+        W::S64 => Scalar::I64,
+        W::F32 => Scalar::F32,
+        W::F64 => Scalar::F64,
+    }
+}
+
+/// A short text for a guest's error value.
+pub(crate) fn describe(e: &ModError) -> String {
+    match e {
+        ModError::UnknownComponent(s) => format!("unknown component `{s}`"),
+        ModError::ReadOnly(s) => format!("component `{s}` is read-only"),
+        ModError::NotQueried(s) => format!("component `{s}` is not in the mod's queries"),
+        ModError::NoSuchEntity(e) => format!("no entity {e}"),
+        ModError::NotOwner(e) => format!("entity {e} belongs to someone else"),
+        ModError::InvalidValue(s) => format!("invalid value: {s}"),
+        ModError::LimitExceeded(s) => format!("limit exceeded: {s}"),
+        ModError::Denied(s) => format!("denied: {s}"),
+        ModError::Failed(s) => s.clone(),
+    }
+}

@@ -1,0 +1,79 @@
+//! The plugin a game adds to run mods.
+
+use std::path::PathBuf;
+
+use bevy::prelude::*;
+
+use crate::registry::{ModEvent, ModFailed, ModLoaded, ModRegistry};
+use crate::settings::{ModLimits, ModSettings};
+use crate::systems;
+
+/// The stages of running mods each frame.
+#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ModSystems {
+    /// `PreUpdate`: pick up mods that finished loading.
+    Load,
+    /// `PreUpdate`: send each mod its tick; workers then run in parallel with
+    /// the game's `Update` systems.
+    Dispatch,
+    /// `PostUpdate`: collect each mod's commands and apply them.
+    Apply,
+}
+
+/// Runs WebAssembly mods from a folder. Add it once; then mark what mods may
+/// see with [`ModdingAppExt`](crate::ModdingAppExt).
+#[derive(Default, Clone, Debug)]
+pub struct ModPlugin {
+    /// The settings, copied into the [`ModSettings`] resource.
+    pub settings: ModSettings,
+}
+
+impl ModPlugin {
+    /// A plugin with the default settings.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Loads mods from `dir` instead of `assets/mods`.
+    pub fn with_mods_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.settings.mods_dir = dir.into();
+        self
+    }
+
+    /// Uses these limits for every mod.
+    pub fn with_limits(mut self, limits: ModLimits) -> Self {
+        self.settings.limits = limits;
+        self
+    }
+
+    /// Passes `config` (MessagePack) to the `init` of the mod in
+    /// `<stem>.wasm`.
+    pub fn with_config(mut self, stem: impl Into<String>, config: Vec<u8>) -> Self {
+        self.settings.configs.insert(stem.into(), config);
+        self
+    }
+}
+
+impl Plugin for ModPlugin {
+    fn build(&self, app: &mut App) {
+        app.insert_resource(self.settings.clone())
+            .init_resource::<ModRegistry>()
+            .init_resource::<crate::expose::Exposed>()
+            .init_resource::<AppTypeRegistry>()
+            .add_message::<ModLoaded>()
+            .add_message::<ModFailed>()
+            .add_message::<ModEvent>()
+            .configure_sets(PreUpdate, (ModSystems::Load, ModSystems::Dispatch).chain())
+            .configure_sets(PostUpdate, ModSystems::Apply)
+            .add_systems(Startup, systems::start_mods)
+            .add_systems(PreUpdate, systems::receive_loaded.in_set(ModSystems::Load))
+            .add_systems(
+                PreUpdate,
+                systems::dispatch_ticks.in_set(ModSystems::Dispatch),
+            )
+            .add_systems(
+                PostUpdate,
+                systems::apply_commands.in_set(ModSystems::Apply),
+            );
+    }
+}

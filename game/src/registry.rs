@@ -1,0 +1,108 @@
+//! What the game knows of each mod: the registry resource and the messages
+//! sent when a mod loads, fails or emits an event.
+
+use std::path::PathBuf;
+
+use bevy::prelude::*;
+use serde::de::DeserializeOwned;
+
+use crate::wire::Fault;
+
+/// Where a mod stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModStatus {
+    /// Being compiled, instantiated and initialised on its worker.
+    Loading,
+    /// Ticking every frame.
+    Running,
+    /// Stopped by a fault; `last_error` says why.
+    Failed,
+}
+
+/// One mod file and what became of it.
+#[derive(Clone, Debug)]
+pub struct ModInfo {
+    /// The `.wasm` file the mod came from.
+    pub file: PathBuf,
+    /// The mod's name from its manifest (the file's stem until it loads).
+    pub name: String,
+    /// The mod's version from its manifest (empty until it loads).
+    pub version: String,
+    /// Where the mod stands.
+    pub status: ModStatus,
+    /// How many faults the mod has had.
+    pub faults: u32,
+    /// The last fault, if any.
+    pub last_error: Option<Fault>,
+}
+
+/// Every mod found in the mods folder, in load order (file name order).
+#[derive(Resource, Default, Debug)]
+pub struct ModRegistry {
+    pub(crate) mods: Vec<ModInfo>,
+}
+
+impl ModRegistry {
+    /// All mods, in load order.
+    pub fn mods(&self) -> &[ModInfo] {
+        &self.mods
+    }
+
+    /// The mod with this manifest name.
+    pub fn get(&self, name: &str) -> Option<&ModInfo> {
+        self.mods.iter().find(|m| m.name == name)
+    }
+
+    /// Whether any mod found at start-up is still loading. Mods start ticking
+    /// together, in the frame after the last of them is ready.
+    pub fn is_loading(&self) -> bool {
+        self.mods.iter().any(|m| m.status == ModStatus::Loading)
+    }
+
+    /// Mods that are running.
+    pub fn running(&self) -> impl Iterator<Item = &ModInfo> {
+        self.mods.iter().filter(|m| m.status == ModStatus::Running)
+    }
+}
+
+/// Sent when a mod has loaded and will tick from the next frame.
+#[derive(Message, Clone, Debug)]
+pub struct ModLoaded {
+    /// The mod's name.
+    pub name: String,
+    /// The mod's version.
+    pub version: String,
+    /// The file it came from.
+    pub file: PathBuf,
+}
+
+/// Sent when a mod fails: it could not be loaded, or a call into it failed.
+#[derive(Message, Clone, Debug)]
+pub struct ModFailed {
+    /// The mod's name (the file's stem when it never loaded).
+    pub name: String,
+    /// The file it came from.
+    pub file: PathBuf,
+    /// What went wrong.
+    pub fault: Fault,
+}
+
+/// An event a mod emitted. Game systems read these with a
+/// `MessageReader<ModEvent>`; other mods subscribed to `name` get it on
+/// their next tick.
+#[derive(Message, Clone, Debug, PartialEq)]
+pub struct ModEvent {
+    /// The emitting mod's name.
+    pub source: String,
+    /// The event's name.
+    pub name: String,
+    /// The payload as MessagePack.
+    pub payload: Vec<u8>,
+}
+
+impl ModEvent {
+    /// Decodes the payload into a serde type.
+    pub fn decode<T: DeserializeOwned>(&self) -> Result<T, rmp_serde::decode::Error> {
+        rmp_serde::from_slice(&self.payload)
+    }
+}

@@ -1,0 +1,74 @@
+//! The plugin's settings: where mods come from and what each may use.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bevy::prelude::Resource;
+
+/// Limits applied to every mod. Each has a default a game can change.
+#[derive(Clone, Debug)]
+pub struct ModLimits {
+    /// Linear memory one mod may grow to, in bytes (default 64 MiB).
+    pub memory_bytes: usize,
+    /// Table elements one mod may have (default 100,000).
+    pub table_elements: usize,
+    /// A call into a mod that takes longer than this is logged as a warning
+    /// (default 4 ms).
+    pub soft_call_budget: Duration,
+    /// A call into a mod is stopped at this limit (default 50 ms).
+    pub hard_call_limit: Duration,
+    /// Commands one mod may issue in one tick (default 100,000).
+    pub commands_per_tick: usize,
+    /// Bytes of commands one mod may issue in one tick, and bytes of any one
+    /// message between the game and a worker (default 32 MiB).
+    pub bytes_per_tick: usize,
+    /// Events one mod may emit in one tick (default 1,000).
+    pub events_per_tick: usize,
+    /// Deepest nesting of a MessagePack value from a mod (default 64).
+    pub value_depth: usize,
+    /// Log lines one mod may write in one tick (default 100).
+    pub log_lines_per_tick: usize,
+    /// Most entities one mod may spawn in one tick (default 16,384). The host
+    /// reserves ids ahead of each tick, more for mods that spawn more.
+    pub spawns_per_tick: usize,
+}
+
+impl Default for ModLimits {
+    fn default() -> Self {
+        Self {
+            memory_bytes: 64 << 20,
+            table_elements: 100_000,
+            soft_call_budget: Duration::from_millis(4),
+            hard_call_limit: Duration::from_millis(50),
+            commands_per_tick: 100_000,
+            bytes_per_tick: 32 << 20,
+            events_per_tick: 1_000,
+            value_depth: 64,
+            log_lines_per_tick: 100,
+            spawns_per_tick: 16_384,
+        }
+    }
+}
+
+/// Settings of [`ModPlugin`](crate::ModPlugin), kept as a resource.
+#[derive(Resource, Clone, Debug)]
+pub struct ModSettings {
+    /// The folder scanned for `.wasm` files at start-up (default
+    /// `assets/mods`).
+    pub mods_dir: PathBuf,
+    /// Limits for every mod.
+    pub limits: ModLimits,
+    /// MessagePack passed to a mod's `init`, by the mod file's stem.
+    pub configs: BTreeMap<String, Vec<u8>>,
+}
+
+impl Default for ModSettings {
+    fn default() -> Self {
+        Self {
+            mods_dir: PathBuf::from("assets/mods"),
+            limits: ModLimits::default(),
+            configs: BTreeMap::new(),
+        }
+    }
+}

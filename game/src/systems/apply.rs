@@ -1,0 +1,212 @@
+//! Collecting each mod's reply and applying its commands, in load order and
+//! then issue order, so two runs with the same inputs end in the same world.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bevy::prelude::*;
+
+use super::load::stop;
+use super::stage::{Rows, Staged, Stager, Value};
+use super::{MIN_RESERVE, ModHost, Phase, SpawnedByMod};
+use crate::expose::{Exposed, ModData};
+use crate::registry::ModEvent;
+use crate::settings::ModSettings;
+use crate::wire::{self, Command, Fault, FaultKind, Hook, Reply, WireEvent};
+
+/// Time allowed beyond a call's hard limit for the worker to answer.
+const REPLY_MARGIN: Duration = Duration::from_millis(20);
+
+pub(crate) fn apply_commands(world: &mut World) {
+    let Some(mut host) = world.remove_resource::<ModHost>() else {
+        return;
+    };
+    let limits = world.resource::<ModSettings>().limits.clone();
+    // Two guest calls (on-event and on-tick) may run in one tick.
+    let allowed = limits.hard_call_limit * 2 + REPLY_MARGIN;
+    for index in 0..host.slots.len() {
+        let Phase::InFlight(sent) = host.slots[index].phase else {
+            continue;
+        };
+        let reply = match &host.slots[index].worker {
+            Some(worker) => {
+                let wait = allowed.saturating_sub(sent.elapsed());
+                worker.replies.recv_timeout(wait).ok()
+            }
+            None => None,
+        };
+        let outcome = match reply.as_deref().map(wire::decode::<Reply>) {
+            Some(Ok(Reply::Ticked(commands))) => {
+                apply_tick(world, &mut host, index, commands, &limits)
+            }
+            Some(Ok(Reply::Failed(fault))) => Err(fault),
+            Some(Ok(other)) => Err(fault(
+                FaultKind::Unresponsive,
+                format!("unexpected reply to a tick: {other:?}"),
+            )),
+            Some(Err(e)) => Err(fault(
+                FaultKind::InvalidOutput,
+                format!("unreadable reply: {e}"),
+            )),
+            None => Err(fault(
+                FaultKind::Unresponsive,
+                format!("no reply within {:?}", Instant::now() - sent),
+            )),
+        };
+        match outcome {
+            Ok(()) => {
+                let slot = &mut host.slots[index];
+                slot.ticks += 1;
+                slot.phase = Phase::Idle;
+            }
+            Err(fault) => {
+                // Nothing of this tick was applied.
+                stop(world, &mut host, index, fault);
+            }
+        }
+    }
+    world.insert_resource(host);
+}
+
+fn fault(kind: FaultKind, message: String) -> Fault {
+    Fault {
+        kind,
+        hook: Hook::Tick,
+        message,
+    }
+}
+
+/// Stages a mod's commands and, when all pass, applies them.
+fn apply_tick(
+    world: &mut World,
+    host: &mut ModHost,
+    index: usize,
+    commands: Vec<Command>,
+    limits: &crate::settings::ModLimits,
+) -> Result<(), Fault> {
+    let registry = world.resource::<AppTypeRegistry>().clone();
+    let registry = registry.read();
+    let slot = &mut host.slots[index];
+    let Some(manifest) = slot.manifest.clone() else {
+        return Err(fault(FaultKind::Unresponsive, "no manifest".into()));
+    };
+    let staged = world.resource_scope(|world, exposed: Mut<Exposed>| {
+        Stager {
+            world,
+            exposed: &exposed,
+            registry: &registry,
+            manifest: &manifest,
+            reserved: &slot.reserved,
+            depth: limits.value_depth,
+        }
+        .stage(commands)
+    });
+    let staged = staged.map_err(|message| fault(FaultKind::InvalidOutput, message))?;
+    drop(registry);
+
+    // Reserve as many ids next time as this tick used, twice over.
+    slot.reserved.drain(..staged.spawned);
+    slot.reserve_target = (staged.spawned * 2).clamp(MIN_RESERVE, limits.spawns_per_tick);
+    if slot.reserved.len() > slot.reserve_target * 4 {
+        let extra: Vec<Entity> = slot.reserved.drain(slot.reserve_target..).collect();
+        world.entity_allocator_mut().free_many(&extra);
+    }
+
+    let owner: Arc<str> = manifest.name.as_str().into();
+    world.resource_scope(|world, exposed: Mut<Exposed>| {
+        for command in staged.commands {
+            apply_one(world, &exposed, &owner, command, &mut host.pending_events);
+        }
+    });
+    Ok(())
+}
+
+fn apply_one(
+    world: &mut World,
+    exposed: &Exposed,
+    owner: &Arc<str>,
+    command: Staged,
+    events: &mut Vec<WireEvent>,
+) {
+    match command {
+        Staged::Spawn(entity, values) => {
+            if let Err(e) = world.spawn_empty_at(entity) {
+                tracing::error!(mod_name = &**owner, "cannot spawn a reserved entity: {e:?}");
+                return;
+            }
+            world.entity_mut(entity).insert(SpawnedByMod(owner.clone()));
+            insert_values(world, exposed, entity, values);
+        }
+        Staged::Despawn(entity) => {
+            world.despawn(entity);
+        }
+        Staged::Insert(entity, values) => insert_values(world, exposed, entity, values),
+        Staged::Remove(entity, names) => {
+            for (i, name) in names {
+                match i {
+                    Some(i) => (exposed.components[i].ops.remove)(world, entity),
+                    None => {
+                        if let Some(mut data) = world.get_mut::<ModData>(entity) {
+                            data.values.remove(&name);
+                        }
+                    }
+                }
+            }
+        }
+        Staged::Emit(name, payload) => {
+            world.write_message(ModEvent {
+                source: owner.to_string(),
+                name: name.clone(),
+                payload: payload.clone(),
+            });
+            events.push(WireEvent {
+                name,
+                source: Some(owner.to_string()),
+                payload: payload.into(),
+            });
+        }
+        Staged::WriteBatch(entities, columns) => {
+            for (i, rows) in columns {
+                let c = &exposed.components[i];
+                match rows {
+                    Rows::Packed(column) => {
+                        let stride = column.data.len() / entities.len().max(1);
+                        for (e, record) in
+                            entities.iter().zip(column.data.chunks_exact(stride.max(1)))
+                        {
+                            (c.ops.write_packed)(world, *e, &c.kinds, record);
+                        }
+                    }
+                    Rows::Values(values) => {
+                        for (e, v) in entities.iter().zip(values) {
+                            (c.ops.insert)(world, *e, v);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn insert_values(world: &mut World, exposed: &Exposed, entity: Entity, values: Vec<Value>) {
+    for value in values {
+        match value {
+            Value::Game(i, v) => {
+                (exposed.components[i].ops.insert)(world, entity, v);
+            }
+            Value::Data(name, bytes) => {
+                let mut e = world.entity_mut(entity);
+                match e.get_mut::<ModData>() {
+                    Some(mut data) => {
+                        data.values.insert(name, bytes);
+                    }
+                    None => {
+                        e.insert(ModData {
+                            values: [(name, bytes)].into(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! Sending each running mod its tick: events, query results and the entity
+//! ids it may spawn with. Workers then run while the game's systems do.
+
+use std::time::Instant;
+
+use bevy::prelude::*;
+
+use super::{ModHost, Phase, snapshot};
+use crate::expose::Exposed;
+use crate::settings::ModSettings;
+use crate::wire::{self, EntityList, Request, TickRequest, WireEvent};
+
+pub(crate) fn dispatch_ticks(world: &mut World) {
+    let Some(mut host) = world.remove_resource::<ModHost>() else {
+        return;
+    };
+    let registry = world.resource::<AppTypeRegistry>().clone();
+    let registry = registry.read();
+
+    // Game messages first, then what mods emitted last frame.
+    let collectors: Vec<_> = world
+        .resource::<Exposed>()
+        .messages
+        .iter()
+        .map(|m| m.collect)
+        .collect();
+    let mut events = Vec::new();
+    for collect in collectors {
+        collect(world, &registry, &mut events);
+    }
+    events.append(&mut host.pending_events);
+
+    let delta = world.get_resource::<Time>().map_or(0.0, |t| t.delta_secs());
+    let max_bytes = world.resource::<ModSettings>().limits.bytes_per_tick;
+    let frozen: &World = world;
+    let exposed = frozen.resource::<Exposed>();
+    for slot in &mut host.slots {
+        if !matches!(slot.phase, Phase::Idle) {
+            continue;
+        }
+        let (Some(manifest), Some(worker)) = (&slot.manifest, &slot.worker) else {
+            continue;
+        };
+        let mod_events: Vec<WireEvent> = events
+            .iter()
+            .filter(|e| manifest.subscribes.contains(&e.name))
+            .filter(|e| e.source.as_deref() != Some(manifest.name.as_str()))
+            .cloned()
+            .collect();
+        let queries = slot
+            .queries
+            .iter_mut()
+            .map(|q| snapshot::take(frozen, exposed, &registry, q))
+            .collect();
+        while slot.reserved.len() < slot.reserve_target {
+            slot.reserved.push_back(frozen.entity_allocator().alloc());
+        }
+        let request = Request::Tick(TickRequest {
+            frame: slot.ticks,
+            delta_seconds: delta,
+            events: mod_events,
+            queries,
+            reserved: EntityList(slot.reserved.iter().map(|e| e.to_bits()).collect()),
+        });
+        let bytes = wire::encode(&request);
+        if bytes.len() > max_bytes {
+            tracing::warn!(
+                mod_name = %manifest.name,
+                "tick of {} bytes is over the {max_bytes}-byte message limit; skipped",
+                bytes.len()
+            );
+            continue;
+        }
+        if worker.requests.try_send(bytes).is_ok() {
+            slot.phase = Phase::InFlight(Instant::now());
+        }
+    }
+    drop(registry);
+    world.insert_resource(host);
+}

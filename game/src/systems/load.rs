@@ -1,0 +1,273 @@
+//! Finding mod files, starting their workers, and starting the mods that
+//! loaded, all together and in file name order.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bevy::ecs::query::QueryBuilder;
+use bevy::prelude::*;
+
+use super::{MIN_RESERVE, ModHost, ModSlot, Phase, PreparedQuery};
+use crate::expose::{Exposed, ModData};
+use crate::registry::{ModFailed, ModInfo, ModLoaded, ModRegistry, ModStatus};
+use crate::runtime::Runtime;
+use crate::runtime::worker::{Worker, WorkerSpec};
+use crate::settings::ModSettings;
+use crate::wire::{self, Fault, FaultKind, Hook, Reply};
+
+/// Scans the mods folder and starts one worker per `.wasm` file; each
+/// compiles its mod off the main thread.
+pub(crate) fn start_mods(world: &mut World) {
+    let settings = world.resource::<ModSettings>().clone();
+    let catalog = world.get_resource_or_init::<Exposed>().catalog();
+    let files = find_mods(&settings.mods_dir);
+    let runtime = match Runtime::new() {
+        Ok(r) => Some(Arc::new(r)),
+        Err(e) => {
+            tracing::error!("mods are disabled: {e}");
+            None
+        }
+    };
+    let mut slots = Vec::new();
+    let mut infos = Vec::new();
+    for (index, file) in files.into_iter().enumerate() {
+        let stem = file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut info = ModInfo {
+            file: file.clone(),
+            name: stem.clone(),
+            version: String::new(),
+            status: ModStatus::Loading,
+            faults: 0,
+            last_error: None,
+        };
+        let worker = runtime.as_ref().map(|runtime| {
+            Worker::spawn(WorkerSpec {
+                file: file.clone(),
+                runtime: runtime.clone(),
+                catalog: catalog.clone(),
+                limits: settings.limits.clone(),
+                config: settings
+                    .configs
+                    .get(&stem)
+                    .cloned()
+                    .unwrap_or_else(|| vec![0xc0]),
+                seed: seed_for(&stem, index),
+            })
+        });
+        let (worker, phase) = match worker {
+            Some(Ok(w)) => (Some(w), Phase::Loading),
+            Some(Err(e)) => {
+                info.status = ModStatus::Failed;
+                info.last_error = Some(load_fault(format!("cannot start a worker thread: {e}")));
+                (None, Phase::Stopped)
+            }
+            None => {
+                info.status = ModStatus::Failed;
+                info.last_error = Some(load_fault("the WebAssembly runtime did not start".into()));
+                (None, Phase::Stopped)
+            }
+        };
+        slots.push(ModSlot {
+            worker,
+            manifest: None,
+            phase,
+            reserved: Default::default(),
+            reserve_target: MIN_RESERVE,
+            ticks: 0,
+            queries: Vec::new(),
+        });
+        infos.push(info);
+    }
+    for info in infos.iter().filter(|i| i.status == ModStatus::Failed) {
+        report_failure(world, info);
+    }
+    tracing::info!(
+        "found {} mod file(s) in {}",
+        infos.len(),
+        settings.mods_dir.display()
+    );
+    world.resource_mut::<ModRegistry>().mods = infos;
+    world.insert_resource(ModHost {
+        runtime,
+        catalog,
+        slots,
+        pending_events: Vec::new(),
+    });
+}
+
+/// The `.wasm` files in `dir`, sorted by name: the load order.
+fn find_mods(dir: &std::path::Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        tracing::warn!("no mods folder at {}", dir.display());
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "wasm"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// A per-mod seed for its random numbers: the same in every run.
+fn seed_for(stem: &str, index: usize) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in stem.bytes().chain((index as u64).to_le_bytes()) {
+        h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+fn load_fault(message: String) -> Fault {
+    Fault {
+        kind: FaultKind::Invalid,
+        hook: Hook::Load,
+        message,
+    }
+}
+
+pub(crate) fn report_failure(world: &mut World, info: &ModInfo) {
+    let Some(fault) = info.last_error.clone() else {
+        return;
+    };
+    tracing::error!(
+        mod_name = %info.name,
+        file = %info.file.display(),
+        kind = ?fault.kind,
+        hook = ?fault.hook,
+        "mod failed: {}",
+        fault.message
+    );
+    world.write_message(ModFailed {
+        name: info.name.clone(),
+        file: info.file.clone(),
+        fault,
+    });
+}
+
+/// Collects workers' start-up replies; once no start-up mod is still loading,
+/// starts every ready one in the same frame.
+pub(crate) fn receive_loaded(world: &mut World) {
+    let Some(mut host) = world.remove_resource::<ModHost>() else {
+        return;
+    };
+    let mut failed = Vec::new();
+    for (index, slot) in host.slots.iter_mut().enumerate() {
+        if !matches!(slot.phase, Phase::Loading) {
+            continue;
+        }
+        let Some(worker) = &slot.worker else { continue };
+        let Ok(bytes) = worker.replies.try_recv() else {
+            continue;
+        };
+        match wire::decode::<Reply>(&bytes) {
+            Ok(Reply::Ready(manifest)) => {
+                slot.manifest = Some(manifest);
+                slot.phase = Phase::Ready;
+            }
+            Ok(Reply::Failed(fault)) => failed.push((index, fault)),
+            other => failed.push((index, load_fault(format!("unexpected reply {other:?}")))),
+        }
+    }
+    for (index, fault) in failed {
+        stop(world, &mut host, index, fault);
+    }
+    let loading = host.slots.iter().any(|s| matches!(s.phase, Phase::Loading));
+    if !loading {
+        activate_ready(world, &mut host);
+    }
+    world.insert_resource(host);
+}
+
+/// Starts every `Ready` mod, in load order.
+fn activate_ready(world: &mut World, host: &mut ModHost) {
+    let mut names: BTreeSet<String> = host
+        .slots
+        .iter()
+        .filter(|s| matches!(s.phase, Phase::Idle | Phase::InFlight(_)))
+        .filter_map(|s| s.manifest.as_ref().map(|m| m.name.clone()))
+        .collect();
+    for index in 0..host.slots.len() {
+        if !matches!(host.slots[index].phase, Phase::Ready) {
+            continue;
+        }
+        let Some(manifest) = host.slots[index].manifest.clone() else {
+            continue;
+        };
+        if !names.insert(manifest.name.clone()) {
+            let fault = Fault {
+                kind: FaultKind::Invalid,
+                hook: Hook::Init,
+                message: format!("another mod is already named `{}`", manifest.name),
+            };
+            stop(world, host, index, fault);
+            continue;
+        }
+        let queries = manifest
+            .queries
+            .iter()
+            .map(|names| prepare_query(world, names))
+            .collect();
+        let slot = &mut host.slots[index];
+        slot.queries = queries;
+        slot.phase = Phase::Idle;
+        let file = {
+            let mut registry = world.resource_mut::<ModRegistry>();
+            let info = &mut registry.mods[index];
+            info.name = manifest.name.clone();
+            info.version = manifest.version.clone();
+            info.status = ModStatus::Running;
+            info.file.clone()
+        };
+        tracing::info!(mod_name = %manifest.name, version = %manifest.version, "mod loaded");
+        world.write_message(ModLoaded {
+            name: manifest.name,
+            version: manifest.version,
+            file,
+        });
+    }
+}
+
+/// Builds the ECS query for a list of component names: exposed types by
+/// their component id, anything else as mod-defined data.
+fn prepare_query(world: &mut World, names: &[String]) -> PreparedQuery {
+    let ids: Vec<_> = {
+        let exposed = world.resource::<Exposed>();
+        names
+            .iter()
+            .map(|n| exposed.component(n).map(|c| c.id))
+            .collect()
+    };
+    let data_id = world.register_component::<ModData>();
+    let mut builder = QueryBuilder::<Entity>::new(world);
+    for id in &ids {
+        builder.with_id(id.unwrap_or(data_id));
+    }
+    PreparedQuery {
+        names: names.to_vec(),
+        state: builder.build(),
+    }
+}
+
+/// Stops a mod after a fault: its worker ends, its reserved ids are
+/// returned, and the registry and a [`ModFailed`] message say why.
+pub(crate) fn stop(world: &mut World, host: &mut ModHost, index: usize, fault: Fault) {
+    let slot = &mut host.slots[index];
+    slot.worker = None;
+    slot.phase = Phase::Stopped;
+    let reserved: Vec<Entity> = slot.reserved.drain(..).collect();
+    world.entity_allocator_mut().free_many(&reserved);
+    let info = {
+        let mut registry = world.resource_mut::<ModRegistry>();
+        let info = &mut registry.mods[index];
+        info.status = ModStatus::Failed;
+        info.faults += 1;
+        info.last_error = Some(fault);
+        info.clone()
+    };
+    report_failure(world, &info);
+}

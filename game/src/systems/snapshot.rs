@@ -1,0 +1,101 @@
+//! The values a mod's queries see at the start of its tick.
+
+use bevy::prelude::*;
+use bevy::reflect::TypeRegistry;
+
+use super::PreparedQuery;
+use crate::codec::{packed, value};
+use crate::expose::{Exposed, ModData};
+use crate::wire::{Column, Encoding, EntityList, QueryResult};
+
+/// Runs one query and encodes its columns: packed where the type allows,
+/// MessagePack by reflection otherwise, mod-defined data as stored.
+pub(crate) fn take(
+    world: &World,
+    exposed: &Exposed,
+    registry: &TypeRegistry,
+    query: &mut PreparedQuery,
+) -> QueryResult {
+    let mut entities: Vec<Entity> = query.state.iter(world).collect();
+    let defined: Vec<&str> = query
+        .names
+        .iter()
+        .filter(|n| exposed.component(n).is_none())
+        .map(String::as_str)
+        .collect();
+    if !defined.is_empty() {
+        entities.retain(|e| {
+            world
+                .get::<ModData>(*e)
+                .is_some_and(|d| defined.iter().all(|n| d.values.contains_key(*n)))
+        });
+    }
+    let columns = query
+        .names
+        .iter()
+        .map(|name| column(world, exposed, registry, name, &entities))
+        .collect();
+    QueryResult {
+        components: query.names.clone(),
+        entities: EntityList(entities.iter().map(|e| e.to_bits()).collect()),
+        columns,
+    }
+}
+
+fn column(
+    world: &World,
+    exposed: &Exposed,
+    registry: &TypeRegistry,
+    name: &str,
+    entities: &[Entity],
+) -> Column {
+    let mut data = Vec::new();
+    let mut offsets = Vec::new();
+    let encoding = match exposed.component(name) {
+        Some(c) => match &c.layout {
+            Some(layout) => {
+                data.reserve(entities.len() * crate::wire::stride(layout));
+                for e in entities {
+                    let ok = (c.ops.get)(world, *e)
+                        .is_some_and(|v| packed::encode(v, &c.kinds, &mut data));
+                    if !ok {
+                        tracing::error!(component = name, "cannot pack a component for mods");
+                    }
+                }
+                Encoding::Packed(layout.clone())
+            }
+            None => {
+                for e in entities {
+                    offsets.push(data.len() as u32);
+                    let encoded = (c.ops.get)(world, *e)
+                        .ok_or_else(|| "missing".to_string())
+                        .and_then(|v| value::to_msgpack(v, registry, &mut data));
+                    if let Err(err) = encoded {
+                        tracing::error!(
+                            component = name,
+                            "cannot encode a component for mods: {err}"
+                        );
+                        data.push(0xc0);
+                    }
+                }
+                Encoding::MsgPack
+            }
+        },
+        None => {
+            for e in entities {
+                offsets.push(data.len() as u32);
+                match world.get::<ModData>(*e).and_then(|d| d.values.get(name)) {
+                    Some(bytes) => data.extend_from_slice(bytes),
+                    None => data.push(0xc0),
+                }
+            }
+            Encoding::MsgPack
+        }
+    };
+    Column {
+        name: name.to_string(),
+        encoding,
+        data: data.into(),
+        offsets,
+    }
+}

@@ -1,0 +1,239 @@
+//! Checking a mod's commands for one tick before any of them is applied.
+//!
+//! Staging decodes every value into its component type and checks every
+//! entity and name against the world as it is now, so applying the staged
+//! result cannot fail half way: a tick is applied whole or not at all.
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+
+use bevy::prelude::*;
+use bevy::reflect::TypeRegistry;
+
+use crate::codec::{packed, value};
+use crate::expose::{Exposed, ModAccess};
+use crate::wire::{Column, Command, Encoding, ModManifest, WireComponent};
+
+/// A component value ready to insert.
+pub(crate) enum Value {
+    /// An exposed game type (index into [`Exposed::components`]).
+    Game(usize, Box<dyn Reflect>),
+    /// A mod-defined type, stored as MessagePack in `ModData`.
+    Data(String, Vec<u8>),
+}
+
+/// The rows of one batch column, checked.
+pub(crate) enum Rows {
+    Packed(Column),
+    Values(Vec<Box<dyn Reflect>>),
+}
+
+/// A command that passed every check.
+pub(crate) enum Staged {
+    Spawn(Entity, Vec<Value>),
+    Despawn(Entity),
+    Insert(Entity, Vec<Value>),
+    Remove(Entity, Vec<(Option<usize>, String)>),
+    Emit(String, Vec<u8>),
+    WriteBatch(Vec<Entity>, Vec<(usize, Rows)>),
+}
+
+/// What staging needs to know of the mod and the world.
+pub(crate) struct Stager<'a> {
+    pub world: &'a World,
+    pub exposed: &'a Exposed,
+    pub registry: &'a TypeRegistry,
+    pub manifest: &'a ModManifest,
+    pub reserved: &'a VecDeque<Entity>,
+    pub depth: usize,
+}
+
+/// The result of staging: the checked commands and how many reserved ids
+/// the spawns used.
+pub(crate) struct StagedTick {
+    pub commands: Vec<Staged>,
+    pub spawned: usize,
+}
+
+impl Stager<'_> {
+    pub(crate) fn stage(&self, commands: Vec<Command>) -> Result<StagedTick, String> {
+        let mut spawned: HashSet<Entity> = HashSet::new();
+        let mut despawned: HashSet<Entity> = HashSet::new();
+        let mut next_reserved = 0;
+        let mut out = Vec::with_capacity(commands.len());
+        for (i, command) in commands.into_iter().enumerate() {
+            let at = |e: String| format!("command {i}: {e}");
+            let alive = |e: Entity, spawned: &HashSet<Entity>, despawned: &HashSet<Entity>| {
+                !despawned.contains(&e)
+                    && (spawned.contains(&e) || self.world.get_entity(e).is_ok())
+            };
+            let staged = match command {
+                Command::Spawn { entity, components } => {
+                    let e = self.entity(entity).map_err(at)?;
+                    if self.reserved.get(next_reserved) != Some(&e) {
+                        return Err(at(format!(
+                            "spawn used id {entity}, not the next reserved one"
+                        )));
+                    }
+                    next_reserved += 1;
+                    spawned.insert(e);
+                    Staged::Spawn(e, self.values(components).map_err(at)?)
+                }
+                Command::Despawn { entity } => {
+                    let e = self.entity(entity).map_err(at)?;
+                    if !alive(e, &spawned, &despawned) {
+                        return Err(at(format!(
+                            "despawn of entity {entity}, which does not exist"
+                        )));
+                    }
+                    despawned.insert(e);
+                    Staged::Despawn(e)
+                }
+                Command::Insert { entity, components } => {
+                    let e = self.entity(entity).map_err(at)?;
+                    if !alive(e, &spawned, &despawned) {
+                        return Err(at(format!(
+                            "insert on entity {entity}, which does not exist"
+                        )));
+                    }
+                    Staged::Insert(e, self.values(components).map_err(at)?)
+                }
+                Command::Remove { entity, names } => {
+                    let e = self.entity(entity).map_err(at)?;
+                    if !alive(e, &spawned, &despawned) {
+                        return Err(at(format!(
+                            "remove on entity {entity}, which does not exist"
+                        )));
+                    }
+                    let mut removed = Vec::with_capacity(names.len());
+                    for name in names {
+                        removed.push((self.writable(&name).map_err(at)?, name));
+                    }
+                    Staged::Remove(e, removed)
+                }
+                Command::Emit { name, payload } => {
+                    value::check_msgpack(&payload, self.depth)
+                        .map_err(|e| at(format!("event `{name}`: {e}")))?;
+                    Staged::Emit(name, payload.into_vec())
+                }
+                Command::WriteBatch { entities, columns } => {
+                    let mut rows_of = Vec::with_capacity(entities.0.len());
+                    for bits in &entities.0 {
+                        let e = self.entity(*bits).map_err(at)?;
+                        if despawned.contains(&e) || self.world.get_entity(e).is_err() {
+                            return Err(at(format!("batch row entity {bits} does not exist")));
+                        }
+                        rows_of.push(e);
+                    }
+                    let mut staged_columns = Vec::with_capacity(columns.len());
+                    for column in columns {
+                        staged_columns.push(self.batch_column(&rows_of, column).map_err(at)?);
+                    }
+                    Staged::WriteBatch(rows_of, staged_columns)
+                }
+            };
+            out.push(staged);
+        }
+        Ok(StagedTick {
+            commands: out,
+            spawned: next_reserved,
+        })
+    }
+
+    fn entity(&self, bits: u64) -> Result<Entity, String> {
+        Entity::try_from_bits(bits).ok_or_else(|| format!("{bits} is not an entity id"))
+    }
+
+    /// The exposed index of a writable game type, `None` for a type this mod
+    /// defined, or why the mod may not write it.
+    fn writable(&self, name: &str) -> Result<Option<usize>, String> {
+        match self.exposed.by_name.get(name) {
+            Some(&i) if self.exposed.components[i].access == ModAccess::ReadWrite => Ok(Some(i)),
+            Some(_) => Err(format!("component `{name}` is read-only")),
+            None if self.manifest.defines.iter().any(|d| d == name) => Ok(None),
+            None => Err(format!(
+                "component `{name}` is neither exposed by the game nor defined by the mod"
+            )),
+        }
+    }
+
+    fn values(&self, components: Vec<WireComponent>) -> Result<Vec<Value>, String> {
+        let mut seen = BTreeMap::new();
+        let mut values = Vec::with_capacity(components.len());
+        for c in components {
+            if seen.insert(c.name.clone(), ()).is_some() {
+                return Err(format!("component `{}` given twice", c.name));
+            }
+            values.push(match self.writable(&c.name)? {
+                Some(i) => Value::Game(i, self.decode(i, &c.value)?),
+                None => {
+                    value::check_msgpack(&c.value, self.depth)
+                        .map_err(|e| format!("`{}`: {e}", c.name))?;
+                    Value::Data(c.name, c.value.into_vec())
+                }
+            });
+        }
+        Ok(values)
+    }
+
+    /// Decodes MessagePack into exposed type `i`.
+    fn decode(&self, i: usize, bytes: &[u8]) -> Result<Box<dyn Reflect>, String> {
+        let c = &self.exposed.components[i];
+        let registration = self
+            .registry
+            .get_with_type_path(c.type_path)
+            .ok_or_else(|| format!("`{}` is not registered for reflection", c.name))?;
+        let dynamic = value::from_msgpack(bytes, registration, self.registry, self.depth)
+            .map_err(|e| format!("`{}`: {e}", c.name))?;
+        (c.ops.from_reflect)(&*dynamic)
+            .ok_or_else(|| format!("`{}`: the value does not fit the type", c.name))
+    }
+
+    fn batch_column(&self, rows: &[Entity], column: Column) -> Result<(usize, Rows), String> {
+        let i = self
+            .writable(&column.name)?
+            .ok_or_else(|| format!("`{}` is mod-defined; batches write game types", column.name))?;
+        let c = &self.exposed.components[i];
+        if column.rows() != rows.len() {
+            return Err(format!(
+                "column `{}` has {} rows for {} entities",
+                c.name,
+                column.rows(),
+                rows.len()
+            ));
+        }
+        for e in rows {
+            if !(c.ops.has)(self.world, *e) {
+                return Err(format!(
+                    "batch row entity {} has no `{}`",
+                    e.to_bits(),
+                    c.name
+                ));
+            }
+        }
+        match &column.encoding {
+            Encoding::Packed(fields) => {
+                if Some(fields) != c.layout.as_ref() {
+                    return Err(format!("column `{}` has the wrong packed layout", c.name));
+                }
+                let stride = crate::wire::stride(fields);
+                if column.data.len() != stride * rows.len() {
+                    return Err(format!("column `{}` has the wrong length", c.name));
+                }
+                for record in column.data.chunks_exact(stride.max(1)) {
+                    packed::validate(record, &c.kinds)?;
+                }
+                Ok((i, Rows::Packed(column)))
+            }
+            Encoding::MsgPack => {
+                let mut values = Vec::with_capacity(rows.len());
+                for row in 0..rows.len() {
+                    let bytes = column
+                        .row(row)
+                        .ok_or_else(|| format!("column `{}` is short", c.name))?;
+                    values.push(self.decode(i, bytes)?);
+                }
+                Ok((i, Rows::Values(values)))
+            }
+        }
+    }
+}

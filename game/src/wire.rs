@@ -1,0 +1,293 @@
+//! The messages the main thread and the mod workers exchange.
+//!
+//! Every message crosses the channel as MessagePack bytes (`rmp-serde`), so a
+//! worker shares no memory with the main thread and each message has a size
+//! the host can cap. Byte payloads use `serde_bytes` so they travel as
+//! MessagePack `bin` (one copy) rather than as arrays of integers.
+
+use serde::{Deserialize, Serialize};
+use serde_bytes::ByteBuf;
+
+/// How a column's values are encoded (mirrors the WIT `column-encoding`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) enum Encoding {
+    /// A MessagePack array with one value per row.
+    MsgPack,
+    /// Fixed-size little-endian records; the fields in order.
+    Packed(Vec<(String, Scalar)>),
+}
+
+/// A scalar in a packed record (mirrors the WIT `scalar`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum Scalar {
+    Bool,
+    U8,
+    U16,
+    U32,
+    U64,
+    I8,
+    I16,
+    I32,
+    I64,
+    F32,
+    F64,
+}
+
+impl Scalar {
+    /// Bytes the scalar takes in a packed record.
+    pub(crate) fn size(self) -> usize {
+        match self {
+            Scalar::Bool | Scalar::U8 | Scalar::I8 => 1,
+            Scalar::U16 | Scalar::I16 => 2,
+            Scalar::U32 | Scalar::I32 | Scalar::F32 => 4,
+            Scalar::U64 | Scalar::I64 | Scalar::F64 => 8,
+        }
+    }
+}
+
+/// Bytes of one packed record with these fields.
+pub(crate) fn stride(fields: &[(String, Scalar)]) -> usize {
+    fields.iter().map(|(_, s)| s.size()).sum()
+}
+
+/// One component type's values for every row of a batch or query.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct Column {
+    pub name: String,
+    pub encoding: Encoding,
+    /// For `MsgPack`: one MessagePack value per row, concatenated; `offsets`
+    /// gives where each row starts. For `Packed`: `stride` bytes per row.
+    pub data: ByteBuf,
+    /// Start of each row in `data` for `MsgPack` columns (empty for packed).
+    pub offsets: Vec<u32>,
+}
+
+impl Column {
+    /// The bytes of row `row`, in the column's encoding.
+    pub(crate) fn row(&self, row: usize) -> Option<&[u8]> {
+        match &self.encoding {
+            Encoding::Packed(fields) => {
+                let stride = stride(fields);
+                self.data.get(row * stride..(row + 1) * stride)
+            }
+            Encoding::MsgPack => {
+                let start = *self.offsets.get(row)? as usize;
+                let end = self
+                    .offsets
+                    .get(row + 1)
+                    .map_or(self.data.len(), |e| *e as usize);
+                self.data.get(start..end)
+            }
+        }
+    }
+
+    /// Number of rows the column holds.
+    pub(crate) fn rows(&self) -> usize {
+        match &self.encoding {
+            Encoding::Packed(fields) => match stride(fields) {
+                0 => 0,
+                s => self.data.len() / s,
+            },
+            Encoding::MsgPack => self.offsets.len(),
+        }
+    }
+}
+
+/// Entity ids packed as little-endian `u64`s: one `bin` instead of one
+/// MessagePack integer per entity.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct EntityList(pub Vec<u64>);
+
+impl Serialize for EntityList {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut bytes = Vec::with_capacity(self.0.len() * 8);
+        for e in &self.0 {
+            bytes.extend_from_slice(&e.to_le_bytes());
+        }
+        s.serialize_bytes(&bytes)
+    }
+}
+
+impl<'de> Deserialize<'de> for EntityList {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let bytes = ByteBuf::deserialize(d)?;
+        if bytes.len() % 8 != 0 {
+            return Err(serde::de::Error::custom(
+                "entity list is not a multiple of 8 bytes",
+            ));
+        }
+        Ok(EntityList(
+            bytes
+                .chunks_exact(8)
+                .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+                .collect(),
+        ))
+    }
+}
+
+/// The result of one of a mod's queries at the start of a tick.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct QueryResult {
+    pub components: Vec<String>,
+    pub entities: EntityList,
+    pub columns: Vec<Column>,
+}
+
+/// An event on its way to a mod.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct WireEvent {
+    pub name: String,
+    pub source: Option<String>,
+    pub payload: ByteBuf,
+}
+
+/// A component value from a mod: a type name and MessagePack.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct WireComponent {
+    pub name: String,
+    pub value: ByteBuf,
+}
+
+/// Main thread to worker.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum Request {
+    /// Run one tick: deliver events, then call `on-tick`.
+    Tick(TickRequest),
+    /// Call `save`, make a fresh instance, `init` it and `restore` the state.
+    Reload,
+    /// Drop the instance and end the thread.
+    Shutdown,
+}
+
+/// Everything a mod may read during one tick.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct TickRequest {
+    pub frame: u64,
+    pub delta_seconds: f32,
+    pub events: Vec<WireEvent>,
+    pub queries: Vec<QueryResult>,
+    /// Entity ids reserved for the mod's spawns, used in order.
+    pub reserved: EntityList,
+}
+
+/// A change a mod asked for, applied by the main thread after the tick.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) enum Command {
+    Spawn {
+        entity: u64,
+        components: Vec<WireComponent>,
+    },
+    Despawn {
+        entity: u64,
+    },
+    Insert {
+        entity: u64,
+        components: Vec<WireComponent>,
+    },
+    Remove {
+        entity: u64,
+        names: Vec<String>,
+    },
+    Emit {
+        name: String,
+        payload: ByteBuf,
+    },
+    WriteBatch {
+        entities: EntityList,
+        columns: Vec<Column>,
+    },
+}
+
+/// Which export of the mod was running when something failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Hook {
+    /// Compiling, checking or instantiating the component.
+    Load,
+    /// `init`.
+    Init,
+    /// `on-tick`.
+    Tick,
+    /// `on-event`.
+    Event,
+    /// `save`.
+    Save,
+    /// `restore`.
+    Restore,
+}
+
+/// Why a mod's call failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FaultKind {
+    /// The file is not a usable component for this game.
+    Invalid,
+    /// The guest trapped (including a Rust panic, which aborts).
+    Trap,
+    /// The call ran past its time limit and was interrupted.
+    Timeout,
+    /// The guest hit its memory limit.
+    OutOfMemory,
+    /// The call returned an error value.
+    ModError,
+    /// The mod's output broke a rule or a cap; nothing of the tick was applied.
+    InvalidOutput,
+    /// The worker stopped answering.
+    Unresponsive,
+}
+
+/// A failure, with what is known of where it happened.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fault {
+    /// What went wrong.
+    pub kind: FaultKind,
+    /// The hook that was running.
+    pub hook: Hook,
+    /// A human-readable account (including the guest backtrace when known).
+    pub message: String,
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?} in {:?}: {}", self.kind, self.hook, self.message)
+    }
+}
+
+/// The manifest a mod returned from `init`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModManifest {
+    /// The mod's name.
+    pub name: String,
+    /// The mod's version.
+    pub version: String,
+    /// Event names delivered to the mod.
+    pub subscribes: Vec<String>,
+    /// The mod's queries: each a list of component type names.
+    pub queries: Vec<Vec<String>>,
+    /// Component types the mod defines itself.
+    pub defines: Vec<String>,
+}
+
+/// Worker to main thread.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum Reply {
+    /// The mod is instantiated and `init` returned this manifest.
+    Ready(ModManifest),
+    /// The tick ran; these are its commands in issue order.
+    Ticked(Vec<Command>),
+    /// The call failed; none of its commands are kept.
+    Failed(Fault),
+    /// A reload finished.
+    Reloaded,
+}
+
+/// Encodes a message for the channel.
+pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    // Serializing these plain types into a Vec cannot fail.
+    rmp_serde::to_vec(value).unwrap_or_default()
+}
+
+/// Decodes a message from the channel.
+pub(crate) fn decode<'a, T: Deserialize<'a>>(
+    bytes: &'a [u8],
+) -> Result<T, rmp_serde::decode::Error> {
+    rmp_serde::from_slice(bytes)
+}

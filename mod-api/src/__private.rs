@@ -1,0 +1,79 @@
+//! What `register_mod!` expands to; not part of the API.
+
+use std::cell::RefCell;
+use std::marker::PhantomData;
+
+pub use crate::bindings;
+use crate::bindings::bevy_wasm::mods::types::{self, ModError};
+use crate::bindings::exports::bevy_wasm::mods::hooks::Guest;
+use crate::{Event, Manifest, Mod, Tick};
+pub use wit_bindgen;
+
+thread_local! {
+    static INSTANCE: RefCell<Option<Box<dyn Mod>>> = const { RefCell::new(None) };
+}
+
+/// The mod crate's name and version, filled in by `register_mod!`.
+pub trait Describe {
+    const NAME: &'static str;
+    const VERSION: &'static str;
+}
+
+/// Turns the generated hooks into calls on the registered [`Mod`].
+pub struct Adapter<M>(PhantomData<M>);
+
+fn with<R>(f: impl FnOnce(&mut dyn Mod) -> crate::Result<R>) -> Result<R, ModError> {
+    INSTANCE.with(|i| match i.borrow_mut().as_deref_mut() {
+        Some(m) => f(m).map_err(ModError::from),
+        None => Err(ModError::Failed("the mod was not initialised".into())),
+    })
+}
+
+impl<M: Mod + Default + Describe> Guest for Adapter<M> {
+    fn init(config: Vec<u8>) -> Result<types::Manifest, ModError> {
+        let mut m = M::default();
+        m.init(&config).map_err(ModError::from)?;
+        let manifest = m.manifest(Manifest::new(M::NAME, M::VERSION));
+        INSTANCE.with(|i| *i.borrow_mut() = Some(Box::new(m)));
+        Ok(types::Manifest {
+            name: manifest.name,
+            version: manifest.version,
+            subscribes: manifest.subscribes,
+            queries: manifest
+                .queries
+                .into_iter()
+                .map(|components| types::QuerySpec { components })
+                .collect(),
+            defines: manifest.defines,
+        })
+    }
+
+    fn on_tick(tick: types::Tick) -> Result<(), ModError> {
+        let tick = Tick {
+            frame: tick.frame,
+            delta_seconds: tick.delta_seconds,
+        };
+        with(|m| m.tick(&tick))
+    }
+
+    fn on_event(events: Vec<types::Event>) -> Result<(), ModError> {
+        with(|m| {
+            for e in events {
+                m.event(&Event {
+                    name: e.name,
+                    source: e.source,
+                    payload: e.payload,
+                })?;
+            }
+            Ok(())
+        })
+    }
+
+    fn save() -> Result<Vec<u8>, ModError> {
+        with(|m| m.save())
+    }
+
+    fn restore(state: Vec<u8>) -> Result<(), ModError> {
+        with(|m| m.restore(&state))
+    }
+}

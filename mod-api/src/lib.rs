@@ -1,0 +1,142 @@
+//! Write mods in Rust for games built on the `game` plugin.
+//!
+//! A mod is a struct that implements [`Mod`] (every hook has a default) and
+//! is registered with [`register_mod!`]. Components and event payloads are
+//! ordinary serde types. Build with `cargo build --target wasm32-wasip2`
+//! (the crate must be a `cdylib`); the `.wasm` it makes is the mod.
+//!
+//! ```ignore
+//! use mod_api::prelude::*;
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Serialize, Deserialize, Clone, Copy)]
+//! struct Position { x: f32, y: f32 }
+//! #[derive(Serialize, Deserialize, Clone, Copy)]
+//! struct Velocity { x: f32, y: f32 }
+//! component!(Position, Velocity);
+//!
+//! #[derive(Default)]
+//! struct Drift;
+//!
+//! impl Mod for Drift {
+//!     fn manifest(&self, manifest: Manifest) -> Manifest {
+//!         manifest.query::<(Position, Velocity)>()
+//!     }
+//!
+//!     fn tick(&mut self, tick: &Tick) -> Result<()> {
+//!         if tick.frame == 0 {
+//!             spawn(&(Position { x: 0.0, y: 0.0 }, Velocity { x: 1.0, y: 0.5 }))?;
+//!         }
+//!         let rows = read_batch::<(Position, Velocity)>()?;
+//!         let ids: Vec<Entity> = rows.iter().map(|(e, _)| *e).collect();
+//!         let moved: Vec<Position> = rows
+//!             .iter()
+//!             .map(|(_, (p, v))| Position { x: p.x + v.x, y: p.y + v.y })
+//!             .collect();
+//!         write_batch(&ids, &moved)
+//!     }
+//! }
+//!
+//! register_mod!(Drift);
+//! ```
+
+mod batch;
+mod component;
+mod error;
+mod events;
+pub mod log;
+mod manifest;
+mod world;
+
+#[doc(hidden)]
+pub mod __private;
+#[allow(unsafe_code, missing_docs, clippy::all)]
+pub mod bindings;
+
+pub use batch::{decode_column, read_batch};
+pub use component::{Bundle, Component, ComponentSet};
+pub use error::{Error, Result};
+pub use events::{Event, emit};
+pub use manifest::Manifest;
+pub use world::{Entity, despawn, get, insert, query, remove, spawn, to_msgpack, write_batch};
+
+/// The per-frame call's arguments.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Tick {
+    /// Ticks this mod has had before this one (0 on the first).
+    pub frame: u64,
+    /// Seconds of game time since the last frame.
+    pub delta_seconds: f32,
+}
+
+/// A mod. Every hook has a default, so a new hook never breaks a mod.
+pub trait Mod: 'static {
+    /// Describes the mod. `manifest` comes with the crate's name and version
+    /// from `Cargo.toml`; add queries, subscriptions and defined types.
+    fn manifest(&self, manifest: Manifest) -> Manifest {
+        manifest
+    }
+
+    /// Called once after the mod starts, with the game's configuration for
+    /// it (MessagePack; `nil` when the game gives none).
+    fn init(&mut self, config: &[u8]) -> Result<()> {
+        let _ = config;
+        Ok(())
+    }
+
+    /// Called every frame, after [`event`](Self::event) for that frame's
+    /// events.
+    fn tick(&mut self, tick: &Tick) -> Result<()> {
+        let _ = tick;
+        Ok(())
+    }
+
+    /// Called for each event the mod subscribed to.
+    fn event(&mut self, event: &Event) -> Result<()> {
+        let _ = event;
+        Ok(())
+    }
+
+    /// Returns the mod's state so a fresh instance can continue from it.
+    fn save(&self) -> Result<Vec<u8>> {
+        Ok(Vec::new())
+    }
+
+    /// Restores what [`save`](Self::save) returned.
+    fn restore(&mut self, state: &[u8]) -> Result<()> {
+        let _ = state;
+        Ok(())
+    }
+}
+
+/// Makes a type the mod: it must implement [`Mod`] and `Default`.
+///
+/// ```ignore
+/// #[derive(Default)]
+/// struct MyMod;
+/// impl mod_api::Mod for MyMod {}
+/// mod_api::register_mod!(MyMod);
+/// ```
+#[macro_export]
+macro_rules! register_mod {
+    ($ty:ty) => {
+        const _: () = {
+            type __ModApiEntry = $crate::__private::Adapter<$ty>;
+            impl $crate::__private::Describe for $ty {
+                const NAME: &'static str = env!("CARGO_PKG_NAME");
+                const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+            }
+            $crate::__private::bindings::__export_game_mod!(
+                __ModApiEntry with_types_in $crate::__private::bindings
+            );
+        };
+    };
+}
+
+/// Everything a mod usually needs.
+pub mod prelude {
+    pub use crate::{
+        Entity, Error, Event, Manifest, Mod, Result, Tick, component, despawn, emit, get, insert,
+        query, read_batch, register_mod, remove, spawn, write_batch,
+    };
+}

@@ -1,0 +1,51 @@
+//! What a mod tells the game about itself.
+
+use crate::component::{Component, ComponentSet};
+
+/// A mod's name and version, the events it hears and the queries whose
+/// results it reads each tick.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Manifest {
+    pub(crate) name: String,
+    pub(crate) version: String,
+    pub(crate) subscribes: Vec<String>,
+    pub(crate) queries: Vec<Vec<String>>,
+    pub(crate) defines: Vec<String>,
+}
+
+impl Manifest {
+    /// A manifest with a name and a version.
+    pub fn new(name: impl Into<String>, version: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            version: version.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Delivers events named `name` to [`Mod::event`](crate::Mod::event): a
+    /// game message's short type name (`PlayerJoined`) or another mod's
+    /// event name.
+    pub fn subscribe(mut self, name: impl Into<String>) -> Self {
+        self.subscribes.push(name.into());
+        self
+    }
+
+    /// Reads query `Q` each tick: the entities with all of `Q`'s components.
+    pub fn query<Q: ComponentSet>(mut self) -> Self {
+        self.queries.push(Q::names());
+        self
+    }
+
+    /// Declares a component type the mod defines itself; the game stores its
+    /// values on entities for any mod to read.
+    pub fn define<C: Component>(mut self) -> Self {
+        self.defines.push(C::NAME.to_string());
+        self
+    }
+
+    /// The mod's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}

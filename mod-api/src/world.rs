@@ -1,0 +1,89 @@
+//! Reading and changing entities.
+//!
+//! Reads see the world as it was when the tick began (the results of the
+//! mod's queries) plus the mod's own changes earlier in the same tick. Writes
+//! are applied by the game after the tick, all together or not at all: if
+//! the tick fails, none of them happen.
+
+use crate::bindings::bevy_wasm::mods::entities as host;
+use crate::component::{Bundle, Component, ComponentSet, encode};
+use crate::error::Result;
+
+/// An entity in the game world. Ids of entities the mod spawns are final
+/// from the moment `spawn` returns; keep them across ticks as you like.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Entity(pub(crate) u64);
+
+impl Entity {
+    /// The id's 64 bits.
+    pub fn to_bits(self) -> u64 {
+        self.0
+    }
+
+    /// An entity from bits [`to_bits`](Self::to_bits) gave.
+    pub fn from_bits(bits: u64) -> Self {
+        Entity(bits)
+    }
+}
+
+/// Spawns an entity with the components in `bundle`.
+pub fn spawn(bundle: &impl Bundle) -> Result<Entity> {
+    Ok(Entity(host::spawn(&bundle.encode()?)?))
+}
+
+/// Despawns an entity.
+pub fn despawn(entity: Entity) -> Result<()> {
+    Ok(host::despawn(entity.0)?)
+}
+
+/// Inserts or replaces components on an entity.
+pub fn insert(entity: Entity, bundle: &impl Bundle) -> Result<()> {
+    Ok(host::insert(entity.0, &bundle.encode()?)?)
+}
+
+/// Removes component `C` from an entity.
+pub fn remove<C: Component>(entity: Entity) -> Result<()> {
+    Ok(host::remove(entity.0, &[C::NAME.to_string()])?)
+}
+
+/// Reads component `C` of an entity; `None` when it has none. `C` must be in
+/// one of the mod's queries.
+pub fn get<C: Component>(entity: Entity) -> Result<Option<C>> {
+    match host::get(entity.0, C::NAME)? {
+        Some(bytes) => Ok(Some(rmp_serde::from_slice(&bytes)?)),
+        None => Ok(None),
+    }
+}
+
+/// The entities matching query `Q` (declared in the manifest with
+/// [`Manifest::query`](crate::Manifest::query)).
+pub fn query<Q: ComponentSet>() -> Result<Vec<Entity>> {
+    Ok(host::query(&Q::names())?.into_iter().map(Entity).collect())
+}
+
+/// Writes one component value per entity: `C` of `entities[i]` becomes
+/// `values[i]`.
+///
+/// Uses the packed layout the last [`read_batch`](crate::read_batch) of `C`
+/// reported when there was one (the fast path), MessagePack otherwise.
+pub fn write_batch<C: Component>(entities: &[Entity], values: &[C]) -> Result<()> {
+    if entities.len() != values.len() {
+        return Err(crate::Error::InvalidValue(format!(
+            "{} entities but {} values",
+            entities.len(),
+            values.len()
+        )));
+    }
+    let column = crate::batch::encode_column(values)?;
+    let batch = crate::bindings::bevy_wasm::mods::types::Batch {
+        entities: entities.iter().map(|e| e.0).collect(),
+        columns: vec![column],
+    };
+    Ok(host::write_batch(&batch)?)
+}
+
+/// A mod-defined or game component value as MessagePack, for tools that
+/// handle raw values.
+pub fn to_msgpack<C: Component>(value: &C) -> Result<Vec<u8>> {
+    encode(value)
+}

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Builds the example mods for wasm32-wasip2 and puts them in assets/mods/,
+# the folder the game loads at start-up.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rustup target add wasm32-wasip2 >/dev/null 2>&1 || rustup target add wasm32-wasip2
+cargo build --release --target wasm32-wasip2 -p mover -p greeter -p raw-spinner
+mkdir -p assets/mods
+for m in mover greeter raw_spinner; do
+    cp "target/wasm32-wasip2/release/$m.wasm" assets/mods/
+done
+ls -l assets/mods/*.wasm

@@ -1,0 +1,115 @@
+//! Greets players. For each `PlayerJoined` the game sends, it counts the
+//! player, emits a `greeting` event with a nested payload, and keeps a badge
+//! (a component type the mod defines itself) on an entity of its own; every
+//! tick it reads the badge back and reports it in a `badge-seen` event.
+
+use std::collections::BTreeMap;
+
+use mod_api::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// The game's `PlayerJoined` message.
+#[derive(Deserialize, Debug)]
+struct PlayerJoined {
+    name: String,
+    level: u32,
+}
+
+/// A component only this mod knows: the game stores it as data.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Badge {
+    /// Players greeted so far.
+    pub greeted: u32,
+    /// Their names, in order.
+    pub names: Vec<String>,
+}
+
+component!(Badge);
+
+/// The `greeting` event: maps of lists of maps, strings and numbers.
+#[derive(Serialize, Deserialize, Debug, PartialEq)]
+pub struct Greeting {
+    /// Text for the player.
+    pub text: String,
+    /// How many players the mod has greeted, this one included.
+    pub count: u32,
+    /// Details of the player.
+    pub player: BTreeMap<String, Vec<BTreeMap<String, Detail>>>,
+}
+
+/// A value in the greeting's details.
+#[derive(Serialize, Deserialize, Debug, PartialEq)]
+#[serde(untagged)]
+pub enum Detail {
+    /// A number.
+    Number(f64),
+    /// Some text.
+    Text(String),
+    /// A list of numbers.
+    List(Vec<i64>),
+}
+
+#[derive(Default, Serialize, Deserialize)]
+struct Greeter {
+    count: u32,
+    names: Vec<String>,
+    badge: Option<u64>,
+}
+
+impl Mod for Greeter {
+    fn manifest(&self, manifest: Manifest) -> Manifest {
+        manifest
+            .subscribe("PlayerJoined")
+            .define::<Badge>()
+            .query::<Badge>()
+    }
+
+    fn event(&mut self, event: &Event) -> Result<()> {
+        let joined: PlayerJoined = event.decode()?;
+        self.count += 1;
+        self.names.push(joined.name.clone());
+        let detail = BTreeMap::from([
+            ("name".to_string(), Detail::Text(joined.name.clone())),
+            ("level".to_string(), Detail::Number(joined.level as f64)),
+            (
+                "milestones".to_string(),
+                Detail::List((1..=joined.level as i64).collect()),
+            ),
+        ]);
+        let greeting = Greeting {
+            text: format!("Welcome, {}!", joined.name),
+            count: self.count,
+            player: BTreeMap::from([("joined".to_string(), vec![detail])]),
+        };
+        emit("greeting", &greeting)?;
+        mod_api::log::info(format!("greeted {} ({} so far)", joined.name, self.count));
+        Ok(())
+    }
+
+    fn tick(&mut self, _tick: &Tick) -> Result<()> {
+        // Report the badge as the world holds it (written last tick).
+        for (_, badge) in read_batch::<Badge>()? {
+            emit("badge-seen", &badge)?;
+        }
+        let badge = Badge {
+            greeted: self.count,
+            names: self.names.clone(),
+        };
+        match self.badge {
+            Some(bits) => insert(Entity::from_bits(bits), &badge)?,
+            None => self.badge = Some(spawn(&badge)?.to_bits()),
+        }
+        Ok(())
+    }
+
+    fn save(&self) -> Result<Vec<u8>> {
+        rmp_serde::to_vec(self).map_err(|e| Error::msg(e.to_string()))
+    }
+
+    fn restore(&mut self, state: &[u8]) -> Result<()> {
+        *self = rmp_serde::from_slice(state).map_err(|e| Error::msg(e.to_string()))?;
+        Ok(())
+    }
+}
+
+register_mod!(Greeter);

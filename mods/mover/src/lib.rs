@@ -1,0 +1,93 @@
+//! Spawns `count` entities (10 unless the game's config says otherwise) with
+//! a `Position` and a `Velocity`, then moves every entity that has both by
+//! its velocity each tick, reading and writing them all in one call each.
+
+use mod_api::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// The game's `Position`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
+pub struct Position {
+    /// Horizontal position.
+    pub x: f32,
+    /// Vertical position.
+    pub y: f32,
+}
+
+/// The game's `Velocity`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
+pub struct Velocity {
+    /// Horizontal speed, per tick.
+    pub x: f32,
+    /// Vertical speed, per tick.
+    pub y: f32,
+}
+
+component!(Position, Velocity);
+
+#[derive(Deserialize)]
+struct Config {
+    count: u32,
+}
+
+#[derive(Default)]
+struct Mover {
+    wanted: u32,
+    spawned: u32,
+}
+
+impl Mod for Mover {
+    fn manifest(&self, manifest: Manifest) -> Manifest {
+        manifest.query::<(Position, Velocity)>()
+    }
+
+    fn init(&mut self, config: &[u8]) -> Result<()> {
+        self.wanted = rmp_serde::from_slice::<Config>(config).map_or(10, |c| c.count);
+        Ok(())
+    }
+
+    fn tick(&mut self, _tick: &Tick) -> Result<()> {
+        let rows = read_batch::<(Position, Velocity)>()?;
+        let ids: Vec<Entity> = rows.iter().map(|(e, _)| *e).collect();
+        let moved: Vec<Position> = rows
+            .iter()
+            .map(|(_, (p, v))| Position {
+                x: p.x + v.x,
+                y: p.y + v.y,
+            })
+            .collect();
+        write_batch(&ids, &moved)?;
+
+        // Entity `i` starts at (i, 0) and moves by (1, i / 10) each tick.
+        while self.spawned < self.wanted {
+            let i = self.spawned as f32;
+            let bundle = (
+                Position { x: i, y: 0.0 },
+                Velocity {
+                    x: 1.0,
+                    y: i / 10.0,
+                },
+            );
+            match spawn(&bundle) {
+                Ok(_) => self.spawned += 1,
+                // The host reserves more ids next tick; carry on then.
+                Err(Error::LimitExceeded(_)) => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    fn save(&self) -> Result<Vec<u8>> {
+        Ok(rmp_serde::to_vec(&(self.wanted, self.spawned))
+            .map_err(|e| Error::msg(e.to_string()))?)
+    }
+
+    fn restore(&mut self, state: &[u8]) -> Result<()> {
+        (self.wanted, self.spawned) =
+            rmp_serde::from_slice(state).map_err(|e| Error::msg(e.to_string()))?;
+        Ok(())
+    }
+}
+
+register_mod!(Mover);
