@@ -48,7 +48,6 @@ pub(crate) struct ExposedComponent {
 
 /// One game message type mods may subscribe to.
 pub(crate) struct ExposedMessage {
-    pub name: String,
     pub collect: fn(&mut World, &TypeRegistry, &mut Vec<WireEvent>),
 }
 
@@ -171,7 +170,6 @@ impl ModdingAppExt for App {
             .get_resource_or_init::<Exposed>()
             .messages
             .push(ExposedMessage {
-                name: M::short_type_path().to_string(),
                 collect: collect::<M>,
             });
         self

@@ -36,7 +36,7 @@ mod wire;
 pub use checksum::moddable_checksum;
 pub use expose::{ModAccess, ModData, ModdingAppExt};
 pub use plugin::{ModPlugin, ModSystems};
-pub use registry::{ModEvent, ModFailed, ModInfo, ModLoaded, ModRegistry, ModStatus};
+pub use registry::{ModEvent, ModFailed, ModInfo, ModLoaded, ModRegistry, ModStatus, ReloadMod};
 pub use runtime::{WIT_PACKAGE, WIT_VERSION};
 pub use settings::{ModLimits, ModSettings};
 pub use systems::SpawnedByMod;
@@ -46,6 +46,6 @@ pub use wire::{Fault, FaultKind, Hook, ModManifest};
 pub mod prelude {
     pub use crate::{
         ModAccess, ModData, ModEvent, ModFailed, ModLoaded, ModPlugin, ModRegistry, ModStatus,
-        ModSystems, ModdingAppExt, SpawnedByMod,
+        ModSystems, ModdingAppExt, ReloadMod, SpawnedByMod,
     };
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use bevy::prelude::*;
 
-use crate::registry::{ModEvent, ModFailed, ModLoaded, ModRegistry};
+use crate::registry::{ModEvent, ModFailed, ModLoaded, ModRegistry, ReloadMod};
 use crate::settings::{ModLimits, ModSettings};
 use crate::systems;
 
@@ -63,6 +63,7 @@ impl Plugin for ModPlugin {
             .add_message::<ModLoaded>()
             .add_message::<ModFailed>()
             .add_message::<ModEvent>()
+            .add_message::<ReloadMod>()
             .configure_sets(PreUpdate, (ModSystems::Load, ModSystems::Dispatch).chain())
             .configure_sets(PostUpdate, ModSystems::Apply)
             .add_systems(Startup, systems::start_mods)

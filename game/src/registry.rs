@@ -30,6 +30,8 @@ pub struct ModInfo {
     pub version: String,
     /// Where the mod stands.
     pub status: ModStatus,
+    /// How many ticks the mod has completed.
+    pub ticks: u64,
     /// How many faults the mod has had.
     pub faults: u32,
     /// The last fault, if any.
@@ -85,6 +87,15 @@ pub struct ModFailed {
     pub file: PathBuf,
     /// What went wrong.
     pub fault: Fault,
+}
+
+/// Ask for a running mod to be reloaded: its state is saved, a fresh
+/// instance is made from the compiled component, initialised, and given the
+/// saved state. The mod skips the frames this takes.
+#[derive(Message, Clone, Debug)]
+pub struct ReloadMod {
+    /// The mod's name.
+    pub name: String,
 }
 
 /// An event a mod emitted. Game systems read these with a

@@ -10,7 +10,7 @@ use super::load::stop;
 use super::stage::{Rows, Staged, Stager, Value};
 use super::{MIN_RESERVE, ModHost, Phase, SpawnedByMod};
 use crate::expose::{Exposed, ModData};
-use crate::registry::ModEvent;
+use crate::registry::{ModEvent, ModRegistry};
 use crate::settings::ModSettings;
 use crate::wire::{self, Command, Fault, FaultKind, Hook, Reply, WireEvent};
 
@@ -58,6 +58,7 @@ pub(crate) fn apply_commands(world: &mut World) {
                 let slot = &mut host.slots[index];
                 slot.ticks += 1;
                 slot.phase = Phase::Idle;
+                world.resource_mut::<ModRegistry>().mods[index].ticks = slot.ticks;
             }
             Err(fault) => {
                 // Nothing of this tick was applied.

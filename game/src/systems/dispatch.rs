@@ -31,22 +31,35 @@ pub(crate) fn dispatch_ticks(world: &mut World) {
     events.append(&mut host.pending_events);
 
     let delta = world.get_resource::<Time>().map_or(0.0, |t| t.delta_secs());
-    let max_bytes = world.resource::<ModSettings>().limits.bytes_per_tick;
+    let limits = &world.resource::<ModSettings>().limits;
+    let max_bytes = limits.bytes_per_tick;
+    let max_inbox = limits.events_per_tick * 4;
     let frozen: &World = world;
     let exposed = frozen.resource::<Exposed>();
     for slot in &mut host.slots {
-        if !matches!(slot.phase, Phase::Idle) {
+        // A mod being reloaded keeps its events for its next tick.
+        if !matches!(slot.phase, Phase::Idle | Phase::Reloading) {
             continue;
         }
         let (Some(manifest), Some(worker)) = (&slot.manifest, &slot.worker) else {
             continue;
         };
-        let mod_events: Vec<WireEvent> = events
-            .iter()
-            .filter(|e| manifest.subscribes.contains(&e.name))
-            .filter(|e| e.source.as_deref() != Some(manifest.name.as_str()))
-            .cloned()
-            .collect();
+        slot.inbox.extend(
+            events
+                .iter()
+                .filter(|e| manifest.subscribes.contains(&e.name))
+                .filter(|e| e.source.as_deref() != Some(manifest.name.as_str()))
+                .cloned(),
+        );
+        if slot.inbox.len() > max_inbox {
+            let dropped = slot.inbox.len() - max_inbox;
+            slot.inbox.drain(..dropped);
+            tracing::warn!(mod_name = %manifest.name, "{dropped} undelivered events dropped");
+        }
+        if !matches!(slot.phase, Phase::Idle) {
+            continue;
+        }
+        let mod_events = std::mem::take(&mut slot.inbox);
         let queries = slot
             .queries
             .iter_mut()

@@ -10,17 +10,17 @@ use bevy::prelude::*;
 
 use super::{MIN_RESERVE, ModHost, ModSlot, Phase, PreparedQuery};
 use crate::expose::{Exposed, ModData};
-use crate::registry::{ModFailed, ModInfo, ModLoaded, ModRegistry, ModStatus};
+use crate::registry::{ModFailed, ModInfo, ModLoaded, ModRegistry, ModStatus, ReloadMod};
 use crate::runtime::Runtime;
 use crate::runtime::worker::{Worker, WorkerSpec};
 use crate::settings::ModSettings;
-use crate::wire::{self, Fault, FaultKind, Hook, Reply};
+use crate::wire::{self, Fault, FaultKind, Hook, Reply, Request};
 
 /// Scans the mods folder and starts one worker per `.wasm` file; each
 /// compiles its mod off the main thread.
 pub(crate) fn start_mods(world: &mut World) {
     let settings = world.resource::<ModSettings>().clone();
-    let catalog = world.get_resource_or_init::<Exposed>().catalog();
+    let catalog = world.resource::<Exposed>().catalog();
     let files = find_mods(&settings.mods_dir);
     let runtime = match Runtime::new() {
         Ok(r) => Some(Arc::new(r)),
@@ -41,6 +41,7 @@ pub(crate) fn start_mods(world: &mut World) {
             name: stem.clone(),
             version: String::new(),
             status: ModStatus::Loading,
+            ticks: 0,
             faults: 0,
             last_error: None,
         };
@@ -77,6 +78,7 @@ pub(crate) fn start_mods(world: &mut World) {
             phase,
             reserved: Default::default(),
             reserve_target: MIN_RESERVE,
+            inbox: Vec::new(),
             ticks: 0,
             queries: Vec::new(),
         });
@@ -91,11 +93,11 @@ pub(crate) fn start_mods(world: &mut World) {
         settings.mods_dir.display()
     );
     world.resource_mut::<ModRegistry>().mods = infos;
+    let reloads = world.resource::<Messages<ReloadMod>>().get_cursor();
     world.insert_resource(ModHost {
-        runtime,
-        catalog,
         slots,
         pending_events: Vec::new(),
+        reloads,
     });
 }
 
@@ -155,9 +157,10 @@ pub(crate) fn receive_loaded(world: &mut World) {
     let Some(mut host) = world.remove_resource::<ModHost>() else {
         return;
     };
+    start_reloads(world, &mut host);
     let mut failed = Vec::new();
     for (index, slot) in host.slots.iter_mut().enumerate() {
-        if !matches!(slot.phase, Phase::Loading) {
+        if !matches!(slot.phase, Phase::Loading | Phase::Reloading) {
             continue;
         }
         let Some(worker) = &slot.worker else { continue };
@@ -168,6 +171,15 @@ pub(crate) fn receive_loaded(world: &mut World) {
             Ok(Reply::Ready(manifest)) => {
                 slot.manifest = Some(manifest);
                 slot.phase = Phase::Ready;
+            }
+            Ok(Reply::Reloaded) => {
+                slot.phase = Phase::Idle;
+                let name = slot
+                    .manifest
+                    .as_ref()
+                    .map(|m| m.name.clone())
+                    .unwrap_or_default();
+                tracing::info!(mod_name = %name, "mod reloaded with its saved state");
             }
             Ok(Reply::Failed(fault)) => failed.push((index, fault)),
             other => failed.push((index, load_fault(format!("unexpected reply {other:?}")))),
@@ -181,6 +193,33 @@ pub(crate) fn receive_loaded(world: &mut World) {
         activate_ready(world, &mut host);
     }
     world.insert_resource(host);
+}
+
+/// Sends a reload request to each idle mod a [`ReloadMod`] names.
+fn start_reloads(world: &mut World, host: &mut ModHost) {
+    let wanted: Vec<String> = host
+        .reloads
+        .read(world.resource::<Messages<ReloadMod>>())
+        .map(|r| r.name.clone())
+        .collect();
+    for name in wanted {
+        let slot = host
+            .slots
+            .iter_mut()
+            .find(|s| s.manifest.as_ref().is_some_and(|m| m.name == name));
+        match slot {
+            Some(slot) if matches!(slot.phase, Phase::Idle) => {
+                let sent = slot
+                    .worker
+                    .as_ref()
+                    .is_some_and(|w| w.requests.try_send(wire::encode(&Request::Reload)).is_ok());
+                if sent {
+                    slot.phase = Phase::Reloading;
+                }
+            }
+            _ => tracing::warn!(mod_name = %name, "cannot reload: no running mod of that name"),
+        }
+    }
 }
 
 /// Starts every `Ready` mod, in load order.

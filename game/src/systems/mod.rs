@@ -12,8 +12,6 @@ use std::time::Instant;
 
 use bevy::prelude::*;
 
-use crate::expose::Catalog;
-use crate::runtime::Runtime;
 use crate::runtime::worker::Worker;
 use crate::wire::{ModManifest, WireEvent};
 
@@ -36,6 +34,8 @@ pub(crate) enum Phase {
     Idle,
     /// A tick was sent at this instant; its reply is due.
     InFlight(Instant),
+    /// Being replaced by a fresh instance that keeps its state.
+    Reloading,
     /// No longer run.
     Stopped,
 }
@@ -54,6 +54,8 @@ pub(crate) struct ModSlot {
     /// Entity ids allocated for the mod's spawns, in the order it uses them.
     pub reserved: VecDeque<Entity>,
     pub reserve_target: usize,
+    /// Events waiting for the mod's next tick.
+    pub inbox: Vec<WireEvent>,
     pub ticks: u64,
     pub queries: Vec<PreparedQuery>,
 }
@@ -61,11 +63,10 @@ pub(crate) struct ModSlot {
 /// Everything the plugin keeps on the main thread.
 #[derive(Resource)]
 pub(crate) struct ModHost {
-    pub runtime: Option<Arc<Runtime>>,
-    pub catalog: Arc<Catalog>,
     pub slots: Vec<ModSlot>,
     /// Events mods emitted last frame, delivered to subscribers this frame.
     pub pending_events: Vec<WireEvent>,
+    pub reloads: bevy::ecs::message::MessageCursor<crate::registry::ReloadMod>,
 }
 
 /// Fewest entity ids kept reserved for a mod.

@@ -1,0 +1,149 @@
+//! Helpers for the integration tests and benchmarks: build the mods once,
+//! give each test its own mods folder, and drive a headless `App`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use bevy::prelude::*;
+use bevy::time::TimeUpdateStrategy;
+use game::demo::DemoPlugin;
+use game::prelude::*;
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Builds every mod crate the tests use (once per test process) and returns
+/// the folder holding the `.wasm` files.
+pub fn built_mods() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let target = root().join("target/mods");
+        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .current_dir(root())
+            .args([
+                "build",
+                "--release",
+                "--target",
+                "wasm32-wasip2",
+                "--target-dir",
+            ])
+            .arg(&target)
+            .args(["-p", "mover", "-p", "greeter", "-p", "raw-spinner"])
+            .status()
+            .expect("cannot run cargo to build the mods");
+        assert!(status.success(), "building the mods failed");
+        target.join("wasm32-wasip2/release")
+    })
+}
+
+/// A built mod's bytes, by crate name (`mover`, `greeter`, `raw_spinner`).
+pub fn mod_bytes(name: &str) -> Vec<u8> {
+    let path = built_mods().join(format!("{name}.wasm"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+/// A fresh, empty folder for one test's mods.
+pub fn mods_folder() -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "bevy-wasm-mods-test-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("cannot make a mods folder");
+    dir
+}
+
+/// A folder with the named built mods in it, in the given file names.
+pub fn folder_with(mods: &[(&str, &str)]) -> PathBuf {
+    let dir = mods_folder();
+    for (crate_name, file) in mods {
+        std::fs::write(dir.join(file), mod_bytes(crate_name)).expect("cannot copy a mod");
+    }
+    dir
+}
+
+/// A headless app with the demo's moddable types and the mods in `dir`,
+/// stepping a fixed 1/60 s per frame.
+pub fn app_with(plugin: ModPlugin) -> App {
+    let mut app = App::new();
+    app.add_plugins((MinimalPlugins, plugin, DemoPlugin))
+        .insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_secs_f64(
+            1.0 / 60.0,
+        )));
+    app
+}
+
+/// The same, for a folder with the default settings.
+pub fn app(dir: &Path) -> App {
+    app_with(ModPlugin::new().with_mods_dir(dir))
+}
+
+/// Steps the app until no start-up mod is loading; returns the failures
+/// reported meanwhile. Mods tick from the frame in which the last one loads.
+pub fn load(app: &mut App) -> Vec<ModFailed> {
+    let started = Instant::now();
+    let mut failed = drain::<ModFailed>(app);
+    app.update();
+    failed.extend(drain::<ModFailed>(app));
+    while app.world().resource::<ModRegistry>().is_loading() {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "mods did not load"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+        app.update();
+        failed.extend(drain::<ModFailed>(app));
+    }
+    failed
+}
+
+/// Ticks the named mod has completed.
+pub fn ticks(app: &App, name: &str) -> u64 {
+    app.world()
+        .resource::<ModRegistry>()
+        .get(name)
+        .unwrap_or_else(|| panic!("no mod named {name}"))
+        .ticks
+}
+
+/// Steps `n` frames.
+pub fn frames(app: &mut App, n: usize) {
+    for _ in 0..n {
+        app.update();
+    }
+}
+
+/// Steps `n` frames and returns every message of type `M` written meanwhile.
+pub fn frames_collecting<M: Message + Clone>(app: &mut App, n: usize) -> Vec<M> {
+    let mut out = drain::<M>(app);
+    for _ in 0..n {
+        app.update();
+        out.extend(drain::<M>(app));
+    }
+    out
+}
+
+/// Every message of type `M` written so far that the test has not seen,
+/// read through a cursor kept in the world.
+pub fn drain<M: Message + Clone>(app: &mut App) -> Vec<M> {
+    #[derive(Resource)]
+    struct Seen<M: Message>(bevy::ecs::message::MessageCursor<M>);
+    let world = app.world_mut();
+    if !world.contains_resource::<Seen<M>>() {
+        let cursor = world.resource::<Messages<M>>().get_cursor();
+        world.insert_resource(Seen::<M>(cursor));
+    }
+    world.resource_scope(|world, mut seen: Mut<Seen<M>>| {
+        seen.0
+            .read(world.resource::<Messages<M>>())
+            .cloned()
+            .collect()
+    })
+}
