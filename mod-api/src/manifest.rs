@@ -23,6 +23,12 @@ impl Manifest {
         }
     }
 
+    /// Renames the mod (names must be unique among a game's mods).
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
     /// Delivers events named `name` to [`Mod::event`](crate::Mod::event): a
     /// game message's short type name (`PlayerJoined`) or another mod's
     /// event name.

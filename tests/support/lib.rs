@@ -33,7 +33,16 @@ pub fn built_mods() -> &'static Path {
                 "--target-dir",
             ])
             .arg(&target)
-            .args(["-p", "mover", "-p", "greeter", "-p", "raw-spinner"])
+            .args([
+                "-p",
+                "mover",
+                "-p",
+                "greeter",
+                "-p",
+                "raw-spinner",
+                "-p",
+                "idle",
+            ])
             .status()
             .expect("cannot run cargo to build the mods");
         assert!(status.success(), "building the mods failed");
@@ -41,7 +50,8 @@ pub fn built_mods() -> &'static Path {
     })
 }
 
-/// A built mod's bytes, by crate name (`mover`, `greeter`, `raw_spinner`).
+/// A built mod's bytes, by crate name (`mover`, `greeter`, `raw_spinner`,
+/// `idle`).
 pub fn mod_bytes(name: &str) -> Vec<u8> {
     let path = built_mods().join(format!("{name}.wasm"));
     std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
