@@ -46,6 +46,12 @@ impl ModPlugin {
         self
     }
 
+    /// Runs mods on `n` worker threads; 0 gives each mod its own.
+    pub fn with_worker_threads(mut self, n: usize) -> Self {
+        self.settings.worker_threads = n;
+        self
+    }
+
     /// Passes `config` (MessagePack) to the `init` of the mod in
     /// `<stem>.wasm`.
     pub fn with_config(mut self, stem: impl Into<String>, config: Vec<u8>) -> Self {

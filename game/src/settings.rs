@@ -61,6 +61,11 @@ pub struct ModSettings {
     pub limits: ModLimits,
     /// MessagePack passed to a mod's `init`, by the mod file's stem.
     pub configs: BTreeMap<String, Vec<u8>>,
+    /// Worker threads that run mods (default: one per core). Each owns the
+    /// `Store`s of the mods given to it, in load order, and is woken once a
+    /// frame. 0 gives every mod a thread of its own: a slow mod then delays
+    /// no other, at the price of one wake-up per mod per frame.
+    pub worker_threads: usize,
 }
 
 impl Default for ModSettings {
@@ -69,6 +74,7 @@ impl Default for ModSettings {
             mods_dir: PathBuf::from("assets/mods"),
             limits: ModLimits::default(),
             configs: BTreeMap::new(),
+            worker_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
         }
     }
 }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use bevy::prelude::*;
 use bevy::time::TimeUpdateStrategy;
 use game::demo::DemoPlugin;
+use game::ModLimits;
 use game::prelude::*;
 
 /// The workspace root.
@@ -90,9 +91,20 @@ pub fn app_with(plugin: ModPlugin) -> App {
     app
 }
 
-/// The same, for a folder with the default settings.
+/// Limits for tests about behaviour, not timing: the suite runs many apps
+/// at once on a small shared machine, where a guest call can be descheduled
+/// for longer than the default 50 ms hard limit.
+pub fn relaxed_limits() -> ModLimits {
+    ModLimits {
+        hard_call_limit: Duration::from_secs(5),
+        soft_call_budget: Duration::from_secs(1),
+        ..ModLimits::default()
+    }
+}
+
+/// The same, for a folder, with [`relaxed_limits`].
 pub fn app(dir: &Path) -> App {
-    app_with(ModPlugin::new().with_mods_dir(dir))
+    app_with(ModPlugin::new().with_mods_dir(dir).with_limits(relaxed_limits()))
 }
 
 /// Steps the app until no start-up mod is loading; returns the failures

@@ -2,6 +2,7 @@
 //! every guest call in time, and the checks a file passes before it runs.
 
 pub(crate) mod bindings;
+pub(crate) mod instance;
 pub(crate) mod stdio;
 pub(crate) mod worker;
 

@@ -1,317 +1,250 @@
-//! A mod's worker thread: it owns the mod's `Store`, runs each request the
-//! main thread sends and answers with one reply.
+//! Worker threads. Each owns the `Store`s of several mods and runs their
+//! requests in the order the main thread sent them, so a frame costs one
+//! wake-up per worker rather than one per mod. Compiling happens on short-
+//! lived loader threads, never on the main thread, and an identical file is
+//! compiled once.
 
-use std::path::PathBuf;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
-use wasmtime::{Store, StoreLimitsBuilder};
-use wasmtime_wasi::{ResourceTable, WasiCtx};
 
-use super::bindings::{GameMod, GameModPre, types};
-use super::stdio::LogPipe;
-use super::{EPOCH_PERIOD, Runtime};
-use crate::expose::Catalog;
-use crate::host::{self, HostState, OutputCaps, TickState};
-use crate::settings::ModLimits;
-use crate::wire::{self, Fault, FaultKind, Hook, ModManifest, Reply, Request, TickRequest};
+use super::bindings::GameModPre;
+use super::instance::{Instance, ModSpec};
+use crate::host::HostState;
+use crate::wire::{self, Fault, FaultKind, Hook, Reply, Request};
 
-/// What a worker needs to start its mod.
-pub(crate) struct WorkerSpec {
-    pub file: PathBuf,
-    pub runtime: Arc<Runtime>,
-    pub catalog: Arc<Catalog>,
-    pub limits: ModLimits,
-    pub config: Vec<u8>,
-    pub seed: u64,
+/// Messages to a worker thread.
+enum Job {
+    /// A compiled mod to instantiate and initialise (or why it could not be
+    /// compiled); the worker answers `Ready` or `Failed` on `replies`.
+    Start {
+        id: usize,
+        spec: ModSpec,
+        prepared: Result<GameModPre<HostState>, Fault>,
+        replies: Sender<Vec<u8>>,
+    },
+    /// A MessagePack [`Request`] for mod `id`.
+    Request { id: usize, bytes: Vec<u8> },
 }
 
-/// The main thread's end of a worker.
+/// The main thread's end of one mod.
 pub(crate) struct Worker {
-    pub requests: Sender<Vec<u8>>,
+    id: usize,
+    jobs: Sender<Job>,
     pub replies: Receiver<Vec<u8>>,
-    thread: Option<JoinHandle<()>>,
+    /// Index of the worker thread that runs the mod.
+    pub thread: usize,
 }
 
 impl Worker {
-    /// Starts the thread; it compiles, instantiates and initialises the mod,
-    /// then answers `Ready` or `Failed`.
-    pub(crate) fn spawn(spec: WorkerSpec) -> std::io::Result<Self> {
-        let (req_tx, req_rx) = crossbeam_channel::bounded(1);
-        let (rep_tx, rep_rx) = crossbeam_channel::bounded(1);
-        let name = spec
-            .file
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let thread = std::thread::Builder::new()
-            .name(format!("mod {name}"))
-            .spawn(move || run(spec, req_rx, rep_tx))?;
-        Ok(Self {
-            requests: req_tx,
-            replies: rep_rx,
-            thread: Some(thread),
-        })
+    /// Queues a request; false when the worker is gone or its queue is full.
+    pub(crate) fn send(&self, request: &Request) -> bool {
+        self.jobs
+            .try_send(Job::Request {
+                id: self.id,
+                bytes: wire::encode(request),
+            })
+            .is_ok()
+    }
+
+    /// Queues an encoded request.
+    pub(crate) fn send_bytes(&self, bytes: Vec<u8>) -> bool {
+        self.jobs.try_send(Job::Request { id: self.id, bytes }).is_ok()
     }
 }
 
 impl Drop for Worker {
     fn drop(&mut self) {
-        // Every guest call is bounded by the epoch deadline, so the thread
-        // sees this within one call's hard limit; it is not joined, so a
-        // shutting-down game never waits on a mod.
-        let _ = self.requests.try_send(wire::encode(&Request::Shutdown));
-        drop(self.thread.take());
+        // Every guest call is bounded by the epoch deadline, so the worker
+        // sees this within one call's hard limit; nobody waits for it.
+        self.send(&Request::Shutdown);
     }
 }
 
-fn run(spec: WorkerSpec, requests: Receiver<Vec<u8>>, replies: Sender<Vec<u8>>) {
-    let send = |reply: &Reply| {
-        let _ = replies.send(wire::encode(reply));
-    };
-    let started = std::fs::read(&spec.file)
-        .map_err(|e| Fault {
-            kind: FaultKind::Invalid,
-            hook: Hook::Load,
-            message: format!("cannot read the file: {e}"),
-        })
-        .and_then(|bytes| spec.runtime.prepare(&bytes))
-        .and_then(|pre| Instance::start(&spec, &pre).map(|i| (pre, i)));
-    let (pre, mut instance) = match started {
-        Ok(x) => x,
-        Err(fault) => return send(&Reply::Failed(fault)),
-    };
-    send(&Reply::Ready(instance.manifest.clone()));
+/// Requests a worker thread may have queued.
+const QUEUE: usize = 4096;
 
-    while let Ok(bytes) = requests.recv() {
-        let reply = match wire::decode::<Request>(&bytes) {
-            Ok(Request::Tick(tick)) => instance.tick(tick),
-            Ok(Request::Reload) => match instance.reload(&spec, &pre) {
-                Ok(fresh) => {
-                    instance = fresh;
-                    Reply::Reloaded
+/// The worker threads of one app.
+pub(crate) struct WorkerPool {
+    threads: Vec<(Sender<Job>, JoinHandle<()>)>,
+}
+
+impl WorkerPool {
+    /// Starts `count` worker threads.
+    pub(crate) fn new(count: usize) -> std::io::Result<Self> {
+        let mut threads = Vec::with_capacity(count);
+        for i in 0..count.max(1) {
+            let (tx, rx) = crossbeam_channel::bounded(QUEUE);
+            let handle = std::thread::Builder::new()
+                .name(format!("mod worker {i}"))
+                .spawn(move || run(rx))?;
+            threads.push((tx, handle));
+        }
+        Ok(Self { threads })
+    }
+
+    /// Loads the given mods: each is compiled on a loader thread, then
+    /// started on worker thread `index % threads` (load order decides, so
+    /// runs are repeatable). Returns the main thread's ends, in order.
+    pub(crate) fn load(&self, specs: Vec<ModSpec>) -> std::io::Result<Vec<Worker>> {
+        let (job_tx, job_rx) = crossbeam_channel::unbounded::<(usize, ModSpec, Sender<Vec<u8>>)>();
+        let mut workers = Vec::with_capacity(specs.len());
+        for (id, spec) in specs.into_iter().enumerate() {
+            let thread = id % self.threads.len();
+            let (rep_tx, rep_rx) = crossbeam_channel::bounded(2);
+            workers.push(Worker {
+                id,
+                jobs: self.threads[thread].0.clone(),
+                replies: rep_rx,
+                thread,
+            });
+            // An unbounded queue is fine here: it holds at most one job per
+            // file found at start-up.
+            let _ = job_tx.send((id, spec, rep_tx));
+        }
+        drop(job_tx);
+        let loaders = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .min(workers.len());
+        let cache = Arc::new(CompileCache::default());
+        for i in 0..loaders {
+            let job_rx = job_rx.clone();
+            let cache = cache.clone();
+            let threads: Vec<Sender<Job>> = self.threads.iter().map(|(t, _)| t.clone()).collect();
+            std::thread::Builder::new()
+                .name(format!("mod loader {i}"))
+                .spawn(move || {
+                    for (id, spec, replies) in job_rx {
+                        let prepared = cache.prepare(&spec);
+                        let thread = &threads[id % threads.len()];
+                        let _ = thread.send(Job::Start {
+                            id,
+                            spec,
+                            prepared,
+                            replies,
+                        });
+                    }
+                })?;
+        }
+        Ok(workers)
+    }
+
+    /// How many worker threads there are.
+    pub(crate) fn len(&self) -> usize {
+        self.threads.len()
+    }
+}
+
+/// Compiled mods by file content, so copies of one file compile once.
+#[derive(Default)]
+struct CompileCache {
+    done: std::sync::Mutex<HashMap<Arc<[u8]>, GameModPre<HostState>>>,
+}
+
+impl CompileCache {
+    fn prepare(&self, spec: &ModSpec) -> Result<GameModPre<HostState>, Fault> {
+        let bytes: Arc<[u8]> = std::fs::read(&spec.file)
+            .map_err(|e| Fault {
+                kind: FaultKind::Invalid,
+                hook: Hook::Load,
+                message: format!("cannot read the file: {e}"),
+            })?
+            .into();
+        if let Some(pre) = self.done.lock().ok().and_then(|d| d.get(&bytes).cloned()) {
+            return Ok(pre);
+        }
+        let pre = spec.runtime.prepare(&bytes)?;
+        if let Ok(mut done) = self.done.lock() {
+            done.insert(bytes, pre.clone());
+        }
+        Ok(pre)
+    }
+}
+
+/// A mod as its worker thread holds it.
+struct Hosted {
+    spec: ModSpec,
+    pre: GameModPre<HostState>,
+    instance: Instance,
+    replies: Sender<Vec<u8>>,
+}
+
+fn run(jobs: Receiver<Job>) {
+    let mut mods: HashMap<usize, Hosted> = HashMap::new();
+    // Replies are held until the queue is empty, so the main thread, which
+    // collects them in one go, is woken once a frame rather than once a mod.
+    let mut replies: Vec<(Sender<Vec<u8>>, Vec<u8>)> = Vec::new();
+    let flush = |replies: &mut Vec<(Sender<Vec<u8>>, Vec<u8>)>| {
+        for (to, bytes) in replies.drain(..) {
+            let _ = to.try_send(bytes);
+        }
+    };
+    while let Ok(job) = jobs.recv() {
+        handle(job, &mut mods, &mut replies);
+        while let Ok(job) = jobs.try_recv() {
+            handle(job, &mut mods, &mut replies);
+        }
+        flush(&mut replies);
+    }
+}
+
+fn handle(job: Job, mods: &mut HashMap<usize, Hosted>, out: &mut Vec<(Sender<Vec<u8>>, Vec<u8>)>) {
+    {
+        match job {
+            Job::Start {
+                id,
+                spec,
+                prepared,
+                replies,
+            } => {
+                let started = prepared
+                    .and_then(|pre| Instance::start(&spec, &pre).map(|i| (pre, i)));
+                match started {
+                    Ok((pre, instance)) => {
+                        out.push((
+                            replies.clone(),
+                            wire::encode(&Reply::Ready(instance.manifest.clone())),
+                        ));
+                        mods.insert(
+                            id,
+                            Hosted {
+                                spec,
+                                pre,
+                                instance,
+                                replies,
+                            },
+                        );
+                    }
+                    Err(fault) => out.push((replies, wire::encode(&Reply::Failed(fault)))),
                 }
-                Err(fault) => Reply::Failed(fault),
-            },
-            Ok(Request::Shutdown) => break,
-            Err(e) => Reply::Failed(Fault {
-                kind: FaultKind::Unresponsive,
-                hook: Hook::Tick,
-                message: format!("the host sent a message the worker cannot read: {e}"),
-            }),
-        };
-        send(&reply);
-    }
-}
-
-/// One live instance of a mod.
-struct Instance {
-    store: Store<HostState>,
-    bindings: GameMod,
-    manifest: ModManifest,
-    soft: Duration,
-    deadline_ticks: u64,
-}
-
-impl Instance {
-    /// Instantiates the mod in a fresh store and calls `init`.
-    fn start(spec: &WorkerSpec, pre: &GameModPre<HostState>) -> Result<Self, Fault> {
-        let stem = spec
-            .file
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let name: Arc<str> = stem.into();
-        let limits = &spec.limits;
-        let mut seed = [0u8; 32];
-        seed[..8].copy_from_slice(&spec.seed.to_le_bytes());
-        let wasi = WasiCtx::builder()
-            .stdout(LogPipe::new(name.clone(), false))
-            .stderr(LogPipe::new(name.clone(), true))
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .secure_random(wasmtime_wasi::Deterministic::new(seed.to_vec()))
-            .insecure_random(wasmtime_wasi::Deterministic::new(seed.to_vec()))
-            .insecure_random_seed(spec.seed as u128)
-            .build();
-        let state = HostState {
-            wasi,
-            table: ResourceTable::new(),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(limits.memory_bytes)
-                .table_elements(limits.table_elements)
-                .instances(16)
-                .tables(64)
-                .memories(16)
-                .trap_on_grow_failure(true)
-                .build(),
-            mod_name: name,
-            catalog: spec.catalog.clone(),
-            caps: OutputCaps {
-                commands: limits.commands_per_tick,
-                bytes: limits.bytes_per_tick,
-                events: limits.events_per_tick,
-                depth: limits.value_depth,
-                log_lines: limits.log_lines_per_tick,
-            },
-            defines: Default::default(),
-            tick: TickState::default(),
-        };
-        let mut store = Store::new(&spec.runtime.engine, state);
-        store.limiter(|s| &mut s.limits);
-        store.epoch_deadline_trap();
-        let deadline_ticks =
-            (limits.hard_call_limit.as_micros() / EPOCH_PERIOD.as_micros()).max(1) as u64;
-        store.set_epoch_deadline(deadline_ticks);
-        let bindings = pre
-            .instantiate(&mut store)
-            .map_err(|e| fault(Hook::Load, &e))?;
-        let mut instance = Self {
-            store,
-            bindings,
-            manifest: ModManifest::default(),
-            soft: limits.soft_call_budget,
-            deadline_ticks,
-        };
-        let config = spec.config.clone();
-        let manifest = instance.call(Hook::Init, |b, s| {
-            b.bevy_wasm_mods_hooks().call_init(s, &config)
-        })?;
-        let manifest = host::manifest_from(manifest);
-        check_manifest(&manifest).map_err(|message| Fault {
-            kind: FaultKind::InvalidOutput,
-            hook: Hook::Init,
-            message,
-        })?;
-        let data = instance.store.data_mut();
-        data.defines = manifest.defines.iter().cloned().collect();
-        data.mod_name = manifest.name.as_str().into();
-        instance.manifest = manifest;
-        Ok(instance)
-    }
-
-    /// Calls into the guest with a deadline; a trap, a timeout or an error
-    /// value all come back as a [`Fault`].
-    fn call<R>(
-        &mut self,
-        hook: Hook,
-        f: impl FnOnce(&GameMod, &mut Store<HostState>) -> wasmtime::Result<Result<R, types::ModError>>,
-    ) -> Result<R, Fault> {
-        self.store.set_epoch_deadline(self.deadline_ticks);
-        let start = Instant::now();
-        let result = f(&self.bindings, &mut self.store);
-        let elapsed = start.elapsed();
-        if elapsed > self.soft {
-            tracing::warn!(
-                mod_name = &*self.store.data().mod_name,
-                hook = ?hook,
-                "call took {elapsed:?}, over the {:?} budget",
-                self.soft
-            );
-        }
-        match result {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) => Err(Fault {
-                kind: FaultKind::ModError,
-                hook,
-                message: host::describe(&e),
-            }),
-            Err(e) => Err(fault(hook, &e)),
+            }
+            Job::Request { id, bytes } => {
+                let Some(hosted) = mods.get_mut(&id) else {
+                    return;
+                };
+                let reply = match wire::decode::<Request>(&bytes) {
+                    Ok(Request::Tick(tick)) => hosted.instance.tick(tick),
+                    Ok(Request::Reload) => match hosted.instance.reload(&hosted.spec, &hosted.pre) {
+                        Ok(fresh) => {
+                            hosted.instance = fresh;
+                            Reply::Reloaded
+                        }
+                        Err(fault) => Reply::Failed(fault),
+                    },
+                    Ok(Request::Shutdown) => {
+                        mods.remove(&id);
+                        return;
+                    }
+                    Err(e) => Reply::Failed(Fault {
+                        kind: FaultKind::Unresponsive,
+                        hook: Hook::Tick,
+                        message: format!("the host sent a message the worker cannot read: {e}"),
+                    }),
+                };
+                out.push((hosted.replies.clone(), wire::encode(&reply)));
+            }
         }
     }
-
-    fn tick(&mut self, request: TickRequest) -> Reply {
-        self.store
-            .data_mut()
-            .tick
-            .begin(request.queries, &request.reserved.0);
-        let result = self.run_hooks(request.frame, request.delta_seconds, request.events);
-        let finished = self.store.data_mut().tick.finish();
-        match (result, finished) {
-            (Err(fault), _) => Reply::Failed(fault),
-            (Ok(()), Err(message)) => Reply::Failed(Fault {
-                kind: FaultKind::InvalidOutput,
-                hook: Hook::Tick,
-                message,
-            }),
-            (Ok(()), Ok(commands)) => Reply::Ticked(commands),
-        }
-    }
-
-    fn run_hooks(
-        &mut self,
-        frame: u64,
-        delta: f32,
-        events: Vec<wire::WireEvent>,
-    ) -> Result<(), Fault> {
-        if !events.is_empty() {
-            let events: Vec<types::Event> = events
-                .into_iter()
-                .map(|e| types::Event {
-                    name: e.name,
-                    source: e.source,
-                    payload: e.payload.into_vec(),
-                })
-                .collect();
-            self.call(Hook::Event, |b, s| {
-                b.bevy_wasm_mods_hooks().call_on_event(s, &events)
-            })?;
-        }
-        let tick = types::Tick {
-            frame,
-            delta_seconds: delta,
-        };
-        self.call(Hook::Tick, |b, s| {
-            b.bevy_wasm_mods_hooks().call_on_tick(s, tick)
-        })
-    }
-
-    /// Replaces this instance with a fresh one that carries its saved state.
-    fn reload(&mut self, spec: &WorkerSpec, pre: &GameModPre<HostState>) -> Result<Self, Fault> {
-        let state = self.call(Hook::Save, |b, s| b.bevy_wasm_mods_hooks().call_save(s))?;
-        let mut fresh = Self::start(spec, pre)?;
-        fresh.call(Hook::Restore, |b, s| {
-            b.bevy_wasm_mods_hooks().call_restore(s, &state)
-        })?;
-        Ok(fresh)
-    }
-}
-
-/// Names the kind of a guest failure from wasmtime's error.
-fn fault(hook: Hook, e: &wasmtime::Error) -> Fault {
-    let text = format!("{e:?}");
-    let kind = match e.downcast_ref::<wasmtime::Trap>() {
-        Some(wasmtime::Trap::Interrupt) => FaultKind::Timeout,
-        Some(wasmtime::Trap::OutOfFuel) => FaultKind::Timeout,
-        _ if text.contains("forcing trap when growing memory") => FaultKind::OutOfMemory,
-        _ => FaultKind::Trap,
-    };
-    Fault {
-        kind,
-        hook,
-        message: text,
-    }
-}
-
-/// Checks what `init` returned before the host relies on it.
-fn check_manifest(m: &ModManifest) -> Result<(), String> {
-    let ok_name = |s: &str| !s.is_empty() && s.len() <= 128 && !s.chars().any(char::is_control);
-    if !ok_name(&m.name) {
-        return Err("the manifest's name must be 1 to 128 printable characters".into());
-    }
-    if m.version.len() > 64 {
-        return Err("the manifest's version is longer than 64 bytes".into());
-    }
-    if m.queries.len() > 64 || m.subscribes.len() > 256 || m.defines.len() > 256 {
-        return Err("the manifest lists too many queries, subscriptions or types".into());
-    }
-    for q in &m.queries {
-        if q.is_empty() || q.len() > 16 || !q.iter().all(|c| ok_name(c)) {
-            return Err(format!("query {q:?} must name 1 to 16 component types"));
-        }
-    }
-    Ok(())
 }

@@ -22,14 +22,22 @@ pub(crate) fn apply_commands(world: &mut World) {
         return;
     };
     let limits = world.resource::<ModSettings>().limits.clone();
-    // Two guest calls (on-event and on-tick) may run in one tick.
-    let allowed = limits.hard_call_limit * 2 + REPLY_MARGIN;
+    // Two guest calls (on-event and on-tick) may run in one tick, and a
+    // worker thread runs its mods one after another.
+    let per_tick = limits.hard_call_limit * 2 + REPLY_MARGIN;
+    let mut queued = vec![0u32; host.pool.as_ref().map_or(0, |p| p.len())];
+    for slot in &host.slots {
+        if let (Phase::InFlight(_), Some(w)) = (&slot.phase, &slot.worker) {
+            queued[w.thread] += 1;
+        }
+    }
     for index in 0..host.slots.len() {
         let Phase::InFlight(sent) = host.slots[index].phase else {
             continue;
         };
         let reply = match &host.slots[index].worker {
             Some(worker) => {
+                let allowed = per_tick * queued[worker.thread].max(1);
                 let wait = allowed.saturating_sub(sent.elapsed());
                 worker.replies.recv_timeout(wait).ok()
             }

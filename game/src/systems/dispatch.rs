@@ -8,7 +8,7 @@ use bevy::prelude::*;
 use super::{ModHost, Phase, snapshot};
 use crate::expose::Exposed;
 use crate::settings::ModSettings;
-use crate::wire::{self, EntityList, Request, TickRequest, WireEvent};
+use crate::wire::{self, EntityList, Request, TickRequest};
 
 pub(crate) fn dispatch_ticks(world: &mut World) {
     let Some(mut host) = world.remove_resource::<ModHost>() else {
@@ -84,7 +84,7 @@ pub(crate) fn dispatch_ticks(world: &mut World) {
             );
             continue;
         }
-        if worker.requests.try_send(bytes).is_ok() {
+        if worker.send_bytes(bytes) {
             slot.phase = Phase::InFlight(Instant::now());
         }
     }

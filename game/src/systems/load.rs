@@ -12,7 +12,8 @@ use super::{MIN_RESERVE, ModHost, ModSlot, Phase, PreparedQuery};
 use crate::expose::{Exposed, ModData};
 use crate::registry::{ModFailed, ModInfo, ModLoaded, ModRegistry, ModStatus, ReloadMod};
 use crate::runtime::Runtime;
-use crate::runtime::worker::{Worker, WorkerSpec};
+use crate::runtime::instance::ModSpec;
+use crate::runtime::worker::{Worker, WorkerPool};
 use crate::settings::ModSettings;
 use crate::wire::{self, Fault, FaultKind, Hook, Reply, Request};
 
@@ -22,83 +23,97 @@ pub(crate) fn start_mods(world: &mut World) {
     let settings = world.resource::<ModSettings>().clone();
     let catalog = world.resource::<Exposed>().catalog();
     let files = find_mods(&settings.mods_dir);
-    let runtime = match Runtime::new() {
-        Ok(r) => Some(Arc::new(r)),
-        Err(e) => {
-            tracing::error!("mods are disabled: {e}");
-            None
-        }
+    tracing::info!(
+        "found {} mod file(s) in {}",
+        files.len(),
+        settings.mods_dir.display()
+    );
+    let threads = match settings.worker_threads {
+        0 => files.len(),
+        n => n.min(files.len()),
     };
-    let mut slots = Vec::new();
-    let mut infos = Vec::new();
-    for (index, file) in files.into_iter().enumerate() {
-        let stem = file
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let mut info = ModInfo {
+    let started = Runtime::new().and_then(|runtime| {
+        let pool = WorkerPool::new(threads).map_err(|e| format!("cannot start worker threads: {e}"))?;
+        Ok((Arc::new(runtime), pool))
+    });
+    let mut infos: Vec<ModInfo> = files
+        .iter()
+        .map(|file| ModInfo {
             file: file.clone(),
-            name: stem.clone(),
+            name: stem_of(file),
             version: String::new(),
             status: ModStatus::Loading,
             ticks: 0,
             faults: 0,
             last_error: None,
-        };
-        let worker = runtime.as_ref().map(|runtime| {
-            Worker::spawn(WorkerSpec {
-                file: file.clone(),
-                runtime: runtime.clone(),
-                catalog: catalog.clone(),
-                limits: settings.limits.clone(),
-                config: settings
-                    .configs
-                    .get(&stem)
-                    .cloned()
-                    .unwrap_or_else(|| vec![0xc0]),
-                seed: seed_for(&stem, index),
-            })
-        });
-        let (worker, phase) = match worker {
-            Some(Ok(w)) => (Some(w), Phase::Loading),
-            Some(Err(e)) => {
-                info.status = ModStatus::Failed;
-                info.last_error = Some(load_fault(format!("cannot start a worker thread: {e}")));
-                (None, Phase::Stopped)
+        })
+        .collect();
+    let (pool, workers) = match started {
+        Ok((runtime, pool)) => {
+            let specs = files
+                .iter()
+                .enumerate()
+                .map(|(index, file)| {
+                    let stem = stem_of(file);
+                    ModSpec {
+                        file: file.clone(),
+                        runtime: runtime.clone(),
+                        catalog: catalog.clone(),
+                        limits: settings.limits.clone(),
+                        config: settings.configs.get(&stem).cloned().unwrap_or_else(|| vec![0xc0]),
+                        seed: seed_for(&stem, index),
+                    }
+                })
+                .collect();
+            match pool.load(specs) {
+                Ok(workers) => (Some(pool), workers.into_iter().map(Some).collect()),
+                Err(e) => fail_all(&mut infos, format!("cannot start loader threads: {e}")),
             }
-            None => {
-                info.status = ModStatus::Failed;
-                info.last_error = Some(load_fault("the WebAssembly runtime did not start".into()));
-                (None, Phase::Stopped)
-            }
-        };
-        slots.push(ModSlot {
+        }
+        Err(e) => {
+            tracing::error!("mods are disabled: {e}");
+            fail_all(&mut infos, e)
+        }
+    };
+    let slots: Vec<ModSlot> = workers
+        .into_iter()
+        .map(|worker: Option<Worker>| ModSlot {
+            phase: if worker.is_some() { Phase::Loading } else { Phase::Stopped },
             worker,
             manifest: None,
-            phase,
             reserved: Default::default(),
             reserve_target: MIN_RESERVE,
             inbox: Vec::new(),
             ticks: 0,
             queries: Vec::new(),
-        });
-        infos.push(info);
-    }
+        })
+        .collect();
     for info in infos.iter().filter(|i| i.status == ModStatus::Failed) {
         report_failure(world, info);
     }
-    tracing::info!(
-        "found {} mod file(s) in {}",
-        infos.len(),
-        settings.mods_dir.display()
-    );
     world.resource_mut::<ModRegistry>().mods = infos;
     let reloads = world.resource::<Messages<ReloadMod>>().get_cursor();
     world.insert_resource(ModHost {
+        pool,
         slots,
         pending_events: Vec::new(),
         reloads,
     });
+}
+
+fn stem_of(file: &std::path::Path) -> String {
+    file.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Marks every mod failed for one reason; there are no workers.
+fn fail_all(infos: &mut [ModInfo], why: String) -> (Option<WorkerPool>, Vec<Option<Worker>>) {
+    for info in infos.iter_mut() {
+        info.status = ModStatus::Failed;
+        info.last_error = Some(load_fault(why.clone()));
+    }
+    (None, infos.iter().map(|_| None).collect())
 }
 
 /// The `.wasm` files in `dir`, sorted by name: the load order.
@@ -209,10 +224,7 @@ fn start_reloads(world: &mut World, host: &mut ModHost) {
             .find(|s| s.manifest.as_ref().is_some_and(|m| m.name == name));
         match slot {
             Some(slot) if matches!(slot.phase, Phase::Idle) => {
-                let sent = slot
-                    .worker
-                    .as_ref()
-                    .is_some_and(|w| w.requests.try_send(wire::encode(&Request::Reload)).is_ok());
+                let sent = slot.worker.as_ref().is_some_and(|w| w.send(&Request::Reload));
                 if sent {
                     slot.phase = Phase::Reloading;
                 }

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use bevy::prelude::*;
 
-use crate::runtime::worker::Worker;
+use crate::runtime::worker::{Worker, WorkerPool};
 use crate::wire::{ModManifest, WireEvent};
 
 pub(crate) use apply::apply_commands;
@@ -63,6 +63,8 @@ pub(crate) struct ModSlot {
 /// Everything the plugin keeps on the main thread.
 #[derive(Resource)]
 pub(crate) struct ModHost {
+    /// The worker threads; `None` when the runtime could not start.
+    pub pool: Option<WorkerPool>,
     pub slots: Vec<ModSlot>,
     /// Events mods emitted last frame, delivered to subscribers this frame.
     pub pending_events: Vec<WireEvent>,

@@ -1,0 +1,237 @@
+//! One live instance of a mod: its `Store`, its bindings, and calls into it
+//! bounded by the epoch deadline.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::{Store, StoreLimitsBuilder};
+use wasmtime_wasi::{ResourceTable, WasiCtx};
+
+use super::bindings::{GameMod, GameModPre, types};
+use super::stdio::LogPipe;
+use super::{EPOCH_PERIOD, Runtime};
+use crate::expose::Catalog;
+use crate::host::{self, HostState, OutputCaps, TickState};
+use crate::settings::ModLimits;
+use crate::wire::{self, Fault, FaultKind, Hook, ModManifest, Reply, TickRequest};
+
+/// What it takes to start a mod.
+pub(crate) struct ModSpec {
+    pub file: PathBuf,
+    pub runtime: Arc<Runtime>,
+    pub catalog: Arc<Catalog>,
+    pub limits: ModLimits,
+    pub config: Vec<u8>,
+    pub seed: u64,
+}
+
+/// One live instance of a mod.
+pub(crate) struct Instance {
+    store: Store<HostState>,
+    bindings: GameMod,
+    pub manifest: ModManifest,
+    soft: Duration,
+    deadline_ticks: u64,
+}
+
+impl Instance {
+    /// Instantiates the mod in a fresh store and calls `init`.
+    pub(crate) fn start(spec: &ModSpec, pre: &GameModPre<HostState>) -> Result<Self, Fault> {
+        let stem = spec
+            .file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let name: Arc<str> = stem.into();
+        let limits = &spec.limits;
+        let mut seed = [0u8; 32];
+        seed[..8].copy_from_slice(&spec.seed.to_le_bytes());
+        let wasi = WasiCtx::builder()
+            .stdout(LogPipe::new(name.clone(), false))
+            .stderr(LogPipe::new(name.clone(), true))
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .secure_random(wasmtime_wasi::Deterministic::new(seed.to_vec()))
+            .insecure_random(wasmtime_wasi::Deterministic::new(seed.to_vec()))
+            .insecure_random_seed(spec.seed as u128)
+            .build();
+        let state = HostState {
+            wasi,
+            table: ResourceTable::new(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(limits.memory_bytes)
+                .table_elements(limits.table_elements)
+                .instances(16)
+                .tables(64)
+                .memories(16)
+                .trap_on_grow_failure(true)
+                .build(),
+            mod_name: name,
+            catalog: spec.catalog.clone(),
+            caps: OutputCaps {
+                commands: limits.commands_per_tick,
+                bytes: limits.bytes_per_tick,
+                events: limits.events_per_tick,
+                depth: limits.value_depth,
+                log_lines: limits.log_lines_per_tick,
+            },
+            defines: Default::default(),
+            tick: TickState::default(),
+        };
+        let mut store = Store::new(&spec.runtime.engine, state);
+        store.limiter(|s| &mut s.limits);
+        store.epoch_deadline_trap();
+        let deadline_ticks =
+            (limits.hard_call_limit.as_micros() / EPOCH_PERIOD.as_micros()).max(1) as u64;
+        store.set_epoch_deadline(deadline_ticks);
+        let bindings = pre
+            .instantiate(&mut store)
+            .map_err(|e| fault(Hook::Load, &e))?;
+        let mut instance = Self {
+            store,
+            bindings,
+            manifest: ModManifest::default(),
+            soft: limits.soft_call_budget,
+            deadline_ticks,
+        };
+        let config = spec.config.clone();
+        let manifest = instance.call(Hook::Init, |b, s| {
+            b.bevy_wasm_mods_hooks().call_init(s, &config)
+        })?;
+        let manifest = host::manifest_from(manifest);
+        check_manifest(&manifest).map_err(|message| Fault {
+            kind: FaultKind::InvalidOutput,
+            hook: Hook::Init,
+            message,
+        })?;
+        let data = instance.store.data_mut();
+        data.defines = manifest.defines.iter().cloned().collect();
+        data.mod_name = manifest.name.as_str().into();
+        instance.manifest = manifest;
+        Ok(instance)
+    }
+
+    /// Calls into the guest with a deadline; a trap, a timeout or an error
+    /// value all come back as a [`Fault`].
+    fn call<R>(
+        &mut self,
+        hook: Hook,
+        f: impl FnOnce(&GameMod, &mut Store<HostState>) -> wasmtime::Result<Result<R, types::ModError>>,
+    ) -> Result<R, Fault> {
+        self.store.set_epoch_deadline(self.deadline_ticks);
+        let start = Instant::now();
+        let result = f(&self.bindings, &mut self.store);
+        let elapsed = start.elapsed();
+        if elapsed > self.soft {
+            tracing::warn!(
+                mod_name = &*self.store.data().mod_name,
+                hook = ?hook,
+                "call took {elapsed:?}, over the {:?} budget",
+                self.soft
+            );
+        }
+        match result {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => Err(Fault {
+                kind: FaultKind::ModError,
+                hook,
+                message: host::describe(&e),
+            }),
+            Err(e) => Err(fault(hook, &e)),
+        }
+    }
+
+    pub(crate) fn tick(&mut self, request: TickRequest) -> Reply {
+        self.store
+            .data_mut()
+            .tick
+            .begin(request.queries, &request.reserved.0);
+        let result = self.run_hooks(request.frame, request.delta_seconds, request.events);
+        let finished = self.store.data_mut().tick.finish();
+        match (result, finished) {
+            (Err(fault), _) => Reply::Failed(fault),
+            (Ok(()), Err(message)) => Reply::Failed(Fault {
+                kind: FaultKind::InvalidOutput,
+                hook: Hook::Tick,
+                message,
+            }),
+            (Ok(()), Ok(commands)) => Reply::Ticked(commands),
+        }
+    }
+
+    fn run_hooks(
+        &mut self,
+        frame: u64,
+        delta: f32,
+        events: Vec<wire::WireEvent>,
+    ) -> Result<(), Fault> {
+        if !events.is_empty() {
+            let events: Vec<types::Event> = events
+                .into_iter()
+                .map(|e| types::Event {
+                    name: e.name,
+                    source: e.source,
+                    payload: e.payload.into_vec(),
+                })
+                .collect();
+            self.call(Hook::Event, |b, s| {
+                b.bevy_wasm_mods_hooks().call_on_event(s, &events)
+            })?;
+        }
+        let tick = types::Tick {
+            frame,
+            delta_seconds: delta,
+        };
+        self.call(Hook::Tick, |b, s| {
+            b.bevy_wasm_mods_hooks().call_on_tick(s, tick)
+        })
+    }
+
+    /// Replaces this instance with a fresh one that carries its saved state.
+    pub(crate) fn reload(&mut self, spec: &ModSpec, pre: &GameModPre<HostState>) -> Result<Self, Fault> {
+        let state = self.call(Hook::Save, |b, s| b.bevy_wasm_mods_hooks().call_save(s))?;
+        let mut fresh = Self::start(spec, pre)?;
+        fresh.call(Hook::Restore, |b, s| {
+            b.bevy_wasm_mods_hooks().call_restore(s, &state)
+        })?;
+        Ok(fresh)
+    }
+}
+
+/// Names the kind of a guest failure from wasmtime's error.
+fn fault(hook: Hook, e: &wasmtime::Error) -> Fault {
+    let text = format!("{e:?}");
+    let kind = match e.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::Interrupt) => FaultKind::Timeout,
+        Some(wasmtime::Trap::OutOfFuel) => FaultKind::Timeout,
+        _ if text.contains("forcing trap when growing memory") => FaultKind::OutOfMemory,
+        _ => FaultKind::Trap,
+    };
+    Fault {
+        kind,
+        hook,
+        message: text,
+    }
+}
+
+/// Checks what `init` returned before the host relies on it.
+fn check_manifest(m: &ModManifest) -> Result<(), String> {
+    let ok_name = |s: &str| !s.is_empty() && s.len() <= 128 && !s.chars().any(char::is_control);
+    if !ok_name(&m.name) {
+        return Err("the manifest's name must be 1 to 128 printable characters".into());
+    }
+    if m.version.len() > 64 {
+        return Err("the manifest's version is longer than 64 bytes".into());
+    }
+    if m.queries.len() > 64 || m.subscribes.len() > 256 || m.defines.len() > 256 {
+        return Err("the manifest lists too many queries, subscriptions or types".into());
+    }
+    for q in &m.queries {
+        if q.is_empty() || q.len() > 16 || !q.iter().all(|c| ok_name(c)) {
+            return Err(format!("query {q:?} must name 1 to 16 component types"));
+        }
+    }
+    Ok(())
+}
