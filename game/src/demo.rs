@@ -6,7 +6,9 @@ use bevy::prelude::*;
 use crate::expose::{ModAccess, ModdingAppExt};
 
 /// Where an entity is.
-#[derive(Component, Reflect, Clone, Copy, Debug, Default, PartialEq)]
+#[derive(
+    Component, Reflect, Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize,
+)]
 #[reflect(Component, Default)]
 pub struct Position {
     /// Horizontal position.
@@ -15,8 +17,10 @@ pub struct Position {
     pub y: f32,
 }
 
-/// How fast an entity moves, per second... or per tick, as a mod likes.
-#[derive(Component, Reflect, Clone, Copy, Debug, Default, PartialEq)]
+/// How fast an entity moves, per second or per tick, as a mod likes.
+#[derive(
+    Component, Reflect, Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize,
+)]
 #[reflect(Component, Default)]
 pub struct Velocity {
     /// Horizontal speed.
@@ -59,8 +63,9 @@ pub struct DemoPlugin;
 
 impl Plugin for DemoPlugin {
     fn build(&self, app: &mut App) {
-        app.add_moddable_component::<Position>(ModAccess::ReadWrite)
-            .add_moddable_component::<Velocity>(ModAccess::ReadWrite)
+        // Positions and velocities are what mods move in bulk: serde path.
+        app.add_moddable_component_with_serde::<Position>(ModAccess::ReadWrite)
+            .add_moddable_component_with_serde::<Velocity>(ModAccess::ReadWrite)
             .add_moddable_component::<Nameplate>(ModAccess::ReadWrite)
             .add_moddable_component::<Health>(ModAccess::Read)
             .add_moddable_message::<PlayerJoined>();

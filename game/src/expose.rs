@@ -33,6 +33,21 @@ pub(crate) struct ComponentOps {
     pub remove: fn(&mut World, Entity),
 }
 
+/// The serde path for a packed type: whole columns at a few nanoseconds a
+/// field, where reflection takes tens.
+#[derive(Clone, Copy)]
+pub(crate) struct SerdeOps {
+    /// Appends the rows' values as packed records.
+    pub encode_rows: fn(&World, &[Entity], &[Scalar], &mut Vec<u8>) -> Result<(), String>,
+    /// Overwrites the rows' values from packed records.
+    pub write_rows: fn(&mut World, &[Entity], &[Scalar], &[&str], &[u8]) -> Result<(), String>,
+}
+
+/// Whether a type's serde path was checked against reflection yet.
+pub(crate) const SERDE_UNCHECKED: u8 = 0;
+pub(crate) const SERDE_AGREES: u8 = 1;
+pub(crate) const SERDE_DISAGREES: u8 = 2;
+
 /// One component type the game exposed.
 pub(crate) struct ExposedComponent {
     pub name: String,
@@ -43,7 +58,46 @@ pub(crate) struct ExposedComponent {
     pub layout: Option<Vec<(String, Scalar)>>,
     /// `layout`'s scalars alone, for the hot loops.
     pub kinds: Vec<Scalar>,
+    /// The layout's field paths, for checking a mod's field order.
+    pub paths: Vec<String>,
     pub ops: ComponentOps,
+    /// The serde path, when the game asked for it.
+    pub serde: Option<SerdeOps>,
+    /// Whether the serde path writes what reflection writes (checked on the
+    /// first value seen; a type whose serde attributes reorder or rename
+    /// fields falls back to reflection).
+    pub serde_state: std::sync::atomic::AtomicU8,
+}
+
+impl ExposedComponent {
+    /// The serde path, if the game asked for it and it agrees with
+    /// reflection on the first value seen.
+    pub(crate) fn serde_ops(&self, world: &World, sample: Option<Entity>) -> Option<SerdeOps> {
+        use std::sync::atomic::Ordering;
+        let ops = self.serde?;
+        match self.serde_state.load(Ordering::Relaxed) {
+            SERDE_AGREES => return Some(ops),
+            SERDE_DISAGREES => return None,
+            _ => {}
+        }
+        let e = sample?;
+        let mut by_serde = Vec::new();
+        let mut by_reflection = Vec::new();
+        let agrees = (ops.encode_rows)(world, &[e], &self.kinds, &mut by_serde).is_ok()
+            && (self.ops.get)(world, e)
+                .is_some_and(|v| packed::encode(v, &self.kinds, &mut by_reflection))
+            && by_serde == by_reflection;
+        if !agrees {
+            tracing::warn!(
+                component = %self.name,
+                "the type's serde impls do not write its fields as reflection sees them; \
+                 using reflection for it"
+            );
+        }
+        let state = if agrees { SERDE_AGREES } else { SERDE_DISAGREES };
+        self.serde_state.store(state, Ordering::Relaxed);
+        agrees.then_some(ops)
+    }
 }
 
 /// One game message type mods may subscribe to.
@@ -108,6 +162,22 @@ pub trait ModdingAppExt {
     where
         T: Component<Mutability = Mutable> + Reflect + FromReflect + Typed + GetTypeRegistration;
 
+    /// Like [`add_moddable_component`](Self::add_moddable_component), and
+    /// moves `T` through the batch path with its own serde impls instead of
+    /// reflection: several times faster for the components mods touch in
+    /// bulk (positions, velocities). Mods see exactly the same bytes; a type
+    /// whose serde attributes reorder or rename its fields is detected on
+    /// first use and falls back to reflection.
+    fn add_moddable_component_with_serde<T>(&mut self, access: ModAccess) -> &mut Self
+    where
+        T: Component<Mutability = Mutable>
+            + Reflect
+            + FromReflect
+            + Typed
+            + GetTypeRegistration
+            + serde::Serialize
+            + serde::de::DeserializeOwned;
+
     /// Delivers messages of type `M` to mods subscribed to its short type
     /// name, as MessagePack made by reflection.
     fn add_moddable_message<M>(&mut self) -> &mut Self
@@ -128,6 +198,10 @@ impl ModdingAppExt for App {
             .as_ref()
             .map(|l| l.iter().map(|(_, k)| *k).collect())
             .unwrap_or_default();
+        let layout_paths = layout
+            .as_ref()
+            .map(|l| l.iter().map(|(p, _)| p.clone()).collect())
+            .unwrap_or_default();
         let name = T::short_type_path().to_string();
         let mut exposed = world.get_resource_or_init::<Exposed>();
         if let Some(other) = exposed.component(&name) {
@@ -145,7 +219,10 @@ impl ModdingAppExt for App {
             access,
             id,
             layout,
+            paths: layout_paths,
             kinds,
+            serde: None,
+            serde_state: std::sync::atomic::AtomicU8::new(SERDE_UNCHECKED),
             ops: ComponentOps {
                 get: get::<T>,
                 has: has::<T>,
@@ -155,6 +232,34 @@ impl ModdingAppExt for App {
                 remove: remove::<T>,
             },
         });
+        self
+    }
+
+    fn add_moddable_component_with_serde<T>(&mut self, access: ModAccess) -> &mut Self
+    where
+        T: Component<Mutability = Mutable>
+            + Reflect
+            + FromReflect
+            + Typed
+            + GetTypeRegistration
+            + serde::Serialize
+            + serde::de::DeserializeOwned,
+    {
+        self.add_moddable_component::<T>(access);
+        let mut exposed = self.world_mut().resource_mut::<Exposed>();
+        if let Some(c) = exposed.components.last_mut() {
+            if c.layout.is_some() {
+                c.serde = Some(SerdeOps {
+                    encode_rows: encode_rows::<T>,
+                    write_rows: write_rows::<T>,
+                });
+            } else {
+                tracing::warn!(
+                    component = %c.name,
+                    "not made only of named fields and numbers: it travels as MessagePack"
+                );
+            }
+        }
         self
     }
 
@@ -174,6 +279,38 @@ impl ModdingAppExt for App {
             });
         self
     }
+}
+
+fn encode_rows<T: Component + serde::Serialize>(
+    world: &World,
+    entities: &[Entity],
+    kinds: &[Scalar],
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    let start = out.len();
+    mod_api_packed::write_all(entities.iter().filter_map(|e| world.get::<T>(*e)), kinds, out)
+        .map_err(|e| e.to_string())?;
+    if out.len() - start != mod_api_packed::stride(kinds) * entities.len() {
+        out.truncate(start);
+        return Err("a row lacks the component".into());
+    }
+    Ok(())
+}
+
+fn write_rows<T: Component<Mutability = Mutable> + serde::de::DeserializeOwned>(
+    world: &mut World,
+    entities: &[Entity],
+    kinds: &[Scalar],
+    paths: &[&str],
+    data: &[u8],
+) -> Result<(), String> {
+    let values: Vec<T> = mod_api_packed::read_all(data, kinds, paths).map_err(|e| e.to_string())?;
+    for (e, value) in entities.iter().zip(values) {
+        if let Some(mut c) = world.get_mut::<T>(*e) {
+            *c = value;
+        }
+    }
+    Ok(())
 }
 
 fn get<T: Component + Reflect>(world: &World, entity: Entity) -> Option<&dyn PartialReflect> {

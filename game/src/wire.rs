@@ -18,32 +18,7 @@ pub(crate) enum Encoding {
 }
 
 /// A scalar in a packed record (mirrors the WIT `scalar`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) enum Scalar {
-    Bool,
-    U8,
-    U16,
-    U32,
-    U64,
-    I8,
-    I16,
-    I32,
-    I64,
-    F32,
-    F64,
-}
-
-impl Scalar {
-    /// Bytes the scalar takes in a packed record.
-    pub(crate) fn size(self) -> usize {
-        match self {
-            Scalar::Bool | Scalar::U8 | Scalar::I8 => 1,
-            Scalar::U16 | Scalar::I16 => 2,
-            Scalar::U32 | Scalar::I32 | Scalar::F32 => 4,
-            Scalar::U64 | Scalar::I64 | Scalar::F64 => 8,
-        }
-    }
-}
+pub(crate) use mod_api_packed::Scalar;
 
 /// Bytes of one packed record with these fields.
 pub(crate) fn stride(fields: &[(String, Scalar)]) -> usize {

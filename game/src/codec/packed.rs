@@ -110,28 +110,8 @@ fn encode_into(
     }
 }
 
-/// Checks that `record` is a valid packed record for `kinds` (right length,
-/// booleans 0 or 1), without writing anything.
-pub(crate) fn validate(record: &[u8], kinds: &[Scalar]) -> Result<(), String> {
-    let expected: usize = kinds.iter().map(|k| k.size()).sum();
-    if record.len() != expected {
-        return Err(format!(
-            "packed record has {} bytes, the layout needs {expected}",
-            record.len()
-        ));
-    }
-    let mut at = 0;
-    for kind in kinds {
-        if *kind == Scalar::Bool && record[at] > 1 {
-            return Err(format!("boolean byte {} is neither 0 nor 1", record[at]));
-        }
-        at += kind.size();
-    }
-    Ok(())
-}
-
 /// Overwrites `value`'s scalar fields from one packed record that
-/// [`validate`] accepted.
+/// `mod_api_packed::validate` accepted.
 pub(crate) fn decode_into(value: &mut dyn PartialReflect, kinds: &[Scalar], record: &[u8]) -> bool {
     let mut kinds = kinds.iter();
     let mut bytes = record;

@@ -260,7 +260,7 @@ fn from_wit(
             }
             let kinds: Vec<wire::Scalar> = fields.iter().map(|(_, k)| *k).collect();
             for record in column.data.chunks_exact(stride.max(1)) {
-                packed::validate(record, &kinds).map_err(bad)?;
+                mod_api_packed::validate(record, &kinds).map_err(|e| bad(e.to_string()))?;
             }
             Ok(Column {
                 name,

@@ -55,7 +55,13 @@ fn column(
         Some(c) => match &c.layout {
             Some(layout) => {
                 data.reserve(entities.len() * crate::wire::stride(layout));
-                for e in entities {
+                let fast = c
+                    .serde_ops(world, entities.first().copied())
+                    .map(|ops| (ops.encode_rows)(world, entities, &c.kinds, &mut data));
+                if let Some(Err(e)) = &fast {
+                    tracing::error!(component = name, "cannot pack a column for mods: {e}");
+                }
+                for e in entities.iter().filter(|_| !matches!(fast, Some(Ok(())))) {
                     let ok = (c.ops.get)(world, *e)
                         .is_some_and(|v| packed::encode(v, &c.kinds, &mut data));
                     if !ok {

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashSet, VecDeque};
 use bevy::prelude::*;
 use bevy::reflect::TypeRegistry;
 
-use crate::codec::{packed, value};
+use crate::codec::value;
 use crate::expose::{Exposed, ModAccess};
 use crate::wire::{Column, Command, Encoding, ModManifest, WireComponent};
 
@@ -119,8 +119,9 @@ impl Stager<'_> {
                     let mut rows_of = Vec::with_capacity(entities.0.len());
                     for bits in &entities.0 {
                         let e = self.entity(*bits).map_err(at)?;
-                        if despawned.contains(&e) || self.world.get_entity(e).is_err() {
-                            return Err(at(format!("batch row entity {bits} does not exist")));
+                        // Existence is checked with each column's component.
+                        if !despawned.is_empty() && despawned.contains(&e) {
+                            return Err(at(format!("batch row entity {bits} was despawned")));
                         }
                         rows_of.push(e);
                     }
@@ -220,7 +221,7 @@ impl Stager<'_> {
                     return Err(format!("column `{}` has the wrong length", c.name));
                 }
                 for record in column.data.chunks_exact(stride.max(1)) {
-                    packed::validate(record, &c.kinds)?;
+                    mod_api_packed::validate(record, &c.kinds).map_err(|e| e.to_string())?;
                 }
                 Ok((i, Rows::Packed(column)))
             }
