@@ -30,6 +30,29 @@ impl HostState {
         Ok(())
     }
 
+    /// Every row of a batch must be an entity the mod read with component
+    /// `name` this tick: a batch rewrites what the mod was given.
+    fn check_rows(&mut self, name: &str, entities: &[Entity]) -> Result<(), ModError> {
+        let with_name: Vec<usize> = (0..self.tick.queries.len())
+            .filter(|q| self.tick.queries[*q].components.iter().any(|c| c == name))
+            .collect();
+        // The usual case: the rows of a query, written back in order.
+        if with_name
+            .iter()
+            .any(|q| self.tick.queries[*q].entities.0.as_slice() == entities)
+        {
+            return Ok(());
+        }
+        for e in entities {
+            if !with_name.iter().any(|q| self.tick.row(*q, *e).is_some()) {
+                return Err(ModError::InvalidValue(format!(
+                    "batch row {e}: not an entity the mod's queries gave with `{name}` this tick"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     fn remember(&mut self, entity: Entity, components: &[Component]) {
         for c in components {
             self.tick
@@ -182,12 +205,14 @@ impl Host for HostState {
         let mut bytes = rows * 8;
         for column in batch.columns {
             self.check_writable(&column.name)?;
-            let Some((_, layout)) = self.catalog.components.get(&column.name) else {
+            let catalog = self.catalog.clone();
+            let Some((_, layout)) = catalog.components.get(&column.name) else {
                 return Err(ModError::InvalidValue(format!(
                     "`{}` is defined by a mod; write it with `insert`",
                     column.name
                 )));
             };
+            self.check_rows(&column.name, &batch.entities)?;
             bytes += column.data.len();
             columns.push(from_wit(column, layout.as_deref(), rows, self.caps.depth)?);
         }

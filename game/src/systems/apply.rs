@@ -196,7 +196,9 @@ fn apply_one(
                     }
                     Rows::Values(values) => {
                         for (e, v) in entities.iter().zip(values) {
-                            (c.ops.insert)(world, *e, v);
+                            if (c.ops.has)(world, *e) {
+                                (c.ops.insert)(world, *e, v);
+                            }
                         }
                     }
                 }
