@@ -94,7 +94,11 @@ impl ExposedComponent {
                  using reflection for it"
             );
         }
-        let state = if agrees { SERDE_AGREES } else { SERDE_DISAGREES };
+        let state = if agrees {
+            SERDE_AGREES
+        } else {
+            SERDE_DISAGREES
+        };
         self.serde_state.store(state, Ordering::Relaxed);
         agrees.then_some(ops)
     }
@@ -288,8 +292,12 @@ fn encode_rows<T: Component + serde::Serialize>(
     out: &mut Vec<u8>,
 ) -> Result<(), String> {
     let start = out.len();
-    mod_api_packed::write_all(entities.iter().filter_map(|e| world.get::<T>(*e)), kinds, out)
-        .map_err(|e| e.to_string())?;
+    mod_api_packed::write_all(
+        entities.iter().filter_map(|e| world.get::<T>(*e)),
+        kinds,
+        out,
+    )
+    .map_err(|e| e.to_string())?;
     if out.len() - start != mod_api_packed::stride(kinds) * entities.len() {
         out.truncate(start);
         return Err("a row lacks the component".into());

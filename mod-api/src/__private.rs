@@ -7,7 +7,7 @@ pub use crate::bindings;
 use crate::bindings::bevy_wasm::mods::types::{self, ModError};
 use crate::bindings::exports::bevy_wasm::mods::hooks::Guest;
 use crate::{Event, Manifest, Mod, Tick};
-pub use wit_bindgen;
+pub use mod_api_packed as packed;
 
 thread_local! {
     static INSTANCE: RefCell<Option<Box<dyn Mod>>> = const { RefCell::new(None) };

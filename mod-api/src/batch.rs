@@ -49,7 +49,7 @@ pub fn decode_column<C: Component>(column: &Column, rows: usize) -> Result<Vec<C
             });
             let kinds: Vec<packed::Scalar> = fields.iter().map(|f| kind(f.kind)).collect();
             let paths: Vec<&str> = fields.iter().map(|f| f.path.as_str()).collect();
-            packed::read_all(&column.data, &kinds, &paths)
+            C::read_packed(&column.data, &kinds, &paths)
                 .map_err(|e| Error::InvalidValue(format!("`{}`: {e}", C::NAME)))?
         }
     };
@@ -71,7 +71,7 @@ pub(crate) fn encode_column<C: Component>(values: &[C]) -> Result<Column> {
         Some(fields) => {
             let kinds: Vec<packed::Scalar> = fields.iter().map(|f| kind(f.kind)).collect();
             let mut data = Vec::with_capacity(packed::stride(&kinds) * values.len());
-            packed::write_all(values, &kinds, &mut data)
+            C::write_packed(values, &kinds, &mut data)
                 .map_err(|e| Error::InvalidValue(format!("`{}`: {e}", C::NAME)))?;
             (ColumnEncoding::Packed(fields), data)
         }

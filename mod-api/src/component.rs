@@ -1,5 +1,6 @@
 //! Components as ordinary serde types, named for the host.
 
+use mod_api_packed as packed;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -18,6 +19,27 @@ use crate::error::Result;
 pub trait Component: Serialize + DeserializeOwned {
     /// The component's type name.
     const NAME: &'static str;
+
+    /// Reads a packed column. The default goes through serde;
+    /// [`component!`](crate::component) with fields reads them directly.
+    #[doc(hidden)]
+    fn read_packed(
+        data: &[u8],
+        kinds: &[packed::Scalar],
+        paths: &[&str],
+    ) -> std::result::Result<Vec<Self>, packed::Error> {
+        packed::read_all(data, kinds, paths)
+    }
+
+    /// Writes a packed column; the counterpart of `read_packed`.
+    #[doc(hidden)]
+    fn write_packed(
+        values: &[Self],
+        kinds: &[packed::Scalar],
+        out: &mut Vec<u8>,
+    ) -> std::result::Result<(), packed::Error> {
+        packed::write_all(values, kinds, out)
+    }
 }
 
 /// Implements [`Component`] for types, each named after itself.
@@ -25,10 +47,67 @@ pub trait Component: Serialize + DeserializeOwned {
 /// ```ignore
 /// #[derive(serde::Serialize, serde::Deserialize)]
 /// struct Position { x: f32, y: f32 }
-/// mod_api::component!(Position);
+/// #[derive(serde::Serialize, serde::Deserialize)]
+/// struct Inventory { items: Vec<String> }
+/// mod_api::component!(Inventory);
+/// // For a struct of plain numbers, list its fields too: batches then read
+/// // and write them directly, several times faster than through serde.
+/// mod_api::component!(Position { x: f32, y: f32 });
 /// ```
 #[macro_export]
 macro_rules! component {
+    ($ty:ident { $($field:ident : $fty:ty),+ $(,)? }) => {
+        impl $crate::Component for $ty {
+            const NAME: &'static str = stringify!($ty);
+
+            fn read_packed(
+                data: &[u8],
+                kinds: &[$crate::__private::packed::Scalar],
+                paths: &[&str],
+            ) -> ::std::result::Result<::std::vec::Vec<Self>, $crate::__private::packed::Error> {
+                use $crate::__private::packed::Primitive;
+                const KINDS: &[$crate::__private::packed::Scalar] = &[$(<$fty as Primitive>::KIND),+];
+                const PATHS: &[&str] = &[$(stringify!($field)),+];
+                if kinds != KINDS || paths != PATHS {
+                    // Another layout: serde reads it, with every check.
+                    return $crate::__private::packed::read_all(data, kinds, paths);
+                }
+                let stride = $crate::__private::packed::stride(KINDS);
+                if data.len() % stride != 0 {
+                    return Err($crate::__private::packed::Error::new("a partial record"));
+                }
+                Ok(data
+                    .chunks_exact(stride)
+                    .map(|record| {
+                        let mut at = 0;
+                        $ty {
+                            $($field: {
+                                let v = <$fty as Primitive>::read(&record[at..]);
+                                at += ::std::mem::size_of::<$fty>();
+                                v
+                            },)+
+                        }
+                    })
+                    .collect())
+            }
+
+            fn write_packed(
+                values: &[Self],
+                kinds: &[$crate::__private::packed::Scalar],
+                out: &mut ::std::vec::Vec<u8>,
+            ) -> ::std::result::Result<(), $crate::__private::packed::Error> {
+                use $crate::__private::packed::Primitive;
+                const KINDS: &[$crate::__private::packed::Scalar] = &[$(<$fty as Primitive>::KIND),+];
+                if kinds != KINDS {
+                    return $crate::__private::packed::write_all(values, kinds, out);
+                }
+                for value in values {
+                    $(Primitive::write(value.$field, out);)+
+                }
+                Ok(())
+            }
+        }
+    };
     ($($ty:ident),+ $(,)?) => {
         $(impl $crate::Component for $ty {
             const NAME: &'static str = stringify!($ty);

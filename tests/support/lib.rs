@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
 use bevy::time::TimeUpdateStrategy;
-use game::demo::DemoPlugin;
 use game::ModLimits;
+use game::demo::DemoPlugin;
 use game::prelude::*;
 
 /// The workspace root.
@@ -104,7 +104,11 @@ pub fn relaxed_limits() -> ModLimits {
 
 /// The same, for a folder, with [`relaxed_limits`].
 pub fn app(dir: &Path) -> App {
-    app_with(ModPlugin::new().with_mods_dir(dir).with_limits(relaxed_limits()))
+    app_with(
+        ModPlugin::new()
+            .with_mods_dir(dir)
+            .with_limits(relaxed_limits()),
+    )
 }
 
 /// Steps the app until no start-up mod is loading; returns the failures

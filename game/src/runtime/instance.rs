@@ -190,7 +190,11 @@ impl Instance {
     }
 
     /// Replaces this instance with a fresh one that carries its saved state.
-    pub(crate) fn reload(&mut self, spec: &ModSpec, pre: &GameModPre<HostState>) -> Result<Self, Fault> {
+    pub(crate) fn reload(
+        &mut self,
+        spec: &ModSpec,
+        pre: &GameModPre<HostState>,
+    ) -> Result<Self, Fault> {
         let state = self.call(Hook::Save, |b, s| b.bevy_wasm_mods_hooks().call_save(s))?;
         let mut fresh = Self::start(spec, pre)?;
         fresh.call(Hook::Restore, |b, s| {

@@ -51,7 +51,9 @@ impl Worker {
 
     /// Queues an encoded request.
     pub(crate) fn send_bytes(&self, bytes: Vec<u8>) -> bool {
-        self.jobs.try_send(Job::Request { id: self.id, bytes }).is_ok()
+        self.jobs
+            .try_send(Job::Request { id: self.id, bytes })
+            .is_ok()
     }
 }
 
@@ -199,8 +201,8 @@ fn handle(job: Job, mods: &mut HashMap<usize, Hosted>, out: &mut Vec<(Sender<Vec
                 prepared,
                 replies,
             } => {
-                let started = prepared
-                    .and_then(|pre| Instance::start(&spec, &pre).map(|i| (pre, i)));
+                let started =
+                    prepared.and_then(|pre| Instance::start(&spec, &pre).map(|i| (pre, i)));
                 match started {
                     Ok((pre, instance)) => {
                         out.push((
@@ -226,13 +228,15 @@ fn handle(job: Job, mods: &mut HashMap<usize, Hosted>, out: &mut Vec<(Sender<Vec
                 };
                 let reply = match wire::decode::<Request>(&bytes) {
                     Ok(Request::Tick(tick)) => hosted.instance.tick(tick),
-                    Ok(Request::Reload) => match hosted.instance.reload(&hosted.spec, &hosted.pre) {
-                        Ok(fresh) => {
-                            hosted.instance = fresh;
-                            Reply::Reloaded
+                    Ok(Request::Reload) => {
+                        match hosted.instance.reload(&hosted.spec, &hosted.pre) {
+                            Ok(fresh) => {
+                                hosted.instance = fresh;
+                                Reply::Reloaded
+                            }
+                            Err(fault) => Reply::Failed(fault),
                         }
-                        Err(fault) => Reply::Failed(fault),
-                    },
+                    }
                     Ok(Request::Shutdown) => {
                         mods.remove(&id);
                         return;

@@ -181,10 +181,13 @@ fn apply_one(
                     Rows::Packed(column) => {
                         if let Some(ops) = c.serde_ops(world, entities.first().copied()) {
                             let paths: Vec<&str> = c.paths.iter().map(String::as_str).collect();
-                            match (ops.write_rows)(world, &entities, &c.kinds, &paths, &column.data) {
+                            match (ops.write_rows)(world, &entities, &c.kinds, &paths, &column.data)
+                            {
                                 Ok(()) => continue,
                                 // Staging checked the records; this is a bug, not the mod's fault.
-                                Err(e) => tracing::error!(component = %c.name, "cannot apply a packed column: {e}"),
+                                Err(e) => {
+                                    tracing::error!(component = %c.name, "cannot apply a packed column: {e}")
+                                }
                             }
                         }
                         let stride = column.data.len() / entities.len().max(1);

@@ -33,7 +33,8 @@ pub(crate) fn start_mods(world: &mut World) {
         n => n.min(files.len()),
     };
     let started = Runtime::new().and_then(|runtime| {
-        let pool = WorkerPool::new(threads).map_err(|e| format!("cannot start worker threads: {e}"))?;
+        let pool =
+            WorkerPool::new(threads).map_err(|e| format!("cannot start worker threads: {e}"))?;
         Ok((Arc::new(runtime), pool))
     });
     let mut infos: Vec<ModInfo> = files
@@ -60,7 +61,11 @@ pub(crate) fn start_mods(world: &mut World) {
                         runtime: runtime.clone(),
                         catalog: catalog.clone(),
                         limits: settings.limits.clone(),
-                        config: settings.configs.get(&stem).cloned().unwrap_or_else(|| vec![0xc0]),
+                        config: settings
+                            .configs
+                            .get(&stem)
+                            .cloned()
+                            .unwrap_or_else(|| vec![0xc0]),
                         seed: seed_for(&stem, index),
                     }
                 })
@@ -78,7 +83,11 @@ pub(crate) fn start_mods(world: &mut World) {
     let slots: Vec<ModSlot> = workers
         .into_iter()
         .map(|worker: Option<Worker>| ModSlot {
-            phase: if worker.is_some() { Phase::Loading } else { Phase::Stopped },
+            phase: if worker.is_some() {
+                Phase::Loading
+            } else {
+                Phase::Stopped
+            },
             worker,
             manifest: None,
             reserved: Default::default(),
@@ -224,7 +233,10 @@ fn start_reloads(world: &mut World, host: &mut ModHost) {
             .find(|s| s.manifest.as_ref().is_some_and(|m| m.name == name));
         match slot {
             Some(slot) if matches!(slot.phase, Phase::Idle) => {
-                let sent = slot.worker.as_ref().is_some_and(|w| w.send(&Request::Reload));
+                let sent = slot
+                    .worker
+                    .as_ref()
+                    .is_some_and(|w| w.send(&Request::Reload));
                 if sent {
                     slot.phase = Phase::Reloading;
                 }

@@ -137,7 +137,11 @@ impl<'a, P: AsRef<str>> Reader<'a, '_, P> {
     }
 
     /// Visits the next field by the layout's scalar.
-    fn visit_next<'de, V: Visitor<'de>>(&mut self, wanted: Option<Scalar>, v: V) -> Result<V::Value, Error> {
+    fn visit_next<'de, V: Visitor<'de>>(
+        &mut self,
+        wanted: Option<Scalar>,
+        v: V,
+    ) -> Result<V::Value, Error> {
         let (kind, b) = self.next(wanted)?;
         match kind {
             Scalar::Bool => v.visit_bool(b[0] != 0),

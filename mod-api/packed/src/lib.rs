@@ -68,11 +68,58 @@ pub fn validate(record: &[u8], kinds: &[Scalar]) -> Result<(), Error> {
     let mut at = 0;
     for kind in kinds {
         if *kind == Scalar::Bool && record[at] > 1 {
-            return Err(Error::new(format!("boolean byte {} is neither 0 nor 1", record[at])));
+            return Err(Error::new(format!(
+                "boolean byte {} is neither 0 nor 1",
+                record[at]
+            )));
         }
         at += kind.size();
     }
     Ok(())
+}
+
+/// A Rust number type that is one packed scalar; lets generated code read
+/// and write records field by field with no look-ups.
+pub trait Primitive: Copy {
+    /// The scalar it is.
+    const KIND: Scalar;
+    /// Reads it from the start of `bytes` (which holds at least its size).
+    fn read(bytes: &[u8]) -> Self;
+    /// Appends it.
+    fn write(self, out: &mut Vec<u8>);
+}
+
+macro_rules! primitive {
+    ($($t:ty => $k:ident),*) => {$(
+        impl Primitive for $t {
+            const KIND: Scalar = Scalar::$k;
+            #[inline(always)]
+            fn read(bytes: &[u8]) -> Self {
+                let mut b = [0u8; std::mem::size_of::<$t>()];
+                b.copy_from_slice(&bytes[..std::mem::size_of::<$t>()]);
+                <$t>::from_le_bytes(b)
+            }
+            #[inline(always)]
+            fn write(self, out: &mut Vec<u8>) {
+                out.extend_from_slice(&self.to_le_bytes());
+            }
+        }
+    )*};
+}
+
+primitive!(u8 => U8, u16 => U16, u32 => U32, u64 => U64, i8 => I8, i16 => I16, i32 => I32,
+    i64 => I64, f32 => F32, f64 => F64);
+
+impl Primitive for bool {
+    const KIND: Scalar = Scalar::Bool;
+    #[inline(always)]
+    fn read(bytes: &[u8]) -> Self {
+        bytes[0] != 0
+    }
+    #[inline(always)]
+    fn write(self, out: &mut Vec<u8>) {
+        out.push(self as u8);
+    }
 }
 
 /// Why a record could not be read or written.
@@ -150,7 +197,10 @@ mod tests {
         assert_eq!(&out[..4], &1.5f32.to_le_bytes());
         validate(&out, &KINDS).unwrap();
         let paths = ["at.x", "at.y", "mass", "id", "alive", "delta"];
-        assert_eq!(read::<Body, &str>(&out, &KINDS, Some(&paths)).unwrap(), body);
+        assert_eq!(
+            read::<Body, &str>(&out, &KINDS, Some(&paths)).unwrap(),
+            body
+        );
         assert_eq!(read::<Body, &str>(&out, &KINDS, None).unwrap(), body);
     }
 
@@ -165,12 +215,20 @@ mod tests {
         let mut out = Vec::new();
         write(&Vec2 { x: 1.0, y: 2.0 }, &[Scalar::F32; 2], &mut out).unwrap();
         let err = read::<Swapped, &str>(&out, &[Scalar::F32; 2], Some(&["x", "y"])).unwrap_err();
-        assert!(err.to_string().contains("`y` is where the game has `x`"), "{err}");
+        assert!(
+            err.to_string().contains("`y` is where the game has `x`"),
+            "{err}"
+        );
     }
 
     #[test]
     fn whole_columns_round_trip() {
-        let values: Vec<Vec2> = (0..5).map(|i| Vec2 { x: i as f32, y: -(i as f32) }).collect();
+        let values: Vec<Vec2> = (0..5)
+            .map(|i| Vec2 {
+                x: i as f32,
+                y: -(i as f32),
+            })
+            .collect();
         let mut out = Vec::new();
         write_all(&values, &[Scalar::F32; 2], &mut out).unwrap();
         assert_eq!(out.len(), 40);
@@ -202,18 +260,30 @@ mod speed {
     fn probe() {
         use super::*;
         #[derive(serde::Deserialize, serde::Serialize)]
-        struct P { x: f32, y: f32 }
+        struct P {
+            x: f32,
+            y: f32,
+        }
         let data = vec![0u8; 80000];
         let kinds = [Scalar::F32; 2];
         let t = std::time::Instant::now();
         for _ in 0..1000 {
-            let v: Vec<P> = data.chunks_exact(8).map(|r| read::<P, &str>(r, &kinds, None).unwrap()).collect();
+            let v: Vec<P> = data
+                .chunks_exact(8)
+                .map(|r| read::<P, &str>(r, &kinds, None).unwrap())
+                .collect();
             std::hint::black_box(v);
         }
         eprintln!("read 10k: {:?}", t.elapsed() / 1000);
         let t = std::time::Instant::now();
         for _ in 0..1000 {
-            let v: Vec<P> = data.chunks_exact(8).map(|r| P { x: f32::from_le_bytes(r[0..4].try_into().unwrap()), y: f32::from_le_bytes(r[4..8].try_into().unwrap()) }).collect();
+            let v: Vec<P> = data
+                .chunks_exact(8)
+                .map(|r| P {
+                    x: f32::from_le_bytes(r[0..4].try_into().unwrap()),
+                    y: f32::from_le_bytes(r[4..8].try_into().unwrap()),
+                })
+                .collect();
             std::hint::black_box(v);
         }
         eprintln!("hand 10k: {:?}", t.elapsed() / 1000);

@@ -8,7 +8,11 @@ use crate::{Error, Scalar};
 /// to the layout's types when they fit (an `f64` into an `f32` field, a
 /// `u64` into a `u8` field if it is small enough); anything else is an
 /// error.
-pub fn write<T: Serialize + ?Sized>(value: &T, kinds: &[Scalar], out: &mut Vec<u8>) -> Result<(), Error> {
+pub fn write<T: Serialize + ?Sized>(
+    value: &T,
+    kinds: &[Scalar],
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
     let start = out.len();
     let mut writer = Writer {
         out,
@@ -107,7 +111,9 @@ impl Writer<'_> {
             (Scalar::I32, Num::Int(i)) => int!(i32, i),
             (Scalar::I64, Num::Int(i)) => int!(i64, i),
             (kind, _) => {
-                return Err(Error::new(format!("a field of the value does not fit the layout's {kind:?}")));
+                return Err(Error::new(format!(
+                    "a field of the value does not fit the layout's {kind:?}"
+                )));
             }
         }
         Ok(())
@@ -240,7 +246,11 @@ impl<'a, 'b> ser::Serializer for &'a mut Writer<'b> {
     fn serialize_unit_variant(self, _: &'static str, _: u32, _: &'static str) -> Result<(), Error> {
         unsupported("an enum")
     }
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, v: &T) -> Result<(), Error> {
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        v: &T,
+    ) -> Result<(), Error> {
         v.serialize(self)
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
@@ -290,7 +300,11 @@ impl<'a, 'b> ser::Serializer for &'a mut Writer<'b> {
 impl ser::SerializeStruct for &mut Writer<'_> {
     type Ok = ();
     type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, _: &'static str, v: &T) -> Result<(), Error> {
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        _: &'static str,
+        v: &T,
+    ) -> Result<(), Error> {
         v.serialize(&mut **self)
     }
     fn end(self) -> Result<(), Error> {
