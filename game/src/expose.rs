@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use bevy::ecs::component::{ComponentId, Mutable};
 use bevy::ecs::message::{MessageCursor, Messages};
+use bevy::ecs::query::{QueryBuilder, QueryState};
 use bevy::prelude::*;
 use bevy::reflect::{GetTypeRegistration, TypeRegistry, Typed};
 
@@ -41,6 +42,29 @@ pub(crate) struct SerdeOps {
     pub encode_rows: fn(&World, &[Entity], &[Scalar], &mut Vec<u8>) -> Result<(), String>,
     /// Overwrites the rows' values from packed records.
     pub write_rows: fn(&mut World, &[Entity], &[Scalar], &[&str], &[u8]) -> Result<(), String>,
+    /// Typed query states for one of a mod's queries (filtered by all its
+    /// component ids), so a whole column is read or written by iterating
+    /// tables rather than looking each entity up.
+    pub column_states: fn(&mut World, &[ComponentId]) -> ColumnStates,
+    /// Like `encode_rows` through the typed state; false (and nothing
+    /// written) when the state's rows are not `entities` in order.
+    pub encode_column: fn(&mut ColumnStates, &World, &[Entity], &[Scalar], &mut Vec<u8>) -> bool,
+    /// Like `write_rows` through the typed state; `Ok(false)` (and nothing
+    /// written) when the state's rows are not `entities` in order.
+    pub write_column: fn(
+        &mut ColumnStates,
+        &mut World,
+        &[Entity],
+        &[Scalar],
+        &[&str],
+        &[u8],
+    ) -> Result<bool, String>,
+}
+
+/// The typed query states of one column (see [`SerdeOps::column_states`]).
+pub(crate) struct ColumnStates {
+    read: Box<dyn std::any::Any + Send + Sync>,
+    write: Box<dyn std::any::Any + Send + Sync>,
 }
 
 /// Whether a type's serde path was checked against reflection yet.
@@ -256,6 +280,9 @@ impl ModdingAppExt for App {
                 c.serde = Some(SerdeOps {
                     encode_rows: encode_rows::<T>,
                     write_rows: write_rows::<T>,
+                    column_states: column_states::<T>,
+                    encode_column: encode_column::<T>,
+                    write_column: write_column::<T>,
                 });
             } else {
                 tracing::warn!(
@@ -319,6 +346,79 @@ fn write_rows<T: Component<Mutability = Mutable> + serde::de::DeserializeOwned>(
         }
     }
     Ok(())
+}
+
+fn column_states<T: Component<Mutability = Mutable>>(
+    world: &mut World,
+    ids: &[ComponentId],
+) -> ColumnStates {
+    let mut read = QueryBuilder::<(Entity, &'static T)>::new(world);
+    for id in ids {
+        read.with_id(*id);
+    }
+    let read = read.build();
+    let mut write = QueryBuilder::<(Entity, &'static mut T)>::new(world);
+    for id in ids {
+        write.with_id(*id);
+    }
+    ColumnStates {
+        read: Box::new(read),
+        write: Box::new(write.build()),
+    }
+}
+
+fn encode_column<T: Component + serde::Serialize>(
+    states: &mut ColumnStates,
+    world: &World,
+    entities: &[Entity],
+    kinds: &[Scalar],
+    out: &mut Vec<u8>,
+) -> bool {
+    let Some(state) = states
+        .read
+        .downcast_mut::<QueryState<(Entity, &'static T)>>()
+    else {
+        return false;
+    };
+    let start = out.len();
+    let (mut same, mut rows) = (true, 0);
+    let values = state.iter(world).zip(entities).map(|((e, v), want)| {
+        same &= e == *want;
+        rows += 1;
+        v
+    });
+    let written = mod_api_packed::write_all(values, kinds, out).is_ok();
+    if !(written && same && rows == entities.len()) {
+        out.truncate(start);
+        return false;
+    }
+    true
+}
+
+fn write_column<T: Component<Mutability = Mutable> + serde::de::DeserializeOwned>(
+    states: &mut ColumnStates,
+    world: &mut World,
+    entities: &[Entity],
+    kinds: &[Scalar],
+    paths: &[&str],
+    data: &[u8],
+) -> Result<bool, String> {
+    let Some(state) = states
+        .write
+        .downcast_mut::<QueryState<(Entity, &'static mut T)>>()
+    else {
+        return Ok(false);
+    };
+    // Check the order read-only first, so a mismatch writes nothing.
+    let mut rows = state.iter(world).map(|(e, _)| e);
+    if !entities.iter().all(|want| rows.next() == Some(*want)) {
+        return Ok(false);
+    }
+    let values: Vec<T> = mod_api_packed::read_all(data, kinds, paths).map_err(|e| e.to_string())?;
+    for ((_, mut c), value) in state.iter_mut(world).zip(values) {
+        *c = value;
+    }
+    Ok(true)
 }
 
 fn get<T: Component + Reflect>(world: &World, entity: Entity) -> Option<&dyn PartialReflect> {

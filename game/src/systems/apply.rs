@@ -8,8 +8,8 @@ use bevy::prelude::*;
 
 use super::load::stop;
 use super::stage::{Rows, Staged, Stager, Value};
-use super::{MIN_RESERVE, ModHost, Phase, SpawnedByMod};
-use crate::expose::{Exposed, ModData};
+use super::{MIN_RESERVE, ModHost, Phase, PreparedQuery, SpawnedByMod};
+use crate::expose::{Exposed, ExposedComponent, ModData, SerdeOps};
 use crate::registry::{ModEvent, ModRegistry};
 use crate::settings::ModSettings;
 use crate::wire::{self, Command, Fault, FaultKind, Hook, Reply, WireEvent};
@@ -122,9 +122,15 @@ fn apply_tick(
     }
 
     let owner: Arc<str> = manifest.name.as_str().into();
+    let ModHost {
+        slots,
+        pending_events,
+        ..
+    } = host;
+    let queries = &mut slots[index].queries;
     world.resource_scope(|world, exposed: Mut<Exposed>| {
         for command in staged.commands {
-            apply_one(world, &exposed, &owner, command, &mut host.pending_events);
+            apply_one(world, &exposed, &owner, command, pending_events, queries);
         }
     });
     Ok(())
@@ -136,6 +142,7 @@ fn apply_one(
     owner: &Arc<str>,
     command: Staged,
     events: &mut Vec<WireEvent>,
+    queries: &mut [PreparedQuery],
 ) {
     match command {
         Staged::Spawn(entity, values) => {
@@ -180,14 +187,8 @@ fn apply_one(
                 match rows {
                     Rows::Packed(column) => {
                         if let Some(ops) = c.serde_ops(world, entities.first().copied()) {
-                            let paths: Vec<&str> = c.paths.iter().map(String::as_str).collect();
-                            match (ops.write_rows)(world, &entities, &c.kinds, &paths, &column.data)
-                            {
-                                Ok(()) => continue,
-                                // Staging checked the records; this is a bug, not the mod's fault.
-                                Err(e) => {
-                                    tracing::error!(component = %c.name, "cannot apply a packed column: {e}")
-                                }
+                            if write_serde(world, c, ops, &entities, &column.data, queries) {
+                                continue;
                             }
                         }
                         let stride = column.data.len() / entities.len().max(1);
@@ -206,6 +207,40 @@ fn apply_one(
                     }
                 }
             }
+        }
+    }
+}
+
+/// Writes a packed column of a serde-path type: by tables when the rows
+/// are the ones a snapshot sent, else entity by entity. False when neither
+/// worked (then reflection tries).
+fn write_serde(
+    world: &mut World,
+    c: &ExposedComponent,
+    ops: SerdeOps,
+    entities: &[Entity],
+    data: &[u8],
+    queries: &mut [PreparedQuery],
+) -> bool {
+    let paths: Vec<&str> = c.paths.iter().map(String::as_str).collect();
+    let states = queries.iter_mut().find_map(|q| {
+        let at = q.names.iter().position(|n| *n == c.name)?;
+        (q.last == entities).then_some(())?;
+        q.columns[at].as_mut()
+    });
+    if let Some(states) = states {
+        match (ops.write_column)(states, world, entities, &c.kinds, &paths, data) {
+            Ok(true) => return true,
+            Ok(false) => {}
+            Err(e) => tracing::error!(component = %c.name, "cannot apply a packed column: {e}"),
+        }
+    }
+    match (ops.write_rows)(world, entities, &c.kinds, &paths, data) {
+        Ok(()) => true,
+        // The worker checked the records; this is a host bug, not the mod's.
+        Err(e) => {
+            tracing::error!(component = %c.name, "cannot apply a packed column: {e}");
+            false
         }
     }
 }

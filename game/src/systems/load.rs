@@ -306,13 +306,33 @@ fn prepare_query(world: &mut World, names: &[String]) -> PreparedQuery {
             .collect()
     };
     let data_id = world.register_component::<ModData>();
+    let all: Vec<_> = ids.iter().map(|id| id.unwrap_or(data_id)).collect();
     let mut builder = QueryBuilder::<Entity>::new(world);
-    for id in &ids {
-        builder.with_id(id.unwrap_or(data_id));
+    for id in &all {
+        builder.with_id(*id);
     }
+    let state = builder.build();
+    let makers: Vec<_> = {
+        let exposed = world.resource::<Exposed>();
+        names
+            .iter()
+            .map(|n| {
+                exposed
+                    .component(n)
+                    .and_then(|c| c.serde)
+                    .map(|s| s.column_states)
+            })
+            .collect()
+    };
+    let columns = makers
+        .into_iter()
+        .map(|make| make.map(|make| make(world, &all)))
+        .collect();
     PreparedQuery {
         names: names.to_vec(),
-        state: builder.build(),
+        state,
+        columns,
+        last: Vec::new(),
     }
 }
 

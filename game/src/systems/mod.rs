@@ -44,6 +44,10 @@ pub(crate) enum Phase {
 pub(crate) struct PreparedQuery {
     pub names: Vec<String>,
     pub state: bevy::ecs::query::QueryState<Entity>,
+    /// Typed states per column, for types on the serde path.
+    pub columns: Vec<Option<crate::expose::ColumnStates>>,
+    /// The rows the last snapshot sent, to recognise a batch written back.
+    pub last: Vec<Entity>,
 }
 
 /// The main thread's record of one mod; indices match [`crate::ModRegistry`].

@@ -5,7 +5,7 @@ use bevy::reflect::TypeRegistry;
 
 use super::PreparedQuery;
 use crate::codec::{packed, value};
-use crate::expose::{Exposed, ModData};
+use crate::expose::{ColumnStates, Exposed, ModData};
 use crate::wire::{Column, Encoding, EntityList, QueryResult};
 
 /// Runs one query and encodes its columns: packed where the type allows,
@@ -33,8 +33,10 @@ pub(crate) fn take(
     let columns = query
         .names
         .iter()
-        .map(|name| column(world, exposed, registry, name, &entities))
+        .zip(query.columns.iter_mut())
+        .map(|(name, states)| column(world, exposed, registry, name, &entities, states.as_mut()))
         .collect();
+    query.last.clone_from(&entities);
     QueryResult {
         components: query.names.clone(),
         entities: EntityList(entities.iter().map(|e| e.to_bits()).collect()),
@@ -48,6 +50,7 @@ fn column(
     registry: &TypeRegistry,
     name: &str,
     entities: &[Entity],
+    states: Option<&mut ColumnStates>,
 ) -> Column {
     let mut data = Vec::new();
     let mut offsets = Vec::new();
@@ -55,9 +58,16 @@ fn column(
         Some(c) => match &c.layout {
             Some(layout) => {
                 data.reserve(entities.len() * crate::wire::stride(layout));
-                let fast = c
-                    .serde_ops(world, entities.first().copied())
-                    .map(|ops| (ops.encode_rows)(world, entities, &c.kinds, &mut data));
+                let fast = c.serde_ops(world, entities.first().copied()).map(|ops| {
+                    let by_tables = states.is_some_and(|states| {
+                        (ops.encode_column)(states, world, entities, &c.kinds, &mut data)
+                    });
+                    if by_tables {
+                        Ok(())
+                    } else {
+                        (ops.encode_rows)(world, entities, &c.kinds, &mut data)
+                    }
+                });
                 if let Some(Err(e)) = &fast {
                     tracing::error!(component = name, "cannot pack a column for mods: {e}");
                 }
