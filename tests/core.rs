@@ -262,10 +262,12 @@ fn bad_files_are_reported_by_name_and_reason_while_good_mods_run() {
     assert!(reason("d-other-world.wasm").contains("does not implement"));
     assert!(reason("e-truncated.wasm").contains("not a valid component"));
 
-    let failed_files: Vec<String> = failures
+    // Reported as each file's loader finishes, so in no fixed order.
+    let mut failed_files: Vec<String> = failures
         .iter()
         .map(|f| f.file.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
+    failed_files.sort();
     assert_eq!(
         failed_files,
         [
