@@ -284,9 +284,8 @@ fn from_wit(
                 )));
             }
             let kinds: Vec<wire::Scalar> = fields.iter().map(|(_, k)| *k).collect();
-            for record in column.data.chunks_exact(stride.max(1)) {
-                mod_api_packed::validate(record, &kinds).map_err(|e| bad(e.to_string()))?;
-            }
+            mod_api_packed::validate_column(&column.data, &kinds)
+                .map_err(|e| bad(e.to_string()))?;
             Ok(Column {
                 name,
                 encoding: Encoding::Packed(fields),

@@ -122,6 +122,24 @@ impl Primitive for bool {
     }
 }
 
+/// Checks a whole column of records: its length, and its booleans when the
+/// layout has any (every other byte pattern is a valid number).
+pub fn validate_column(data: &[u8], kinds: &[Scalar]) -> Result<(), Error> {
+    let size = stride(kinds);
+    if size == 0 || data.len() % size != 0 {
+        return Err(Error::new(format!(
+            "{} bytes is not a whole number of {size}-byte records",
+            data.len()
+        )));
+    }
+    if kinds.contains(&Scalar::Bool) {
+        for record in data.chunks_exact(size) {
+            validate(record, kinds)?;
+        }
+    }
+    Ok(())
+}
+
 /// Why a record could not be read or written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error(Box<str>);
