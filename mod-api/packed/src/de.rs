@@ -225,6 +225,7 @@ impl<'de, P: AsRef<str>> de::Deserializer<'de> for &mut Reader<'_, '_, P> {
         })
     }
 
+    #[inline(always)]
     fn deserialize_newtype_struct<V: Visitor<'de>>(
         self,
         _name: &'static str,

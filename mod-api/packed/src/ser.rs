@@ -135,6 +135,7 @@ impl<'a, 'b> ser::Serializer for &'a mut Writer<'b> {
     type SerializeStruct = Self;
     type SerializeStructVariant = Impossible<(), Error>;
 
+    #[inline(always)]
     fn serialize_bool(self, v: bool) -> Result<(), Error> {
         if self.fast {
             self.out.push(v as u8);
@@ -246,6 +247,7 @@ impl<'a, 'b> ser::Serializer for &'a mut Writer<'b> {
     fn serialize_unit_variant(self, _: &'static str, _: u32, _: &'static str) -> Result<(), Error> {
         unsupported("an enum")
     }
+    #[inline(always)]
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
         self,
         _: &'static str,
@@ -265,6 +267,7 @@ impl<'a, 'b> ser::Serializer for &'a mut Writer<'b> {
     fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, Error> {
         unsupported("a list")
     }
+    #[inline(always)]
     fn serialize_tuple(self, _: usize) -> Result<Self, Error> {
         Ok(self)
     }
@@ -283,6 +286,7 @@ impl<'a, 'b> ser::Serializer for &'a mut Writer<'b> {
     fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, Error> {
         unsupported("a map")
     }
+    #[inline(always)]
     fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self, Error> {
         Ok(self)
     }
@@ -300,6 +304,7 @@ impl<'a, 'b> ser::Serializer for &'a mut Writer<'b> {
 impl ser::SerializeStruct for &mut Writer<'_> {
     type Ok = ();
     type Error = Error;
+    #[inline(always)]
     fn serialize_field<T: Serialize + ?Sized>(
         &mut self,
         _: &'static str,
@@ -307,6 +312,7 @@ impl ser::SerializeStruct for &mut Writer<'_> {
     ) -> Result<(), Error> {
         v.serialize(&mut **self)
     }
+    #[inline(always)]
     fn end(self) -> Result<(), Error> {
         Ok(())
     }
@@ -315,9 +321,11 @@ impl ser::SerializeStruct for &mut Writer<'_> {
 impl ser::SerializeTuple for &mut Writer<'_> {
     type Ok = ();
     type Error = Error;
+    #[inline(always)]
     fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
         v.serialize(&mut **self)
     }
+    #[inline(always)]
     fn end(self) -> Result<(), Error> {
         Ok(())
     }
@@ -326,9 +334,11 @@ impl ser::SerializeTuple for &mut Writer<'_> {
 impl ser::SerializeTupleStruct for &mut Writer<'_> {
     type Ok = ();
     type Error = Error;
+    #[inline(always)]
     fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
         v.serialize(&mut **self)
     }
+    #[inline(always)]
     fn end(self) -> Result<(), Error> {
         Ok(())
     }
