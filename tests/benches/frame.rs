@@ -59,11 +59,17 @@ fn spawn_grid(world: &mut World) {
     }
 }
 
-fn native_move(mut q: Query<(&mut Position, &Velocity)>) {
+/// Time spent inside the native system, frame by frame.
+#[derive(Resource, Default)]
+struct NativeTimes(Vec<Duration>);
+
+fn native_move(mut q: Query<(&mut Position, &Velocity)>, mut times: ResMut<NativeTimes>) {
+    let t = Instant::now();
     for (mut p, v) in &mut q {
         p.x += v.x;
         p.y += v.y;
     }
+    times.0.push(t.elapsed());
 }
 
 fn micros(d: Duration) -> f64 {
@@ -114,10 +120,16 @@ fn mover() {
     let empty_t = median_frame(&mut empty);
 
     let mut native = app(&mods_folder());
-    native.add_systems(Update, native_move);
+    native
+        .init_resource::<NativeTimes>()
+        .add_systems(Update, native_move);
     load(&mut native);
     spawn_grid(native.world_mut());
     let native_t = median_frame(&mut native);
+    // The system's own time is the steadier baseline on a shared machine.
+    let mut inside = std::mem::take(&mut native.world_mut().resource_mut::<NativeTimes>().0);
+    inside.sort();
+    let native_inside = inside[inside.len() / 2];
 
     let dir = folder_with(&[("mover", "mover.wasm")]);
     let config = rmp_serde::to_vec_named(&BTreeMap::from([("count", ENTITIES)])).unwrap();
@@ -149,11 +161,13 @@ fn mover() {
         Some(ModStatus::Running)
     );
 
-    let native_cost = (micros(native_t) - micros(empty_t)).max(0.1);
+    let native_frame_cost = micros(native_t) - micros(empty_t);
+    let native_cost = micros(native_inside).max(0.1);
     let mod_cost = micros(modded_t) - micros(empty_t);
-    println!("{:>28} {:>12}", "", "µs");
-    println!("{:>28} {:>12.1}", "frame, no work", micros(empty_t));
-    println!("{:>28} {:>12.1}", "native system (cost)", native_cost);
-    println!("{:>28} {:>12.1}", "mod via batch (cost)", mod_cost);
-    println!("{:>28} {:>12.1}x", "mod / native", mod_cost / native_cost);
+    println!("{:>32} {:>12}", "", "µs");
+    println!("{:>32} {:>12.1}", "frame, no work", micros(empty_t));
+    println!("{:>32} {:>12.1}", "native system (its own time)", native_cost);
+    println!("{:>32} {:>12.1}", "native system (frame cost)", native_frame_cost);
+    println!("{:>32} {:>12.1}", "mod via batch (frame cost)", mod_cost);
+    println!("{:>32} {:>12.1}x", "mod / native", mod_cost / native_cost);
 }
