@@ -5,7 +5,7 @@
 //! ordinary serde types. Build with `cargo build --target wasm32-wasip2`
 //! (the crate must be a `cdylib`); the `.wasm` it makes is the mod.
 //!
-//! ```ignore
+//! ```no_run
 //! use mod_api::prelude::*;
 //! use serde::{Deserialize, Serialize};
 //!
@@ -13,7 +13,9 @@
 //! struct Position { x: f32, y: f32 }
 //! #[derive(Serialize, Deserialize, Clone, Copy)]
 //! struct Velocity { x: f32, y: f32 }
-//! component!(Position, Velocity);
+//! // Plain numbers: list the fields, and batches read them directly.
+//! component!(Position { x: f32, y: f32 });
+//! component!(Velocity { x: f32, y: f32 });
 //!
 //! #[derive(Default)]
 //! struct Drift;
@@ -38,6 +40,7 @@
 //! }
 //!
 //! register_mod!(Drift);
+//! # fn main() {}
 //! ```
 
 mod batch;

@@ -166,8 +166,14 @@ fn mover() {
     let mod_cost = micros(modded_t) - micros(empty_t);
     println!("{:>32} {:>12}", "", "µs");
     println!("{:>32} {:>12.1}", "frame, no work", micros(empty_t));
-    println!("{:>32} {:>12.1}", "native system (its own time)", native_cost);
-    println!("{:>32} {:>12.1}", "native system (frame cost)", native_frame_cost);
+    println!(
+        "{:>32} {:>12.1}",
+        "native system (its own time)", native_cost
+    );
+    println!(
+        "{:>32} {:>12.1}",
+        "native system (frame cost)", native_frame_cost
+    );
     println!("{:>32} {:>12.1}", "mod via batch (frame cost)", mod_cost);
     println!("{:>32} {:>12.1}x", "mod / native", mod_cost / native_cost);
 }
