@@ -414,10 +414,13 @@ fn write_column<T: Component<Mutability = Mutable> + serde::de::DeserializeOwned
     if !entities.iter().all(|want| rows.next() == Some(*want)) {
         return Ok(false);
     }
-    let values: Vec<T> = mod_api_packed::read_all(data, kinds, paths).map_err(|e| e.to_string())?;
-    for ((_, mut c), value) in state.iter_mut(world).zip(values) {
-        *c = value;
-    }
+    let mut rows = state.iter_mut(world);
+    mod_api_packed::read_each(data, kinds, paths, |value: T| {
+        if let Some((_, mut c)) = rows.next() {
+            *c = value;
+        }
+    })
+    .map_err(|e| e.to_string())?;
     Ok(true)
 }
 

@@ -18,6 +18,20 @@ pub fn read_all<T: DeserializeOwned, P: AsRef<str>>(
     kinds: &[Scalar],
     paths: &[P],
 ) -> Result<Vec<T>, Error> {
+    let mut out = Vec::with_capacity(data.len() / stride(kinds).max(1));
+    read_each(data, kinds, paths, |value| out.push(value))?;
+    Ok(out)
+}
+
+/// Like [`read_all`], handing each value to `each` as it is read instead
+/// of collecting them. Every check that can fail (the sizes, the first
+/// record's fields) is made before `each` is first called.
+pub fn read_each<T: DeserializeOwned, P: AsRef<str>>(
+    data: &[u8],
+    kinds: &[Scalar],
+    paths: &[P],
+    mut each: impl FnMut(T),
+) -> Result<(), Error> {
     let size = stride(kinds);
     if size == 0 || data.len() % size != 0 {
         return Err(Error::new(format!(
@@ -25,10 +39,8 @@ pub fn read_all<T: DeserializeOwned, P: AsRef<str>>(
             data.len()
         )));
     }
-    let mut out = Vec::with_capacity(data.len() / size);
-    let mut records = data.chunks_exact(size);
-    let Some(first) = records.next() else {
-        return Ok(out);
+    let Some(first) = data.get(..size) else {
+        return Ok(());
     };
     let mut reader = Reader {
         data: first,
@@ -39,16 +51,22 @@ pub fn read_all<T: DeserializeOwned, P: AsRef<str>>(
         fast: false,
     };
     let value = T::deserialize(&mut reader)?;
-    out.push(reader.finish(value)?);
+    let value = reader.finish(value)?;
+    let rest = &data[size..];
     if !reader.exact {
-        for record in records {
-            out.push(read::<T, P>(record, kinds, None)?);
-        }
-        return Ok(out);
+        // Not exactly the layout's scalars: check every record first, then
+        // hand them over.
+        let values = rest
+            .chunks_exact(size)
+            .map(|record| read::<T, P>(record, kinds, None))
+            .collect::<Result<Vec<T>, Error>>()?;
+        each(value);
+        values.into_iter().for_each(each);
+        return Ok(());
     }
     // The first record was read exactly, so every record of this type reads
-    // `size` bytes: read the rest in one pass.
-    let rest = &data[size..];
+    // `size` bytes and cannot fail: read the rest in one pass.
+    each(value);
     let mut reader = Reader {
         data: rest,
         kinds,
@@ -58,12 +76,9 @@ pub fn read_all<T: DeserializeOwned, P: AsRef<str>>(
         fast: true,
     };
     for _ in 0..rest.len() / size {
-        out.push(T::deserialize(&mut reader)?);
+        each(T::deserialize(&mut reader)?);
     }
-    if !reader.data.is_empty() {
-        return Err(Error::new("records of uneven size"));
-    }
-    Ok(out)
+    Ok(())
 }
 
 /// Reads one record into `T`; `paths`, when given, are checked as in

@@ -9,7 +9,7 @@
 mod de;
 mod ser;
 
-pub use de::{read, read_all};
+pub use de::{read, read_all, read_each};
 pub use ser::{write, write_all};
 
 /// A scalar in a packed record.
