@@ -43,6 +43,8 @@ pub fn built_mods() -> &'static Path {
                 "raw-spinner",
                 "-p",
                 "idle",
+                "-p",
+                "hostile",
             ])
             .status()
             .expect("cannot run cargo to build the mods");
@@ -52,7 +54,7 @@ pub fn built_mods() -> &'static Path {
 }
 
 /// A built mod's bytes, by crate name (`mover`, `greeter`, `raw_spinner`,
-/// `idle`).
+/// `idle`, `hostile`).
 pub fn mod_bytes(name: &str) -> Vec<u8> {
     let path = built_mods().join(format!("{name}.wasm"));
     std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))

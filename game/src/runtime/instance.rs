@@ -205,18 +205,26 @@ impl Instance {
 }
 
 /// Names the kind of a guest failure from wasmtime's error.
+/// The message starts with the cause (the trap, or the limit hit), then the
+/// guest backtrace when wasmtime has one.
 fn fault(hook: Hook, e: &wasmtime::Error) -> Fault {
-    let text = format!("{e:?}");
-    let kind = match e.downcast_ref::<wasmtime::Trap>() {
+    let detail = format!("{e:?}");
+    let trap = e.downcast_ref::<wasmtime::Trap>();
+    let kind = match trap {
         Some(wasmtime::Trap::Interrupt) => FaultKind::Timeout,
         Some(wasmtime::Trap::OutOfFuel) => FaultKind::Timeout,
-        _ if text.contains("forcing trap when growing memory") => FaultKind::OutOfMemory,
+        _ if detail.contains("forcing trap when growing memory") => FaultKind::OutOfMemory,
         _ => FaultKind::Trap,
+    };
+    let message = match trap {
+        Some(wasmtime::Trap::Interrupt) => format!("stopped at its time limit\n{detail}"),
+        Some(trap) => format!("{trap}\n{detail}"),
+        None => detail,
     };
     Fault {
         kind,
         hook,
-        message: text,
+        message,
     }
 }
 
