@@ -56,7 +56,7 @@ impl ModRegistry {
     }
 
     /// Whether any mod found at start-up is still loading. Mods start ticking
-    /// together, in the frame after the last of them is ready.
+    /// together, in the frame in which the last of them is ready.
     pub fn is_loading(&self) -> bool {
         self.mods.iter().any(|m| m.status == ModStatus::Loading)
     }
@@ -67,7 +67,7 @@ impl ModRegistry {
     }
 }
 
-/// Sent when a mod has loaded and will tick from the next frame.
+/// Sent when a mod has loaded; it ticks from this frame on.
 #[derive(Message, Clone, Debug)]
 pub struct ModLoaded {
     /// The mod's name.
