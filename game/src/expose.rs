@@ -177,6 +177,19 @@ pub struct ModData {
 #[derive(Resource)]
 struct ModMessageCursor<M: Message>(MessageCursor<M>);
 
+/// What a component type needs to be exposed to mods: a mutable component
+/// with reflection, registered for it. Every `#[derive(Component, Reflect)]`
+/// type qualifies.
+pub trait ModdableComponent:
+    Component<Mutability = Mutable> + Reflect + FromReflect + Typed + GetTypeRegistration
+{
+}
+
+impl<T> ModdableComponent for T where
+    T: Component<Mutability = Mutable> + Reflect + FromReflect + Typed + GetTypeRegistration
+{
+}
+
 /// Marks component types and messages as visible to mods.
 pub trait ModdingAppExt {
     /// Lets mods read (and, with [`ModAccess::ReadWrite`], change) components
@@ -188,7 +201,7 @@ pub trait ModdingAppExt {
     /// When another exposed type has the same short name.
     fn add_moddable_component<T>(&mut self, access: ModAccess) -> &mut Self
     where
-        T: Component<Mutability = Mutable> + Reflect + FromReflect + Typed + GetTypeRegistration;
+        T: ModdableComponent;
 
     /// Like [`add_moddable_component`](Self::add_moddable_component), and
     /// moves `T` through the batch path with its own serde impls instead of
@@ -198,13 +211,7 @@ pub trait ModdingAppExt {
     /// first use and falls back to reflection.
     fn add_moddable_component_with_serde<T>(&mut self, access: ModAccess) -> &mut Self
     where
-        T: Component<Mutability = Mutable>
-            + Reflect
-            + FromReflect
-            + Typed
-            + GetTypeRegistration
-            + serde::Serialize
-            + serde::de::DeserializeOwned;
+        T: ModdableComponent + serde::Serialize + serde::de::DeserializeOwned;
 
     /// Delivers messages of type `M` to mods subscribed to its short type
     /// name, as MessagePack made by reflection.
@@ -216,7 +223,7 @@ pub trait ModdingAppExt {
 impl ModdingAppExt for App {
     fn add_moddable_component<T>(&mut self, access: ModAccess) -> &mut Self
     where
-        T: Component<Mutability = Mutable> + Reflect + FromReflect + Typed + GetTypeRegistration,
+        T: ModdableComponent,
     {
         self.register_type::<T>();
         let world = self.world_mut();
@@ -265,13 +272,7 @@ impl ModdingAppExt for App {
 
     fn add_moddable_component_with_serde<T>(&mut self, access: ModAccess) -> &mut Self
     where
-        T: Component<Mutability = Mutable>
-            + Reflect
-            + FromReflect
-            + Typed
-            + GetTypeRegistration
-            + serde::Serialize
-            + serde::de::DeserializeOwned,
+        T: ModdableComponent + serde::Serialize + serde::de::DeserializeOwned,
     {
         self.add_moddable_component::<T>(access);
         let mut exposed = self.world_mut().resource_mut::<Exposed>();

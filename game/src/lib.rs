@@ -34,7 +34,7 @@ mod systems;
 mod wire;
 
 pub use checksum::moddable_checksum;
-pub use expose::{ModAccess, ModData, ModdingAppExt};
+pub use expose::{ModAccess, ModData, ModdableComponent, ModdingAppExt};
 pub use plugin::{ModPlugin, ModSystems};
 pub use registry::{ModEvent, ModFailed, ModInfo, ModLoaded, ModRegistry, ModStatus, ReloadMod};
 pub use runtime::{WIT_PACKAGE, WIT_VERSION};
