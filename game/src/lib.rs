@@ -25,6 +25,7 @@ mod checksum;
 mod codec;
 pub mod demo;
 mod expose;
+mod grants;
 mod host;
 mod plugin;
 mod registry;
@@ -36,16 +37,20 @@ mod wire;
 pub use checksum::moddable_checksum;
 pub use expose::{ModAccess, ModData, ModdableComponent, ModdingAppExt};
 pub use plugin::{ModPlugin, ModSystems};
-pub use registry::{ModEvent, ModFailed, ModInfo, ModLoaded, ModRegistry, ModStatus, ReloadMod};
+pub use grants::{GRANTS_FILE, GUEST_DATA_DIR, ModGrants};
+pub use registry::{
+    ModEvent, ModFailed, ModInfo, ModLoaded, ModQuarantined, ModRecovered, ModRegistry, ModStatus,
+    ReloadMod,
+};
 pub use runtime::{WIT_PACKAGE, WIT_VERSION};
-pub use settings::{ModLimits, ModSettings};
+pub use settings::{FaultPolicy, ModLimits, ModSettings};
 pub use systems::SpawnedByMod;
 pub use wire::{Fault, FaultKind, Hook, ModManifest};
 
 /// The names a game needs to run mods.
 pub mod prelude {
     pub use crate::{
-        ModAccess, ModData, ModEvent, ModFailed, ModLoaded, ModPlugin, ModRegistry, ModStatus,
-        ModSystems, ModdingAppExt, ReloadMod, SpawnedByMod,
+        ModAccess, ModData, ModEvent, ModFailed, ModGrants, ModLoaded, ModPlugin, ModQuarantined,
+        ModRecovered, ModRegistry, ModStatus, ModSystems, ModdingAppExt, ReloadMod, SpawnedByMod,
     };
 }

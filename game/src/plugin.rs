@@ -4,8 +4,11 @@ use std::path::PathBuf;
 
 use bevy::prelude::*;
 
-use crate::registry::{ModEvent, ModFailed, ModLoaded, ModRegistry, ReloadMod};
-use crate::settings::{ModLimits, ModSettings};
+use crate::grants::ModGrants;
+use crate::registry::{
+    ModEvent, ModFailed, ModLoaded, ModQuarantined, ModRecovered, ModRegistry, ReloadMod,
+};
+use crate::settings::{FaultPolicy, ModLimits, ModSettings};
 use crate::systems;
 
 /// The stages of running mods each frame.
@@ -46,6 +49,19 @@ impl ModPlugin {
         self
     }
 
+    /// Uses this policy for mods that fault.
+    pub fn with_fault_policy(mut self, policy: FaultPolicy) -> Self {
+        self.settings.faults = policy;
+        self
+    }
+
+    /// Grants the mod in `<stem>.wasm` more than the defaults. The player's
+    /// grants file adds to these.
+    pub fn with_grants(mut self, stem: impl Into<String>, grants: ModGrants) -> Self {
+        self.settings.grants.insert(stem.into(), grants);
+        self
+    }
+
     /// Runs mods on `n` worker threads; 0 gives each mod its own.
     pub fn with_worker_threads(mut self, n: usize) -> Self {
         self.settings.worker_threads = n;
@@ -65,9 +81,12 @@ impl Plugin for ModPlugin {
         app.insert_resource(self.settings.clone())
             .init_resource::<ModRegistry>()
             .init_resource::<crate::expose::Exposed>()
+            .init_resource::<crate::systems::ModOwnership>()
             .init_resource::<AppTypeRegistry>()
             .add_message::<ModLoaded>()
             .add_message::<ModFailed>()
+            .add_message::<ModRecovered>()
+            .add_message::<ModQuarantined>()
             .add_message::<ModEvent>()
             .add_message::<ReloadMod>()
             .configure_sets(PreUpdate, (ModSystems::Load, ModSystems::Dispatch).chain())

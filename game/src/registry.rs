@@ -15,7 +15,13 @@ pub enum ModStatus {
     Loading,
     /// Ticking every frame.
     Running,
-    /// Stopped by a fault; `last_error` says why.
+    /// Faulted; waiting out its back-off, or being restarted from its
+    /// compiled component. Its entities stay in the world meanwhile.
+    Recovering,
+    /// Stopped after faulting too often (see
+    /// [`FaultPolicy`](crate::FaultPolicy)); `last_error` says why.
+    Quarantined,
+    /// Could not be loaded; `last_error` says why.
     Failed,
 }
 
@@ -30,10 +36,12 @@ pub struct ModInfo {
     pub version: String,
     /// Where the mod stands.
     pub status: ModStatus,
-    /// How many ticks the mod has completed.
+    /// How many ticks the mod has been given, failed ones included.
     pub ticks: u64,
     /// How many faults the mod has had.
     pub faults: u32,
+    /// How many times it was restarted after a fault and ran again.
+    pub recoveries: u32,
     /// The last fault, if any.
     pub last_error: Option<Fault>,
 }
@@ -79,6 +87,9 @@ pub struct ModLoaded {
 }
 
 /// Sent when a mod fails: it could not be loaded, or a call into it failed.
+/// A mod that loaded is then restarted after a back-off (see
+/// [`ModRecovered`]) or, after too many faults, quarantined (see
+/// [`ModQuarantined`]).
 #[derive(Message, Clone, Debug)]
 pub struct ModFailed {
     /// The mod's name (the file's stem when it never loaded).
@@ -87,6 +98,31 @@ pub struct ModFailed {
     pub file: PathBuf,
     /// What went wrong.
     pub fault: Fault,
+}
+
+/// Sent when a mod that faulted runs again, restarted from its compiled
+/// component with fresh state.
+#[derive(Message, Clone, Debug)]
+pub struct ModRecovered {
+    /// The mod's name.
+    pub name: String,
+    /// The file it came from.
+    pub file: PathBuf,
+    /// Its faults so far.
+    pub faults: u32,
+}
+
+/// Sent when a mod has faulted too often and is stopped for good.
+#[derive(Message, Clone, Debug)]
+pub struct ModQuarantined {
+    /// The mod's name.
+    pub name: String,
+    /// The file it came from.
+    pub file: PathBuf,
+    /// The last fault.
+    pub fault: Fault,
+    /// Its faults in all.
+    pub faults: u32,
 }
 
 /// Ask for a running mod to be reloaded: its state is saved, a fresh

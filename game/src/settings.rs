@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use bevy::prelude::Resource;
 
+use crate::grants::ModGrants;
+
 /// Limits applied to every mod. Each has a default a game can change.
 #[derive(Clone, Debug)]
 pub struct ModLimits {
@@ -32,6 +34,14 @@ pub struct ModLimits {
     /// Most entities one mod may spawn in one tick (default 16,384). The host
     /// reserves ids ahead of each tick, more for mods that spawn more.
     pub spawns_per_tick: usize,
+    /// Most entities one mod may own at once (default 100,000); a spawn
+    /// beyond it fails with `limit-exceeded`.
+    pub entities_per_mod: usize,
+    /// Fuel (roughly, WebAssembly instructions) one tick or hook may burn
+    /// (default `None`: off). For games that need a cut-off that lands on
+    /// the same instruction on every machine, as lockstep multiplayer does;
+    /// the time limit above still applies. Metering costs about 5%.
+    pub fuel_per_call: Option<u64>,
 }
 
 impl Default for ModLimits {
@@ -47,7 +57,52 @@ impl Default for ModLimits {
             value_depth: 64,
             log_lines_per_tick: 100,
             spawns_per_tick: 16_384,
+            entities_per_mod: 100_000,
+            fuel_per_call: None,
         }
+    }
+}
+
+/// What happens to a mod after a fault. Counted in frames, so two runs with
+/// the same inputs restart a mod in the same frame.
+#[derive(Clone, Debug)]
+pub struct FaultPolicy {
+    /// Frames to wait before restarting a mod after its first fault
+    /// (default 30, half a second at 60 fps). Each further fault within
+    /// `window_frames` doubles the wait.
+    pub backoff_frames: u64,
+    /// Longest wait before a restart (default 1,800 frames).
+    pub max_backoff_frames: u64,
+    /// Faults within `window_frames` that quarantine a mod (default 4): it is
+    /// stopped for the rest of the session.
+    pub quarantine_after: u32,
+    /// The window in which faults count toward quarantine (default 3,600
+    /// frames, a minute at 60 fps).
+    pub window_frames: u64,
+    /// Whether the entities a quarantined mod spawned are despawned (default
+    /// false: they stay, and simply stop changing).
+    pub despawn_on_quarantine: bool,
+}
+
+impl Default for FaultPolicy {
+    fn default() -> Self {
+        Self {
+            backoff_frames: 30,
+            max_backoff_frames: 1_800,
+            quarantine_after: 4,
+            window_frames: 3_600,
+            despawn_on_quarantine: false,
+        }
+    }
+}
+
+impl FaultPolicy {
+    /// Frames to wait after the `n`th fault in the window (1-based).
+    pub fn backoff(&self, n: u32) -> u64 {
+        let doubled = self
+            .backoff_frames
+            .saturating_mul(1u64 << n.saturating_sub(1).min(32));
+        doubled.min(self.max_backoff_frames)
     }
 }
 
@@ -59,8 +114,13 @@ pub struct ModSettings {
     pub mods_dir: PathBuf,
     /// Limits for every mod.
     pub limits: ModLimits,
+    /// What happens to a mod after a fault.
+    pub faults: FaultPolicy,
     /// MessagePack passed to a mod's `init`, by the mod file's stem.
     pub configs: BTreeMap<String, Vec<u8>>,
+    /// What the game grants mods beyond the defaults, by the mod file's
+    /// stem. The player's grants file in the mods folder adds to these.
+    pub grants: BTreeMap<String, ModGrants>,
     /// Worker threads that run mods (default: one per core). Each owns the
     /// `Store`s of the mods given to it, in load order, and is woken once a
     /// frame. 0 gives every mod a thread of its own: a slow mod then delays
@@ -73,7 +133,9 @@ impl Default for ModSettings {
         Self {
             mods_dir: PathBuf::from("assets/mods"),
             limits: ModLimits::default(),
+            faults: FaultPolicy::default(),
             configs: BTreeMap::new(),
+            grants: BTreeMap::new(),
             worker_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
         }
     }

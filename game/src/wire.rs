@@ -106,6 +106,44 @@ pub(crate) struct QueryResult {
     pub components: Vec<String>,
     pub entities: EntityList,
     pub columns: Vec<Column>,
+    /// One bit per row (row `i` is bit `i % 8` of byte `i / 8`): set when
+    /// the mod spawned that row's entity, so the worker can refuse a write
+    /// to someone else's entity at the call that makes it.
+    pub owned: ByteBuf,
+}
+
+impl QueryResult {
+    /// Whether the mod spawned the entity in row `row`.
+    pub(crate) fn owns_row(&self, row: usize) -> bool {
+        self.owned
+            .get(row / 8)
+            .is_some_and(|byte| byte & (1 << (row % 8)) != 0)
+    }
+
+    /// Whether the mod spawned every row's entity.
+    pub(crate) fn owns_all(&self) -> bool {
+        let rows = self.entities.0.len();
+        let full = rows / 8;
+        self.owned.len() >= full
+            && self.owned[..full].iter().all(|b| *b == 0xff)
+            && (full * 8..rows).all(|row| self.owns_row(row))
+    }
+}
+
+/// Packs one flag per row into bits, as [`QueryResult::owned`] holds them.
+pub(crate) fn pack_bits(flags: impl IntoIterator<Item = bool>) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for (i, flag) in flags.into_iter().enumerate() {
+        if i % 8 == 0 {
+            bytes.push(0);
+        }
+        if flag {
+            if let Some(last) = bytes.last_mut() {
+                *last |= 1 << (i % 8);
+            }
+        }
+    }
+    bytes
 }
 
 /// An event on its way to a mod.
@@ -130,6 +168,9 @@ pub(crate) enum Request {
     Tick(TickRequest),
     /// Call `save`, make a fresh instance, `init` it and `restore` the state.
     Reload,
+    /// Make a fresh instance and `init` it, after a fault: the old one's
+    /// state is lost (its entities in the world are not).
+    Restart,
     /// Drop the instance and end the thread.
     Shutdown,
 }
@@ -143,6 +184,11 @@ pub(crate) struct TickRequest {
     pub queries: Vec<QueryResult>,
     /// Entity ids reserved for the mod's spawns, used in order.
     pub reserved: EntityList,
+    /// Whether the mod owns as many entities as it may: then it gets no ids.
+    pub at_entity_cap: bool,
+    /// Game time since start-up, in nanoseconds: what the mod's clocks read
+    /// during this tick.
+    pub game_time_nanos: u64,
 }
 
 /// A change a mod asked for, applied by the main thread after the tick.
@@ -199,6 +245,9 @@ pub enum FaultKind {
     Trap,
     /// The call ran past its time limit and was interrupted.
     Timeout,
+    /// The call burned all the fuel it was given (see
+    /// [`ModLimits::fuel_per_call`](crate::ModLimits::fuel_per_call)).
+    OutOfFuel,
     /// The guest hit its memory limit.
     OutOfMemory,
     /// The call returned an error value.

@@ -30,24 +30,68 @@ impl HostState {
         Ok(())
     }
 
+    /// Whether the mod may change `entity`: one it spawned, or any when
+    /// granted. The query rows say who spawned what; an entity in none of
+    /// them is left to the main thread, which checks against the world.
+    fn check_owner(&mut self, entity: Entity) -> Result<(), ModError> {
+        if self.modify_any_entity || self.tick.spawned.contains(&entity) {
+            return Ok(());
+        }
+        for q in 0..self.tick.queries.len() {
+            if let Some(row) = self.tick.row(q, entity) {
+                if self.tick.queries[q].owns_row(row) {
+                    return Ok(());
+                }
+                return Err(self.deny_entity(entity));
+            }
+        }
+        Ok(())
+    }
+
+    /// Logs a refused change to an entity the mod did not spawn.
+    fn deny_entity(&self, entity: Entity) -> ModError {
+        tracing::warn!(
+            target: "mod",
+            mod_name = &*self.mod_name,
+            "denied: changing entity {entity}, which this mod did not spawn"
+        );
+        ModError::NotOwner(entity)
+    }
+
     /// Every row of a batch must be an entity the mod read with component
-    /// `name` this tick: a batch rewrites what the mod was given.
+    /// `name` this tick (a batch rewrites what the mod was given), and one
+    /// it may change.
     fn check_rows(&mut self, name: &str, entities: &[Entity]) -> Result<(), ModError> {
         let with_name: Vec<usize> = (0..self.tick.queries.len())
             .filter(|q| self.tick.queries[*q].components.iter().any(|c| c == name))
             .collect();
         // The usual case: the rows of a query, written back in order.
-        if with_name
+        let whole = with_name
             .iter()
-            .any(|q| self.tick.queries[*q].entities.0.as_slice() == entities)
-        {
-            return Ok(());
+            .find(|q| self.tick.queries[**q].entities.0.as_slice() == entities);
+        if let Some(&q) = whole {
+            if self.modify_any_entity || self.tick.queries[q].owns_all() {
+                return Ok(());
+            }
         }
         for e in entities {
-            if !with_name.iter().any(|q| self.tick.row(*q, *e).is_some()) {
-                return Err(ModError::InvalidValue(format!(
-                    "batch row {e}: not an entity the mod's queries gave with `{name}` this tick"
-                )));
+            let found = with_name
+                .iter()
+                .find_map(|q| self.tick.row(*q, *e).map(|row| (*q, row)));
+            match found {
+                None => {
+                    return Err(ModError::InvalidValue(format!(
+                        "batch row {e}: not an entity the mod's queries gave with `{name}` this tick"
+                    )));
+                }
+                Some((q, row)) => {
+                    if !self.modify_any_entity
+                        && !self.tick.queries[q].owns_row(row)
+                        && !self.tick.spawned.contains(e)
+                    {
+                        return Err(self.deny_entity(*e));
+                    }
+                }
             }
         }
         Ok(())
@@ -72,10 +116,18 @@ fn wire_components(components: Vec<Component>) -> Vec<WireComponent> {
         .collect()
 }
 
-impl Host for HostState {
-    fn spawn(&mut self, components: Vec<Component>) -> Result<Entity, ModError> {
+/// The writes, checked; the `Host` impl below refuses the tick when one of
+/// them is refused.
+impl HostState {
+    fn try_spawn(&mut self, components: Vec<Component>) -> Result<Entity, ModError> {
         let bytes = self.check_components(&components)?;
         let Some(&entity) = self.tick.reserved.front() else {
+            if self.tick.at_entity_cap {
+                return Err(ModError::LimitExceeded(
+                    "this mod owns as many entities as the game allows; despawn some first"
+                        .into(),
+                ));
+            }
             return Err(ModError::LimitExceeded(
                 "no entity ids left for this tick; spawn the rest next tick \
                  (the host reserves more for mods that spawn many)"
@@ -95,15 +147,17 @@ impl Host for HostState {
         Ok(entity)
     }
 
-    fn despawn(&mut self, entity: Entity) -> Result<(), ModError> {
+    fn try_despawn(&mut self, entity: Entity) -> Result<(), ModError> {
         self.check_alive(entity)?;
+        self.check_owner(entity)?;
         self.record(Command::Despawn { entity }, 8)?;
         self.tick.despawned.insert(entity);
         Ok(())
     }
 
-    fn insert(&mut self, entity: Entity, components: Vec<Component>) -> Result<(), ModError> {
+    fn try_insert(&mut self, entity: Entity, components: Vec<Component>) -> Result<(), ModError> {
         self.check_alive(entity)?;
+        self.check_owner(entity)?;
         let bytes = self.check_components(&components)?;
         self.remember(entity, &components);
         self.record(
@@ -115,8 +169,9 @@ impl Host for HostState {
         )
     }
 
-    fn remove(&mut self, entity: Entity, names: Vec<String>) -> Result<(), ModError> {
+    fn try_remove(&mut self, entity: Entity, names: Vec<String>) -> Result<(), ModError> {
         self.check_alive(entity)?;
+        self.check_owner(entity)?;
         for name in &names {
             self.check_writable(name)?;
         }
@@ -125,6 +180,59 @@ impl Host for HostState {
         }
         let bytes = names.iter().map(String::len).sum::<usize>() + 8;
         self.record(Command::Remove { entity, names }, bytes)
+    }
+
+    fn try_write_batch(&mut self, batch: Batch) -> Result<(), ModError> {
+        let rows = batch.entities.len();
+        let mut columns = Vec::with_capacity(batch.columns.len());
+        let mut bytes = rows * 8;
+        for column in batch.columns {
+            self.check_writable(&column.name)?;
+            let catalog = self.catalog.clone();
+            let Some((_, layout)) = catalog.components.get(&column.name) else {
+                return Err(ModError::InvalidValue(format!(
+                    "`{}` is defined by a mod; write it with `insert`",
+                    column.name
+                )));
+            };
+            self.check_rows(&column.name, &batch.entities)?;
+            bytes += column.data.len();
+            columns.push(from_wit(column, layout.as_deref(), rows, self.caps.depth)?);
+        }
+        self.record(
+            Command::WriteBatch {
+                entities: EntityList(batch.entities),
+                columns,
+            },
+            bytes,
+        )
+    }
+}
+
+impl Host for HostState {
+    fn spawn(&mut self, components: Vec<Component>) -> Result<Entity, ModError> {
+        let result = self.try_spawn(components);
+        self.refuse_on_error(result)
+    }
+
+    fn despawn(&mut self, entity: Entity) -> Result<(), ModError> {
+        let result = self.try_despawn(entity);
+        self.refuse_on_error(result)
+    }
+
+    fn insert(&mut self, entity: Entity, components: Vec<Component>) -> Result<(), ModError> {
+        let result = self.try_insert(entity, components);
+        self.refuse_on_error(result)
+    }
+
+    fn remove(&mut self, entity: Entity, names: Vec<String>) -> Result<(), ModError> {
+        let result = self.try_remove(entity, names);
+        self.refuse_on_error(result)
+    }
+
+    fn write_batch(&mut self, batch: Batch) -> Result<(), ModError> {
+        let result = self.try_write_batch(batch);
+        self.refuse_on_error(result)
     }
 
     fn get(&mut self, entity: Entity, name: String) -> Result<Option<Vec<u8>>, ModError> {
@@ -199,31 +307,6 @@ impl Host for HostState {
         })
     }
 
-    fn write_batch(&mut self, batch: Batch) -> Result<(), ModError> {
-        let rows = batch.entities.len();
-        let mut columns = Vec::with_capacity(batch.columns.len());
-        let mut bytes = rows * 8;
-        for column in batch.columns {
-            self.check_writable(&column.name)?;
-            let catalog = self.catalog.clone();
-            let Some((_, layout)) = catalog.components.get(&column.name) else {
-                return Err(ModError::InvalidValue(format!(
-                    "`{}` is defined by a mod; write it with `insert`",
-                    column.name
-                )));
-            };
-            self.check_rows(&column.name, &batch.entities)?;
-            bytes += column.data.len();
-            columns.push(from_wit(column, layout.as_deref(), rows, self.caps.depth)?);
-        }
-        self.record(
-            Command::WriteBatch {
-                entities: EntityList(batch.entities),
-                columns,
-            },
-            bytes,
-        )
-    }
 }
 
 /// A snapshot column as the guest sees it.

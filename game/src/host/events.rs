@@ -10,6 +10,13 @@ const MAX_NAME: usize = 256;
 
 impl Host for HostState {
     fn emit(&mut self, name: String, payload: Vec<u8>) -> Result<(), ModError> {
+        let result = self.try_emit(name, payload);
+        self.refuse_on_error(result)
+    }
+}
+
+impl HostState {
+    fn try_emit(&mut self, name: String, payload: Vec<u8>) -> Result<(), ModError> {
         if name.is_empty() || name.len() > MAX_NAME {
             return Err(ModError::InvalidValue(format!(
                 "event names are 1 to {MAX_NAME} bytes long"

@@ -8,16 +8,7 @@ const MAX_MESSAGE: usize = 4096;
 
 impl Host for HostState {
     fn log(&mut self, level: Level, message: String) {
-        self.tick.log_lines += 1;
-        if self.tick.log_lines > self.caps.log_lines {
-            if self.tick.log_lines == self.caps.log_lines + 1 {
-                tracing::warn!(
-                    target: "mod",
-                    mod_name = &*self.mod_name,
-                    "more than {} log lines this tick; the rest are dropped",
-                    self.caps.log_lines
-                );
-            }
+        if !self.lines.take(&self.mod_name) {
             return;
         }
         let mut text = message;

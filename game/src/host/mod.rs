@@ -26,7 +26,6 @@ pub(crate) struct OutputCaps {
     pub bytes: usize,
     pub events: usize,
     pub depth: usize,
-    pub log_lines: usize,
 }
 
 /// Everything a mod's `Store` holds.
@@ -39,6 +38,14 @@ pub(crate) struct HostState {
     pub caps: OutputCaps,
     /// What the mod declared in `init`, once it has.
     pub defines: BTreeSet<String>,
+    /// Whether the mod may change entities it did not spawn.
+    pub modify_any_entity: bool,
+    /// Log lines (from `log`, stdout and stderr) left this tick.
+    pub lines: crate::runtime::stdio::LineBudget,
+    /// What the mod's clocks read.
+    pub time: crate::runtime::wasi::GameTime,
+    /// Things the mod asked for that were logged already (`wasi::Asked`).
+    pub asked: u8,
     pub tick: TickState,
 }
 
@@ -51,6 +58,8 @@ pub(crate) struct TickState {
     row_index: Vec<Option<HashMap<u64, usize>>>,
     /// Ids reserved for this mod's spawns; unused ones carry over.
     pub reserved: VecDeque<u64>,
+    /// Whether the mod owns as many entities as it may.
+    pub at_entity_cap: bool,
     spawned: HashSet<u64>,
     despawned: HashSet<u64>,
     /// This tick's own writes, so reads see them.
@@ -58,15 +67,15 @@ pub(crate) struct TickState {
     pub commands: Vec<Command>,
     bytes: usize,
     events: usize,
-    log_lines: usize,
     /// A cap the mod broke this tick: the whole tick is then refused.
     pub violation: Option<String>,
 }
 
 impl TickState {
     /// Starts a tick with a fresh snapshot.
-    pub(crate) fn begin(&mut self, queries: Vec<QueryResult>, reserved: &[u64]) {
+    pub(crate) fn begin(&mut self, queries: Vec<QueryResult>, reserved: &[u64], at_cap: bool) {
         self.open = true;
+        self.at_entity_cap = at_cap;
         self.row_index = vec![None; queries.len()];
         self.queries = queries;
         self.reserved.clear();
@@ -77,7 +86,6 @@ impl TickState {
         self.commands.clear();
         self.bytes = 0;
         self.events = 0;
-        self.log_lines = 0;
         self.violation = None;
     }
 
@@ -146,6 +154,26 @@ impl HostState {
         Ok(())
     }
 
+    /// Refuses the whole tick when a write was refused: a tick is applied
+    /// whole or not at all, and a tick in which a mod asked for something
+    /// invalid or denied is not the tick it meant. Running out of reserved
+    /// ids or reaching the entity cap is not a refusal: the mod spawns the
+    /// rest later. (Caps broken call [`Self::violate`] themselves.)
+    pub(crate) fn refuse_on_error<T>(
+        &mut self,
+        result: Result<T, ModError>,
+    ) -> Result<T, ModError> {
+        if let Err(e) = &result {
+            if self.tick.open
+                && self.tick.violation.is_none()
+                && !matches!(e, ModError::LimitExceeded(_))
+            {
+                self.tick.violation = Some(describe(e));
+            }
+        }
+        result
+    }
+
     /// Marks the tick as refused and returns the error for the mod.
     fn violate(&mut self, why: String) -> ModError {
         if self.tick.violation.is_none() {
@@ -156,12 +184,24 @@ impl HostState {
 
     /// Whether the mod may write components named `name`.
     fn check_writable(&self, name: &str) -> Result<(), ModError> {
-        match self.catalog.components.get(name) {
-            Some((ModAccess::ReadWrite, _)) => Ok(()),
-            Some((ModAccess::Read, _)) => Err(ModError::ReadOnly(name.into())),
-            None if self.defines.contains(name) => Ok(()),
-            None => Err(ModError::UnknownComponent(name.into())),
-        }
+        let denied = match self.catalog.components.get(name) {
+            Some((ModAccess::ReadWrite, _)) => return Ok(()),
+            Some((ModAccess::Read, _)) => ModError::ReadOnly(name.into()),
+            None if self.defines.contains(name) => return Ok(()),
+            None => ModError::UnknownComponent(name.into()),
+        };
+        let mut shown = name.to_string();
+        shown.truncate(shown.floor_char_boundary(128));
+        tracing::warn!(
+            target: "mod",
+            mod_name = &*self.mod_name,
+            "denied: writing component `{shown}`: {}",
+            match denied {
+                ModError::ReadOnly(_) => "the game exposes it read-only",
+                _ => "the game does not expose it and the mod did not define it",
+            }
+        );
+        Err(denied)
     }
 
     fn check_value(&self, name: &str, value: &[u8]) -> Result<(), ModError> {

@@ -6,12 +6,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wasmtime::{Store, StoreLimitsBuilder};
-use wasmtime_wasi::{ResourceTable, WasiCtx};
+use wasmtime_wasi::ResourceTable;
 
 use super::bindings::{GameMod, GameModPre, types};
-use super::stdio::LogPipe;
+use super::stdio::LineBudget;
+use super::wasi::{self, GameTime};
 use super::{EPOCH_PERIOD, Runtime};
 use crate::expose::Catalog;
+use crate::grants::ModGrants;
 use crate::host::{self, HostState, OutputCaps, TickState};
 use crate::settings::ModLimits;
 use crate::wire::{self, Fault, FaultKind, Hook, ModManifest, Reply, TickRequest};
@@ -24,6 +26,7 @@ pub(crate) struct ModSpec {
     pub limits: ModLimits,
     pub config: Vec<u8>,
     pub seed: u64,
+    pub grants: ModGrants,
 }
 
 /// One live instance of a mod.
@@ -32,7 +35,27 @@ pub(crate) struct Instance {
     bindings: GameMod,
     pub manifest: ModManifest,
     soft: Duration,
+    bounds: Bounds,
+}
+
+/// What bounds one call, or one tick's calls together.
+struct Bounds {
     deadline_ticks: u64,
+    fuel: Option<u64>,
+    log_lines: usize,
+}
+
+impl Bounds {
+    /// Starts a fresh allowance of time, fuel and log lines.
+    fn renew(&mut self, store: &mut Store<HostState>) {
+        store.set_epoch_deadline(self.deadline_ticks);
+        if let Some(fuel) = self.fuel {
+            // Fails only when fuel is off in the engine, which `Runtime`
+            // turns on whenever a fuel limit is set.
+            let _ = store.set_fuel(fuel);
+        }
+        store.data().lines.refill(self.log_lines);
+    }
 }
 
 impl Instance {
@@ -45,23 +68,20 @@ impl Instance {
             .unwrap_or_default();
         let name: Arc<str> = stem.into();
         let limits = &spec.limits;
-        let mut seed = [0u8; 32];
-        seed[..8].copy_from_slice(&spec.seed.to_le_bytes());
-        let wasi = WasiCtx::builder()
-            .stdout(LogPipe::new(name.clone(), false))
-            .stderr(LogPipe::new(name.clone(), true))
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .secure_random(wasmtime_wasi::Deterministic::new(seed.to_vec()))
-            .insecure_random(wasmtime_wasi::Deterministic::new(seed.to_vec()))
-            .insecure_random_seed(spec.seed as u128)
-            .build();
+        let time = GameTime::default();
+        let lines = LineBudget::default();
+        let wasi = wasi::context(&name, spec.seed, &time, &lines, &spec.grants).map_err(|e| {
+            Fault {
+                kind: FaultKind::Invalid,
+                hook: Hook::Load,
+                message: e,
+            }
+        })?;
         let state = HostState {
             wasi,
             table: ResourceTable::new(),
             limits: StoreLimitsBuilder::new()
-                .memory_size(limits.memory_bytes)
+                .memory_size(spec.grants.memory_bytes.unwrap_or(limits.memory_bytes))
                 .table_elements(limits.table_elements)
                 .instances(16)
                 .tables(64)
@@ -75,9 +95,12 @@ impl Instance {
                 bytes: limits.bytes_per_tick,
                 events: limits.events_per_tick,
                 depth: limits.value_depth,
-                log_lines: limits.log_lines_per_tick,
             },
             defines: Default::default(),
+            modify_any_entity: spec.grants.modify_any_entity,
+            lines,
+            time,
+            asked: 0,
             tick: TickState::default(),
         };
         let mut store = Store::new(&spec.runtime.engine, state);
@@ -85,7 +108,12 @@ impl Instance {
         store.epoch_deadline_trap();
         let deadline_ticks =
             (limits.hard_call_limit.as_micros() / EPOCH_PERIOD.as_micros()).max(1) as u64;
-        store.set_epoch_deadline(deadline_ticks);
+        let mut bounds = Bounds {
+            deadline_ticks,
+            fuel: limits.fuel_per_call,
+            log_lines: limits.log_lines_per_tick,
+        };
+        bounds.renew(&mut store);
         let bindings = pre
             .instantiate(&mut store)
             .map_err(|e| fault(Hook::Load, &e))?;
@@ -94,7 +122,7 @@ impl Instance {
             bindings,
             manifest: ModManifest::default(),
             soft: limits.soft_call_budget,
-            deadline_ticks,
+            bounds,
         };
         let config = spec.config.clone();
         let manifest = instance.call(Hook::Init, |b, s| {
@@ -120,7 +148,6 @@ impl Instance {
         hook: Hook,
         f: impl FnOnce(&GameMod, &mut Store<HostState>) -> wasmtime::Result<Result<R, types::ModError>>,
     ) -> Result<R, Fault> {
-        self.store.set_epoch_deadline(self.deadline_ticks);
         let start = Instant::now();
         let result = f(&self.bindings, &mut self.store);
         let elapsed = start.elapsed();
@@ -143,20 +170,28 @@ impl Instance {
         }
     }
 
+    /// Runs one tick: `on-event` when there are events, then `on-tick`,
+    /// under one deadline (and one fuel allowance) for both.
     pub(crate) fn tick(&mut self, request: TickRequest) -> Reply {
-        self.store
-            .data_mut()
-            .tick
-            .begin(request.queries, &request.reserved.0);
+        self.bounds.renew(&mut self.store);
+        let data = self.store.data_mut();
+        data.time.set(request.game_time_nanos);
+        data.tick.begin(
+            request.queries,
+            &request.reserved.0,
+            request.at_entity_cap,
+        );
         let result = self.run_hooks(request.frame, request.delta_seconds, request.events);
         let finished = self.store.data_mut().tick.finish();
+        // A refused write or a broken cap names the cause better than the
+        // error the mod returned because of it.
         match (result, finished) {
-            (Err(fault), _) => Reply::Failed(fault),
-            (Ok(()), Err(message)) => Reply::Failed(Fault {
+            (_, Err(message)) => Reply::Failed(Fault {
                 kind: FaultKind::InvalidOutput,
                 hook: Hook::Tick,
                 message,
             }),
+            (Err(fault), Ok(_)) => Reply::Failed(fault),
             (Ok(()), Ok(commands)) => Reply::Ticked(commands),
         }
     }
@@ -195,8 +230,10 @@ impl Instance {
         spec: &ModSpec,
         pre: &GameModPre<HostState>,
     ) -> Result<Self, Fault> {
+        self.bounds.renew(&mut self.store);
         let state = self.call(Hook::Save, |b, s| b.bevy_wasm_mods_hooks().call_save(s))?;
         let mut fresh = Self::start(spec, pre)?;
+        fresh.bounds.renew(&mut fresh.store);
         fresh.call(Hook::Restore, |b, s| {
             b.bevy_wasm_mods_hooks().call_restore(s, &state)
         })?;
@@ -208,19 +245,24 @@ impl Instance {
 /// The message starts with the cause (the trap, or the limit hit), then the
 /// guest backtrace when wasmtime has one.
 fn fault(hook: Hook, e: &wasmtime::Error) -> Fault {
-    let detail = format!("{e:?}");
+    let cause = format!("{:#}", e.root_cause());
     let trap = e.downcast_ref::<wasmtime::Trap>();
     let kind = match trap {
         Some(wasmtime::Trap::Interrupt) => FaultKind::Timeout,
-        Some(wasmtime::Trap::OutOfFuel) => FaultKind::Timeout,
-        _ if detail.contains("forcing trap when growing memory") => FaultKind::OutOfMemory,
+        Some(wasmtime::Trap::OutOfFuel) => FaultKind::OutOfFuel,
+        _ if cause.contains("forcing trap when growing memory") => FaultKind::OutOfMemory,
         _ => FaultKind::Trap,
     };
-    let message = match trap {
-        Some(wasmtime::Trap::Interrupt) => format!("stopped at its time limit\n{detail}"),
-        Some(trap) => format!("{trap}\n{detail}"),
-        None => detail,
+    let mut message = match trap {
+        Some(wasmtime::Trap::Interrupt) => "stopped at its time limit".to_string(),
+        Some(wasmtime::Trap::OutOfFuel) => "stopped when its fuel ran out".to_string(),
+        Some(trap) => format!("wasm trap: {trap}"),
+        None => format!("{e:#}"),
     };
+    // The guest's stack, not the host's: that is what a modder can use.
+    if let Some(backtrace) = e.downcast_ref::<wasmtime::WasmBacktrace>() {
+        message.push_str(&format!("\n{backtrace}"));
+    }
     Fault {
         kind,
         hook,

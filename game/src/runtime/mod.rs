@@ -4,6 +4,7 @@
 pub(crate) mod bindings;
 pub(crate) mod instance;
 pub(crate) mod stdio;
+pub(crate) mod wasi;
 pub(crate) mod worker;
 
 use std::sync::Arc;
@@ -34,13 +35,14 @@ pub(crate) struct Runtime {
 }
 
 impl Runtime {
-    pub(crate) fn new() -> Result<Self, String> {
+    /// Starts the engine; `fuel` turns on fuel metering for every mod.
+    pub(crate) fn new(fuel: bool) -> Result<Self, String> {
         let mut config = Config::new();
         config.epoch_interruption(true);
+        config.consume_fuel(fuel);
         let engine = Engine::new(&config).map_err(|e| format!("cannot start wasmtime: {e:?}"))?;
         let mut linker = Linker::<HostState>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
-            .map_err(|e| format!("cannot link WASI: {e:?}"))?;
+        wasi::add_to_linker(&mut linker).map_err(|e| format!("cannot link WASI: {e:?}"))?;
         bindings::GameMod::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(
             &mut linker,
             |state| state,
@@ -54,9 +56,18 @@ impl Runtime {
             std::thread::Builder::new()
                 .name("mod-epoch-ticker".into())
                 .spawn(move || {
+                    // Counts real time, not sleeps: on a busy machine a 1 ms
+                    // sleep can take several, and a deadline counted in
+                    // sleeps would stretch with it.
+                    let start = std::time::Instant::now();
+                    let mut ticks: u128 = 0;
                     while !stop.load(Ordering::Relaxed) {
                         std::thread::sleep(EPOCH_PERIOD);
-                        engine.increment_epoch();
+                        let due = start.elapsed().as_micros() / EPOCH_PERIOD.as_micros();
+                        while ticks < due {
+                            engine.increment_epoch();
+                            ticks += 1;
+                        }
                     }
                 })
                 .map_err(|e| format!("cannot start the epoch ticker: {e}"))?

@@ -1,6 +1,8 @@
-//! A mod's stdout and stderr, line by line into `tracing` under its name.
+//! A mod's stdout and stderr, line by line into `tracing` under its name,
+//! sharing one per-tick line budget with the `log` interface.
 
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
@@ -9,20 +11,56 @@ use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 /// Longest line kept; the rest of a longer line is cut.
 const MAX_LINE: usize = 4096;
 
+/// Log lines a mod may still write this tick; the worker refills it before
+/// each tick. The first line over the budget is replaced by one warning,
+/// the rest are dropped, so a mod cannot flood the game's log.
+#[derive(Clone, Default)]
+pub(crate) struct LineBudget {
+    left: Arc<AtomicUsize>,
+    cap: Arc<AtomicUsize>,
+}
+
+impl LineBudget {
+    pub(crate) fn refill(&self, lines: usize) {
+        self.cap.store(lines, Ordering::Relaxed);
+        self.left.store(lines + 1, Ordering::Relaxed);
+    }
+
+    /// Whether one more line may be written; warns once when the budget runs
+    /// out.
+    pub(crate) fn take(&self, mod_name: &str) -> bool {
+        let before = self
+            .left
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .unwrap_or(0);
+        if before == 1 {
+            tracing::warn!(
+                target: "mod",
+                mod_name,
+                "more than {} log lines this tick; the rest are dropped",
+                self.cap.load(Ordering::Relaxed)
+            );
+        }
+        before > 1
+    }
+}
+
 /// One of a mod's output streams.
 #[derive(Clone)]
 pub(crate) struct LogPipe {
     mod_name: Arc<str>,
     stderr: bool,
     pending: Arc<Mutex<Vec<u8>>>,
+    budget: LineBudget,
 }
 
 impl LogPipe {
-    pub(crate) fn new(mod_name: Arc<str>, stderr: bool) -> Self {
+    pub(crate) fn new(mod_name: Arc<str>, stderr: bool, budget: LineBudget) -> Self {
         Self {
             mod_name,
             stderr,
             pending: Arc::default(),
+            budget,
         }
     }
 
@@ -41,6 +79,9 @@ impl LogPipe {
     }
 
     fn emit(&self, line: &[u8]) {
+        if !self.budget.take(&self.mod_name) {
+            return;
+        }
         let text = String::from_utf8_lossy(line);
         if self.stderr {
             tracing::warn!(target: "mod", mod_name = &*self.mod_name, stream = "stderr", "{text}");

@@ -23,37 +23,70 @@ enum Job {
         id: usize,
         spec: ModSpec,
         prepared: Result<GameModPre<HostState>, Fault>,
-        replies: Sender<Vec<u8>>,
+        replies: Sender<(u64, Vec<u8>)>,
     },
-    /// A MessagePack [`Request`] for mod `id`.
-    Request { id: usize, bytes: Vec<u8> },
+    /// A MessagePack [`Request`] for mod `id`, numbered `seq`.
+    Request { id: usize, seq: u64, bytes: Vec<u8> },
 }
 
 /// The main thread's end of one mod.
 pub(crate) struct Worker {
     id: usize,
     jobs: Sender<Job>,
-    pub replies: Receiver<Vec<u8>>,
+    /// Replies, each with the number of the request it answers (0 for the
+    /// start-up reply).
+    replies: Receiver<(u64, Vec<u8>)>,
+    /// The number of the last request sent.
+    sent: u64,
     /// Index of the worker thread that runs the mod.
     pub thread: usize,
 }
 
 impl Worker {
     /// Queues a request; false when the worker is gone or its queue is full.
-    pub(crate) fn send(&self, request: &Request) -> bool {
-        self.jobs
-            .try_send(Job::Request {
-                id: self.id,
-                bytes: wire::encode(request),
-            })
-            .is_ok()
+    pub(crate) fn send(&mut self, request: &Request) -> bool {
+        self.send_bytes(wire::encode(request))
     }
 
     /// Queues an encoded request.
-    pub(crate) fn send_bytes(&self, bytes: Vec<u8>) -> bool {
-        self.jobs
-            .try_send(Job::Request { id: self.id, bytes })
-            .is_ok()
+    pub(crate) fn send_bytes(&mut self, bytes: Vec<u8>) -> bool {
+        let seq = self.sent + 1;
+        let sent = self
+            .jobs
+            .try_send(Job::Request {
+                id: self.id,
+                seq,
+                bytes,
+            })
+            .is_ok();
+        if sent {
+            self.sent = seq;
+        }
+        sent
+    }
+
+    /// The reply to the last request, if it has come. Replies to earlier
+    /// requests (a tick given up on as unresponsive, say) are dropped.
+    pub(crate) fn try_recv(&self) -> Option<Vec<u8>> {
+        while let Ok((seq, bytes)) = self.replies.try_recv() {
+            if seq == self.sent {
+                return Some(bytes);
+            }
+        }
+        None
+    }
+
+    /// Waits up to `wait` for the reply to the last request.
+    pub(crate) fn recv_timeout(&self, wait: std::time::Duration) -> Option<Vec<u8>> {
+        let until = std::time::Instant::now() + wait;
+        loop {
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            match self.replies.recv_timeout(left) {
+                Ok((seq, bytes)) if seq == self.sent => return Some(bytes),
+                Ok(_) => continue,
+                Err(_) => return None,
+            }
+        }
     }
 }
 
@@ -61,7 +94,7 @@ impl Drop for Worker {
     fn drop(&mut self) {
         // Every guest call is bounded by the epoch deadline, so the worker
         // sees this within one call's hard limit; nobody waits for it.
-        self.send(&Request::Shutdown);
+        let _ = self.send(&Request::Shutdown);
     }
 }
 
@@ -91,15 +124,18 @@ impl WorkerPool {
     /// started on worker thread `index % threads` (load order decides, so
     /// runs are repeatable). Returns the main thread's ends, in order.
     pub(crate) fn load(&self, specs: Vec<ModSpec>) -> std::io::Result<Vec<Worker>> {
-        let (job_tx, job_rx) = crossbeam_channel::unbounded::<(usize, ModSpec, Sender<Vec<u8>>)>();
+        type LoadJob = (usize, ModSpec, Sender<(u64, Vec<u8>)>);
+        let (job_tx, job_rx) = crossbeam_channel::unbounded::<LoadJob>();
         let mut workers = Vec::with_capacity(specs.len());
         for (id, spec) in specs.into_iter().enumerate() {
             let thread = id % self.threads.len();
-            let (rep_tx, rep_rx) = crossbeam_channel::bounded(2);
+            // Room for a late reply to a request given up on, and the next.
+            let (rep_tx, rep_rx) = crossbeam_channel::bounded(4);
             workers.push(Worker {
                 id,
                 jobs: self.threads[thread].0.clone(),
                 replies: rep_rx,
+                sent: 0,
                 thread,
             });
             // An unbounded queue is fine here: it holds at most one job per
@@ -169,18 +205,22 @@ impl CompileCache {
 struct Hosted {
     spec: ModSpec,
     pre: GameModPre<HostState>,
-    instance: Instance,
-    replies: Sender<Vec<u8>>,
+    /// The live instance; `None` after a fault until the main thread asks
+    /// for a restart (the broken one is dropped at once, with its memory).
+    instance: Option<Instance>,
+    replies: Sender<(u64, Vec<u8>)>,
 }
+
+type Outbox = Vec<(Sender<(u64, Vec<u8>)>, (u64, Vec<u8>))>;
 
 fn run(jobs: Receiver<Job>) {
     let mut mods: HashMap<usize, Hosted> = HashMap::new();
     // Replies are held until the queue is empty, so the main thread, which
     // collects them in one go, is woken once a frame rather than once a mod.
-    let mut replies: Vec<(Sender<Vec<u8>>, Vec<u8>)> = Vec::new();
-    let flush = |replies: &mut Vec<(Sender<Vec<u8>>, Vec<u8>)>| {
-        for (to, bytes) in replies.drain(..) {
-            let _ = to.try_send(bytes);
+    let mut replies: Outbox = Vec::new();
+    let flush = |replies: &mut Outbox| {
+        for (to, reply) in replies.drain(..) {
+            let _ = to.try_send(reply);
         }
     };
     while let Ok(job) = jobs.recv() {
@@ -192,63 +232,99 @@ fn run(jobs: Receiver<Job>) {
     }
 }
 
-fn handle(job: Job, mods: &mut HashMap<usize, Hosted>, out: &mut Vec<(Sender<Vec<u8>>, Vec<u8>)>) {
-    {
-        match job {
-            Job::Start {
-                id,
-                spec,
-                prepared,
-                replies,
-            } => {
-                let started =
-                    prepared.and_then(|pre| Instance::start(&spec, &pre).map(|i| (pre, i)));
-                match started {
-                    Ok((pre, instance)) => {
-                        out.push((
-                            replies.clone(),
-                            wire::encode(&Reply::Ready(instance.manifest.clone())),
-                        ));
-                        mods.insert(
-                            id,
-                            Hosted {
-                                spec,
-                                pre,
-                                instance,
-                                replies,
-                            },
-                        );
-                    }
-                    Err(fault) => out.push((replies, wire::encode(&Reply::Failed(fault)))),
-                }
-            }
-            Job::Request { id, bytes } => {
-                let Some(hosted) = mods.get_mut(&id) else {
+fn handle(job: Job, mods: &mut HashMap<usize, Hosted>, out: &mut Outbox) {
+    match job {
+        Job::Start {
+            id,
+            spec,
+            prepared,
+            replies,
+        } => {
+            // A file that does not compile has nothing to restart from.
+            let pre = match prepared {
+                Ok(pre) => pre,
+                Err(fault) => {
+                    out.push((replies, (0, wire::encode(&Reply::Failed(fault)))));
                     return;
-                };
-                let reply = match wire::decode::<Request>(&bytes) {
-                    Ok(Request::Tick(tick)) => hosted.instance.tick(tick),
-                    Ok(Request::Reload) => {
-                        match hosted.instance.reload(&hosted.spec, &hosted.pre) {
-                            Ok(fresh) => {
-                                hosted.instance = fresh;
-                                Reply::Reloaded
-                            }
-                            Err(fault) => Reply::Failed(fault),
+                }
+            };
+            let (instance, reply) = start(&spec, &pre);
+            out.push((replies.clone(), (0, reply)));
+            mods.insert(
+                id,
+                Hosted {
+                    spec,
+                    pre,
+                    instance,
+                    replies,
+                },
+            );
+        }
+        Job::Request { id, seq, bytes } => {
+            let Some(hosted) = mods.get_mut(&id) else {
+                return;
+            };
+            let reply = match wire::decode::<Request>(&bytes) {
+                Ok(Request::Tick(tick)) => match hosted.instance.as_mut() {
+                    Some(instance) => {
+                        let reply = instance.tick(tick);
+                        if matches!(reply, Reply::Failed(_)) {
+                            hosted.instance = None;
                         }
+                        wire::encode(&reply)
                     }
-                    Ok(Request::Shutdown) => {
-                        mods.remove(&id);
-                        return;
-                    }
-                    Err(e) => Reply::Failed(Fault {
-                        kind: FaultKind::Unresponsive,
-                        hook: Hook::Tick,
-                        message: format!("the host sent a message the worker cannot read: {e}"),
-                    }),
-                };
-                out.push((hosted.replies.clone(), wire::encode(&reply)));
-            }
+                    None => no_instance(Hook::Tick),
+                },
+                Ok(Request::Reload) => match hosted.instance.as_mut() {
+                    Some(instance) => match instance.reload(&hosted.spec, &hosted.pre) {
+                        Ok(fresh) => {
+                            hosted.instance = Some(fresh);
+                            wire::encode(&Reply::Reloaded)
+                        }
+                        Err(fault) => {
+                            hosted.instance = None;
+                            wire::encode(&Reply::Failed(fault))
+                        }
+                    },
+                    None => no_instance(Hook::Save),
+                },
+                Ok(Request::Restart) => {
+                    hosted.instance = None;
+                    let (instance, reply) = start(&hosted.spec, &hosted.pre);
+                    hosted.instance = instance;
+                    reply
+                }
+                Ok(Request::Shutdown) => {
+                    mods.remove(&id);
+                    return;
+                }
+                Err(e) => wire::encode(&Reply::Failed(Fault {
+                    kind: FaultKind::Unresponsive,
+                    hook: Hook::Tick,
+                    message: format!("the host sent a message the worker cannot read: {e}"),
+                })),
+            };
+            out.push((hosted.replies.clone(), (seq, reply)));
         }
     }
+}
+
+/// A fresh instance of a compiled mod, and the reply that says how it went.
+fn start(spec: &ModSpec, pre: &GameModPre<HostState>) -> (Option<Instance>, Vec<u8>) {
+    match Instance::start(spec, pre) {
+        Ok(instance) => {
+            let reply = wire::encode(&Reply::Ready(instance.manifest.clone()));
+            (Some(instance), reply)
+        }
+        Err(fault) => (None, wire::encode(&Reply::Failed(fault))),
+    }
+}
+
+/// The reply to a request for a mod whose instance is gone.
+fn no_instance(hook: Hook) -> Vec<u8> {
+    wire::encode(&Reply::Failed(Fault {
+        kind: FaultKind::Unresponsive,
+        hook,
+        message: "the mod has no live instance (it failed and was not restarted)".into(),
+    }))
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
 
-use super::load::stop;
+use super::faults::on_fault;
 use super::stage::{Rows, Staged, Stager, Value};
 use super::{MIN_RESERVE, ModHost, Phase, PreparedQuery, SpawnedByMod};
 use crate::expose::{Exposed, ExposedComponent, ModData, SerdeOps};
@@ -14,20 +14,21 @@ use crate::registry::{ModEvent, ModRegistry};
 use crate::settings::ModSettings;
 use crate::wire::{self, Command, Fault, FaultKind, Hook, Reply, WireEvent};
 
-/// Time allowed beyond a call's hard limit for the worker to answer.
-const REPLY_MARGIN: Duration = Duration::from_millis(20);
+/// Time allowed beyond a call's hard limit for the worker to answer: the
+/// epoch ticker's granularity, the trap unwinding, and a busy machine.
+const REPLY_MARGIN: Duration = Duration::from_millis(50);
 
 pub(crate) fn apply_commands(world: &mut World) {
     let Some(mut host) = world.remove_resource::<ModHost>() else {
         return;
     };
     let limits = world.resource::<ModSettings>().limits.clone();
-    // Two guest calls (on-event and on-tick) may run in one tick, and a
-    // worker thread runs its mods one after another.
-    let per_tick = limits.hard_call_limit * 2 + REPLY_MARGIN;
+    // One deadline bounds a whole tick (on-event and on-tick), and a worker
+    // thread runs its mods, and any restart, one after another.
+    let per_tick = limits.hard_call_limit + REPLY_MARGIN;
     let mut queued = vec![0u32; host.pool.as_ref().map_or(0, |p| p.len())];
     for slot in &host.slots {
-        if let (Phase::InFlight(_), Some(w)) = (&slot.phase, &slot.worker) {
+        if let (Phase::InFlight(_) | Phase::Restarting, Some(w)) = (&slot.phase, &slot.worker) {
             queued[w.thread] += 1;
         }
     }
@@ -39,7 +40,7 @@ pub(crate) fn apply_commands(world: &mut World) {
             Some(worker) => {
                 let allowed = per_tick * queued[worker.thread].max(1);
                 let wait = allowed.saturating_sub(sent.elapsed());
-                worker.replies.recv_timeout(wait).ok()
+                worker.recv_timeout(wait)
             }
             None => None,
         };
@@ -61,17 +62,15 @@ pub(crate) fn apply_commands(world: &mut World) {
                 format!("no reply within {:?}", Instant::now() - sent),
             )),
         };
+        // A failed tick counts too: tick numbers go on across a restart, so
+        // a mod never sees the same number twice.
+        let slot = &mut host.slots[index];
+        slot.ticks += 1;
+        world.resource_mut::<ModRegistry>().mods[index].ticks = slot.ticks;
         match outcome {
-            Ok(()) => {
-                let slot = &mut host.slots[index];
-                slot.ticks += 1;
-                slot.phase = Phase::Idle;
-                world.resource_mut::<ModRegistry>().mods[index].ticks = slot.ticks;
-            }
-            Err(fault) => {
-                // Nothing of this tick was applied.
-                stop(world, &mut host, index, fault);
-            }
+            Ok(()) => host.slots[index].phase = Phase::Idle,
+            // Nothing of this tick was applied.
+            Err(fault) => on_fault(world, &mut host, index, fault),
         }
     }
     world.insert_resource(host);
@@ -99,6 +98,12 @@ fn apply_tick(
     let Some(manifest) = slot.manifest.clone() else {
         return Err(fault(FaultKind::Unresponsive, "no manifest".into()));
     };
+    let owned_rows: Vec<&[Entity]> = slot
+        .queries
+        .iter()
+        .filter(|q| q.last_owned)
+        .map(|q| q.last.as_slice())
+        .collect();
     let staged = world.resource_scope(|world, exposed: Mut<Exposed>| {
         Stager {
             world,
@@ -107,6 +112,9 @@ fn apply_tick(
             manifest: &manifest,
             reserved: &slot.reserved,
             depth: limits.value_depth,
+            owner: &slot.owner,
+            modify_any_entity: slot.grants.modify_any_entity,
+            owned_rows: &owned_rows,
         }
         .stage(commands)
     });
@@ -121,7 +129,7 @@ fn apply_tick(
         world.entity_allocator_mut().free_many(&extra);
     }
 
-    let owner: Arc<str> = manifest.name.as_str().into();
+    let owner = slot.owner.clone();
     let ModHost {
         slots,
         pending_events,

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use bevy::prelude::*;
 
-use super::{ModHost, Phase, snapshot};
+use super::{ModHost, ModOwnership, Phase, snapshot};
 use crate::expose::Exposed;
 use crate::settings::ModSettings;
 use crate::wire::{self, EntityList, Request, TickRequest};
@@ -30,18 +30,23 @@ pub(crate) fn dispatch_ticks(world: &mut World) {
     }
     events.append(&mut host.pending_events);
 
-    let delta = world.get_resource::<Time>().map_or(0.0, |t| t.delta_secs());
+    let (delta, elapsed) = world
+        .get_resource::<Time>()
+        .map_or((0.0, 0), |t| (t.delta_secs(), t.elapsed().as_nanos() as u64));
     let limits = &world.resource::<ModSettings>().limits;
+    let entity_cap = limits.entities_per_mod;
     let max_bytes = limits.bytes_per_tick;
     let max_inbox = limits.events_per_tick * 4;
     let frozen: &World = world;
     let exposed = frozen.resource::<Exposed>();
+    let ownership = frozen.resource::<ModOwnership>();
+    let mut to_free = Vec::new();
     for slot in &mut host.slots {
         // A mod being reloaded keeps its events for its next tick.
         if !matches!(slot.phase, Phase::Idle | Phase::Reloading) {
             continue;
         }
-        let (Some(manifest), Some(worker)) = (&slot.manifest, &slot.worker) else {
+        let (Some(manifest), Some(worker)) = (&slot.manifest, &mut slot.worker) else {
             continue;
         };
         slot.inbox.extend(
@@ -63,10 +68,16 @@ pub(crate) fn dispatch_ticks(world: &mut World) {
         let queries = slot
             .queries
             .iter_mut()
-            .map(|q| snapshot::take(frozen, exposed, &registry, q))
+            .map(|q| snapshot::take(frozen, exposed, &registry, q, &slot.owner))
             .collect();
-        while slot.reserved.len() < slot.reserve_target {
+        // Never reserve more ids than the mod may still own entities.
+        let owned = ownership.0.get(&slot.owner).copied().unwrap_or(0);
+        let room = entity_cap.saturating_sub(owned);
+        while slot.reserved.len() < slot.reserve_target.min(room) {
             slot.reserved.push_back(frozen.entity_allocator().alloc());
+        }
+        if slot.reserved.len() > room {
+            to_free.extend(slot.reserved.drain(room..));
         }
         let request = Request::Tick(TickRequest {
             frame: slot.ticks,
@@ -74,6 +85,8 @@ pub(crate) fn dispatch_ticks(world: &mut World) {
             events: mod_events,
             queries,
             reserved: EntityList(slot.reserved.iter().map(|e| e.to_bits()).collect()),
+            at_entity_cap: slot.reserved.len() >= room,
+            game_time_nanos: elapsed,
         });
         let bytes = wire::encode(&request);
         if bytes.len() > max_bytes {
@@ -89,5 +102,6 @@ pub(crate) fn dispatch_ticks(world: &mut World) {
         }
     }
     drop(registry);
+    world.entity_allocator_mut().free_many(&to_free);
     world.insert_resource(host);
 }

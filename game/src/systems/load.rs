@@ -8,9 +8,11 @@ use std::sync::Arc;
 use bevy::ecs::query::QueryBuilder;
 use bevy::prelude::*;
 
-use super::{MIN_RESERVE, ModHost, ModSlot, Phase, PreparedQuery};
+use super::faults::{on_fault, report_failure, restart_due};
+use super::{MIN_RESERVE, ModHost, ModSlot, Phase, PreparedQuery, SpawnedByMod};
 use crate::expose::{Exposed, ModData};
-use crate::registry::{ModFailed, ModInfo, ModLoaded, ModRegistry, ModStatus, ReloadMod};
+use crate::grants::{ModGrants, read_grants_file};
+use crate::registry::{ModInfo, ModLoaded, ModRecovered, ModRegistry, ModStatus, ReloadMod};
 use crate::runtime::Runtime;
 use crate::runtime::instance::ModSpec;
 use crate::runtime::worker::{Worker, WorkerPool};
@@ -28,11 +30,26 @@ pub(crate) fn start_mods(world: &mut World) {
         files.len(),
         settings.mods_dir.display()
     );
+    let player_grants = read_grants_file(&settings.mods_dir).unwrap_or_else(|e| {
+        tracing::error!("grants file refused, so no mod gets more than the defaults: {e}");
+        Default::default()
+    });
+    let grants: Vec<ModGrants> = files
+        .iter()
+        .map(|file| {
+            let stem = stem_of(file);
+            let game = settings.grants.get(&stem).cloned().unwrap_or_default();
+            match player_grants.get(&stem) {
+                Some(player) => game.and(player),
+                None => game,
+            }
+        })
+        .collect();
     let threads = match settings.worker_threads {
         0 => files.len(),
         n => n.min(files.len()),
     };
-    let started = Runtime::new().and_then(|runtime| {
+    let started = Runtime::new(settings.limits.fuel_per_call.is_some()).and_then(|runtime| {
         let pool =
             WorkerPool::new(threads).map_err(|e| format!("cannot start worker threads: {e}"))?;
         Ok((Arc::new(runtime), pool))
@@ -46,6 +63,7 @@ pub(crate) fn start_mods(world: &mut World) {
             status: ModStatus::Loading,
             ticks: 0,
             faults: 0,
+            recoveries: 0,
             last_error: None,
         })
         .collect();
@@ -67,6 +85,7 @@ pub(crate) fn start_mods(world: &mut World) {
                             .cloned()
                             .unwrap_or_else(|| vec![0xc0]),
                         seed: seed_for(&stem, index),
+                        grants: grants[index].clone(),
                     }
                 })
                 .collect();
@@ -82,19 +101,25 @@ pub(crate) fn start_mods(world: &mut World) {
     };
     let slots: Vec<ModSlot> = workers
         .into_iter()
-        .map(|worker: Option<Worker>| ModSlot {
+        .zip(grants)
+        .zip(&files)
+        .map(|((worker, grants), file): ((Option<Worker>, _), _)| ModSlot {
             phase: if worker.is_some() {
                 Phase::Loading
             } else {
                 Phase::Stopped
             },
             worker,
+            owner: stem_of(file).into(),
+            grants,
             manifest: None,
             reserved: Default::default(),
             reserve_target: MIN_RESERVE,
             inbox: Vec::new(),
             ticks: 0,
             queries: Vec::new(),
+            recent_faults: Default::default(),
+            recovering: false,
         })
         .collect();
     for info in infos.iter().filter(|i| i.status == ModStatus::Failed) {
@@ -107,6 +132,7 @@ pub(crate) fn start_mods(world: &mut World) {
         slots,
         pending_events: Vec::new(),
         reloads,
+        frame: 0,
     });
 }
 
@@ -156,39 +182,25 @@ fn load_fault(message: String) -> Fault {
     }
 }
 
-pub(crate) fn report_failure(world: &mut World, info: &ModInfo) {
-    let Some(fault) = info.last_error.clone() else {
-        return;
-    };
-    tracing::error!(
-        mod_name = %info.name,
-        file = %info.file.display(),
-        kind = ?fault.kind,
-        hook = ?fault.hook,
-        "mod failed: {}",
-        fault.message
-    );
-    world.write_message(ModFailed {
-        name: info.name.clone(),
-        file: info.file.clone(),
-        fault,
-    });
-}
-
-/// Collects workers' start-up replies; once no start-up mod is still loading,
-/// starts every ready one in the same frame.
+/// Collects workers' start-up, reload and restart replies; once no start-up
+/// mod is still loading, starts every ready one in the same frame.
 pub(crate) fn receive_loaded(world: &mut World) {
     let Some(mut host) = world.remove_resource::<ModHost>() else {
         return;
     };
+    host.frame += 1;
     start_reloads(world, &mut host);
+    restart_due(&mut host);
     let mut failed = Vec::new();
     for (index, slot) in host.slots.iter_mut().enumerate() {
-        if !matches!(slot.phase, Phase::Loading | Phase::Reloading) {
+        if !matches!(
+            slot.phase,
+            Phase::Loading | Phase::Reloading | Phase::Restarting
+        ) {
             continue;
         }
         let Some(worker) = &slot.worker else { continue };
-        let Ok(bytes) = worker.replies.try_recv() else {
+        let Some(bytes) = worker.try_recv() else {
             continue;
         };
         match wire::decode::<Reply>(&bytes) {
@@ -210,7 +222,7 @@ pub(crate) fn receive_loaded(world: &mut World) {
         }
     }
     for (index, fault) in failed {
-        stop(world, &mut host, index, fault);
+        on_fault(world, &mut host, index, fault);
     }
     let loading = host.slots.iter().any(|s| matches!(s.phase, Phase::Loading));
     if !loading {
@@ -235,7 +247,7 @@ fn start_reloads(world: &mut World, host: &mut ModHost) {
             Some(slot) if matches!(slot.phase, Phase::Idle) => {
                 let sent = slot
                     .worker
-                    .as_ref()
+                    .as_mut()
                     .is_some_and(|w| w.send(&Request::Reload));
                 if sent {
                     slot.phase = Phase::Reloading;
@@ -267,7 +279,7 @@ fn activate_ready(world: &mut World, host: &mut ModHost) {
                 hook: Hook::Init,
                 message: format!("another mod is already named `{}`", manifest.name),
             };
-            stop(world, host, index, fault);
+            on_fault(world, host, index, fault);
             continue;
         }
         let queries = manifest
@@ -278,20 +290,34 @@ fn activate_ready(world: &mut World, host: &mut ModHost) {
         let slot = &mut host.slots[index];
         slot.queries = queries;
         slot.phase = Phase::Idle;
-        let file = {
+        slot.owner = manifest.name.as_str().into();
+        let recovered = std::mem::take(&mut slot.recovering);
+        let (file, faults) = {
             let mut registry = world.resource_mut::<ModRegistry>();
             let info = &mut registry.mods[index];
             info.name = manifest.name.clone();
             info.version = manifest.version.clone();
             info.status = ModStatus::Running;
-            info.file.clone()
+            if recovered {
+                info.recoveries += 1;
+            }
+            (info.file.clone(), info.faults)
         };
-        tracing::info!(mod_name = %manifest.name, version = %manifest.version, "mod loaded");
-        world.write_message(ModLoaded {
-            name: manifest.name,
-            version: manifest.version,
-            file,
-        });
+        if recovered {
+            tracing::info!(mod_name = %manifest.name, faults, "mod restarted after a fault");
+            world.write_message(ModRecovered {
+                name: manifest.name,
+                file,
+                faults,
+            });
+        } else {
+            tracing::info!(mod_name = %manifest.name, version = %manifest.version, "mod loaded");
+            world.write_message(ModLoaded {
+                name: manifest.name,
+                version: manifest.version,
+                file,
+            });
+        }
     }
 }
 
@@ -307,7 +333,7 @@ fn prepare_query(world: &mut World, names: &[String]) -> PreparedQuery {
     };
     let data_id = world.register_component::<ModData>();
     let all: Vec<_> = ids.iter().map(|id| id.unwrap_or(data_id)).collect();
-    let mut builder = QueryBuilder::<Entity>::new(world);
+    let mut builder = QueryBuilder::<(Entity, Option<&SpawnedByMod>)>::new(world);
     for id in &all {
         builder.with_id(*id);
     }
@@ -333,24 +359,6 @@ fn prepare_query(world: &mut World, names: &[String]) -> PreparedQuery {
         state,
         columns,
         last: Vec::new(),
+        last_owned: false,
     }
-}
-
-/// Stops a mod after a fault: its worker ends, its reserved ids are
-/// returned, and the registry and a [`ModFailed`] message say why.
-pub(crate) fn stop(world: &mut World, host: &mut ModHost, index: usize, fault: Fault) {
-    let slot = &mut host.slots[index];
-    slot.worker = None;
-    slot.phase = Phase::Stopped;
-    let reserved: Vec<Entity> = slot.reserved.drain(..).collect();
-    world.entity_allocator_mut().free_many(&reserved);
-    let info = {
-        let mut registry = world.resource_mut::<ModRegistry>();
-        let info = &mut registry.mods[index];
-        info.status = ModStatus::Failed;
-        info.faults += 1;
-        info.last_error = Some(fault);
-        info.clone()
-    };
-    report_failure(world, &info);
 }

@@ -2,6 +2,7 @@
 
 mod apply;
 mod dispatch;
+mod faults;
 mod load;
 mod snapshot;
 mod stage;
@@ -10,6 +11,8 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 
+use bevy::ecs::lifecycle::HookContext;
+use bevy::ecs::world::DeferredWorld;
 use bevy::prelude::*;
 
 use crate::runtime::worker::{Worker, WorkerPool};
@@ -19,9 +22,38 @@ pub(crate) use apply::apply_commands;
 pub(crate) use dispatch::dispatch_ticks;
 pub(crate) use load::{receive_loaded, start_mods};
 
-/// Marks an entity a mod spawned, with the mod's name.
+/// Marks an entity a mod spawned, with the mod's name. A mod may change
+/// only entities marked with its own name, unless granted more. The mark
+/// cannot be changed in place, so the count of each mod's entities (kept
+/// for [`ModLimits::entities_per_mod`](crate::ModLimits::entities_per_mod))
+/// stays true.
 #[derive(Component, Clone, Debug, PartialEq, Eq)]
+#[component(immutable, on_insert = count_owned, on_discard = uncount_owned)]
 pub struct SpawnedByMod(pub Arc<str>);
+
+/// How many entities each mod owns, by mod name.
+#[derive(Resource, Default, Debug)]
+pub(crate) struct ModOwnership(pub std::collections::HashMap<Arc<str>, usize>);
+
+fn count_owned(mut world: DeferredWorld, context: HookContext) {
+    let Some(owner) = world.get::<SpawnedByMod>(context.entity).map(|s| s.0.clone()) else {
+        return;
+    };
+    if let Some(mut counts) = world.get_resource_mut::<ModOwnership>() {
+        *counts.0.entry(owner).or_default() += 1;
+    }
+}
+
+fn uncount_owned(mut world: DeferredWorld, context: HookContext) {
+    let Some(owner) = world.get::<SpawnedByMod>(context.entity).map(|s| s.0.clone()) else {
+        return;
+    };
+    if let Some(mut counts) = world.get_resource_mut::<ModOwnership>() {
+        if let Some(n) = counts.0.get_mut(&owner) {
+            *n = n.saturating_sub(1);
+        }
+    }
+}
 
 /// Where a mod's worker stands, as the main thread sees it.
 #[derive(Debug)]
@@ -36,23 +68,34 @@ pub(crate) enum Phase {
     InFlight(Instant),
     /// Being replaced by a fresh instance that keeps its state.
     Reloading,
-    /// No longer run.
+    /// Waiting out its back-off after a fault; restarted in this app frame.
+    BackingOff(u64),
+    /// A fresh instance is being made after a fault.
+    Restarting,
+    /// No longer run: it could not be loaded, or it is quarantined.
     Stopped,
 }
 
 /// One of a mod's queries, resolved against the exposed types.
 pub(crate) struct PreparedQuery {
     pub names: Vec<String>,
-    pub state: bevy::ecs::query::QueryState<Entity>,
+    /// The matching entities, with who spawned them.
+    pub state: bevy::ecs::query::QueryState<(Entity, Option<&'static SpawnedByMod>)>,
     /// Typed states per column, for types on the serde path.
     pub columns: Vec<Option<crate::expose::ColumnStates>>,
     /// The rows the last snapshot sent, to recognise a batch written back.
     pub last: Vec<Entity>,
+    /// Whether the mod spawned every one of `last`.
+    pub last_owned: bool,
 }
 
 /// The main thread's record of one mod; indices match [`crate::ModRegistry`].
 pub(crate) struct ModSlot {
     pub worker: Option<Worker>,
+    /// The name its entities are marked with (the manifest's, once known).
+    pub owner: Arc<str>,
+    /// What the mod may do beyond the defaults.
+    pub grants: crate::grants::ModGrants,
     pub manifest: Option<ModManifest>,
     pub phase: Phase,
     /// Entity ids allocated for the mod's spawns, in the order it uses them.
@@ -62,6 +105,10 @@ pub(crate) struct ModSlot {
     pub inbox: Vec<WireEvent>,
     pub ticks: u64,
     pub queries: Vec<PreparedQuery>,
+    /// App frames of the mod's recent faults, oldest first.
+    pub recent_faults: VecDeque<u64>,
+    /// Whether the instance being started replaces one that ran.
+    pub recovering: bool,
 }
 
 /// Everything the plugin keeps on the main thread.
@@ -73,6 +120,8 @@ pub(crate) struct ModHost {
     /// Events mods emitted last frame, delivered to subscribers this frame.
     pub pending_events: Vec<WireEvent>,
     pub reloads: bevy::ecs::message::MessageCursor<crate::registry::ReloadMod>,
+    /// Frames since start-up; back-off and the fault window count these.
+    pub frame: u64,
 }
 
 /// Fewest entity ids kept reserved for a mod.

@@ -1,22 +1,31 @@
 //! The values a mod's queries see at the start of its tick.
 
+use std::sync::Arc;
+
 use bevy::prelude::*;
 use bevy::reflect::TypeRegistry;
 
 use super::PreparedQuery;
 use crate::codec::{packed, value};
 use crate::expose::{ColumnStates, Exposed, ModData};
-use crate::wire::{Column, Encoding, EntityList, QueryResult};
+use crate::wire::{Column, Encoding, EntityList, QueryResult, pack_bits};
 
 /// Runs one query and encodes its columns: packed where the type allows,
 /// MessagePack by reflection otherwise, mod-defined data as stored.
+/// `owner` is the mod's name: rows it spawned are marked as its own.
 pub(crate) fn take(
     world: &World,
     exposed: &Exposed,
     registry: &TypeRegistry,
     query: &mut PreparedQuery,
+    owner: &Arc<str>,
 ) -> QueryResult {
-    let mut entities: Vec<Entity> = query.state.iter(world).collect();
+    let mut entities: Vec<Entity> = Vec::new();
+    let mut owned: Vec<bool> = Vec::new();
+    for (e, spawner) in query.state.iter(world) {
+        entities.push(e);
+        owned.push(spawner.is_some_and(|s| Arc::ptr_eq(&s.0, owner) || *s.0 == **owner));
+    }
     let defined: Vec<&str> = query
         .names
         .iter()
@@ -24,10 +33,23 @@ pub(crate) fn take(
         .map(String::as_str)
         .collect();
     if !defined.is_empty() {
-        entities.retain(|e| {
-            world
-                .get::<ModData>(*e)
-                .is_some_and(|d| defined.iter().all(|n| d.values.contains_key(*n)))
+        let keep: Vec<bool> = entities
+            .iter()
+            .map(|e| {
+                world
+                    .get::<ModData>(*e)
+                    .is_some_and(|d| defined.iter().all(|n| d.values.contains_key(*n)))
+            })
+            .collect();
+        let mut row = 0;
+        owned.retain(|_| {
+            row += 1;
+            keep[row - 1]
+        });
+        let mut row = 0;
+        entities.retain(|_| {
+            row += 1;
+            keep[row - 1]
         });
     }
     let columns = query
@@ -37,10 +59,12 @@ pub(crate) fn take(
         .map(|(name, states)| column(world, exposed, registry, name, &entities, states.as_mut()))
         .collect();
     query.last.clone_from(&entities);
+    query.last_owned = owned.iter().all(|o| *o);
     QueryResult {
         components: query.names.clone(),
         entities: EntityList(entities.iter().map(|e| e.to_bits()).collect()),
         columns,
+        owned: pack_bits(owned).into(),
     }
 }
 

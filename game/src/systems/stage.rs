@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, HashSet, VecDeque};
 use bevy::prelude::*;
 use bevy::reflect::TypeRegistry;
 
+use super::SpawnedByMod;
 use crate::codec::value;
 use crate::expose::{Exposed, ModAccess};
 use crate::wire::{Column, Command, Encoding, ModManifest, WireComponent};
@@ -49,6 +50,12 @@ pub(crate) struct Stager<'a> {
     pub manifest: &'a ModManifest,
     pub reserved: &'a VecDeque<Entity>,
     pub depth: usize,
+    /// The mod's name, which marks the entities it spawned.
+    pub owner: &'a str,
+    /// Whether the mod may change entities it did not spawn.
+    pub modify_any_entity: bool,
+    /// Rows of the mod's last snapshots that it spawned every one of.
+    pub owned_rows: &'a [&'a [Entity]],
 }
 
 /// The result of staging: the checked commands and how many reserved ids
@@ -70,6 +77,13 @@ impl Stager<'_> {
                 !despawned.contains(&e)
                     && (spawned.contains(&e) || self.world.get_entity(e).is_ok())
             };
+            let mine = |e: Entity, spawned: &HashSet<Entity>| -> Result<(), String> {
+                if self.modify_any_entity || spawned.contains(&e) || self.owns(e) {
+                    Ok(())
+                } else {
+                    Err(self.not_owner(e))
+                }
+            };
             let staged = match command {
                 Command::Spawn { entity, components } => {
                     let e = self.entity(entity).map_err(at)?;
@@ -89,6 +103,7 @@ impl Stager<'_> {
                             "despawn of entity {entity}, which does not exist"
                         )));
                     }
+                    mine(e, &spawned).map_err(at)?;
                     despawned.insert(e);
                     Staged::Despawn(e)
                 }
@@ -99,6 +114,7 @@ impl Stager<'_> {
                             "insert on entity {entity}, which does not exist"
                         )));
                     }
+                    mine(e, &spawned).map_err(at)?;
                     Staged::Insert(e, self.values(components).map_err(at)?)
                 }
                 Command::Remove { entity, names } => {
@@ -108,6 +124,7 @@ impl Stager<'_> {
                             "remove on entity {entity}, which does not exist"
                         )));
                     }
+                    mine(e, &spawned).map_err(at)?;
                     let mut removed = Vec::with_capacity(names.len());
                     for name in names {
                         removed.push((self.writable(&name).map_err(at)?, name));
@@ -129,6 +146,15 @@ impl Stager<'_> {
                         }
                         rows_of.push(e);
                     }
+                    // The usual batch rewrites a snapshot the mod spawned
+                    // all of; anything else is checked row by row.
+                    if !self.modify_any_entity
+                        && !self.owned_rows.contains(&rows_of.as_slice())
+                    {
+                        for e in &rows_of {
+                            mine(*e, &spawned).map_err(at)?;
+                        }
+                    }
                     let mut staged_columns = Vec::with_capacity(columns.len());
                     for column in columns {
                         staged_columns.push(self.batch_column(&rows_of, column).map_err(at)?);
@@ -142,6 +168,24 @@ impl Stager<'_> {
             commands: out,
             spawned: next_reserved,
         })
+    }
+
+    /// Whether the mod spawned `e`.
+    fn owns(&self, e: Entity) -> bool {
+        self.world
+            .get::<SpawnedByMod>(e)
+            .is_some_and(|s| &*s.0 == self.owner)
+    }
+
+    fn not_owner(&self, e: Entity) -> String {
+        let by = match self.world.get::<SpawnedByMod>(e) {
+            Some(s) => format!("mod `{}`", s.0),
+            None => "the game".to_string(),
+        };
+        format!(
+            "entity {} was spawned by {by}, and this mod may change only its own",
+            e.to_bits()
+        )
     }
 
     fn entity(&self, bits: u64) -> Result<Entity, String> {
