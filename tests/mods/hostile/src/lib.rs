@@ -1,8 +1,10 @@
 //! Misbehaves on purpose. The game's config says how (`{"attack": ...}`)
 //! and from which tick (`{"from": n}`, default 3). Before each attack the
-//! mod spawns an entity, so a test can check that nothing of the failed tick
-//! reached the world.
+//! mod spawns an entity at (-1, -1), so a test can check that nothing of the
+//! failed tick reached the world. An attack that finds the sandbox open
+//! emits `escaped` and returns normally, which the tests treat as a failure.
 
+use mod_api::bindings::bevy_wasm::mods as raw;
 use mod_api::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -14,19 +16,49 @@ struct Position {
 
 component!(Position { x: f32, y: f32 });
 
+/// A type the demo game exposes read-only.
+#[derive(Serialize, Deserialize, Clone, Copy)]
+struct Health {
+    current: i32,
+    max: i32,
+}
+
+component!(Health);
+
+/// A type the game does not expose and this mod does not define.
+#[derive(Serialize, Deserialize, Clone, Copy)]
+struct Secret {
+    level: u32,
+}
+
+component!(Secret);
+
 #[derive(Deserialize, Default)]
 struct Config {
     attack: String,
     #[serde(default)]
     from: Option<u64>,
+    /// Attack in tick `from` only, and behave after (tick numbers go on
+    /// across a restart).
+    #[serde(default)]
+    once: bool,
 }
 
 #[derive(Default)]
 struct Hostile {
     config: Config,
+    mine: Vec<Entity>,
+}
+
+fn escaped(what: &str) -> Result<()> {
+    emit("escaped", what)
 }
 
 impl Mod for Hostile {
+    fn manifest(&self, manifest: Manifest) -> Manifest {
+        manifest.query::<Position>()
+    }
+
     fn init(&mut self, config: &[u8]) -> Result<()> {
         self.config = rmp_serde::from_slice(config).map_err(|e| Error::msg(e.to_string()))?;
         if self.config.attack == "loop-in-init" {
@@ -37,8 +69,44 @@ impl Mod for Hostile {
     }
 
     fn tick(&mut self, tick: &Tick) -> Result<()> {
-        if tick.frame < self.config.from.unwrap_or(3) {
+        if self.config.attack == "hoard" {
+            // Spawns as many as it may, every tick; at the cap spawn fails
+            // and the mod simply tries again next tick.
+            while let Ok(e) = spawn(&Position { x: 5.0, y: 5.0 }) {
+                self.mine.push(e);
+            }
             return Ok(());
+        }
+        let from = self.config.from.unwrap_or(3);
+        if tick.frame == 0 {
+            // Lives through faults: its components stay in the world.
+            spawn(&Position { x: 3.0, y: 3.0 })?;
+        }
+        if tick.frame < from || (self.config.once && tick.frame > from) {
+            return Ok(());
+        }
+        match self.config.attack.as_str() {
+            "clock" => {
+                let wall = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_err(|e| Error::msg(e.to_string()))?;
+                let start = std::time::Instant::now();
+                std::thread::sleep(std::time::Duration::from_millis(250));
+                let slept = start.elapsed();
+                return emit("clock", &(wall.as_secs_f64(), slept.as_secs_f64()));
+            }
+            "read-data" => {
+                return match std::fs::read_to_string("/data/hello.txt") {
+                    Ok(text) => {
+                        if std::fs::write("/data/hello.txt", "overwritten").is_ok() {
+                            return escaped("wrote into a read-only grant");
+                        }
+                        emit("data", &text)
+                    }
+                    Err(e) => Err(Error::msg(format!("file system: {e}"))),
+                };
+            }
+            _ => {}
         }
         // Marks the tick: this entity must never appear.
         spawn(&Position { x: -1.0, y: -1.0 })?;
@@ -48,7 +116,20 @@ impl Mod for Hostile {
                 #[allow(clippy::empty_loop)]
                 loop {}
             }
+            "sleep" => {
+                // A real sleep would hold the worker for an hour; a mod's
+                // sleep returns at once, and the loop meets the deadline.
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+                #[allow(clippy::empty_loop)]
+                loop {}
+            }
             "panic" => panic!("this mod panics on purpose"),
+            "trap" => {
+                #[cfg(target_arch = "wasm32")]
+                core::arch::wasm32::unreachable();
+                #[allow(unreachable_code)]
+                Ok(())
+            }
             "allocate" => {
                 let mut hoard: Vec<Vec<u8>> = Vec::new();
                 loop {
@@ -67,7 +148,87 @@ impl Mod for Hostile {
                 Ok(())
             }
             "error" => Err(Error::msg("this mod fails on purpose")),
-            _ => Ok(()),
+            "flood" => {
+                // Far more events than a tick may carry; errors ignored.
+                for i in 0..1_000_000u32 {
+                    let _ = emit("spam", &i);
+                }
+                Ok(())
+            }
+            "giant-payload" => {
+                // One event bigger than a tick may send.
+                let _ = emit("giant", &serde_bytes::ByteBuf::from(vec![7u8; 3 << 20]));
+                Ok(())
+            }
+            "deep" => {
+                // MessagePack nested 100,000 deep: arrays of one element.
+                let mut bytes = vec![0x91u8; 100_000];
+                bytes.push(0xc0);
+                let _ = raw::events::emit("deep", &bytes);
+                Ok(())
+            }
+            "invalid-msgpack" => {
+                // 0xc1 is never used in MessagePack.
+                let _ = raw::events::emit("broken", &[0xc1, 0x00, 0xff]);
+                Ok(())
+            }
+            "write-read-only" => {
+                let e = spawn(&Position { x: -1.0, y: -2.0 })?;
+                let _ = insert(e, &Health { current: 1, max: 1 });
+                Ok(())
+            }
+            "write-unexposed" => {
+                let e = spawn(&Position { x: -1.0, y: -3.0 })?;
+                let _ = insert(e, &Secret { level: 9 });
+                Ok(())
+            }
+            "despawn-other" => {
+                // Anything but its own keeper at (3, 3) is someone else's:
+                // its marked spawns never reached the world.
+                let rows = read_batch::<Position>()?;
+                match rows.iter().find(|(_, p)| (p.x, p.y) != (3.0, 3.0)) {
+                    Some((e, _)) => {
+                        let _ = despawn(*e);
+                        Ok(())
+                    }
+                    None => escaped("no entity of another mod to attack"),
+                }
+            }
+            "write-other" => {
+                let rows = read_batch::<Position>()?;
+                let ids: Vec<Entity> = rows.iter().map(|(e, _)| *e).collect();
+                let far: Vec<Position> = rows
+                    .iter()
+                    .map(|_| Position {
+                        x: 1e9,
+                        y: 1e9,
+                    })
+                    .collect();
+                let _ = write_batch(&ids, &far);
+                Ok(())
+            }
+            "open-file" => match std::fs::read("/etc/passwd") {
+                Ok(_) => escaped("read /etc/passwd"),
+                Err(e) => Err(Error::msg(format!("file system: {e}"))),
+            },
+            "read-env" => {
+                let vars: Vec<(String, String)> = std::env::vars().collect();
+                let args: Vec<String> = std::env::args().collect();
+                if vars.is_empty() && args.is_empty() {
+                    Err(Error::msg("environment: no variables, no arguments"))
+                } else {
+                    escaped("read the environment")
+                }
+            }
+            "socket" => match std::net::TcpStream::connect("127.0.0.1:80") {
+                Ok(_) => escaped("opened a socket"),
+                Err(e) => Err(Error::msg(format!("network: {e}"))),
+            },
+            "resolve" => match std::net::ToSocketAddrs::to_socket_addrs("localhost:80") {
+                Ok(_) => escaped("resolved a host name"),
+                Err(e) => Err(Error::msg(format!("network: {e}"))),
+            },
+            other => Err(Error::msg(format!("unknown attack `{other}`"))),
         }
     }
 }
