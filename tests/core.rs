@@ -235,6 +235,33 @@ fn bad_files_are_reported_by_name_and_reason_while_good_mods_run() {
         &truncated[..truncated.len() / 2],
     )
     .unwrap();
+    // Random bytes, and random bytes behind a component's header.
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let random: Vec<u8> = (0..4096)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u8
+        })
+        .collect();
+    std::fs::write(dir.join("f-random.wasm"), &random).unwrap();
+    let mut headed = b"\0asm\x0d\0\x01\0".to_vec();
+    headed.extend_from_slice(&random);
+    std::fs::write(dir.join("g-random-component.wasm"), &headed).unwrap();
+    // The mover as if built against an incompatible WIT package: the
+    // version in its import and export names rewritten, same length.
+    let mut future = mod_bytes("mover");
+    let (from, to) = (b"bevy-wasm:mods/".as_slice(), b"@0.1.0".as_slice());
+    let mut i = 0;
+    while let Some(at) = find(&future[i..], from) {
+        let name_at = i + at;
+        if let Some(v) = find(&future[name_at..name_at + 64.min(future.len() - name_at)], to) {
+            future[name_at + v..name_at + v + to.len()].copy_from_slice(b"@0.9.0");
+        }
+        i = name_at + from.len();
+    }
+    std::fs::write(dir.join("h-incompatible.wasm"), &future).unwrap();
 
     let mut app = app(&dir);
     let failures = load(&mut app);
@@ -261,6 +288,14 @@ fn bad_files_are_reported_by_name_and_reason_while_good_mods_run() {
     assert!(reason("c-core-module.wasm").contains("core WebAssembly module, not a component"));
     assert!(reason("d-other-world.wasm").contains("does not implement"));
     assert!(reason("e-truncated.wasm").contains("not a valid component"));
+    assert!(reason("f-random.wasm").contains("not a WebAssembly file"));
+    assert!(reason("g-random-component.wasm").contains("not a valid component"));
+    let incompatible = reason("h-incompatible.wasm");
+    assert!(
+        incompatible.contains("built for bevy-wasm:mods@0.9.0")
+            && incompatible.contains("rebuild the mod"),
+        "{incompatible}"
+    );
 
     // Reported as each file's loader finishes, so in no fixed order.
     let mut failed_files: Vec<String> = failures
@@ -275,7 +310,10 @@ fn bad_files_are_reported_by_name_and_reason_while_good_mods_run() {
             "b-empty.wasm",
             "c-core-module.wasm",
             "d-other-world.wasm",
-            "e-truncated.wasm"
+            "e-truncated.wasm",
+            "f-random.wasm",
+            "g-random-component.wasm",
+            "h-incompatible.wasm"
         ]
     );
 
@@ -350,4 +388,9 @@ fn two_runs_with_the_same_inputs_end_in_the_same_world() {
     let (b, _) = full_run();
     assert_eq!(positioned, 11, "10 from the mover and 1 from the raw mod");
     assert_eq!(a, b);
+}
+
+/// Where `needle` first occurs in `haystack`.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }

@@ -140,3 +140,20 @@ impl Default for ModSettings {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn back_off_doubles_per_fault_up_to_the_cap() {
+        let policy = FaultPolicy {
+            backoff_frames: 30,
+            max_backoff_frames: 200,
+            ..FaultPolicy::default()
+        };
+        let waits: Vec<u64> = (1..=5).map(|n| policy.backoff(n)).collect();
+        assert_eq!(waits, [30, 60, 120, 200, 200]);
+        assert_eq!(policy.backoff(1_000), 200, "no overflow");
+    }
+}
