@@ -256,7 +256,10 @@ fn bad_files_are_reported_by_name_and_reason_while_good_mods_run() {
     let mut i = 0;
     while let Some(at) = find(&future[i..], from) {
         let name_at = i + at;
-        if let Some(v) = find(&future[name_at..name_at + 64.min(future.len() - name_at)], to) {
+        if let Some(v) = find(
+            &future[name_at..name_at + 64.min(future.len() - name_at)],
+            to,
+        ) {
             future[name_at + v..name_at + v + to.len()].copy_from_slice(b"@0.9.0");
         }
         i = name_at + from.len();

@@ -96,20 +96,30 @@ struct Outcome {
     events: Vec<ModEvent>,
 }
 
-fn hostile_config(attack: &str, extra: &[(&str, bool)]) -> Vec<u8> {
+/// The hostile mod (loaded first) and the mover in a fresh folder, with the
+/// test limits and policy; `once` makes the attack a one-off.
+fn beside_mover(attack: &str, once: bool) -> ModPlugin {
     #[derive(serde::Serialize)]
     struct Config<'a> {
         attack: &'a str,
         once: bool,
     }
-    let once = extra.iter().any(|(k, v)| *k == "once" && *v);
-    rmp_serde::to_vec_named(&Config { attack, once }).unwrap()
+    let dir = folder_with(&[("hostile", "a-hostile.wasm"), ("mover", "b-mover.wasm")]);
+    ModPlugin::new()
+        .with_mods_dir(&dir)
+        .with_limits(limits())
+        .with_fault_policy(policy())
+        .with_config(
+            "a-hostile",
+            rmp_serde::to_vec_named(&Config { attack, once }).unwrap(),
+        )
 }
 
 /// Runs the hostile mod (loaded first) beside the mover: [`FRAMES`] frames,
-/// and on while it is recovering (a restart that loops in `init` takes a
-/// hard limit of its worker's time, not of the frames'), then 5 more.
-fn run(attack: &str, plugin: ModPlugin) -> Outcome {
+/// and on until `settled` says the mod is where the test wants it (a
+/// restart that loops in `init` takes a hard limit of its worker's time,
+/// not of the frames'), then 5 more.
+fn run(attack: &str, plugin: ModPlugin, settled: fn(&ModInfo) -> bool) -> Outcome {
     let mut app = app_with(plugin);
     let mut failed = load(&mut app);
     let mut recovered = Vec::new();
@@ -129,8 +139,8 @@ fn run(attack: &str, plugin: ModPlugin) -> Outcome {
         recovered.extend(drain::<ModRecovered>(&mut app));
         quarantined.extend(drain::<ModQuarantined>(&mut app));
         events.extend(drain::<ModEvent>(&mut app));
-        let settled = hostile_info(&app).status != ModStatus::Recovering;
-        if times.len() >= FRAMES && (settled || started.elapsed() > Duration::from_secs(20)) {
+        let done = settled(&hostile_info(&app));
+        if times.len() >= FRAMES && (done || started.elapsed() > Duration::from_secs(20)) {
             tail += 1;
         }
     }
@@ -168,29 +178,39 @@ fn run(attack: &str, plugin: ModPlugin) -> Outcome {
     }
 }
 
+fn quarantined(info: &ModInfo) -> bool {
+    info.status == ModStatus::Quarantined
+}
+
+fn running(info: &ModInfo) -> bool {
+    info.status == ModStatus::Running
+}
+
 /// Runs `attack` with the test limits and policy and checks everything the
 /// suite promises; returns the last fault.
 fn contain(attack: &str) -> Fault {
-    let dir = folder_with(&[("hostile", "a-hostile.wasm"), ("mover", "b-mover.wasm")]);
-    let plugin = ModPlugin::new()
-        .with_mods_dir(&dir)
-        .with_limits(limits())
-        .with_fault_policy(policy())
-        .with_config("a-hostile", hostile_config(attack, &[]));
-    let mut outcome = run(attack, plugin);
+    let mut outcome = run(attack, beside_mover(attack, false), quarantined);
     let info = &outcome.info;
 
     // Faulted, restarted with back-off, and quarantined on the third fault.
     assert_eq!(info.status, ModStatus::Quarantined, "`{attack}`: {info:?}");
-    assert_eq!(info.faults, 3, "`{attack}`: {:#?}", outcome.failed.iter().map(|f| (&f.name, f.fault.kind, f.fault.hook, f.fault.message.lines().next())).collect::<Vec<_>>());
+    assert_eq!(info.faults, 3, "`{attack}`");
     let reported: Vec<&ModFailed> = outcome
         .failed
         .iter()
         .filter(|f| f.file == info.file)
         .collect();
-    assert_eq!(reported.len(), 3, "a ModFailed for each fault of `{attack}`");
+    assert_eq!(
+        reported.len(),
+        3,
+        "a ModFailed for each fault of `{attack}`"
+    );
     assert_eq!(reported[2].fault, outcome.fault);
-    assert!(reported.iter().all(|f| f.name == "hostile" || attack == "loop-in-init"));
+    assert!(
+        reported
+            .iter()
+            .all(|f| f.name == "hostile" || attack == "loop-in-init")
+    );
     assert_eq!(outcome.quarantined.len(), 1);
     assert_eq!(outcome.quarantined[0].file, info.file);
     if attack != "loop-in-init" {
@@ -279,7 +299,12 @@ fn a_mod_that_returns_an_error_is_stopped_with_its_message() {
 #[test]
 fn a_mod_that_floods_events_has_its_tick_refused() {
     let fault = contain("flood");
-    assert_fault(&fault, FaultKind::InvalidOutput, Hook::Tick, "more than 100 events");
+    assert_fault(
+        &fault,
+        FaultKind::InvalidOutput,
+        Hook::Tick,
+        "more than 100 events",
+    );
 }
 
 #[test]
@@ -297,31 +322,56 @@ fn messagepack_nested_100000_deep_is_refused() {
 #[test]
 fn invalid_messagepack_is_refused() {
     let fault = contain("invalid-msgpack");
-    assert_fault(&fault, FaultKind::InvalidOutput, Hook::Tick, "invalid value");
+    assert_fault(
+        &fault,
+        FaultKind::InvalidOutput,
+        Hook::Tick,
+        "invalid value",
+    );
 }
 
 #[test]
 fn writing_a_read_only_component_is_refused() {
     let fault = contain("write-read-only");
-    assert_fault(&fault, FaultKind::InvalidOutput, Hook::Tick, "`Health` is read-only");
+    assert_fault(
+        &fault,
+        FaultKind::InvalidOutput,
+        Hook::Tick,
+        "`Health` is read-only",
+    );
 }
 
 #[test]
 fn writing_an_unexposed_type_is_refused() {
     let fault = contain("write-unexposed");
-    assert_fault(&fault, FaultKind::InvalidOutput, Hook::Tick, "unknown component `Secret`");
+    assert_fault(
+        &fault,
+        FaultKind::InvalidOutput,
+        Hook::Tick,
+        "unknown component `Secret`",
+    );
 }
 
 #[test]
 fn despawning_another_mods_entity_is_refused() {
     let fault = contain("despawn-other");
-    assert_fault(&fault, FaultKind::InvalidOutput, Hook::Tick, "belongs to someone else");
+    assert_fault(
+        &fault,
+        FaultKind::InvalidOutput,
+        Hook::Tick,
+        "belongs to someone else",
+    );
 }
 
 #[test]
 fn writing_another_mods_entities_in_a_batch_is_refused() {
     let fault = contain("write-other");
-    assert_fault(&fault, FaultKind::InvalidOutput, Hook::Tick, "belongs to someone else");
+    assert_fault(
+        &fault,
+        FaultKind::InvalidOutput,
+        Hook::Tick,
+        "belongs to someone else",
+    );
 }
 
 #[test]
@@ -333,7 +383,12 @@ fn a_mod_cannot_open_a_file() {
 #[test]
 fn a_mod_sees_no_environment_or_arguments() {
     let fault = contain("read-env");
-    assert_fault(&fault, FaultKind::ModError, Hook::Tick, "no variables, no arguments");
+    assert_fault(
+        &fault,
+        FaultKind::ModError,
+        Hook::Tick,
+        "no variables, no arguments",
+    );
 }
 
 #[test]
@@ -350,16 +405,11 @@ fn a_mod_cannot_look_up_a_host_name() {
 
 #[test]
 fn fuel_stops_a_loop_at_the_same_point_on_every_machine() {
-    let dir = folder_with(&[("hostile", "a-hostile.wasm"), ("mover", "b-mover.wasm")]);
-    let plugin = ModPlugin::new()
-        .with_mods_dir(&dir)
-        .with_limits(ModLimits {
-            fuel_per_call: Some(20_000_000),
-            ..limits()
-        })
-        .with_fault_policy(policy())
-        .with_config("a-hostile", hostile_config("loop", &[]));
-    let mut outcome = run("loop", plugin);
+    let plugin = beside_mover("loop", false).with_limits(ModLimits {
+        fuel_per_call: Some(20_000_000),
+        ..limits()
+    });
+    let mut outcome = run("loop", plugin, quarantined);
     assert_eq!(outcome.info.status, ModStatus::Quarantined);
     assert_fault(&outcome.fault, FaultKind::OutOfFuel, Hook::Tick, "fuel");
     assert_eq!(
@@ -370,13 +420,8 @@ fn fuel_stops_a_loop_at_the_same_point_on_every_machine() {
 
 #[test]
 fn a_mod_that_faults_once_is_restarted_and_its_entities_survive() {
-    let dir = folder_with(&[("hostile", "a-hostile.wasm"), ("mover", "b-mover.wasm")]);
-    let plugin = ModPlugin::new()
-        .with_mods_dir(&dir)
-        .with_limits(limits())
-        .with_fault_policy(policy())
-        .with_config("a-hostile", hostile_config("panic", &[("once", true)]));
-    let mut outcome = run("panic", plugin);
+    let plugin = beside_mover("panic", true);
+    let mut outcome = run("panic", plugin, running);
     let info = &outcome.info;
     assert_eq!(info.status, ModStatus::Running, "{info:?}");
     assert_eq!((info.faults, info.recoveries), (1, 1));
@@ -396,16 +441,11 @@ fn a_mod_that_faults_once_is_restarted_and_its_entities_survive() {
 
 #[test]
 fn a_quarantined_mods_entities_can_be_despawned() {
-    let dir = folder_with(&[("hostile", "a-hostile.wasm"), ("mover", "b-mover.wasm")]);
-    let plugin = ModPlugin::new()
-        .with_mods_dir(&dir)
-        .with_limits(limits())
-        .with_fault_policy(FaultPolicy {
-            despawn_on_quarantine: true,
-            ..policy()
-        })
-        .with_config("a-hostile", hostile_config("error", &[]));
-    let mut outcome = run("error", plugin);
+    let plugin = beside_mover("error", false).with_fault_policy(FaultPolicy {
+        despawn_on_quarantine: true,
+        ..policy()
+    });
+    let mut outcome = run("error", plugin, quarantined);
     assert_eq!(outcome.info.status, ModStatus::Quarantined);
     assert!(hostile_positions(&mut outcome.app).is_empty());
     assert_eq!(
@@ -416,15 +456,11 @@ fn a_quarantined_mods_entities_can_be_despawned() {
 
 #[test]
 fn a_mod_owns_no_more_entities_than_the_cap() {
-    let dir = folder_with(&[("hostile", "a-hostile.wasm"), ("mover", "b-mover.wasm")]);
-    let plugin = ModPlugin::new()
-        .with_mods_dir(&dir)
-        .with_limits(ModLimits {
-            entities_per_mod: 40,
-            ..limits()
-        })
-        .with_config("a-hostile", hostile_config("hoard", &[]));
-    let mut outcome = run("hoard", plugin);
+    let plugin = beside_mover("hoard", false).with_limits(ModLimits {
+        entities_per_mod: 40,
+        ..limits()
+    });
+    let mut outcome = run("hoard", plugin, running);
     // Spawning at the cap fails in the mod, which is not a fault.
     assert_eq!(outcome.info.status, ModStatus::Running);
     assert_eq!(outcome.info.faults, 0);
@@ -498,17 +534,9 @@ fn a_granted_folder_is_readable_and_nothing_else() {
 
 #[test]
 fn a_grant_lets_a_mod_change_entities_it_did_not_spawn() {
-    let dir = folder_with(&[("hostile", "a-hostile.wasm"), ("mover", "b-mover.wasm")]);
-    let plugin = ModPlugin::new()
-        .with_mods_dir(&dir)
-        .with_limits(limits())
-        .with_fault_policy(policy())
-        .with_grants("a-hostile", ModGrants::default().modify_any_entity())
-        .with_config(
-            "a-hostile",
-            hostile_config("despawn-other", &[("once", true)]),
-        );
-    let mut outcome = run("despawn-other", plugin);
+    let plugin = beside_mover("despawn-other", true)
+        .with_grants("a-hostile", ModGrants::default().modify_any_entity());
+    let mut outcome = run("despawn-other", plugin, running);
     assert_eq!(outcome.info.faults, 0, "{:?}", outcome.info.last_error);
     assert_eq!(
         mover_positions(&mut outcome.app).len(),

@@ -36,8 +36,8 @@ mod wire;
 
 pub use checksum::moddable_checksum;
 pub use expose::{ModAccess, ModData, ModdableComponent, ModdingAppExt};
-pub use plugin::{ModPlugin, ModSystems};
 pub use grants::{GRANTS_FILE, GUEST_DATA_DIR, ModGrants};
+pub use plugin::{ModPlugin, ModSystems};
 pub use registry::{
     ModEvent, ModFailed, ModInfo, ModLoaded, ModQuarantined, ModRecovered, ModRegistry, ModStatus,
     ReloadMod,

@@ -124,8 +124,7 @@ impl HostState {
         let Some(&entity) = self.tick.reserved.front() else {
             if self.tick.at_entity_cap {
                 return Err(ModError::LimitExceeded(
-                    "this mod owns as many entities as the game allows; despawn some first"
-                        .into(),
+                    "this mod owns as many entities as the game allows; despawn some first".into(),
                 ));
             }
             return Err(ModError::LimitExceeded(
@@ -306,7 +305,6 @@ impl Host for HostState {
             columns,
         })
     }
-
 }
 
 /// A snapshot column as the guest sees it.

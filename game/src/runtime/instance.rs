@@ -70,13 +70,12 @@ impl Instance {
         let limits = &spec.limits;
         let time = GameTime::default();
         let lines = LineBudget::default();
-        let wasi = wasi::context(&name, spec.seed, &time, &lines, &spec.grants).map_err(|e| {
-            Fault {
+        let wasi =
+            wasi::context(&name, spec.seed, &time, &lines, &spec.grants).map_err(|e| Fault {
                 kind: FaultKind::Invalid,
                 hook: Hook::Load,
                 message: e,
-            }
-        })?;
+            })?;
         let state = HostState {
             wasi,
             table: ResourceTable::new(),
@@ -176,11 +175,8 @@ impl Instance {
         self.bounds.renew(&mut self.store);
         let data = self.store.data_mut();
         data.time.set(request.game_time_nanos);
-        data.tick.begin(
-            request.queries,
-            &request.reserved.0,
-            request.at_entity_cap,
-        );
+        data.tick
+            .begin(request.queries, &request.reserved.0, request.at_entity_cap);
         let result = self.run_hooks(request.frame, request.delta_seconds, request.events);
         let finished = self.store.data_mut().tick.finish();
         // A refused write or a broken cap names the cause better than the

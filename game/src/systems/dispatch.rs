@@ -30,9 +30,9 @@ pub(crate) fn dispatch_ticks(world: &mut World) {
     }
     events.append(&mut host.pending_events);
 
-    let (delta, elapsed) = world
-        .get_resource::<Time>()
-        .map_or((0.0, 0), |t| (t.delta_secs(), t.elapsed().as_nanos() as u64));
+    let (delta, elapsed) = world.get_resource::<Time>().map_or((0.0, 0), |t| {
+        (t.delta_secs(), t.elapsed().as_nanos() as u64)
+    });
     let limits = &world.resource::<ModSettings>().limits;
     let entity_cap = limits.entities_per_mod;
     let max_bytes = limits.bytes_per_tick;

@@ -120,7 +120,11 @@ fn despawn_owned(world: &mut World, owner: &Arc<str>) {
         .filter(|(_, s)| *s.0 == **owner)
         .map(|(e, _)| e)
         .collect();
-    tracing::info!(mod_name = &**owner, "despawning its {} entities", owned.len());
+    tracing::info!(
+        mod_name = &**owner,
+        "despawning its {} entities",
+        owned.len()
+    );
     for e in owned {
         world.despawn(e);
     }

@@ -103,24 +103,26 @@ pub(crate) fn start_mods(world: &mut World) {
         .into_iter()
         .zip(grants)
         .zip(&files)
-        .map(|((worker, grants), file): ((Option<Worker>, _), _)| ModSlot {
-            phase: if worker.is_some() {
-                Phase::Loading
-            } else {
-                Phase::Stopped
+        .map(
+            |((worker, grants), file): ((Option<Worker>, _), _)| ModSlot {
+                phase: if worker.is_some() {
+                    Phase::Loading
+                } else {
+                    Phase::Stopped
+                },
+                worker,
+                owner: stem_of(file).into(),
+                grants,
+                manifest: None,
+                reserved: Default::default(),
+                reserve_target: MIN_RESERVE,
+                inbox: Vec::new(),
+                ticks: 0,
+                queries: Vec::new(),
+                recent_faults: Default::default(),
+                recovering: false,
             },
-            worker,
-            owner: stem_of(file).into(),
-            grants,
-            manifest: None,
-            reserved: Default::default(),
-            reserve_target: MIN_RESERVE,
-            inbox: Vec::new(),
-            ticks: 0,
-            queries: Vec::new(),
-            recent_faults: Default::default(),
-            recovering: false,
-        })
+        )
         .collect();
     for info in infos.iter().filter(|i| i.status == ModStatus::Failed) {
         report_failure(world, info);

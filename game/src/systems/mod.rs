@@ -36,7 +36,10 @@ pub struct SpawnedByMod(pub Arc<str>);
 pub(crate) struct ModOwnership(pub std::collections::HashMap<Arc<str>, usize>);
 
 fn count_owned(mut world: DeferredWorld, context: HookContext) {
-    let Some(owner) = world.get::<SpawnedByMod>(context.entity).map(|s| s.0.clone()) else {
+    let Some(owner) = world
+        .get::<SpawnedByMod>(context.entity)
+        .map(|s| s.0.clone())
+    else {
         return;
     };
     if let Some(mut counts) = world.get_resource_mut::<ModOwnership>() {
@@ -45,7 +48,10 @@ fn count_owned(mut world: DeferredWorld, context: HookContext) {
 }
 
 fn uncount_owned(mut world: DeferredWorld, context: HookContext) {
-    let Some(owner) = world.get::<SpawnedByMod>(context.entity).map(|s| s.0.clone()) else {
+    let Some(owner) = world
+        .get::<SpawnedByMod>(context.entity)
+        .map(|s| s.0.clone())
+    else {
         return;
     };
     if let Some(mut counts) = world.get_resource_mut::<ModOwnership>() {

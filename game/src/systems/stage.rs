@@ -148,9 +148,7 @@ impl Stager<'_> {
                     }
                     // The usual batch rewrites a snapshot the mod spawned
                     // all of; anything else is checked row by row.
-                    if !self.modify_any_entity
-                        && !self.owned_rows.contains(&rows_of.as_slice())
-                    {
+                    if !self.modify_any_entity && !self.owned_rows.contains(&rows_of.as_slice()) {
                         for e in &rows_of {
                             mine(*e, &spawned).map_err(at)?;
                         }

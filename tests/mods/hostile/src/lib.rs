@@ -197,13 +197,7 @@ impl Mod for Hostile {
             "write-other" => {
                 let rows = read_batch::<Position>()?;
                 let ids: Vec<Entity> = rows.iter().map(|(e, _)| *e).collect();
-                let far: Vec<Position> = rows
-                    .iter()
-                    .map(|_| Position {
-                        x: 1e9,
-                        y: 1e9,
-                    })
-                    .collect();
+                let far: Vec<Position> = rows.iter().map(|_| Position { x: 1e9, y: 1e9 }).collect();
                 let _ = write_batch(&ids, &far);
                 Ok(())
             }
