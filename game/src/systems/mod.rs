@@ -35,19 +35,16 @@ pub struct SpawnedByMod(pub Arc<str>);
 #[derive(Resource, Default, Debug)]
 pub(crate) struct ModOwnership(pub std::collections::HashMap<Arc<str>, usize>);
 
-fn count_owned(mut world: DeferredWorld, context: HookContext) {
-    let Some(owner) = world
-        .get::<SpawnedByMod>(context.entity)
-        .map(|s| s.0.clone())
-    else {
-        return;
-    };
-    if let Some(mut counts) = world.get_resource_mut::<ModOwnership>() {
-        *counts.0.entry(owner).or_default() += 1;
-    }
+fn count_owned(world: DeferredWorld, context: HookContext) {
+    adjust_owned(world, context, true);
 }
 
-fn uncount_owned(mut world: DeferredWorld, context: HookContext) {
+fn uncount_owned(world: DeferredWorld, context: HookContext) {
+    adjust_owned(world, context, false);
+}
+
+/// Adds or takes one from the count of the entity's owner.
+fn adjust_owned(mut world: DeferredWorld, context: HookContext, add: bool) {
     let Some(owner) = world
         .get::<SpawnedByMod>(context.entity)
         .map(|s| s.0.clone())
@@ -55,9 +52,8 @@ fn uncount_owned(mut world: DeferredWorld, context: HookContext) {
         return;
     };
     if let Some(mut counts) = world.get_resource_mut::<ModOwnership>() {
-        if let Some(n) = counts.0.get_mut(&owner) {
-            *n = n.saturating_sub(1);
-        }
+        let n = counts.0.entry(owner).or_default();
+        *n = if add { *n + 1 } else { n.saturating_sub(1) };
     }
 }
 
