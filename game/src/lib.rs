@@ -25,6 +25,8 @@ mod checksum;
 mod codec;
 pub mod demo;
 mod expose;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod grants;
 mod host;
 mod plugin;

@@ -308,7 +308,7 @@ impl Host for HostState {
 }
 
 /// A snapshot column as the guest sees it.
-fn to_wit(column: &Column) -> WitColumn {
+pub(crate) fn to_wit(column: &Column) -> WitColumn {
     match &column.encoding {
         Encoding::Packed(fields) => WitColumn {
             name: column.name.clone(),

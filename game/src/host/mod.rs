@@ -5,7 +5,7 @@
 //! after the tick. Every byte from the guest is checked here first, so a mod
 //! learns of its mistake from the call that made it.
 
-mod entities;
+pub(crate) mod entities;
 mod events;
 mod log;
 

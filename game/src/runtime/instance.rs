@@ -267,7 +267,7 @@ fn fault(hook: Hook, e: &wasmtime::Error) -> Fault {
 }
 
 /// Checks what `init` returned before the host relies on it.
-fn check_manifest(m: &ModManifest) -> Result<(), String> {
+pub(crate) fn check_manifest(m: &ModManifest) -> Result<(), String> {
     let ok_name = |s: &str| !s.is_empty() && s.len() <= 128 && !s.chars().any(char::is_control);
     if !ok_name(&m.name) {
         return Err("the manifest's name must be 1 to 128 printable characters".into());

@@ -268,10 +268,14 @@ fn handle(job: Job, mods: &mut HashMap<usize, Hosted>, out: &mut Outbox) {
                 Ok(Request::Tick(tick)) => match hosted.instance.as_mut() {
                     Some(instance) => {
                         let reply = instance.tick(tick);
-                        if matches!(reply, Reply::Failed(_)) {
+                        let failed = matches!(reply, Reply::Failed(_));
+                        let reply = wire::encode(&reply);
+                        #[cfg(feature = "fuzzing")]
+                        crate::fuzzing::record(&instance.manifest, &bytes, &reply);
+                        if failed {
                             hosted.instance = None;
                         }
-                        wire::encode(&reply)
+                        reply
                     }
                     None => no_instance(Hook::Tick),
                 },

@@ -85,7 +85,7 @@ fn fault(kind: FaultKind, message: String) -> Fault {
 }
 
 /// Stages a mod's commands and, when all pass, applies them.
-fn apply_tick(
+pub(crate) fn apply_tick(
     world: &mut World,
     host: &mut ModHost,
     index: usize,

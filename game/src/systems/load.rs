@@ -325,7 +325,7 @@ fn activate_ready(world: &mut World, host: &mut ModHost) {
 
 /// Builds the ECS query for a list of component names: exposed types by
 /// their component id, anything else as mod-defined data.
-fn prepare_query(world: &mut World, names: &[String]) -> PreparedQuery {
+pub(crate) fn prepare_query(world: &mut World, names: &[String]) -> PreparedQuery {
     let ids: Vec<_> = {
         let exposed = world.resource::<Exposed>();
         names

@@ -1,10 +1,10 @@
 //! The systems that run mods: load, dispatch a tick, apply its commands.
 
-mod apply;
+pub(crate) mod apply;
 mod dispatch;
 mod faults;
-mod load;
-mod snapshot;
+pub(crate) mod load;
+pub(crate) mod snapshot;
 mod stage;
 
 use std::collections::VecDeque;
