@@ -428,15 +428,18 @@ fn a_mod_that_faults_once_is_restarted_and_its_entities_survive() {
     assert_eq!(outcome.recovered.len(), 1);
     assert_eq!(outcome.recovered[0].name, "hostile");
     assert!(outcome.quarantined.is_empty());
-    // Ticks went on after the restart: all but the failed one and the two
-    // frames of back-off.
-    assert!(info.ticks >= FRAMES as u64 - 3, "{} ticks", info.ticks);
     // The keeper spawned in tick 0, before the fault, is still there.
     assert_eq!(hostile_positions(&mut outcome.app), vec![(3.0, 3.0)]);
     assert_eq!(
         mover_positions(&mut outcome.app),
         mover_alone(outcome.frames)
     );
+    // The restarted mod ticks every frame again. (How many frames the
+    // restart itself took depends on how busy the machine is.)
+    let before = ticks(&outcome.app, "hostile");
+    frames(&mut outcome.app, 10);
+    assert_eq!(ticks(&outcome.app, "hostile"), before + 10);
+    assert_eq!(hostile_info(&outcome.app).faults, 1);
 }
 
 #[test]
