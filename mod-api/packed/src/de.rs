@@ -33,7 +33,7 @@ pub fn read_each<T: DeserializeOwned, P: AsRef<str>>(
     mut each: impl FnMut(T),
 ) -> Result<(), Error> {
     let size = stride(kinds);
-    if size == 0 || data.len() % size != 0 {
+    if size == 0 || !data.len().is_multiple_of(size) {
         return Err(Error::new(format!(
             "{} bytes is not a whole number of {size}-byte records",
             data.len()
@@ -48,7 +48,6 @@ pub fn read_each<T: DeserializeOwned, P: AsRef<str>>(
         at: 0,
         check: Some((paths, Vec::new())),
         exact: true,
-        fast: false,
     };
     let value = T::deserialize(&mut reader)?;
     let value = reader.finish(value)?;
@@ -65,18 +64,16 @@ pub fn read_each<T: DeserializeOwned, P: AsRef<str>>(
         return Ok(());
     }
     // The first record was read exactly, so every record of this type reads
-    // `size` bytes and cannot fail: read the rest in one pass.
+    // `size` bytes and cannot fail: read the rest in one pass, with a reader
+    // that knows nothing but sizes (small enough for the type's
+    // `Deserialize` to inline).
     each(value);
-    let mut reader = Reader {
-        data: rest,
-        kinds,
-        at: 0,
-        check: None::<(&[P], _)>,
-        exact: true,
-        fast: true,
-    };
+    let mut reader = ByType { data: rest };
     for _ in 0..rest.len() / size {
         each(T::deserialize(&mut reader)?);
+    }
+    if !reader.data.is_empty() {
+        return Err(Error::new("a record was read short"));
     }
     Ok(())
 }
@@ -94,7 +91,6 @@ pub fn read<T: DeserializeOwned, P: AsRef<str>>(
         at: 0,
         check: paths.map(|p| (p, Vec::new())),
         exact: true,
-        fast: false,
     };
     let value = T::deserialize(&mut reader)?;
     reader.finish(value)
@@ -109,14 +105,11 @@ struct Reader<'a, 'p, P> {
     check: Option<(&'p [P], Vec<&'static str>)>,
     /// Whether every field so far was asked for as exactly its scalar.
     exact: bool,
-    /// Read typed fields by size alone (a record of this type was already
-    /// read exactly).
-    fast: bool,
 }
 
 impl<'a, P: AsRef<str>> Reader<'a, '_, P> {
     fn finish<T>(&self, value: T) -> Result<T, Error> {
-        if !self.data.is_empty() || (!self.fast && self.at != self.kinds.len()) {
+        if !self.data.is_empty() || self.at != self.kinds.len() {
             return Err(Error::new("the type has fewer fields than the record"));
         }
         Ok(value)
@@ -179,15 +172,10 @@ fn le<const N: usize>(b: &[u8]) -> [u8; N] {
     b.try_into().unwrap_or([0; N])
 }
 
-/// A typed field: by size alone on the fast path, checked otherwise.
+/// A typed field, checked against the layout.
 macro_rules! typed {
-    ($($method:ident $ty:ty => $kind:ident $visit:ident;)*) => {$(
-        #[inline(always)]
+    ($($method:ident => $kind:ident;)*) => {$(
         fn $method<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Error> {
-            if self.fast {
-                let b = self.take(Scalar::$kind.size())?;
-                return v.$visit(<$ty>::from_le_bytes(le(b)));
-            }
             self.visit_next(Some(Scalar::$kind), v)
         }
     )*};
@@ -197,33 +185,24 @@ impl<'de, P: AsRef<str>> de::Deserializer<'de> for &mut Reader<'_, '_, P> {
     type Error = Error;
 
     fn deserialize_any<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Error> {
-        if self.fast {
-            // The fast path is only taken for types that never ask for an
-            // untyped field.
-            return Err(Error::new("an untyped field on the fast path"));
-        }
         self.visit_next(None, v)
     }
 
-    #[inline(always)]
     fn deserialize_bool<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Error> {
-        if self.fast {
-            return v.visit_bool(self.take(1)?[0] != 0);
-        }
         self.visit_next(Some(Scalar::Bool), v)
     }
 
     typed! {
-        deserialize_u8 u8 => U8 visit_u8;
-        deserialize_u16 u16 => U16 visit_u16;
-        deserialize_u32 u32 => U32 visit_u32;
-        deserialize_u64 u64 => U64 visit_u64;
-        deserialize_i8 i8 => I8 visit_i8;
-        deserialize_i16 i16 => I16 visit_i16;
-        deserialize_i32 i32 => I32 visit_i32;
-        deserialize_i64 i64 => I64 visit_i64;
-        deserialize_f32 f32 => F32 visit_f32;
-        deserialize_f64 f64 => F64 visit_f64;
+        deserialize_u8 => U8;
+        deserialize_u16 => U16;
+        deserialize_u32 => U32;
+        deserialize_u64 => U64;
+        deserialize_i8 => I8;
+        deserialize_i16 => I16;
+        deserialize_i32 => I32;
+        deserialize_i64 => I64;
+        deserialize_f32 => F32;
+        deserialize_f64 => F64;
     }
 
     #[inline(always)]
@@ -252,6 +231,112 @@ impl<'de, P: AsRef<str>> de::Deserializer<'de> for &mut Reader<'_, '_, P> {
     serde::forward_to_deserialize_any! {
         i128 u128 char str string bytes byte_buf option unit unit_struct seq tuple
         tuple_struct map enum identifier ignored_any
+    }
+}
+
+/// The fast path's reader: each typed field takes its size from the front of
+/// `data`. Only types whose first record read exactly get here, and they ask
+/// for nothing but typed fields and structs.
+struct ByType<'a> {
+    data: &'a [u8],
+}
+
+impl<'a> ByType<'a> {
+    #[inline(always)]
+    fn take<const N: usize>(&mut self) -> Result<[u8; N], Error> {
+        let Some((head, rest)) = self.data.split_first_chunk::<N>() else {
+            return Err(Error::new("the record is short"));
+        };
+        self.data = rest;
+        Ok(*head)
+    }
+}
+
+macro_rules! sized {
+    ($($method:ident $ty:ty => $visit:ident;)*) => {$(
+        #[inline(always)]
+        fn $method<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Error> {
+            v.$visit(<$ty>::from_le_bytes(self.take()?))
+        }
+    )*};
+}
+
+impl<'de> de::Deserializer<'de> for &mut ByType<'_> {
+    type Error = Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Error> {
+        Err(Error::new("an untyped field on the fast path"))
+    }
+
+    #[inline(always)]
+    fn deserialize_bool<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Error> {
+        let [b] = self.take()?;
+        v.visit_bool(b != 0)
+    }
+
+    sized! {
+        deserialize_u8 u8 => visit_u8;
+        deserialize_u16 u16 => visit_u16;
+        deserialize_u32 u32 => visit_u32;
+        deserialize_u64 u64 => visit_u64;
+        deserialize_i8 i8 => visit_i8;
+        deserialize_i16 i16 => visit_i16;
+        deserialize_i32 i32 => visit_i32;
+        deserialize_i64 i64 => visit_i64;
+        deserialize_f32 f32 => visit_f32;
+        deserialize_f64 f64 => visit_f64;
+    }
+
+    #[inline(always)]
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        v: V,
+    ) -> Result<V::Value, Error> {
+        v.visit_seq(ByTypeFields {
+            reader: self,
+            left: fields.len(),
+        })
+    }
+
+    #[inline(always)]
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        v: V,
+    ) -> Result<V::Value, Error> {
+        v.visit_newtype_struct(self)
+    }
+
+    serde::forward_to_deserialize_any! {
+        i128 u128 char str string bytes byte_buf option unit unit_struct seq tuple
+        tuple_struct map enum identifier ignored_any
+    }
+}
+
+struct ByTypeFields<'r, 'a> {
+    reader: &'r mut ByType<'a>,
+    left: usize,
+}
+
+impl<'de> SeqAccess<'de> for ByTypeFields<'_, '_> {
+    type Error = Error;
+
+    #[inline(always)]
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, Error> {
+        if self.left == 0 {
+            return Ok(None);
+        }
+        self.left -= 1;
+        seed.deserialize(&mut *self.reader).map(Some)
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.left)
     }
 }
 

@@ -85,8 +85,8 @@ pub trait Primitive: Copy {
     const KIND: Scalar;
     /// Reads it from the start of `bytes` (which holds at least its size).
     fn read(bytes: &[u8]) -> Self;
-    /// Appends it.
-    fn write(self, out: &mut Vec<u8>);
+    /// Writes it into `into`, which is exactly its size.
+    fn put(self, into: &mut [u8]);
 }
 
 macro_rules! primitive {
@@ -100,8 +100,8 @@ macro_rules! primitive {
                 <$t>::from_le_bytes(b)
             }
             #[inline(always)]
-            fn write(self, out: &mut Vec<u8>) {
-                out.extend_from_slice(&self.to_le_bytes());
+            fn put(self, into: &mut [u8]) {
+                into.copy_from_slice(&self.to_le_bytes());
             }
         }
     )*};
@@ -117,8 +117,8 @@ impl Primitive for bool {
         bytes[0] != 0
     }
     #[inline(always)]
-    fn write(self, out: &mut Vec<u8>) {
-        out.push(self as u8);
+    fn put(self, into: &mut [u8]) {
+        into[0] = self as u8;
     }
 }
 
@@ -126,7 +126,7 @@ impl Primitive for bool {
 /// layout has any (every other byte pattern is a valid number).
 pub fn validate_column(data: &[u8], kinds: &[Scalar]) -> Result<(), Error> {
     let size = stride(kinds);
-    if size == 0 || data.len() % size != 0 {
+    if size == 0 || !data.len().is_multiple_of(size) {
         return Err(Error::new(format!(
             "{} bytes is not a whole number of {size}-byte records",
             data.len()

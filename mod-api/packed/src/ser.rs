@@ -2,7 +2,7 @@
 
 use serde::ser::{self, Impossible, Serialize};
 
-use crate::{Error, Scalar};
+use crate::{Error, Scalar, stride};
 
 /// Appends `value` to `out` as one record of `kinds`. Numbers are converted
 /// to the layout's types when they fit (an `f64` into an `f32` field, a
@@ -19,7 +19,6 @@ pub fn write<T: Serialize + ?Sized>(
         kinds,
         at: 0,
         exact: true,
-        fast: false,
     };
     let result = value.serialize(&mut writer).and_then(|()| {
         if writer.at == kinds.len() {
@@ -42,28 +41,56 @@ pub fn write_all<'v, T: Serialize + 'v>(
     kinds: &[Scalar],
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
-    let mut values = values.into_iter();
+    let start = out.len();
+    let result = write_each(values.into_iter(), kinds, out);
+    if result.is_err() {
+        out.truncate(start);
+    }
+    result
+}
+
+fn write_each<'v, T: Serialize + 'v>(
+    mut values: impl Iterator<Item = &'v T>,
+    kinds: &[Scalar],
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
     let Some(first) = values.next() else {
         return Ok(());
     };
+    let start = out.len();
     let mut writer = Writer {
         out,
         kinds,
         at: 0,
         exact: true,
-        fast: false,
     };
     first.serialize(&mut writer)?;
     if writer.at != kinds.len() {
         return Err(Error::new("the value has fewer fields than the layout"));
     }
-    writer.fast = writer.exact;
-    for value in values {
-        writer.at = 0;
-        value.serialize(&mut writer)?;
-        if !writer.fast && writer.at != kinds.len() {
-            return Err(Error::new("the value has fewer fields than the layout"));
+    if !writer.exact {
+        for value in values {
+            writer.at = 0;
+            value.serialize(&mut writer)?;
+            if writer.at != kinds.len() {
+                return Err(Error::new("the value has fewer fields than the layout"));
+            }
         }
+        return Ok(());
+    }
+    // The first value's fields were exactly the layout's scalars, so the
+    // rest are written by their types alone, with a writer small enough for
+    // the type's `Serialize` to inline.
+    let (lower, _) = values.size_hint();
+    out.reserve(lower * stride(kinds));
+    let mut sized = ByType { out };
+    let mut count = 1;
+    for value in values {
+        value.serialize(&mut sized)?;
+        count += 1;
+    }
+    if sized.out.len() - start != count * stride(kinds) {
+        return Err(Error::new("a value wrote a record of the wrong size"));
     }
     Ok(())
 }
@@ -74,8 +101,6 @@ struct Writer<'a> {
     at: usize,
     /// Whether every field so far was exactly its layout scalar.
     exact: bool,
-    /// Write by type alone (a value of this type was already written exactly).
-    fast: bool,
 }
 
 enum Num {
@@ -137,90 +162,46 @@ impl<'a, 'b> ser::Serializer for &'a mut Writer<'b> {
 
     #[inline(always)]
     fn serialize_bool(self, v: bool) -> Result<(), Error> {
-        if self.fast {
-            self.out.push(v as u8);
-            return Ok(());
-        }
         self.put(Num::Bool(v), Scalar::Bool)
     }
     #[inline(always)]
     fn serialize_i8(self, v: i8) -> Result<(), Error> {
-        if self.fast {
-            self.out.extend_from_slice(&v.to_le_bytes());
-            return Ok(());
-        }
         self.put(Num::Int(v.into()), Scalar::I8)
     }
     #[inline(always)]
     fn serialize_i16(self, v: i16) -> Result<(), Error> {
-        if self.fast {
-            self.out.extend_from_slice(&v.to_le_bytes());
-            return Ok(());
-        }
         self.put(Num::Int(v.into()), Scalar::I16)
     }
     #[inline(always)]
     fn serialize_i32(self, v: i32) -> Result<(), Error> {
-        if self.fast {
-            self.out.extend_from_slice(&v.to_le_bytes());
-            return Ok(());
-        }
         self.put(Num::Int(v.into()), Scalar::I32)
     }
     #[inline(always)]
     fn serialize_i64(self, v: i64) -> Result<(), Error> {
-        if self.fast {
-            self.out.extend_from_slice(&v.to_le_bytes());
-            return Ok(());
-        }
         self.put(Num::Int(v.into()), Scalar::I64)
     }
     #[inline(always)]
     fn serialize_u8(self, v: u8) -> Result<(), Error> {
-        if self.fast {
-            self.out.extend_from_slice(&v.to_le_bytes());
-            return Ok(());
-        }
         self.put(Num::Int(v.into()), Scalar::U8)
     }
     #[inline(always)]
     fn serialize_u16(self, v: u16) -> Result<(), Error> {
-        if self.fast {
-            self.out.extend_from_slice(&v.to_le_bytes());
-            return Ok(());
-        }
         self.put(Num::Int(v.into()), Scalar::U16)
     }
     #[inline(always)]
     fn serialize_u32(self, v: u32) -> Result<(), Error> {
-        if self.fast {
-            self.out.extend_from_slice(&v.to_le_bytes());
-            return Ok(());
-        }
         self.put(Num::Int(v.into()), Scalar::U32)
     }
     #[inline(always)]
     fn serialize_u64(self, v: u64) -> Result<(), Error> {
-        if self.fast {
-            self.out.extend_from_slice(&v.to_le_bytes());
-            return Ok(());
-        }
         self.put(Num::Int(v.into()), Scalar::U64)
     }
     #[inline(always)]
     fn serialize_f32(self, v: f32) -> Result<(), Error> {
-        if self.fast {
-            self.out.extend_from_slice(&v.to_le_bytes());
-            return Ok(());
-        }
         self.put(Num::Float(v.into()), Scalar::F32)
     }
     #[inline(always)]
     fn serialize_f64(self, v: f64) -> Result<(), Error> {
-        if self.fast {
-            self.out.extend_from_slice(&v.to_le_bytes());
-            return Ok(());
-        }
         self.put(Num::Float(v), Scalar::F64)
     }
     fn serialize_char(self, _: char) -> Result<(), Error> {
@@ -332,6 +313,173 @@ impl ser::SerializeTuple for &mut Writer<'_> {
 }
 
 impl ser::SerializeTupleStruct for &mut Writer<'_> {
+    type Ok = ();
+    type Error = Error;
+    #[inline(always)]
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
+        v.serialize(&mut **self)
+    }
+    #[inline(always)]
+    fn end(self) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+/// The fast path's writer: each scalar appended by its own type. Anything
+/// else is an error (a type whose first value was written exactly never
+/// gets here with anything else).
+struct ByType<'a> {
+    out: &'a mut Vec<u8>,
+}
+
+macro_rules! sized {
+    ($($method:ident $ty:ty;)*) => {$(
+        #[inline(always)]
+        fn $method(self, v: $ty) -> Result<(), Error> {
+            self.out.extend_from_slice(&v.to_le_bytes());
+            Ok(())
+        }
+    )*};
+}
+
+impl<'a, 'b> ser::Serializer for &'a mut ByType<'b> {
+    type Ok = ();
+    type Error = Error;
+    type SerializeSeq = Impossible<(), Error>;
+    type SerializeTuple = Self;
+    type SerializeTupleStruct = Self;
+    type SerializeTupleVariant = Impossible<(), Error>;
+    type SerializeMap = Impossible<(), Error>;
+    type SerializeStruct = Self;
+    type SerializeStructVariant = Impossible<(), Error>;
+
+    #[inline(always)]
+    fn serialize_bool(self, v: bool) -> Result<(), Error> {
+        self.out.push(v as u8);
+        Ok(())
+    }
+    sized! {
+        serialize_i8 i8;
+        serialize_i16 i16;
+        serialize_i32 i32;
+        serialize_i64 i64;
+        serialize_u8 u8;
+        serialize_u16 u16;
+        serialize_u32 u32;
+        serialize_u64 u64;
+        serialize_f32 f32;
+        serialize_f64 f64;
+    }
+    fn serialize_char(self, _: char) -> Result<(), Error> {
+        unsupported("a char")
+    }
+    fn serialize_str(self, _: &str) -> Result<(), Error> {
+        unsupported("a string")
+    }
+    fn serialize_bytes(self, _: &[u8]) -> Result<(), Error> {
+        unsupported("bytes")
+    }
+    fn serialize_none(self) -> Result<(), Error> {
+        unsupported("an option")
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result<(), Error> {
+        unsupported("an option")
+    }
+    fn serialize_unit(self) -> Result<(), Error> {
+        Ok(())
+    }
+    fn serialize_unit_struct(self, _: &'static str) -> Result<(), Error> {
+        Ok(())
+    }
+    fn serialize_unit_variant(self, _: &'static str, _: u32, _: &'static str) -> Result<(), Error> {
+        unsupported("an enum")
+    }
+    #[inline(always)]
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        v: &T,
+    ) -> Result<(), Error> {
+        v.serialize(self)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: &T,
+    ) -> Result<(), Error> {
+        unsupported("an enum")
+    }
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, Error> {
+        unsupported("a list")
+    }
+    #[inline(always)]
+    fn serialize_tuple(self, _: usize) -> Result<Self, Error> {
+        Ok(self)
+    }
+    #[inline(always)]
+    fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self, Error> {
+        Ok(self)
+    }
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleVariant, Error> {
+        unsupported("an enum")
+    }
+    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, Error> {
+        unsupported("a map")
+    }
+    #[inline(always)]
+    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self, Error> {
+        Ok(self)
+    }
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStructVariant, Error> {
+        unsupported("an enum")
+    }
+}
+
+impl ser::SerializeStruct for &mut ByType<'_> {
+    type Ok = ();
+    type Error = Error;
+    #[inline(always)]
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        _: &'static str,
+        v: &T,
+    ) -> Result<(), Error> {
+        v.serialize(&mut **self)
+    }
+    #[inline(always)]
+    fn end(self) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+impl ser::SerializeTuple for &mut ByType<'_> {
+    type Ok = ();
+    type Error = Error;
+    #[inline(always)]
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
+        v.serialize(&mut **self)
+    }
+    #[inline(always)]
+    fn end(self) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+impl ser::SerializeTupleStruct for &mut ByType<'_> {
     type Ok = ();
     type Error = Error;
     #[inline(always)]
