@@ -23,7 +23,31 @@ fn mover_entities(app: &mut App) -> BTreeMap<u32, (Position, Velocity, String)> 
 #[test]
 fn mover_moves_its_entities_exactly_as_its_logic_says() {
     let dir = folder_with(&[("mover", "mover.wasm")]);
-    let mut app = app(&dir);
+    check_mover(app(&dir));
+}
+
+#[test]
+fn mover_moves_them_the_same_through_read_batch_and_write_batch() {
+    let dir = folder_with(&[("mover", "mover.wasm")]);
+    #[derive(serde::Serialize)]
+    struct Config {
+        count: u32,
+        api: &'static str,
+    }
+    let config = rmp_serde::to_vec_named(&Config {
+        count: 10,
+        api: "read-write",
+    })
+    .unwrap();
+    check_mover(app_with(
+        ModPlugin::new()
+            .with_mods_dir(&dir)
+            .with_config("mover", config),
+    ));
+}
+
+/// Runs the mover with its default 10 entities and checks where they are.
+fn check_mover(mut app: App) {
     load(&mut app);
     frames(&mut app, 24);
     let ticks = ticks(&app, "mover");

@@ -4,7 +4,7 @@ use mod_api_packed as packed;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::batch::decode_column;
+use crate::batch::column_rows;
 use crate::bindings::bevy_wasm::mods::types::{Column, Component as WitComponent};
 use crate::error::Result;
 
@@ -20,20 +20,23 @@ pub trait Component: Serialize + DeserializeOwned {
     /// The component's type name.
     const NAME: &'static str;
 
-    /// Reads a packed column. The default goes through serde;
-    /// [`component!`](crate::component) with fields reads them directly.
+    /// The packed layout (scalars and field paths) this type reads and
+    /// writes directly; [`component!`](crate::component) with fields sets it.
+    /// Columns in any other layout go through serde.
     #[doc(hidden)]
-    fn read_packed(
-        data: &[u8],
-        kinds: &[packed::Scalar],
-        paths: &[&str],
-    ) -> std::result::Result<Vec<Self>, packed::Error> {
-        packed::read_all(data, kinds, paths)
+    const LAYOUT: Option<(&'static [packed::Scalar], &'static [&'static str])> = None;
+
+    /// Reads one record of `LAYOUT`; `None` when the type has no `LAYOUT`
+    /// or the record is not its size.
+    #[doc(hidden)]
+    fn read_record(_record: &[u8]) -> Option<Self> {
+        None
     }
 
-    /// Writes a packed column; the counterpart of `read_packed`.
+    /// Appends one packed record per value. The default goes through serde;
+    /// a type whose `LAYOUT` is `kinds` writes its fields directly.
     #[doc(hidden)]
-    fn write_packed(
+    fn write_records(
         values: &[Self],
         kinds: &[packed::Scalar],
         out: &mut Vec<u8>,
@@ -59,50 +62,52 @@ macro_rules! component {
     ($ty:ident { $($field:ident : $fty:ty),+ $(,)? }) => {
         impl $crate::Component for $ty {
             const NAME: &'static str = stringify!($ty);
+            const LAYOUT: Option<(
+                &'static [$crate::__private::packed::Scalar],
+                &'static [&'static str],
+            )> = Some((
+                &[$(<$fty as $crate::__private::packed::Primitive>::KIND),+],
+                &[$(stringify!($field)),+],
+            ));
 
-            fn read_packed(
-                data: &[u8],
-                kinds: &[$crate::__private::packed::Scalar],
-                paths: &[&str],
-            ) -> ::std::result::Result<::std::vec::Vec<Self>, $crate::__private::packed::Error> {
+            #[inline]
+            fn read_record(record: &[u8]) -> Option<Self> {
                 use $crate::__private::packed::Primitive;
-                const KINDS: &[$crate::__private::packed::Scalar] = &[$(<$fty as Primitive>::KIND),+];
-                const PATHS: &[&str] = &[$(stringify!($field)),+];
-                if kinds != KINDS || paths != PATHS {
-                    // Another layout: serde reads it, with every check.
-                    return $crate::__private::packed::read_all(data, kinds, paths);
-                }
-                let stride = $crate::__private::packed::stride(KINDS);
-                if data.len() % stride != 0 {
-                    return Err($crate::__private::packed::Error::new("a partial record"));
-                }
-                Ok(data
-                    .chunks_exact(stride)
-                    .map(|record| {
-                        let mut at = 0;
-                        $ty {
-                            $($field: {
-                                let v = <$fty as Primitive>::read(&record[at..]);
-                                at += ::std::mem::size_of::<$fty>();
-                                v
-                            },)+
-                        }
-                    })
-                    .collect())
+                const STRIDE: usize = 0 $(+ ::std::mem::size_of::<$fty>())+;
+                // A fixed-size array: the offsets below are constants, so
+                // the reads compile to plain loads.
+                let record: &[u8; STRIDE] = record.try_into().ok()?;
+                let mut at = 0;
+                Some($ty {
+                    $($field: {
+                        let v = <$fty as Primitive>::read(&record[at..]);
+                        at += ::std::mem::size_of::<$fty>();
+                        v
+                    },)+
+                })
             }
 
-            fn write_packed(
+            fn write_records(
                 values: &[Self],
                 kinds: &[$crate::__private::packed::Scalar],
                 out: &mut ::std::vec::Vec<u8>,
             ) -> ::std::result::Result<(), $crate::__private::packed::Error> {
                 use $crate::__private::packed::Primitive;
+                const STRIDE: usize = 0 $(+ ::std::mem::size_of::<$fty>())+;
                 const KINDS: &[$crate::__private::packed::Scalar] = &[$(<$fty as Primitive>::KIND),+];
                 if kinds != KINDS {
                     return $crate::__private::packed::write_all(values, kinds, out);
                 }
-                for value in values {
-                    $(Primitive::write(value.$field, out);)+
+                let start = out.len();
+                out.resize(start + STRIDE * values.len(), 0);
+                for (value, record) in values.iter().zip(out[start..].chunks_exact_mut(STRIDE)) {
+                    let record: &mut [u8; STRIDE] = record.try_into().expect("chunks of STRIDE");
+                    let mut at = 0;
+                    $(
+                        Primitive::put(value.$field, &mut record[at..at + ::std::mem::size_of::<$fty>()]);
+                        at += ::std::mem::size_of::<$fty>();
+                    )+
+                    let _ = at;
                 }
                 Ok(())
             }
@@ -137,9 +142,10 @@ pub trait ComponentSet: Sized {
     /// The component names, in order.
     fn names() -> Vec<String>;
 
-    /// Decodes a batch's columns, one value of `Self` per row.
+    /// Decodes a batch's columns, handing `each` the row number and one
+    /// value of `Self` per row, in row order.
     #[doc(hidden)]
-    fn decode(columns: &[Column], rows: usize) -> Result<Vec<Self>>;
+    fn decode_each(columns: &[Column], rows: usize, each: impl FnMut(usize, Self)) -> Result<()>;
 }
 
 fn column<'a>(columns: &'a [Column], i: usize, name: &str) -> Result<&'a Column> {
@@ -163,8 +169,19 @@ impl<C: Component> ComponentSet for C {
         vec![C::NAME.to_string()]
     }
 
-    fn decode(columns: &[Column], rows: usize) -> Result<Vec<Self>> {
-        decode_column::<C>(column(columns, 0, C::NAME)?, rows)
+    fn decode_each(
+        columns: &[Column],
+        rows: usize,
+        mut each: impl FnMut(usize, Self),
+    ) -> Result<()> {
+        let mut values = column_rows::<C>(column(columns, 0, C::NAME)?, rows)?;
+        for row in 0..rows {
+            match values.next() {
+                Some(v) => each(row, v),
+                None => return Err(crate::Error::InvalidValue("a batch column is short".into())),
+            }
+        }
+        Ok(())
     }
 }
 
@@ -181,17 +198,16 @@ macro_rules! tuples {
             }
 
             #[allow(non_snake_case)]
-            fn decode(columns: &[Column], rows: usize) -> Result<Vec<Self>> {
-                let mut its = ($(decode_column::<$t>(column(columns, $i, $t::NAME)?, rows)?.into_iter(),)+);
-                let mut out = Vec::with_capacity(rows);
-                for _ in 0..rows {
+            fn decode_each(columns: &[Column], rows: usize, mut each: impl FnMut(usize, Self)) -> Result<()> {
+                let mut its = ($(column_rows::<$t>(column(columns, $i, $t::NAME)?, rows)?,)+);
+                for row in 0..rows {
                     match ($(its.$i.next(),)+) {
-                        ($(Some($t),)+) => out.push(($($t,)+)),
+                        ($(Some($t),)+) => each(row, ($($t,)+)),
                         #[allow(unreachable_patterns)]
                         _ => return Err(crate::Error::InvalidValue("a batch column is short".into())),
                     }
                 }
-                Ok(out)
+                Ok(())
             }
         }
     )+};

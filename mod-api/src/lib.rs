@@ -29,13 +29,12 @@
 //!         if tick.frame == 0 {
 //!             spawn(&(Position { x: 0.0, y: 0.0 }, Velocity { x: 1.0, y: 0.5 }))?;
 //!         }
-//!         let rows = read_batch::<(Position, Velocity)>()?;
-//!         let ids: Vec<Entity> = rows.iter().map(|(e, _)| *e).collect();
-//!         let moved: Vec<Position> = rows
-//!             .iter()
-//!             .map(|(_, (p, v))| Position { x: p.x + v.x, y: p.y + v.y })
-//!             .collect();
-//!         write_batch(&ids, &moved)
+//!         // Every entity with both, in one call each way; `read_batch` and
+//!         // `write_batch` give and take the rows as lists instead.
+//!         update_batch::<(Position, Velocity), _>(|_, (p, v)| Position {
+//!             x: p.x + v.x,
+//!             y: p.y + v.y,
+//!         })
 //!     }
 //! }
 //!
@@ -56,7 +55,7 @@ pub mod __private;
 #[allow(unsafe_code, missing_docs, clippy::all)]
 pub mod bindings;
 
-pub use batch::{decode_column, read_batch};
+pub use batch::{decode_column, read_batch, update_batch};
 pub use component::{Bundle, Component, ComponentSet};
 pub use error::{Error, Result};
 pub use events::{Event, emit};
@@ -140,6 +139,6 @@ macro_rules! register_mod {
 pub mod prelude {
     pub use crate::{
         Entity, Error, Event, Manifest, Mod, Result, Tick, component, despawn, emit, get, insert,
-        query, read_batch, register_mod, remove, spawn, write_batch,
+        query, read_batch, register_mod, remove, spawn, update_batch, write_batch,
     };
 }

@@ -1,6 +1,8 @@
 //! Spawns `count` entities (10 unless the game's config says otherwise) with
 //! a `Position` and a `Velocity`, then moves every entity that has both by
-//! its velocity each tick, reading and writing them all in one call each.
+//! its velocity each tick, reading and writing them all in one call each:
+//! with `update_batch`, or, when the config says `api = "read-write"`, with
+//! `read_batch` and `write_batch` (the benchmark times both).
 
 use mod_api::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -30,12 +32,15 @@ component!(Velocity { x: f32, y: f32 });
 #[derive(Deserialize)]
 struct Config {
     count: u32,
+    #[serde(default)]
+    api: Option<String>,
 }
 
 #[derive(Default)]
 struct Mover {
     wanted: u32,
     spawned: u32,
+    read_write: bool,
 }
 
 impl Mod for Mover {
@@ -44,21 +49,25 @@ impl Mod for Mover {
     }
 
     fn init(&mut self, config: &[u8]) -> Result<()> {
-        self.wanted = rmp_serde::from_slice::<Config>(config).map_or(10, |c| c.count);
+        let config = rmp_serde::from_slice::<Config>(config).ok();
+        self.wanted = config.as_ref().map_or(10, |c| c.count);
+        self.read_write = config.and_then(|c| c.api).as_deref() == Some("read-write");
         Ok(())
     }
 
     fn tick(&mut self, _tick: &Tick) -> Result<()> {
-        let rows = read_batch::<(Position, Velocity)>()?;
-        let ids: Vec<Entity> = rows.iter().map(|(e, _)| *e).collect();
-        let moved: Vec<Position> = rows
-            .iter()
-            .map(|(_, (p, v))| Position {
-                x: p.x + v.x,
-                y: p.y + v.y,
-            })
-            .collect();
-        write_batch(&ids, &moved)?;
+        let moved = |p: Position, v: Velocity| Position {
+            x: p.x + v.x,
+            y: p.y + v.y,
+        };
+        if self.read_write {
+            let rows = read_batch::<(Position, Velocity)>()?;
+            let ids: Vec<Entity> = rows.iter().map(|(e, _)| *e).collect();
+            let positions: Vec<Position> = rows.iter().map(|(_, (p, v))| moved(*p, *v)).collect();
+            write_batch(&ids, &positions)?;
+        } else {
+            update_batch::<(Position, Velocity), _>(|_, (p, v)| moved(p, v))?;
+        }
 
         // Entity `i` starts at (i, 0) and moves by (1, i / 10) each tick.
         while self.spawned < self.wanted {
@@ -81,8 +90,7 @@ impl Mod for Mover {
     }
 
     fn save(&self) -> Result<Vec<u8>> {
-        Ok(rmp_serde::to_vec(&(self.wanted, self.spawned))
-            .map_err(|e| Error::msg(e.to_string()))?)
+        rmp_serde::to_vec(&(self.wanted, self.spawned)).map_err(|e| Error::msg(e.to_string()))
     }
 
     fn restore(&mut self, state: &[u8]) -> Result<()> {
