@@ -79,7 +79,7 @@ fn mover_case() -> &'static [u8] {
 #[test]
 fn hostile_commands_are_refused_by_the_worker_and_by_the_main_thread_each() {
     let variants = fuzzing::hostile_variants(mover_case());
-    assert_eq!(variants.len(), 13);
+    assert_eq!(variants.len(), 15);
     for (name, case) in &variants {
         let report = fuzzing::check_case(case);
         assert!(
@@ -91,7 +91,11 @@ fn hostile_commands_are_refused_by_the_worker_and_by_the_main_thread_each() {
         // which only the main thread has; the worker checks the rest.
         let refused_by_worker = matches!(report.via_worker, Outcome::WorkerRefused(_));
         if *name == "wrong-type" {
-            assert!(matches!(report.via_worker, Outcome::Refused(_)), "{name}");
+            assert!(
+                matches!(report.via_worker, Outcome::Refused(_)),
+                "{name}: {:?}",
+                report.via_worker
+            );
         } else {
             assert!(
                 refused_by_worker,

@@ -7,9 +7,20 @@ use crate::expose::{ModAccess, ModdingAppExt};
 
 /// Where an entity is.
 #[derive(
-    Component, Reflect, Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize,
+    Component,
+    Reflect,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    serde::Serialize,
+    serde::Deserialize,
+    bytemuck::Pod,
+    bytemuck::Zeroable,
 )]
 #[reflect(Component, Default)]
+#[repr(C)]
 pub struct Position {
     /// Horizontal position.
     pub x: f32,
@@ -19,9 +30,20 @@ pub struct Position {
 
 /// How fast an entity moves, per second or per tick, as a mod likes.
 #[derive(
-    Component, Reflect, Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize,
+    Component,
+    Reflect,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    serde::Serialize,
+    serde::Deserialize,
+    bytemuck::Pod,
+    bytemuck::Zeroable,
 )]
 #[reflect(Component, Default)]
+#[repr(C)]
 pub struct Velocity {
     /// Horizontal speed.
     pub x: f32,
@@ -63,9 +85,10 @@ pub struct DemoPlugin;
 
 impl Plugin for DemoPlugin {
     fn build(&self, app: &mut App) {
-        // Positions and velocities are what mods move in bulk: serde path.
-        app.add_moddable_component_with_serde::<Position>(ModAccess::ReadWrite)
-            .add_moddable_component_with_serde::<Velocity>(ModAccess::ReadWrite)
+        // Positions and velocities are what mods move in bulk: plain
+        // structs of numbers, so their bytes cross as they are.
+        app.add_moddable_component_pod::<Position>(ModAccess::ReadWrite)
+            .add_moddable_component_pod::<Velocity>(ModAccess::ReadWrite)
             .add_moddable_component::<Nameplate>(ModAccess::ReadWrite)
             .add_moddable_component::<Health>(ModAccess::Read)
             .add_moddable_message::<PlayerJoined>();

@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use bevy::ecs::component::{ComponentId, Mutable};
 use bevy::ecs::message::{MessageCursor, Messages};
-use bevy::ecs::query::{QueryBuilder, QueryState};
 use bevy::prelude::*;
 use bevy::reflect::{GetTypeRegistration, TypeRegistry, Typed};
 
+use crate::bulk::BulkOps;
 use crate::codec::{packed, value};
 use crate::wire::{Scalar, WireEvent};
 
@@ -34,43 +34,10 @@ pub(crate) struct ComponentOps {
     pub remove: fn(&mut World, Entity),
 }
 
-/// The serde path for a packed type: whole columns at a few nanoseconds a
-/// field, where reflection takes tens.
-#[derive(Clone, Copy)]
-pub(crate) struct SerdeOps {
-    /// Appends the rows' values as packed records.
-    pub encode_rows: fn(&World, &[Entity], &[Scalar], &mut Vec<u8>) -> Result<(), String>,
-    /// Overwrites the rows' values from packed records.
-    pub write_rows: fn(&mut World, &[Entity], &[Scalar], &[&str], &[u8]) -> Result<(), String>,
-    /// Typed query states for one of a mod's queries (filtered by all its
-    /// component ids), so a whole column is read or written by iterating
-    /// tables rather than looking each entity up.
-    pub column_states: fn(&mut World, &[ComponentId]) -> ColumnStates,
-    /// Like `encode_rows` through the typed state; false (and nothing
-    /// written) when the state's rows are not `entities` in order.
-    pub encode_column: fn(&mut ColumnStates, &World, &[Entity], &[Scalar], &mut Vec<u8>) -> bool,
-    /// Like `write_rows` through the typed state; `Ok(false)` (and nothing
-    /// written) when the state's rows are not `entities` in order.
-    pub write_column: fn(
-        &mut ColumnStates,
-        &mut World,
-        &[Entity],
-        &[Scalar],
-        &[&str],
-        &[u8],
-    ) -> Result<bool, String>,
-}
-
-/// The typed query states of one column (see [`SerdeOps::column_states`]).
-pub(crate) struct ColumnStates {
-    read: Box<dyn std::any::Any + Send + Sync>,
-    write: Box<dyn std::any::Any + Send + Sync>,
-}
-
-/// Whether a type's serde path was checked against reflection yet.
-pub(crate) const SERDE_UNCHECKED: u8 = 0;
-pub(crate) const SERDE_AGREES: u8 = 1;
-pub(crate) const SERDE_DISAGREES: u8 = 2;
+/// Whether a type's bulk codec was checked against reflection yet.
+pub(crate) const BULK_UNCHECKED: u8 = 0;
+pub(crate) const BULK_AGREES: u8 = 1;
+pub(crate) const BULK_DISAGREES: u8 = 2;
 
 /// One component type the game exposed.
 pub(crate) struct ExposedComponent {
@@ -85,32 +52,33 @@ pub(crate) struct ExposedComponent {
     /// The layout's field paths, for checking a mod's field order.
     pub paths: Vec<String>,
     pub ops: ComponentOps,
-    /// The serde path, when the game asked for it.
-    pub serde: Option<SerdeOps>,
-    /// Whether the serde path writes what reflection writes (checked on the
+    /// The fast codec for whole columns, when the game asked for one.
+    pub bulk: Option<BulkOps>,
+    /// Whether the bulk codec writes what reflection writes (checked on the
     /// first value seen; a type whose serde attributes reorder or rename
     /// fields falls back to reflection).
-    pub serde_state: std::sync::atomic::AtomicU8,
+    pub bulk_state: std::sync::atomic::AtomicU8,
 }
 
 impl ExposedComponent {
-    /// The serde path, if the game asked for it and it agrees with
+    /// The bulk codec, if the game asked for one and it agrees with
     /// reflection on the first value seen.
-    pub(crate) fn serde_ops(&self, world: &World, sample: Option<Entity>) -> Option<SerdeOps> {
+    pub(crate) fn bulk_ops(&self, world: &World, sample: Option<Entity>) -> Option<BulkOps> {
         use std::sync::atomic::Ordering;
-        let ops = self.serde?;
-        match self.serde_state.load(Ordering::Relaxed) {
-            SERDE_AGREES => return Some(ops),
-            SERDE_DISAGREES => return None,
+        let ops = self.bulk?;
+        match self.bulk_state.load(Ordering::Relaxed) {
+            BULK_AGREES => return Some(ops),
+            BULK_DISAGREES => return None,
+            _ if !ops.needs_check => return Some(ops),
             _ => {}
         }
         let e = sample?;
-        let mut by_serde = Vec::new();
+        let mut by_codec = Vec::new();
         let mut by_reflection = Vec::new();
-        let agrees = (ops.encode_rows)(world, &[e], &self.kinds, &mut by_serde).is_ok()
+        let agrees = (ops.encode_rows)(world, &[e], &self.kinds, &mut by_codec).is_ok()
             && (self.ops.get)(world, e)
                 .is_some_and(|v| packed::encode(v, &self.kinds, &mut by_reflection))
-            && by_serde == by_reflection;
+            && by_codec == by_reflection;
         if !agrees {
             tracing::warn!(
                 component = %self.name,
@@ -118,12 +86,8 @@ impl ExposedComponent {
                  using reflection for it"
             );
         }
-        let state = if agrees {
-            SERDE_AGREES
-        } else {
-            SERDE_DISAGREES
-        };
-        self.serde_state.store(state, Ordering::Relaxed);
+        let state = if agrees { BULK_AGREES } else { BULK_DISAGREES };
+        self.bulk_state.store(state, Ordering::Relaxed);
         agrees.then_some(ops)
     }
 }
@@ -213,6 +177,15 @@ pub trait ModdingAppExt {
     where
         T: ModdableComponent + serde::Serialize + serde::de::DeserializeOwned;
 
+    /// Like [`add_moddable_component`](Self::add_moddable_component), and
+    /// moves `T` through the batch path as its bytes in memory, the fastest
+    /// way there is, for a `#[repr(C)]` struct of numbers that derives
+    /// `bytemuck::Pod`. Mods see exactly the same bytes; when `T`'s bytes are
+    /// not its fields in order (checked here, once), it goes by reflection.
+    fn add_moddable_component_pod<T>(&mut self, access: ModAccess) -> &mut Self
+    where
+        T: ModdableComponent + bytemuck::Pod;
+
     /// Delivers messages of type `M` to mods subscribed to its short type
     /// name, as MessagePack made by reflection.
     fn add_moddable_message<M>(&mut self) -> &mut Self
@@ -256,8 +229,8 @@ impl ModdingAppExt for App {
             layout,
             paths: layout_paths,
             kinds,
-            serde: None,
-            serde_state: std::sync::atomic::AtomicU8::new(SERDE_UNCHECKED),
+            bulk: None,
+            bulk_state: std::sync::atomic::AtomicU8::new(BULK_UNCHECKED),
             ops: ComponentOps {
                 get: get::<T>,
                 has: has::<T>,
@@ -275,23 +248,16 @@ impl ModdingAppExt for App {
         T: ModdableComponent + serde::Serialize + serde::de::DeserializeOwned,
     {
         self.add_moddable_component::<T>(access);
-        let mut exposed = self.world_mut().resource_mut::<Exposed>();
-        if let Some(c) = exposed.components.last_mut() {
-            if c.layout.is_some() {
-                c.serde = Some(SerdeOps {
-                    encode_rows: encode_rows::<T>,
-                    write_rows: write_rows::<T>,
-                    column_states: column_states::<T>,
-                    encode_column: encode_column::<T>,
-                    write_column: write_column::<T>,
-                });
-            } else {
-                tracing::warn!(
-                    component = %c.name,
-                    "not made only of named fields and numbers: it travels as MessagePack"
-                );
-            }
-        }
+        set_bulk(self, |_| Some(BulkOps::serde::<T>()), "its serde impls");
+        self
+    }
+
+    fn add_moddable_component_pod<T>(&mut self, access: ModAccess) -> &mut Self
+    where
+        T: ModdableComponent + bytemuck::Pod,
+    {
+        self.add_moddable_component::<T>(access);
+        set_bulk(self, BulkOps::plain::<T>, "its bytes as they are");
         self
     }
 
@@ -313,116 +279,28 @@ impl ModdingAppExt for App {
     }
 }
 
-fn encode_rows<T: Component + serde::Serialize>(
-    world: &World,
-    entities: &[Entity],
-    kinds: &[Scalar],
-    out: &mut Vec<u8>,
-) -> Result<(), String> {
-    let start = out.len();
-    mod_api_packed::write_all(
-        entities.iter().filter_map(|e| world.get::<T>(*e)),
-        kinds,
-        out,
-    )
-    .map_err(|e| e.to_string())?;
-    if out.len() - start != mod_api_packed::stride(kinds) * entities.len() {
-        out.truncate(start);
-        return Err("a row lacks the component".into());
-    }
-    Ok(())
-}
-
-fn write_rows<T: Component<Mutability = Mutable> + serde::de::DeserializeOwned>(
-    world: &mut World,
-    entities: &[Entity],
-    kinds: &[Scalar],
-    paths: &[&str],
-    data: &[u8],
-) -> Result<(), String> {
-    let values: Vec<T> = mod_api_packed::read_all(data, kinds, paths).map_err(|e| e.to_string())?;
-    for (e, value) in entities.iter().zip(values) {
-        if let Some(mut c) = world.get_mut::<T>(*e) {
-            *c = value;
-        }
-    }
-    Ok(())
-}
-
-fn column_states<T: Component<Mutability = Mutable>>(
-    world: &mut World,
-    ids: &[ComponentId],
-) -> ColumnStates {
-    let mut read = QueryBuilder::<(Entity, &'static T)>::new(world);
-    for id in ids {
-        read.with_id(*id);
-    }
-    let read = read.build();
-    let mut write = QueryBuilder::<(Entity, &'static mut T)>::new(world);
-    for id in ids {
-        write.with_id(*id);
-    }
-    ColumnStates {
-        read: Box::new(read),
-        write: Box::new(write.build()),
-    }
-}
-
-fn encode_column<T: Component + serde::Serialize>(
-    states: &mut ColumnStates,
-    world: &World,
-    entities: &[Entity],
-    kinds: &[Scalar],
-    out: &mut Vec<u8>,
-) -> bool {
-    let Some(state) = states
-        .read
-        .downcast_mut::<QueryState<(Entity, &'static T)>>()
-    else {
-        return false;
+/// Gives the last exposed type a bulk codec, when it is packed and `make`
+/// offers one; otherwise says why it goes by reflection.
+fn set_bulk(app: &mut App, make: impl FnOnce(&[Scalar]) -> Option<BulkOps>, codec: &str) {
+    let mut exposed = app.world_mut().resource_mut::<Exposed>();
+    let Some(c) = exposed.components.last_mut() else {
+        return;
     };
-    let start = out.len();
-    let (mut same, mut rows) = (true, 0);
-    let values = state.iter(world).zip(entities).map(|((e, v), want)| {
-        same &= e == *want;
-        rows += 1;
-        v
-    });
-    let written = mod_api_packed::write_all(values, kinds, out).is_ok();
-    if !(written && same && rows == entities.len()) {
-        out.truncate(start);
-        return false;
+    if c.layout.is_none() {
+        tracing::warn!(
+            component = %c.name,
+            "not made only of named fields and numbers: it travels as MessagePack"
+        );
+        return;
     }
-    true
-}
-
-fn write_column<T: Component<Mutability = Mutable> + serde::de::DeserializeOwned>(
-    states: &mut ColumnStates,
-    world: &mut World,
-    entities: &[Entity],
-    kinds: &[Scalar],
-    paths: &[&str],
-    data: &[u8],
-) -> Result<bool, String> {
-    let Some(state) = states
-        .write
-        .downcast_mut::<QueryState<(Entity, &'static mut T)>>()
-    else {
-        return Ok(false);
-    };
-    // Check the order read-only first, so a mismatch writes nothing.
-    let mut rows = state.iter(world).map(|(e, _)| e);
-    if !entities.iter().all(|want| rows.next() == Some(*want)) {
-        return Ok(false);
+    c.bulk = make(&c.kinds);
+    if c.bulk.is_none() {
+        tracing::warn!(
+            component = %c.name,
+            "cannot move the type by {codec}: its bytes are not its fields in order; \
+             using reflection for it"
+        );
     }
-    let mut rows = state.iter_mut(world);
-    mod_api_packed::read_each(data, kinds, paths, |value: T| {
-        if let Some((_, mut c)) = rows.next() {
-            *c = value;
-        }
-    })
-    .map_err(|e| e.to_string())?;
-    Ok(true)
 }
 
 fn get<T: Component + Reflect>(world: &World, entity: Entity) -> Option<&dyn PartialReflect> {

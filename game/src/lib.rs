@@ -21,6 +21,9 @@
 //!     .run();
 //! ```
 
+#[macro_use]
+pub mod timing;
+mod bulk;
 mod checksum;
 mod codec;
 pub mod demo;

@@ -131,19 +131,16 @@ impl QueryResult {
 }
 
 /// Packs one flag per row into bits, as [`QueryResult::owned`] holds them.
-pub(crate) fn pack_bits(flags: impl IntoIterator<Item = bool>) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    for (i, flag) in flags.into_iter().enumerate() {
-        if i % 8 == 0 {
-            bytes.push(0);
-        }
-        if flag {
-            if let Some(last) = bytes.last_mut() {
-                *last |= 1 << (i % 8);
-            }
-        }
-    }
-    bytes
+pub(crate) fn pack_bits(flags: &[bool]) -> Vec<u8> {
+    flags
+        .chunks(8)
+        .map(|eight| {
+            eight
+                .iter()
+                .enumerate()
+                .fold(0u8, |byte, (i, flag)| byte | (u8::from(*flag) << i))
+        })
+        .collect()
 }
 
 /// An event on its way to a mod.
@@ -215,6 +212,13 @@ pub(crate) enum Command {
     },
     WriteBatch {
         entities: EntityList,
+        columns: Vec<Column>,
+    },
+    /// A `WriteBatch` whose rows are exactly those the mod's query number
+    /// `query` was sent with this tick (the usual batch): the worker names
+    /// the query instead of sending ten thousand ids back.
+    WriteQueryRows {
+        query: u32,
         columns: Vec<Column>,
     },
 }
@@ -314,4 +318,32 @@ pub(crate) fn decode<'a, T: Deserialize<'a>>(
     bytes: &'a [u8],
 ) -> Result<T, rmp_serde::decode::Error> {
     rmp_serde::from_slice(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(owned: &[bool]) -> QueryResult {
+        QueryResult {
+            components: Vec::new(),
+            entities: EntityList((0..owned.len() as u64).collect()),
+            columns: Vec::new(),
+            owned: pack_bits(owned).into(),
+        }
+    }
+
+    #[test]
+    fn owned_bits_round_trip() {
+        let flags: Vec<bool> = (0..19).map(|i| i % 3 != 1).collect();
+        let q = query(&flags);
+        assert_eq!(q.owned.len(), 3);
+        for (row, flag) in flags.iter().enumerate() {
+            assert_eq!(q.owns_row(row), *flag, "row {row}");
+        }
+        assert!(!q.owns_row(19));
+        assert!(!q.owns_all());
+        assert!(query(&[true; 19]).owns_all());
+        assert!(query(&[]).owns_all());
+    }
 }

@@ -110,6 +110,65 @@ fn idle_mods() {
     }
 }
 
+/// A headless app with the mover mod moving `ENTITIES` entities, all
+/// spawned; `api` picks the mod's batch calls (see `mods/mover`).
+fn mover_app(api: &str) -> App {
+    let dir = folder_with(&[("mover", "mover.wasm")]);
+    #[derive(serde::Serialize)]
+    struct Config<'a> {
+        count: u32,
+        api: &'a str,
+    }
+    let config = rmp_serde::to_vec_named(&Config {
+        count: ENTITIES,
+        api,
+    })
+    .unwrap();
+    let mut app = app_with(
+        ModPlugin::new()
+            .with_mods_dir(&dir)
+            .with_config("mover", config),
+    );
+    load(&mut app);
+    // Let the mod spawn all its entities first.
+    for _ in 0..200 {
+        app.update();
+        let world = app.world_mut();
+        if world.query::<&Position>().iter(world).count() as u32 >= ENTITIES {
+            break;
+        }
+    }
+    let world = app.world_mut();
+    assert_eq!(
+        world.query::<&Position>().iter(world).count() as u32,
+        ENTITIES
+    );
+    app
+}
+
+/// Median frame time of each app, their frames taken in turn so that a
+/// change in the machine's speed during the run hits them all alike.
+fn interleaved(apps: &mut [&mut App]) -> Vec<Duration> {
+    for app in apps.iter_mut() {
+        frames(app, 20);
+    }
+    let mut times = vec![Vec::with_capacity(FRAMES); apps.len()];
+    for _ in 0..FRAMES {
+        for (app, times) in apps.iter_mut().zip(&mut times) {
+            let t = Instant::now();
+            app.update();
+            times.push(t.elapsed());
+        }
+    }
+    times
+        .into_iter()
+        .map(|mut t| {
+            t.sort();
+            t[t.len() / 2]
+        })
+        .collect()
+}
+
 fn mover() {
     println!();
     println!("position += velocity for {ENTITIES} entities, per frame");
@@ -117,7 +176,6 @@ fn mover() {
     let mut empty = app(&mods_folder());
     load(&mut empty);
     spawn_grid(empty.world_mut());
-    let empty_t = median_frame(&mut empty);
 
     let mut native = app(&mods_folder());
     native
@@ -125,55 +183,61 @@ fn mover() {
         .add_systems(Update, native_move);
     load(&mut native);
     spawn_grid(native.world_mut());
-    let native_t = median_frame(&mut native);
+
+    let mut update = mover_app("update");
+    let mut read_write = mover_app("read-write");
+    let medians = interleaved(&mut [&mut empty, &mut native, &mut update, &mut read_write]);
+    let [empty_t, native_t, update_t, read_write_t] = medians[..] else {
+        unreachable!("four apps")
+    };
     // The system's own time is the steadier baseline on a shared machine.
     let mut inside = std::mem::take(&mut native.world_mut().resource_mut::<NativeTimes>().0);
     inside.sort();
     let native_inside = inside[inside.len() / 2];
-
-    let dir = folder_with(&[("mover", "mover.wasm")]);
-    let config = rmp_serde::to_vec_named(&BTreeMap::from([("count", ENTITIES)])).unwrap();
-    let mut modded = app_with(
-        ModPlugin::new()
-            .with_mods_dir(&dir)
-            .with_config("mover", config),
-    );
-    load(&mut modded);
-    // Let the mod spawn all its entities first.
-    for _ in 0..200 {
-        modded.update();
-        let world = modded.world_mut();
-        if world.query::<&Position>().iter(world).count() as u32 >= ENTITIES {
-            break;
-        }
+    for app in [&update, &read_write] {
+        assert_eq!(
+            app.world()
+                .resource::<ModRegistry>()
+                .get("mover")
+                .map(|m| m.status),
+            Some(ModStatus::Running)
+        );
     }
-    let modded_t = median_frame(&mut modded);
-    let world = modded.world_mut();
-    assert_eq!(
-        world.query::<&Position>().iter(world).count() as u32,
-        ENTITIES
-    );
-    assert_eq!(
-        world
-            .resource::<ModRegistry>()
-            .get("mover")
-            .map(|m| m.status),
-        Some(ModStatus::Running)
-    );
 
     let native_frame_cost = micros(native_t) - micros(empty_t);
     let native_cost = micros(native_inside).max(0.1);
-    let mod_cost = micros(modded_t) - micros(empty_t);
-    println!("{:>32} {:>12}", "", "µs");
-    println!("{:>32} {:>12.1}", "frame, no work", micros(empty_t));
+    let update_cost = micros(update_t) - micros(empty_t);
+    let read_write_cost = micros(read_write_t) - micros(empty_t);
+    println!("{:>40} {:>10} {:>10}", "", "µs", "/ native");
+    println!("{:>40} {:>10.1}", "frame, no work", micros(empty_t));
     println!(
-        "{:>32} {:>12.1}",
+        "{:>40} {:>10.1}",
         "native system (its own time)", native_cost
     );
     println!(
-        "{:>32} {:>12.1}",
+        "{:>40} {:>10.1}",
         "native system (frame cost)", native_frame_cost
     );
-    println!("{:>32} {:>12.1}", "mod via batch (frame cost)", mod_cost);
-    println!("{:>32} {:>12.1}x", "mod / native", mod_cost / native_cost);
+    println!(
+        "{:>40} {:>10.1} {:>9.1}x",
+        "mod, update_batch (frame cost)",
+        update_cost,
+        update_cost / native_cost
+    );
+    println!(
+        "{:>40} {:>10.1} {:>9.1}x",
+        "mod, read_batch + write_batch",
+        read_write_cost,
+        read_write_cost / native_cost
+    );
+    #[cfg(feature = "profiling")]
+    {
+        game::timing::reset();
+        frames(&mut update, FRAMES);
+        println!();
+        println!("stages of the update_batch mod's tick (median µs over {FRAMES} frames)");
+        for (stage, median, count) in game::timing::report() {
+            println!("{stage:>52} {:>8.1} {count:>7}", micros(median));
+        }
+    }
 }

@@ -17,7 +17,7 @@ pub fn hostile_variants(case: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
     let Some((mut context, reply)) = split_case(case) else {
         return Vec::new();
     };
-    let Ok(Reply::Ticked(real)) = wire::decode::<Reply>(reply) else {
+    let Ok(Reply::Ticked(mut real)) = wire::decode::<Reply>(reply) else {
         return Vec::new();
     };
     let Some(query) = context.request.queries.first_mut() else {
@@ -27,6 +27,15 @@ pub fn hostile_variants(case: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
         return Vec::new();
     }
     let mine = query.entities.0[0];
+    // The real commands' batches over this query name the rows it had.
+    for command in &mut real {
+        if let Command::WriteQueryRows { query: 0, columns } = command {
+            *command = Command::WriteBatch {
+                entities: query.entities.clone(),
+                columns: std::mem::take(columns),
+            };
+        }
+    }
     // Two foreign rows; the harness gives odd rows not spawned by the mod to
     // another mod, and even ones to the game.
     let foreign = [0x0000_0000_ffff_ff00_u64, 0x0000_0000_ffff_ff01];
@@ -45,7 +54,7 @@ pub fn hostile_variants(case: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
             column.data.extend_from_slice(&first);
         }
     }
-    query.owned = wire::pack_bits(owned).into();
+    query.owned = wire::pack_bits(&owned).into();
     let rival = if rows % 2 == 1 {
         foreign[0]
     } else {
@@ -71,6 +80,15 @@ pub fn hostile_variants(case: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
     ]);
     let batch = |entities: Vec<u64>, data: Vec<u8>| Command::WriteBatch {
         entities: wire::EntityList(entities),
+        columns: vec![wire::Column {
+            name: "Position".into(),
+            encoding: packed_position.clone(),
+            data: data.into(),
+            offsets: Vec::new(),
+        }],
+    };
+    let query_batch = |query: u32, data: Vec<u8>| Command::WriteQueryRows {
+        query,
         columns: vec![wire::Column {
             name: "Position".into(),
             encoding: packed_position.clone(),
@@ -119,6 +137,11 @@ pub fn hostile_variants(case: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
             vec![batch(vec![mine, rival], vec![0; 16])],
         ),
         ("batch-short-column", vec![batch(vec![mine], vec![0; 7])]),
+        (
+            "batch-query-with-rivals",
+            vec![query_batch(0, vec![0; (rows + foreign.len()) * 8])],
+        ),
+        ("batch-unknown-query", vec![query_batch(7, vec![0; 8])]),
         (
             "invalid-msgpack",
             vec![Command::Insert {

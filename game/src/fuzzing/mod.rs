@@ -232,6 +232,20 @@ fn replay(
             entities: entities.0,
             columns: columns.iter().map(crate::host::entities::to_wit).collect(),
         }),
+        // The same call, with the rows the query was sent (a query the tick
+        // lacks gives no rows, which the worker refuses).
+        Command::WriteQueryRows { query, columns } => {
+            let entities = state
+                .tick
+                .queries
+                .get(query as usize)
+                .map(|q| q.entities.0.clone())
+                .unwrap_or_default();
+            state.write_batch(Batch {
+                entities,
+                columns: columns.iter().map(crate::host::entities::to_wit).collect(),
+            })
+        }
     }
 }
 
@@ -348,7 +362,7 @@ impl Harness {
                 | Command::Despawn { entity }
                 | Command::Insert { entity, .. }
                 | Command::Remove { entity, .. } => map(entity),
-                Command::Emit { .. } => {}
+                Command::Emit { .. } | Command::WriteQueryRows { .. } => {}
                 Command::WriteBatch { entities, .. } => entities.0.iter_mut().for_each(map),
             }
         }

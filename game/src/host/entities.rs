@@ -198,13 +198,21 @@ impl HostState {
             bytes += column.data.len();
             columns.push(from_wit(column, layout.as_deref(), rows, self.caps.depth)?);
         }
-        self.record(
-            Command::WriteBatch {
+        // The usual batch rewrites one query's rows as they were sent.
+        let query = self.tick.queries.iter().position(|q| {
+            q.entities.0 == batch.entities && columns.iter().all(|c| q.components.contains(&c.name))
+        });
+        let command = match query {
+            Some(query) => Command::WriteQueryRows {
+                query: query as u32,
+                columns,
+            },
+            None => Command::WriteBatch {
                 entities: EntityList(batch.entities),
                 columns,
             },
-            bytes,
-        )
+        };
+        self.record(command, bytes)
     }
 }
 

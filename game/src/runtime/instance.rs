@@ -215,9 +215,12 @@ impl Instance {
             frame,
             delta_seconds: delta,
         };
-        self.call(Hook::Tick, |b, s| {
-            b.bevy_wasm_mods_hooks().call_on_tick(s, tick)
-        })
+        timed!(
+            "worker: the guest's on-tick, with its host calls",
+            self.call(Hook::Tick, |b, s| {
+                b.bevy_wasm_mods_hooks().call_on_tick(s, tick)
+            })
+        )
     }
 
     /// Replaces this instance with a fresh one that carries its saved state.

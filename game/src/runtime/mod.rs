@@ -40,6 +40,8 @@ impl Runtime {
         let mut config = Config::new();
         config.epoch_interruption(true);
         config.consume_fuel(fuel);
+        #[cfg(feature = "profiling")]
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
         let engine = Engine::new(&config).map_err(|e| format!("cannot start wasmtime: {e:?}"))?;
         let mut linker = Linker::<HostState>::new(&engine);
         wasi::add_to_linker(&mut linker).map_err(|e| format!("cannot link WASI: {e:?}"))?;

@@ -264,12 +264,16 @@ fn handle(job: Job, mods: &mut HashMap<usize, Hosted>, out: &mut Outbox) {
             let Some(hosted) = mods.get_mut(&id) else {
                 return;
             };
-            let reply = match wire::decode::<Request>(&bytes) {
+            let request = timed!(
+                "worker: decode the request",
+                wire::decode::<Request>(&bytes)
+            );
+            let reply = match request {
                 Ok(Request::Tick(tick)) => match hosted.instance.as_mut() {
                     Some(instance) => {
                         let reply = instance.tick(tick);
                         let failed = matches!(reply, Reply::Failed(_));
-                        let reply = wire::encode(&reply);
+                        let reply = timed!("worker: encode the reply", wire::encode(&reply));
                         #[cfg(feature = "fuzzing")]
                         crate::fuzzing::record(&instance.manifest, &bytes, &reply);
                         if failed {

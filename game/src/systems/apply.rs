@@ -9,7 +9,8 @@ use bevy::prelude::*;
 use super::faults::on_fault;
 use super::stage::{Rows, Staged, Stager, Value};
 use super::{MIN_RESERVE, ModHost, Phase, PreparedQuery, SpawnedByMod};
-use crate::expose::{Exposed, ExposedComponent, ModData, SerdeOps};
+use crate::bulk::{BulkOps, ColumnStates};
+use crate::expose::{Exposed, ExposedComponent, ModData};
 use crate::registry::{ModEvent, ModRegistry};
 use crate::settings::ModSettings;
 use crate::wire::{self, Command, Fault, FaultKind, Hook, Reply, WireEvent};
@@ -44,7 +45,11 @@ pub(crate) fn apply_commands(world: &mut World) {
             }
             None => None,
         };
-        let outcome = match reply.as_deref().map(wire::decode::<Reply>) {
+        let decoded = timed!(
+            "main: decode the reply",
+            reply.as_deref().map(wire::decode::<Reply>)
+        );
+        let outcome = match decoded {
             Some(Ok(Reply::Ticked(commands))) => {
                 apply_tick(world, &mut host, index, commands, &limits)
             }
@@ -98,26 +103,28 @@ pub(crate) fn apply_tick(
     let Some(manifest) = slot.manifest.clone() else {
         return Err(fault(FaultKind::Unresponsive, "no manifest".into()));
     };
-    let owned_rows: Vec<&[Entity]> = slot
+    let query_rows: Vec<(&[Entity], bool)> = slot
         .queries
         .iter()
-        .filter(|q| q.last_owned)
-        .map(|q| q.last.as_slice())
+        .map(|q| (q.last.as_slice(), q.last_owned))
         .collect();
-    let staged = world.resource_scope(|world, exposed: Mut<Exposed>| {
-        Stager {
-            world,
-            exposed: &exposed,
-            registry: &registry,
-            manifest: &manifest,
-            reserved: &slot.reserved,
-            depth: limits.value_depth,
-            owner: &slot.owner,
-            modify_any_entity: slot.grants.modify_any_entity,
-            owned_rows: &owned_rows,
-        }
-        .stage(commands)
-    });
+    let staged = timed!(
+        "main: stage the commands",
+        world.resource_scope(|world, exposed: Mut<Exposed>| {
+            Stager {
+                world,
+                exposed: &exposed,
+                registry: &registry,
+                manifest: &manifest,
+                reserved: &slot.reserved,
+                depth: limits.value_depth,
+                owner: &slot.owner,
+                modify_any_entity: slot.grants.modify_any_entity,
+                query_rows: &query_rows,
+            }
+            .stage(commands)
+        })
+    );
     let staged = staged.map_err(|message| fault(FaultKind::InvalidOutput, message))?;
     drop(registry);
 
@@ -136,11 +143,14 @@ pub(crate) fn apply_tick(
         ..
     } = host;
     let queries = &mut slots[index].queries;
-    world.resource_scope(|world, exposed: Mut<Exposed>| {
-        for command in staged.commands {
-            apply_one(world, &exposed, &owner, command, pending_events, queries);
-        }
-    });
+    timed!(
+        "main: apply the commands",
+        world.resource_scope(|world, exposed: Mut<Exposed>| {
+            for command in staged.commands {
+                apply_one(world, &exposed, &owner, command, pending_events, queries);
+            }
+        })
+    );
     Ok(())
 }
 
@@ -190,28 +200,51 @@ fn apply_one(
             });
         }
         Staged::WriteBatch(entities, columns) => {
-            for (i, rows) in columns {
-                let c = &exposed.components[i];
-                match rows {
-                    Rows::Packed(column) => {
-                        if let Some(ops) = c.serde_ops(world, entities.first().copied()) {
-                            if write_serde(world, c, ops, &entities, &column.data, queries) {
-                                continue;
-                            }
-                        }
-                        let stride = column.data.len() / entities.len().max(1);
-                        for (e, record) in
-                            entities.iter().zip(column.data.chunks_exact(stride.max(1)))
-                        {
-                            (c.ops.write_packed)(world, *e, &c.kinds, record);
-                        }
+            // A batch over one of the snapshot's row sets can go by tables.
+            let query = queries.iter().position(|q| q.last == entities);
+            write_columns(world, exposed, &entities, columns, queries, query);
+        }
+        Staged::WriteQueryRows(query, columns) => {
+            let entities = std::mem::take(&mut queries[query].last);
+            write_columns(world, exposed, &entities, columns, queries, Some(query));
+            queries[query].last = entities;
+        }
+    }
+}
+
+/// Writes a batch's columns to its rows' entities; `query` is the mod's
+/// query whose snapshot rows they are, if any.
+fn write_columns(
+    world: &mut World,
+    exposed: &Exposed,
+    entities: &[Entity],
+    columns: Vec<(usize, Rows)>,
+    queries: &mut [PreparedQuery],
+    query: Option<usize>,
+) {
+    for (i, rows) in columns {
+        let c = &exposed.components[i];
+        match rows {
+            Rows::Packed(column) => {
+                if let Some(ops) = c.bulk_ops(world, entities.first().copied()) {
+                    let states = query.and_then(|q| {
+                        let q = &mut queries[q];
+                        let at = q.names.iter().position(|n| *n == c.name)?;
+                        q.columns[at].as_mut()
+                    });
+                    if write_bulk(world, c, ops, entities, &column.data, states) {
+                        continue;
                     }
-                    Rows::Values(values) => {
-                        for (e, v) in entities.iter().zip(values) {
-                            if (c.ops.has)(world, *e) {
-                                (c.ops.insert)(world, *e, v);
-                            }
-                        }
+                }
+                let stride = column.data.len() / entities.len().max(1);
+                for (e, record) in entities.iter().zip(column.data.chunks_exact(stride.max(1))) {
+                    (c.ops.write_packed)(world, *e, &c.kinds, record);
+                }
+            }
+            Rows::Values(values) => {
+                for (e, v) in entities.iter().zip(values) {
+                    if (c.ops.has)(world, *e) {
+                        (c.ops.insert)(world, *e, v);
                     }
                 }
             }
@@ -219,23 +252,19 @@ fn apply_one(
     }
 }
 
-/// Writes a packed column of a serde-path type: by tables when the rows
-/// are the ones a snapshot sent, else entity by entity. False when neither
-/// worked (then reflection tries).
-fn write_serde(
+/// Writes a packed column of a type with a bulk codec: by tables through
+/// `states` (the typed states of the query the rows came from) when there
+/// are some, else entity by entity. False when neither worked (then
+/// reflection tries).
+fn write_bulk(
     world: &mut World,
     c: &ExposedComponent,
-    ops: SerdeOps,
+    ops: BulkOps,
     entities: &[Entity],
     data: &[u8],
-    queries: &mut [PreparedQuery],
+    states: Option<&mut ColumnStates>,
 ) -> bool {
     let paths: Vec<&str> = c.paths.iter().map(String::as_str).collect();
-    let states = queries.iter_mut().find_map(|q| {
-        let at = q.names.iter().position(|n| *n == c.name)?;
-        (q.last == entities).then_some(())?;
-        q.columns[at].as_mut()
-    });
     if let Some(states) = states {
         match (ops.write_column)(states, world, entities, &c.kinds, &paths, data) {
             Ok(true) => return true,

@@ -68,7 +68,12 @@ pub(crate) fn dispatch_ticks(world: &mut World) {
         let queries = slot
             .queries
             .iter_mut()
-            .map(|q| snapshot::take(frozen, exposed, &registry, q, &slot.owner))
+            .map(|q| {
+                timed!(
+                    "main: snapshot a query",
+                    snapshot::take(frozen, exposed, &registry, q, &slot.owner)
+                )
+            })
             .collect();
         // Never reserve more ids than the mod may still own entities.
         let owned = ownership.0.get(&slot.owner).copied().unwrap_or(0);
@@ -88,7 +93,7 @@ pub(crate) fn dispatch_ticks(world: &mut World) {
             at_entity_cap: slot.reserved.len() >= room,
             game_time_nanos: elapsed,
         });
-        let bytes = wire::encode(&request);
+        let bytes = timed!("main: encode the tick", wire::encode(&request));
         if bytes.len() > max_bytes {
             tracing::warn!(
                 mod_name = %manifest.name,

@@ -347,7 +347,7 @@ pub(crate) fn prepare_query(world: &mut World, names: &[String]) -> PreparedQuer
             .map(|n| {
                 exposed
                     .component(n)
-                    .and_then(|c| c.serde)
+                    .and_then(|c| c.bulk)
                     .map(|s| s.column_states)
             })
             .collect()

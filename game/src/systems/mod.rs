@@ -83,8 +83,8 @@ pub(crate) struct PreparedQuery {
     pub names: Vec<String>,
     /// The matching entities, with who spawned them.
     pub state: bevy::ecs::query::QueryState<(Entity, Option<&'static SpawnedByMod>)>,
-    /// Typed states per column, for types on the serde path.
-    pub columns: Vec<Option<crate::expose::ColumnStates>>,
+    /// Typed states per column, for types with a bulk codec.
+    pub columns: Vec<Option<crate::bulk::ColumnStates>>,
     /// The rows the last snapshot sent, to recognise a batch written back.
     pub last: Vec<Entity>,
     /// Whether the mod spawned every one of `last`.

@@ -5,9 +5,10 @@ use std::sync::Arc;
 use bevy::prelude::*;
 use bevy::reflect::TypeRegistry;
 
-use super::PreparedQuery;
+use super::{PreparedQuery, SpawnedByMod};
+use crate::bulk::ColumnStates;
 use crate::codec::{packed, value};
-use crate::expose::{ColumnStates, Exposed, ModData};
+use crate::expose::{Exposed, ModData};
 use crate::wire::{Column, Encoding, EntityList, QueryResult, pack_bits};
 
 /// Runs one query and encodes its columns: packed where the type allows,
@@ -20,11 +21,26 @@ pub(crate) fn take(
     query: &mut PreparedQuery,
     owner: &Arc<str>,
 ) -> QueryResult {
-    let mut entities: Vec<Entity> = Vec::new();
-    let mut owned: Vec<bool> = Vec::new();
-    for (e, spawner) in query.state.iter(world) {
-        entities.push(e);
-        owned.push(spawner.is_some_and(|s| Arc::ptr_eq(&s.0, owner) || *s.0 == **owner));
+    let mut entities: Vec<Entity> = Vec::with_capacity(query.last.len());
+    let mut owned: Vec<bool> = Vec::with_capacity(query.last.len());
+    let mine = |s: &SpawnedByMod| Arc::ptr_eq(&s.0, owner) || *s.0 == **owner;
+    match query.state.contiguous_iter(world) {
+        // A table at a time: its entities as a slice, and who spawned them.
+        Ok(tables) => {
+            for (rows, spawners) in tables {
+                entities.extend_from_slice(rows);
+                match spawners {
+                    Some(spawners) => owned.extend(spawners.iter().map(mine)),
+                    None => owned.resize(entities.len(), false),
+                }
+            }
+        }
+        Err(_) => {
+            for (e, spawner) in query.state.iter(world) {
+                entities.push(e);
+                owned.push(spawner.is_some_and(mine));
+            }
+        }
     }
     let defined: Vec<&str> = query
         .names
@@ -64,7 +80,7 @@ pub(crate) fn take(
         components: query.names.clone(),
         entities: EntityList(entities.iter().map(|e| e.to_bits()).collect()),
         columns,
-        owned: pack_bits(owned).into(),
+        owned: pack_bits(&owned).into(),
     }
 }
 
@@ -82,7 +98,7 @@ fn column(
         Some(c) => match &c.layout {
             Some(layout) => {
                 data.reserve(entities.len() * crate::wire::stride(layout));
-                let fast = c.serde_ops(world, entities.first().copied()).map(|ops| {
+                let fast = c.bulk_ops(world, entities.first().copied()).map(|ops| {
                     let by_tables = states.is_some_and(|states| {
                         (ops.encode_column)(states, world, entities, &c.kinds, &mut data)
                     });

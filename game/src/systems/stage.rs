@@ -40,6 +40,8 @@ pub(crate) enum Staged {
     Remove(Entity, Vec<(Option<usize>, String)>),
     Emit(String, Vec<u8>),
     WriteBatch(Vec<Entity>, Vec<(usize, Rows)>),
+    /// A batch over the rows of the mod's query with this index, as sent.
+    WriteQueryRows(usize, Vec<(usize, Rows)>),
 }
 
 /// What staging needs to know of the mod and the world.
@@ -54,8 +56,9 @@ pub(crate) struct Stager<'a> {
     pub owner: &'a str,
     /// Whether the mod may change entities it did not spawn.
     pub modify_any_entity: bool,
-    /// Rows of the mod's last snapshots that it spawned every one of.
-    pub owned_rows: &'a [&'a [Entity]],
+    /// The rows of each of the mod's queries as this tick sent them, and
+    /// whether the mod spawned every one of them.
+    pub query_rows: &'a [(&'a [Entity], bool)],
 }
 
 /// The result of staging: the checked commands and how many reserved ids
@@ -148,7 +151,11 @@ impl Stager<'_> {
                     }
                     // The usual batch rewrites a snapshot the mod spawned
                     // all of; anything else is checked row by row.
-                    if !self.modify_any_entity && !self.owned_rows.contains(&rows_of.as_slice()) {
+                    let all_owned = self
+                        .query_rows
+                        .iter()
+                        .any(|(rows, owned)| *owned && *rows == rows_of.as_slice());
+                    if !self.modify_any_entity && !all_owned {
                         for e in &rows_of {
                             mine(*e, &spawned).map_err(at)?;
                         }
@@ -158,6 +165,31 @@ impl Stager<'_> {
                         staged_columns.push(self.batch_column(&rows_of, column).map_err(at)?);
                     }
                     Staged::WriteBatch(rows_of, staged_columns)
+                }
+                Command::WriteQueryRows { query, columns } => {
+                    let Some(&(rows, all_owned)) = self.query_rows.get(query as usize) else {
+                        return Err(at(format!(
+                            "batch over query {query}; the mod has {}",
+                            self.query_rows.len()
+                        )));
+                    };
+                    let gone = rows.iter().find(|e| despawned.contains(e));
+                    if let Some(e) = gone.filter(|_| !despawned.is_empty()) {
+                        return Err(at(format!(
+                            "batch row entity {} was despawned",
+                            e.to_bits()
+                        )));
+                    }
+                    if !self.modify_any_entity && !all_owned {
+                        for e in rows {
+                            mine(*e, &spawned).map_err(at)?;
+                        }
+                    }
+                    let mut staged_columns = Vec::with_capacity(columns.len());
+                    for column in columns {
+                        staged_columns.push(self.batch_column(rows, column).map_err(at)?);
+                    }
+                    Staged::WriteQueryRows(query as usize, staged_columns)
                 }
             };
             out.push(staged);
