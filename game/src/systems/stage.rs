@@ -173,8 +173,10 @@ impl Stager<'_> {
                             self.query_rows.len()
                         )));
                     };
-                    let gone = rows.iter().find(|e| despawned.contains(e));
-                    if let Some(e) = gone.filter(|_| !despawned.is_empty()) {
+                    let gone = (!despawned.is_empty())
+                        .then(|| rows.iter().find(|e| despawned.contains(e)))
+                        .flatten();
+                    if let Some(e) = gone {
                         return Err(at(format!(
                             "batch row entity {} was despawned",
                             e.to_bits()
