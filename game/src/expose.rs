@@ -72,7 +72,9 @@ impl ExposedComponent {
             _ if !ops.needs_check => return Some(ops),
             _ => {}
         }
-        let e = sample?;
+        // A sample without the component (gone since the snapshot) proves
+        // nothing either way.
+        let e = sample.filter(|e| (self.ops.has)(world, *e))?;
         let mut by_codec = Vec::new();
         let mut by_reflection = Vec::new();
         let agrees = (ops.encode_rows)(world, &[e], &self.kinds, &mut by_codec).is_ok()

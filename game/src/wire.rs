@@ -38,6 +38,25 @@ pub(crate) struct Column {
 }
 
 impl Column {
+    /// The column with only the given rows, in that order (rows it lacks
+    /// are left out).
+    pub(crate) fn only_rows(&self, rows: &[usize]) -> Column {
+        let mut data = Vec::new();
+        let mut offsets = Vec::new();
+        for bytes in rows.iter().filter_map(|row| self.row(*row)) {
+            if self.encoding == Encoding::MsgPack {
+                offsets.push(data.len() as u32);
+            }
+            data.extend_from_slice(bytes);
+        }
+        Column {
+            name: self.name.clone(),
+            encoding: self.encoding.clone(),
+            data: data.into(),
+            offsets,
+        }
+    }
+
     /// The bytes of row `row`, in the column's encoding.
     pub(crate) fn row(&self, row: usize) -> Option<&[u8]> {
         match &self.encoding {
@@ -331,6 +350,29 @@ mod tests {
             columns: Vec::new(),
             owned: pack_bits(owned).into(),
         }
+    }
+
+    #[test]
+    fn a_column_keeps_only_the_rows_asked_for() {
+        let packed = Column {
+            name: "Position".into(),
+            encoding: Encoding::Packed(vec![("x".into(), Scalar::U16)]),
+            data: vec![1, 0, 2, 0, 3, 0].into(),
+            offsets: Vec::new(),
+        };
+        let kept = packed.only_rows(&[0, 2]);
+        assert_eq!(kept.data.as_slice(), &[1, 0, 3, 0]);
+        assert_eq!(kept.rows(), 2);
+        let msgpack = Column {
+            name: "Tag".into(),
+            encoding: Encoding::MsgPack,
+            data: vec![0xa1, b'a', 0x05, 0xc0].into(),
+            offsets: vec![0, 2, 3],
+        };
+        let kept = msgpack.only_rows(&[2, 0]);
+        assert_eq!(kept.data.as_slice(), &[0xc0, 0xa1, b'a']);
+        assert_eq!(kept.offsets, vec![0, 1]);
+        assert_eq!(kept.row(1), Some(&[0xa1, b'a'][..]));
     }
 
     #[test]

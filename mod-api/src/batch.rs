@@ -67,7 +67,15 @@ pub fn update_batch<Q: ComponentSet, C: Component>(
 /// Decodes one column into values of `C`.
 #[doc(hidden)]
 pub fn decode_column<C: Component>(column: &Column, rows: usize) -> Result<Vec<C>> {
-    Ok(column_rows::<C>(column, rows)?.collect())
+    let values: Vec<C> = column_rows::<C>(column, rows)?.collect();
+    if values.len() != rows {
+        return Err(Error::InvalidValue(format!(
+            "column `{}` has {} values for {rows} rows",
+            C::NAME,
+            values.len()
+        )));
+    }
+    Ok(values)
 }
 
 /// The values of one column, one per row, decoded as they are taken: a
@@ -105,12 +113,16 @@ pub fn column_rows<C: Component>(column: &Column, rows: usize) -> Result<ColumnR
     let values: Vec<C> = match &column.encoding {
         ColumnEncoding::Msgpack => rmp_serde::from_slice(&column.data)?,
         ColumnEncoding::Packed(fields) => {
-            LAYOUTS.with(|l| {
-                let mut l = l.borrow_mut();
-                if l.get(C::NAME) != Some(fields) {
-                    l.insert(C::NAME.to_string(), fields.clone());
-                }
-            });
+            // Writes use the layout of the last column of `C` read without
+            // error, so a type whose fields do not match never writes.
+            let remember = || {
+                LAYOUTS.with(|l| {
+                    let mut l = l.borrow_mut();
+                    if l.get(C::NAME) != Some(fields) {
+                        l.insert(C::NAME.to_string(), fields.clone());
+                    }
+                })
+            };
             if let Some((kinds, paths)) = C::LAYOUT {
                 let same = fields.len() == kinds.len()
                     && fields
@@ -122,13 +134,16 @@ pub fn column_rows<C: Component>(column: &Column, rows: usize) -> Result<ColumnR
                     if column.data.len() != stride * rows {
                         return Err(short(column.data.len() / stride.max(1)));
                     }
+                    remember();
                     return Ok(ColumnRows::Records(column.data.chunks_exact(stride)));
                 }
             }
             let kinds: Vec<packed::Scalar> = fields.iter().map(|f| kind(f.kind)).collect();
             let paths: Vec<&str> = fields.iter().map(|f| f.path.as_str()).collect();
-            packed::read_all(&column.data, &kinds, &paths)
-                .map_err(|e| Error::InvalidValue(format!("`{}`: {e}", C::NAME)))?
+            let values = packed::read_all(&column.data, &kinds, &paths)
+                .map_err(|e| Error::InvalidValue(format!("`{}`: {e}", C::NAME)))?;
+            remember();
+            values
         }
     };
     if values.len() != rows {

@@ -301,17 +301,29 @@ impl Host for HostState {
             .query_index(&names)
             .ok_or_else(|| ModError::NotQueried(names.join(", ")))?;
         let query = &self.tick.queries[q];
+        // Like `query`, the rows leave out entities despawned earlier in
+        // the tick (then a batch written back names its rows by id).
+        let despawned = &self.tick.despawned;
+        let kept: Option<Vec<usize>> = (!despawned.is_empty()).then(|| {
+            (0..query.entities.0.len())
+                .filter(|row| !despawned.contains(&query.entities.0[*row]))
+                .collect()
+        });
         let mut columns = Vec::with_capacity(names.len());
         for name in &names {
             let Some(column) = query.columns.iter().find(|c| &c.name == name) else {
                 return Err(ModError::NotQueried(name.clone()));
             };
-            columns.push(to_wit(column));
+            columns.push(match &kept {
+                Some(rows) => to_wit(&column.only_rows(rows)),
+                None => to_wit(column),
+            });
         }
-        Ok(Batch {
-            entities: query.entities.0.clone(),
-            columns,
-        })
+        let entities = match &kept {
+            Some(rows) => rows.iter().map(|row| query.entities.0[*row]).collect(),
+            None => query.entities.0.clone(),
+        };
+        Ok(Batch { entities, columns })
     }
 }
 
