@@ -95,6 +95,158 @@ fn write_each<'v, T: Serialize + 'v>(
     Ok(())
 }
 
+/// The associated types both serializers share: structs and tuples are
+/// walked field by field, anything else cannot be packed.
+macro_rules! serializer_types {
+    () => {
+        type Ok = ();
+        type Error = Error;
+        type SerializeSeq = Impossible<(), Error>;
+        type SerializeTuple = Self;
+        type SerializeTupleStruct = Self;
+        type SerializeTupleVariant = Impossible<(), Error>;
+        type SerializeMap = Impossible<(), Error>;
+        type SerializeStruct = Self;
+        type SerializeStructVariant = Impossible<(), Error>;
+    };
+}
+
+/// The methods both serializers share: everything but the scalars.
+macro_rules! not_scalars {
+    () => {
+        fn serialize_char(self, _: char) -> Result<(), Error> {
+            unsupported("a char")
+        }
+        fn serialize_str(self, _: &str) -> Result<(), Error> {
+            unsupported("a string")
+        }
+        fn serialize_bytes(self, _: &[u8]) -> Result<(), Error> {
+            unsupported("bytes")
+        }
+        fn serialize_none(self) -> Result<(), Error> {
+            unsupported("an option")
+        }
+        fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result<(), Error> {
+            unsupported("an option")
+        }
+        fn serialize_unit(self) -> Result<(), Error> {
+            Ok(())
+        }
+        fn serialize_unit_struct(self, _: &'static str) -> Result<(), Error> {
+            Ok(())
+        }
+        fn serialize_unit_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+        ) -> Result<(), Error> {
+            unsupported("an enum")
+        }
+        #[inline(always)]
+        fn serialize_newtype_struct<T: Serialize + ?Sized>(
+            self,
+            _: &'static str,
+            v: &T,
+        ) -> Result<(), Error> {
+            v.serialize(self)
+        }
+        fn serialize_newtype_variant<T: Serialize + ?Sized>(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: &T,
+        ) -> Result<(), Error> {
+            unsupported("an enum")
+        }
+        fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, Error> {
+            unsupported("a list")
+        }
+        #[inline(always)]
+        fn serialize_tuple(self, _: usize) -> Result<Self, Error> {
+            Ok(self)
+        }
+        #[inline(always)]
+        fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self, Error> {
+            Ok(self)
+        }
+        fn serialize_tuple_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeTupleVariant, Error> {
+            unsupported("an enum")
+        }
+        fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, Error> {
+            unsupported("a map")
+        }
+        #[inline(always)]
+        fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self, Error> {
+            Ok(self)
+        }
+        fn serialize_struct_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeStructVariant, Error> {
+            unsupported("an enum")
+        }
+    };
+}
+
+/// Struct, tuple and tuple-struct fields, each serialized in turn.
+macro_rules! compound {
+    ($ty:ident) => {
+        impl ser::SerializeStruct for &mut $ty<'_> {
+            type Ok = ();
+            type Error = Error;
+            #[inline(always)]
+            fn serialize_field<T: Serialize + ?Sized>(
+                &mut self,
+                _: &'static str,
+                v: &T,
+            ) -> Result<(), Error> {
+                v.serialize(&mut **self)
+            }
+            #[inline(always)]
+            fn end(self) -> Result<(), Error> {
+                Ok(())
+            }
+        }
+
+        impl ser::SerializeTuple for &mut $ty<'_> {
+            type Ok = ();
+            type Error = Error;
+            #[inline(always)]
+            fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
+                v.serialize(&mut **self)
+            }
+            #[inline(always)]
+            fn end(self) -> Result<(), Error> {
+                Ok(())
+            }
+        }
+
+        impl ser::SerializeTupleStruct for &mut $ty<'_> {
+            type Ok = ();
+            type Error = Error;
+            #[inline(always)]
+            fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
+                v.serialize(&mut **self)
+            }
+            #[inline(always)]
+            fn end(self) -> Result<(), Error> {
+                Ok(())
+            }
+        }
+    };
+}
+
 struct Writer<'a> {
     out: &'a mut Vec<u8>,
     kinds: &'a [Scalar],
@@ -150,15 +302,7 @@ fn unsupported<T>(what: &str) -> Result<T, Error> {
 }
 
 impl<'a, 'b> ser::Serializer for &'a mut Writer<'b> {
-    type Ok = ();
-    type Error = Error;
-    type SerializeSeq = Impossible<(), Error>;
-    type SerializeTuple = Self;
-    type SerializeTupleStruct = Self;
-    type SerializeTupleVariant = Impossible<(), Error>;
-    type SerializeMap = Impossible<(), Error>;
-    type SerializeStruct = Self;
-    type SerializeStructVariant = Impossible<(), Error>;
+    serializer_types!();
 
     #[inline(always)]
     fn serialize_bool(self, v: bool) -> Result<(), Error> {
@@ -204,126 +348,10 @@ impl<'a, 'b> ser::Serializer for &'a mut Writer<'b> {
     fn serialize_f64(self, v: f64) -> Result<(), Error> {
         self.put(Num::Float(v), Scalar::F64)
     }
-    fn serialize_char(self, _: char) -> Result<(), Error> {
-        unsupported("a char")
-    }
-    fn serialize_str(self, _: &str) -> Result<(), Error> {
-        unsupported("a string")
-    }
-    fn serialize_bytes(self, _: &[u8]) -> Result<(), Error> {
-        unsupported("bytes")
-    }
-    fn serialize_none(self) -> Result<(), Error> {
-        unsupported("an option")
-    }
-    fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result<(), Error> {
-        unsupported("an option")
-    }
-    fn serialize_unit(self) -> Result<(), Error> {
-        Ok(())
-    }
-    fn serialize_unit_struct(self, _: &'static str) -> Result<(), Error> {
-        Ok(())
-    }
-    fn serialize_unit_variant(self, _: &'static str, _: u32, _: &'static str) -> Result<(), Error> {
-        unsupported("an enum")
-    }
-    #[inline(always)]
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        v: &T,
-    ) -> Result<(), Error> {
-        v.serialize(self)
-    }
-    fn serialize_newtype_variant<T: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: &T,
-    ) -> Result<(), Error> {
-        unsupported("an enum")
-    }
-    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, Error> {
-        unsupported("a list")
-    }
-    #[inline(always)]
-    fn serialize_tuple(self, _: usize) -> Result<Self, Error> {
-        Ok(self)
-    }
-    fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self, Error> {
-        Ok(self)
-    }
-    fn serialize_tuple_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleVariant, Error> {
-        unsupported("an enum")
-    }
-    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, Error> {
-        unsupported("a map")
-    }
-    #[inline(always)]
-    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self, Error> {
-        Ok(self)
-    }
-    fn serialize_struct_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeStructVariant, Error> {
-        unsupported("an enum")
-    }
+    not_scalars!();
 }
 
-impl ser::SerializeStruct for &mut Writer<'_> {
-    type Ok = ();
-    type Error = Error;
-    #[inline(always)]
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        _: &'static str,
-        v: &T,
-    ) -> Result<(), Error> {
-        v.serialize(&mut **self)
-    }
-    #[inline(always)]
-    fn end(self) -> Result<(), Error> {
-        Ok(())
-    }
-}
-
-impl ser::SerializeTuple for &mut Writer<'_> {
-    type Ok = ();
-    type Error = Error;
-    #[inline(always)]
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
-        v.serialize(&mut **self)
-    }
-    #[inline(always)]
-    fn end(self) -> Result<(), Error> {
-        Ok(())
-    }
-}
-
-impl ser::SerializeTupleStruct for &mut Writer<'_> {
-    type Ok = ();
-    type Error = Error;
-    #[inline(always)]
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
-        v.serialize(&mut **self)
-    }
-    #[inline(always)]
-    fn end(self) -> Result<(), Error> {
-        Ok(())
-    }
-}
+compound!(Writer);
 
 /// The fast path's writer: each scalar appended by its own type. Anything
 /// else is an error (a type whose first value was written exactly never
@@ -343,15 +371,7 @@ macro_rules! sized {
 }
 
 impl<'a, 'b> ser::Serializer for &'a mut ByType<'b> {
-    type Ok = ();
-    type Error = Error;
-    type SerializeSeq = Impossible<(), Error>;
-    type SerializeTuple = Self;
-    type SerializeTupleStruct = Self;
-    type SerializeTupleVariant = Impossible<(), Error>;
-    type SerializeMap = Impossible<(), Error>;
-    type SerializeStruct = Self;
-    type SerializeStructVariant = Impossible<(), Error>;
+    serializer_types!();
 
     #[inline(always)]
     fn serialize_bool(self, v: bool) -> Result<(), Error> {
@@ -370,124 +390,7 @@ impl<'a, 'b> ser::Serializer for &'a mut ByType<'b> {
         serialize_f32 f32;
         serialize_f64 f64;
     }
-    fn serialize_char(self, _: char) -> Result<(), Error> {
-        unsupported("a char")
-    }
-    fn serialize_str(self, _: &str) -> Result<(), Error> {
-        unsupported("a string")
-    }
-    fn serialize_bytes(self, _: &[u8]) -> Result<(), Error> {
-        unsupported("bytes")
-    }
-    fn serialize_none(self) -> Result<(), Error> {
-        unsupported("an option")
-    }
-    fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result<(), Error> {
-        unsupported("an option")
-    }
-    fn serialize_unit(self) -> Result<(), Error> {
-        Ok(())
-    }
-    fn serialize_unit_struct(self, _: &'static str) -> Result<(), Error> {
-        Ok(())
-    }
-    fn serialize_unit_variant(self, _: &'static str, _: u32, _: &'static str) -> Result<(), Error> {
-        unsupported("an enum")
-    }
-    #[inline(always)]
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        v: &T,
-    ) -> Result<(), Error> {
-        v.serialize(self)
-    }
-    fn serialize_newtype_variant<T: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: &T,
-    ) -> Result<(), Error> {
-        unsupported("an enum")
-    }
-    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, Error> {
-        unsupported("a list")
-    }
-    #[inline(always)]
-    fn serialize_tuple(self, _: usize) -> Result<Self, Error> {
-        Ok(self)
-    }
-    #[inline(always)]
-    fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self, Error> {
-        Ok(self)
-    }
-    fn serialize_tuple_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleVariant, Error> {
-        unsupported("an enum")
-    }
-    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, Error> {
-        unsupported("a map")
-    }
-    #[inline(always)]
-    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self, Error> {
-        Ok(self)
-    }
-    fn serialize_struct_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeStructVariant, Error> {
-        unsupported("an enum")
-    }
+    not_scalars!();
 }
 
-impl ser::SerializeStruct for &mut ByType<'_> {
-    type Ok = ();
-    type Error = Error;
-    #[inline(always)]
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        _: &'static str,
-        v: &T,
-    ) -> Result<(), Error> {
-        v.serialize(&mut **self)
-    }
-    #[inline(always)]
-    fn end(self) -> Result<(), Error> {
-        Ok(())
-    }
-}
-
-impl ser::SerializeTuple for &mut ByType<'_> {
-    type Ok = ();
-    type Error = Error;
-    #[inline(always)]
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
-        v.serialize(&mut **self)
-    }
-    #[inline(always)]
-    fn end(self) -> Result<(), Error> {
-        Ok(())
-    }
-}
-
-impl ser::SerializeTupleStruct for &mut ByType<'_> {
-    type Ok = ();
-    type Error = Error;
-    #[inline(always)]
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
-        v.serialize(&mut **self)
-    }
-    #[inline(always)]
-    fn end(self) -> Result<(), Error> {
-        Ok(())
-    }
-}
+compound!(ByType);
