@@ -60,15 +60,20 @@ impl HostState {
 
     /// Every row of a batch must be an entity the mod read with component
     /// `name` this tick (a batch rewrites what the mod was given), and one
-    /// it may change.
-    fn check_rows(&mut self, name: &str, entities: &[Entity]) -> Result<(), ModError> {
+    /// it may change. `same_rows` are the queries whose rows are exactly
+    /// `entities`.
+    fn check_rows(
+        &mut self,
+        name: &str,
+        entities: &[Entity],
+        same_rows: &[usize],
+    ) -> Result<(), ModError> {
+        let has_name = |q: usize| self.tick.queries[q].components.iter().any(|c| c == name);
         let with_name: Vec<usize> = (0..self.tick.queries.len())
-            .filter(|q| self.tick.queries[*q].components.iter().any(|c| c == name))
+            .filter(|q| has_name(*q))
             .collect();
         // The usual case: the rows of a query, written back in order.
-        let whole = with_name
-            .iter()
-            .find(|q| self.tick.queries[**q].entities.0.as_slice() == entities);
+        let whole = same_rows.iter().find(|q| has_name(**q));
         if let Some(&q) = whole {
             if self.modify_any_entity || self.tick.queries[q].owns_all() {
                 return Ok(());
@@ -185,6 +190,9 @@ impl HostState {
         let rows = batch.entities.len();
         let mut columns = Vec::with_capacity(batch.columns.len());
         let mut bytes = rows * 8;
+        let same_rows: Vec<usize> = (0..self.tick.queries.len())
+            .filter(|q| self.tick.queries[*q].entities.0 == batch.entities)
+            .collect();
         for column in batch.columns {
             self.check_writable(&column.name)?;
             let catalog = self.catalog.clone();
@@ -194,13 +202,14 @@ impl HostState {
                     column.name
                 )));
             };
-            self.check_rows(&column.name, &batch.entities)?;
+            self.check_rows(&column.name, &batch.entities, &same_rows)?;
             bytes += column.data.len();
             columns.push(from_wit(column, layout.as_deref(), rows, self.caps.depth)?);
         }
         // The usual batch rewrites one query's rows as they were sent.
-        let query = self.tick.queries.iter().position(|q| {
-            q.entities.0 == batch.entities && columns.iter().all(|c| q.components.contains(&c.name))
+        let query = same_rows.into_iter().find(|q| {
+            let components = &self.tick.queries[*q].components;
+            columns.iter().all(|c| components.contains(&c.name))
         });
         let command = match query {
             Some(query) => Command::WriteQueryRows {

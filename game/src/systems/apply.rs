@@ -201,7 +201,12 @@ fn apply_one(
         }
         Staged::WriteBatch(entities, columns) => {
             // A batch over one of the snapshot's row sets can go by tables.
-            let query = queries.iter().position(|q| q.last == entities);
+            let query = queries.iter().position(|q| {
+                q.last == entities
+                    && columns
+                        .iter()
+                        .all(|(i, _)| q.names.contains(&exposed.components[*i].name))
+            });
             write_columns(world, exposed, &entities, columns, queries, query);
         }
         Staged::WriteQueryRows(query, columns) => {
