@@ -1,12 +1,16 @@
-//! What `register_mod!` expands to; not part of the API.
+//! What `register_mod!` and `component!` expand to, and the bindings
+//! generated from `wit/`; not part of the API.
 
 use std::cell::RefCell;
 use std::marker::PhantomData;
 
-pub use crate::bindings;
-use crate::bindings::bevy_wasm::mods::types::{self, ModError};
-use crate::bindings::exports::bevy_wasm::mods::hooks::Guest;
+/// The bindings generated from `wit/`, the only copy of the contract.
+#[allow(unsafe_code, missing_docs, clippy::all)]
+pub mod bindings;
+
 use crate::{Event, Manifest, Mod, Tick};
+use bindings::bevy_wasm::mods::types::{self, ModError};
+use bindings::exports::bevy_wasm::mods::hooks::Guest;
 pub use mod_api_packed as packed;
 
 thread_local! {

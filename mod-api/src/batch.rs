@@ -8,17 +8,33 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use crate::bindings::bevy_wasm::mods::entities as host;
+use crate::__private::bindings::bevy_wasm::mods::entities as host;
 use mod_api_packed as packed;
 
-use crate::bindings::bevy_wasm::mods::types::{Batch, Column, ColumnEncoding, PackedField, Scalar};
+use crate::__private::bindings::bevy_wasm::mods::types::{
+    Batch, Column, ColumnEncoding, PackedField, Scalar,
+};
 use crate::component::{Component, ComponentSet};
 use crate::error::{Error, Result};
 use crate::world::Entity;
 
 thread_local! {
-    /// The packed layout of each component type, as the host last sent it.
-    static LAYOUTS: RefCell<HashMap<String, Vec<PackedField>>> = RefCell::new(HashMap::new());
+    /// The packed layout of each component type, as the host last sent it
+    /// (and as the WIT field list, to send back with writes).
+    static LAYOUTS: RefCell<HashMap<String, (Vec<PackedField>, packed::Layout)>> =
+        RefCell::new(HashMap::new());
+}
+
+packed::wit_scalar_conversions!(Scalar);
+
+/// The host's field list as a layout.
+fn layout_of(fields: &[PackedField]) -> packed::Layout {
+    packed::Layout::new(
+        fields
+            .iter()
+            .map(|f| (f.path.clone(), scalar_from_wit(f.kind)))
+            .collect(),
+    )
 }
 
 /// Reads query `Q` whole (declared with
@@ -64,25 +80,10 @@ pub fn update_batch<Q: ComponentSet, C: Component>(
     })?)
 }
 
-/// Decodes one column into values of `C`.
-#[doc(hidden)]
-pub fn decode_column<C: Component>(column: &Column, rows: usize) -> Result<Vec<C>> {
-    let values: Vec<C> = column_rows::<C>(column, rows)?.collect();
-    if values.len() != rows {
-        return Err(Error::InvalidValue(format!(
-            "column `{}` has {} values for {rows} rows",
-            C::NAME,
-            values.len()
-        )));
-    }
-    Ok(values)
-}
-
 /// The values of one column, one per row, decoded as they are taken: a
 /// packed column in the layout `C` knows is read record by record, anything
 /// else is decoded whole first.
-#[doc(hidden)]
-pub enum ColumnRows<'a, C> {
+pub(crate) enum ColumnRows<'a, C> {
     /// Records `C::read_record` reads.
     Records(std::slice::ChunksExact<'a, u8>),
     /// Values already decoded.
@@ -102,8 +103,7 @@ impl<C: Component> Iterator for ColumnRows<'_, C> {
 }
 
 /// Checks a column against the batch's row count and returns its values.
-#[doc(hidden)]
-pub fn column_rows<C: Component>(column: &Column, rows: usize) -> Result<ColumnRows<'_, C>> {
+pub(crate) fn column_rows<C: Component>(column: &Column, rows: usize) -> Result<ColumnRows<'_, C>> {
     let short = |n: usize| {
         Error::InvalidValue(format!(
             "column `{}` has {n} values for {rows} rows",
@@ -113,23 +113,20 @@ pub fn column_rows<C: Component>(column: &Column, rows: usize) -> Result<ColumnR
     let values: Vec<C> = match &column.encoding {
         ColumnEncoding::Msgpack => rmp_serde::from_slice(&column.data)?,
         ColumnEncoding::Packed(fields) => {
+            let layout = layout_of(fields);
             // Writes use the layout of the last column of `C` read without
             // error, so a type whose fields do not match never writes.
             let remember = || {
                 LAYOUTS.with(|l| {
                     let mut l = l.borrow_mut();
-                    if l.get(C::NAME) != Some(fields) {
-                        l.insert(C::NAME.to_string(), fields.clone());
+                    if l.get(C::NAME).is_none_or(|(known, _)| known != fields) {
+                        l.insert(C::NAME.to_string(), (fields.clone(), layout.clone()));
                     }
                 })
             };
             if let Some((kinds, paths)) = C::LAYOUT {
-                let same = fields.len() == kinds.len()
-                    && fields
-                        .iter()
-                        .zip(kinds.iter().zip(paths))
-                        .all(|(f, (k, p))| kind(f.kind) == *k && f.path == *p);
-                let stride = packed::stride(kinds);
+                let same = layout.kinds() == kinds && layout.paths() == paths;
+                let stride = layout.stride();
                 if same && stride > 0 {
                     if column.data.len() != stride * rows {
                         return Err(short(column.data.len() / stride.max(1)));
@@ -138,9 +135,7 @@ pub fn column_rows<C: Component>(column: &Column, rows: usize) -> Result<ColumnR
                     return Ok(ColumnRows::Records(column.data.chunks_exact(stride)));
                 }
             }
-            let kinds: Vec<packed::Scalar> = fields.iter().map(|f| kind(f.kind)).collect();
-            let paths: Vec<&str> = fields.iter().map(|f| f.path.as_str()).collect();
-            let values = packed::read_all(&column.data, &kinds, &paths)
+            let values = packed::read_all(&column.data, layout.kinds(), &layout.paths())
                 .map_err(|e| Error::InvalidValue(format!("`{}`: {e}", C::NAME)))?;
             remember();
             values
@@ -157,10 +152,9 @@ pub fn column_rows<C: Component>(column: &Column, rows: usize) -> Result<ColumnR
 pub(crate) fn encode_column<C: Component>(values: &[C]) -> Result<Column> {
     let layout = LAYOUTS.with(|l| l.borrow().get(C::NAME).cloned());
     let (encoding, data) = match layout {
-        Some(fields) => {
-            let kinds: Vec<packed::Scalar> = fields.iter().map(|f| kind(f.kind)).collect();
-            let mut data = Vec::with_capacity(packed::stride(&kinds) * values.len());
-            C::write_records(values, &kinds, &mut data)
+        Some((fields, layout)) => {
+            let mut data = Vec::with_capacity(layout.stride() * values.len());
+            C::write_records(values, layout.kinds(), &mut data)
                 .map_err(|e| Error::InvalidValue(format!("`{}`: {e}", C::NAME)))?;
             (ColumnEncoding::Packed(fields), data)
         }
@@ -171,20 +165,4 @@ pub(crate) fn encode_column<C: Component>(values: &[C]) -> Result<Column> {
         encoding,
         data,
     })
-}
-
-fn kind(s: Scalar) -> packed::Scalar {
-    match s {
-        Scalar::Boolean => packed::Scalar::Bool,
-        Scalar::U8 => packed::Scalar::U8,
-        Scalar::U16 => packed::Scalar::U16,
-        Scalar::U32 => packed::Scalar::U32,
-        Scalar::U64 => packed::Scalar::U64,
-        Scalar::S8 => packed::Scalar::I8,
-        Scalar::S16 => packed::Scalar::I16,
-        Scalar::S32 => packed::Scalar::I32,
-        Scalar::S64 => packed::Scalar::I64,
-        Scalar::F32 => packed::Scalar::F32,
-        Scalar::F64 => packed::Scalar::F64,
-    }
 }

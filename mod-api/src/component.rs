@@ -4,8 +4,8 @@ use mod_api_packed as packed;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::__private::bindings::bevy_wasm::mods::types::{Column, Component as WitComponent};
 use crate::batch::column_rows;
-use crate::bindings::bevy_wasm::mods::types::{Column, Component as WitComponent};
 use crate::error::Result;
 
 /// A component type: a serde type with the name the game knows it by.

@@ -1,7 +1,7 @@
 //! Errors a mod sees and returns.
 
+use crate::__private::bindings::bevy_wasm::mods::types::ModError;
 use crate::Entity;
-use crate::bindings::bevy_wasm::mods::types::ModError;
 
 /// Why a call failed.
 #[derive(Clone, Debug, PartialEq)]

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::bindings::bevy_wasm::mods::events as host;
+use crate::__private::bindings::bevy_wasm::mods::events as host;
 use crate::error::Result;
 
 /// An event delivered to the mod.

@@ -52,15 +52,13 @@ mod world;
 
 #[doc(hidden)]
 pub mod __private;
-#[allow(unsafe_code, missing_docs, clippy::all)]
-pub mod bindings;
 
-pub use batch::{decode_column, read_batch, update_batch};
+pub use batch::{read_batch, update_batch};
 pub use component::{Bundle, Component, ComponentSet};
 pub use error::{Error, Result};
 pub use events::{Event, emit};
 pub use manifest::Manifest;
-pub use world::{Entity, despawn, get, insert, query, remove, spawn, to_msgpack, write_batch};
+pub use world::{Entity, despawn, get, insert, query, remove, spawn, write_batch};
 
 /// The per-frame call's arguments.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -5,8 +5,8 @@
 //! are applied by the game after the tick, all together or not at all: if
 //! the tick fails, none of them happen.
 
-use crate::bindings::bevy_wasm::mods::entities as host;
-use crate::component::{Bundle, Component, ComponentSet, encode};
+use crate::__private::bindings::bevy_wasm::mods::entities as host;
+use crate::component::{Bundle, Component, ComponentSet};
 use crate::error::Result;
 
 /// An entity in the game world. Ids of entities the mod spawns are final
@@ -75,15 +75,9 @@ pub fn write_batch<C: Component>(entities: &[Entity], values: &[C]) -> Result<()
         )));
     }
     let column = crate::batch::encode_column(values)?;
-    let batch = crate::bindings::bevy_wasm::mods::types::Batch {
+    let batch = crate::__private::bindings::bevy_wasm::mods::types::Batch {
         entities: entities.iter().map(|e| e.0).collect(),
         columns: vec![column],
     };
     Ok(host::write_batch(&batch)?)
-}
-
-/// A mod-defined or game component value as MessagePack, for tools that
-/// handle raw values.
-pub fn to_msgpack<C: Component>(value: &C) -> Result<Vec<u8>> {
-    encode(value)
 }

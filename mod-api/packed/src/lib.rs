@@ -51,6 +51,109 @@ impl Scalar {
     }
 }
 
+/// The packed layout of a component type: its scalar fields in record
+/// order, each named by its dotted path (`x`, `pos.x`). Host and guest
+/// both hold layouts as this type, so they compare and index them alike.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(from = "Vec<(String, Scalar)>", into = "Vec<(String, Scalar)>")]
+pub struct Layout {
+    fields: Vec<(String, Scalar)>,
+    kinds: Vec<Scalar>,
+    stride: usize,
+}
+
+impl Layout {
+    /// The layout of these fields, in record order.
+    pub fn new(fields: Vec<(String, Scalar)>) -> Self {
+        let kinds: Vec<Scalar> = fields.iter().map(|(_, k)| *k).collect();
+        let stride = stride(&kinds);
+        Self {
+            fields,
+            kinds,
+            stride,
+        }
+    }
+
+    /// The fields: path and scalar, in record order.
+    pub fn fields(&self) -> &[(String, Scalar)] {
+        &self.fields
+    }
+
+    /// The scalars alone, in record order.
+    pub fn kinds(&self) -> &[Scalar] {
+        &self.kinds
+    }
+
+    /// The field paths, in record order.
+    pub fn paths(&self) -> Vec<&str> {
+        self.fields.iter().map(|(p, _)| p.as_str()).collect()
+    }
+
+    /// Bytes of one record.
+    pub fn stride(&self) -> usize {
+        self.stride
+    }
+}
+
+impl From<Vec<(String, Scalar)>> for Layout {
+    fn from(fields: Vec<(String, Scalar)>) -> Self {
+        Self::new(fields)
+    }
+}
+
+impl From<Layout> for Vec<(String, Scalar)> {
+    fn from(layout: Layout) -> Self {
+        layout.fields
+    }
+}
+
+/// Writes the two conversions between [`Scalar`] and a WIT `scalar` enum
+/// generated from the game's WIT package, `scalar_from_wit` and
+/// `scalar_to_wit`: the host's and the guest's bindings each generate their
+/// own enum, and this is the one list of how they match.
+#[macro_export]
+macro_rules! wit_scalar_conversions {
+    ($wit:ty) => {
+        /// The packed scalar for a WIT `scalar`.
+        #[allow(dead_code)]
+        fn scalar_from_wit(s: $wit) -> $crate::Scalar {
+            type W = $wit;
+            match s {
+                W::Boolean => $crate::Scalar::Bool,
+                W::U8 => $crate::Scalar::U8,
+                W::U16 => $crate::Scalar::U16,
+                W::U32 => $crate::Scalar::U32,
+                W::U64 => $crate::Scalar::U64,
+                W::S8 => $crate::Scalar::I8,
+                W::S16 => $crate::Scalar::I16,
+                W::S32 => $crate::Scalar::I32,
+                W::S64 => $crate::Scalar::I64,
+                W::F32 => $crate::Scalar::F32,
+                W::F64 => $crate::Scalar::F64,
+            }
+        }
+
+        /// The WIT `scalar` for a packed scalar.
+        #[allow(dead_code)]
+        fn scalar_to_wit(s: $crate::Scalar) -> $wit {
+            type W = $wit;
+            match s {
+                $crate::Scalar::Bool => W::Boolean,
+                $crate::Scalar::U8 => W::U8,
+                $crate::Scalar::U16 => W::U16,
+                $crate::Scalar::U32 => W::U32,
+                $crate::Scalar::U64 => W::U64,
+                $crate::Scalar::I8 => W::S8,
+                $crate::Scalar::I16 => W::S16,
+                $crate::Scalar::I32 => W::S32,
+                $crate::Scalar::I64 => W::S64,
+                $crate::Scalar::F32 => W::F32,
+                $crate::Scalar::F64 => W::F64,
+            }
+        }
+    };
+}
+
 /// Bytes of one record made of these scalars.
 pub fn stride(kinds: &[Scalar]) -> usize {
     kinds.iter().map(|k| k.size()).sum()

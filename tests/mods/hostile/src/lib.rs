@@ -4,7 +4,7 @@
 //! failed tick reached the world. An attack that finds the sandbox open
 //! emits `escaped` and returns normally, which the tests treat as a failure.
 
-use mod_api::bindings::bevy_wasm::mods as raw;
+use mod_api::__private::bindings::bevy_wasm::mods as raw;
 use mod_api::prelude::*;
 use serde::{Deserialize, Serialize};
 
