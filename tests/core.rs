@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 
 use bevy::prelude::*;
-use game::demo::{Nameplate, PlayerJoined, Position, Velocity};
-use game::prelude::*;
-use game::{FaultKind, Hook, moddable_checksum};
+use bevy_wasm_mods::prelude::*;
+use bevy_wasm_mods::{FaultKind, Hook, moddable_checksum};
+use demo_game::{Nameplate, PlayerJoined, Position, Velocity};
 use mod_tests::*;
 use serde::Deserialize;
 
@@ -298,7 +298,6 @@ fn bad_files_are_reported_by_name_and_reason_while_good_mods_run() {
     let reason = |file: &str| -> String {
         let info = registry
             .mods()
-            .iter()
             .find(|m| m.file.ends_with(file))
             .unwrap_or_else(|| panic!("{file} is in the registry"));
         assert_eq!(info.status, ModStatus::Failed, "{file}");

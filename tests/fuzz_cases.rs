@@ -1,4 +1,4 @@
-//! The fuzz harness (`game::fuzzing`) on real traffic, so CI checks what
+//! The fuzz harness (`tests/harness`) on real traffic, so CI checks what
 //! the fuzzer builds on: recorded ticks of the example mods are applied the
 //! same whether or not the worker's checks ran first; hostile commands are
 //! refused by the worker and, on their own, by the main thread; the checked-in
@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use game::demo::PlayerJoined;
-use game::fuzzing::{self, Outcome};
+use bevy_wasm_mods::prelude::*;
+use demo_game::PlayerJoined;
+use fuzz_harness::{self as fuzzing, Outcome};
 use mod_tests::*;
 
 /// Ticks of the three example mods, recorded in one real run.
@@ -22,8 +23,13 @@ fn recorded() -> &'static [Vec<u8>] {
             ("greeter", "greeter.wasm"),
             ("raw_spinner", "raw_spinner.wasm"),
         ]);
-        let mut app = app(&dir);
-        fuzzing::record_traffic(true);
+        let (tap, recording) = fuzzing::recorder();
+        let mut app = app_with(
+            ModPlugin::new()
+                .with_mods_dir(&dir)
+                .with_limits(relaxed_limits())
+                .with_traffic_tap(tap),
+        );
         load(&mut app);
         for frame in 0..8 {
             if frame % 3 == 0 {
@@ -34,9 +40,7 @@ fn recorded() -> &'static [Vec<u8>] {
             }
             app.update();
         }
-        let cases = fuzzing::take_recorded();
-        fuzzing::record_traffic(false);
-        cases
+        recording.take()
     })
 }
 

@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
-use game::demo::Position;
-use game::prelude::*;
-use game::{Fault, FaultKind, FaultPolicy, Hook, ModInfo, ModLimits};
+use bevy_wasm_mods::prelude::*;
+use bevy_wasm_mods::{Fault, FaultKind, FaultPolicy, Hook, ModInfo, ModLimits};
+use demo_game::Position;
 use mod_tests::*;
 
 const FRAMES: usize = 30;
@@ -77,7 +77,6 @@ fn hostile_info(app: &App) -> ModInfo {
     app.world()
         .resource::<ModRegistry>()
         .mods()
-        .iter()
         .find(|m| m.file.ends_with("a-hostile.wasm"))
         .expect("the hostile mod is listed")
         .clone()
@@ -508,7 +507,7 @@ fn a_granted_folder_is_readable_and_nothing_else() {
     std::fs::write(data.join("hello.txt"), "hello from the player").unwrap();
     let dir = folder_with(&[("hostile", "a-hostile.wasm")]);
     std::fs::write(
-        dir.join(game::GRANTS_FILE),
+        dir.join(bevy_wasm_mods::GRANTS_FILE),
         format!("[a-hostile]\nread-dir = {:?}\n", data.display().to_string()),
     )
     .unwrap();

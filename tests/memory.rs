@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use game::prelude::*;
-use game::{FaultKind, FaultPolicy, ModLimits};
+use bevy_wasm_mods::prelude::*;
+use bevy_wasm_mods::{FaultKind, FaultPolicy, ModLimits};
 use mod_tests::*;
 
 /// Resident memory of this process in bytes, from `/proc/self/statm`.
@@ -47,7 +47,6 @@ fn memory_stays_flat_while_a_mod_allocates_without_end_and_is_restarted() {
         app.world()
             .resource::<ModRegistry>()
             .mods()
-            .iter()
             .find(|m| m.file.ends_with("a-hostile.wasm"))
             .unwrap()
             .clone()

@@ -9,9 +9,10 @@ use bevy::ecs::message::{MessageCursor, Messages};
 use bevy::prelude::*;
 use bevy::reflect::{GetTypeRegistration, TypeRegistry, Typed};
 
-use crate::bulk::BulkOps;
+use crate::codec::bulk::BulkOps;
+use crate::codec::column::{ColumnCodec, Packer};
 use crate::codec::{packed, value};
-use crate::wire::{Scalar, WireEvent};
+use crate::protocol::{Layout, Scalar, WireEvent};
 
 /// What mods may do with an exposed component type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -34,64 +35,15 @@ pub(crate) struct ComponentOps {
     pub remove: fn(&mut World, Entity),
 }
 
-/// Whether a type's bulk codec was checked against reflection yet.
-pub(crate) const BULK_UNCHECKED: u8 = 0;
-pub(crate) const BULK_AGREES: u8 = 1;
-pub(crate) const BULK_DISAGREES: u8 = 2;
-
 /// One component type the game exposed.
 pub(crate) struct ExposedComponent {
     pub name: String,
     pub type_path: &'static str,
     pub access: ModAccess,
     pub id: ComponentId,
-    /// The packed layout, when the type has one.
-    pub layout: Option<Vec<(String, Scalar)>>,
-    /// `layout`'s scalars alone, for the hot loops.
-    pub kinds: Vec<Scalar>,
-    /// The layout's field paths, for checking a mod's field order.
-    pub paths: Vec<String>,
     pub ops: ComponentOps,
-    /// The fast codec for whole columns, when the game asked for one.
-    pub bulk: Option<BulkOps>,
-    /// Whether the bulk codec writes what reflection writes (checked on the
-    /// first value seen; a type whose serde attributes reorder or rename
-    /// fields falls back to reflection).
-    pub bulk_state: std::sync::atomic::AtomicU8,
-}
-
-impl ExposedComponent {
-    /// The bulk codec, if the game asked for one and it agrees with
-    /// reflection on the first value seen.
-    pub(crate) fn bulk_ops(&self, world: &World, sample: Option<Entity>) -> Option<BulkOps> {
-        use std::sync::atomic::Ordering;
-        let ops = self.bulk?;
-        match self.bulk_state.load(Ordering::Relaxed) {
-            BULK_AGREES => return Some(ops),
-            BULK_DISAGREES => return None,
-            _ if !ops.needs_check => return Some(ops),
-            _ => {}
-        }
-        // A sample without the component (gone since the snapshot) proves
-        // nothing either way.
-        let e = sample.filter(|e| (self.ops.has)(world, *e))?;
-        let mut by_codec = Vec::new();
-        let mut by_reflection = Vec::new();
-        let agrees = (ops.encode_rows)(world, &[e], &self.kinds, &mut by_codec).is_ok()
-            && (self.ops.get)(world, e)
-                .is_some_and(|v| packed::encode(v, &self.kinds, &mut by_reflection))
-            && by_codec == by_reflection;
-        if !agrees {
-            tracing::warn!(
-                component = %self.name,
-                "the type's serde impls do not write its fields as reflection sees them; \
-                 using reflection for it"
-            );
-        }
-        let state = if agrees { BULK_AGREES } else { BULK_DISAGREES };
-        self.bulk_state.store(state, Ordering::Relaxed);
-        agrees.then_some(ops)
-    }
+    /// How its columns are read and written (see [`crate::codec::column`]).
+    pub codec: ColumnCodec,
 }
 
 /// One game message type mods may subscribe to.
@@ -118,7 +70,7 @@ impl Exposed {
             components: self
                 .components
                 .iter()
-                .map(|c| (c.name.clone(), (c.access, c.layout.clone())))
+                .map(|c| (c.name.clone(), (c.access, c.codec.layout().cloned())))
                 .collect(),
         })
     }
@@ -128,7 +80,7 @@ impl Exposed {
 /// packed layout.
 #[derive(Debug, Default)]
 pub(crate) struct Catalog {
-    pub components: BTreeMap<String, (ModAccess, Option<Vec<(String, Scalar)>>)>,
+    pub components: BTreeMap<String, (ModAccess, Option<Layout>)>,
 }
 
 /// Components a mod defined itself (types the game does not know), kept on
@@ -204,14 +156,6 @@ impl ModdingAppExt for App {
         let world = self.world_mut();
         let id = world.register_component::<T>();
         let layout = packed::layout_of(T::type_info());
-        let kinds = layout
-            .as_ref()
-            .map(|l| l.iter().map(|(_, k)| *k).collect())
-            .unwrap_or_default();
-        let layout_paths = layout
-            .as_ref()
-            .map(|l| l.iter().map(|(p, _)| p.clone()).collect())
-            .unwrap_or_default();
         let name = T::short_type_path().to_string();
         let mut exposed = world.get_resource_or_init::<Exposed>();
         if let Some(other) = exposed.component(&name) {
@@ -228,11 +172,7 @@ impl ModdingAppExt for App {
             type_path: T::type_path(),
             access,
             id,
-            layout,
-            paths: layout_paths,
-            kinds,
-            bulk: None,
-            bulk_state: std::sync::atomic::AtomicU8::new(BULK_UNCHECKED),
+            codec: ColumnCodec::by_reflection(layout),
             ops: ComponentOps {
                 get: get::<T>,
                 has: has::<T>,
@@ -250,7 +190,12 @@ impl ModdingAppExt for App {
         T: ModdableComponent + serde::Serialize + serde::de::DeserializeOwned,
     {
         self.add_moddable_component::<T>(access);
-        set_bulk(self, |_| Some(BulkOps::serde::<T>()), "its serde impls");
+        use_packer(self, |_| {
+            Some(Packer::Serde {
+                ops: BulkOps::serde::<T>(),
+                agrees: Default::default(),
+            })
+        });
         self
     }
 
@@ -259,7 +204,7 @@ impl ModdingAppExt for App {
         T: ModdableComponent + bytemuck::Pod,
     {
         self.add_moddable_component::<T>(access);
-        set_bulk(self, BulkOps::plain::<T>, "its bytes as they are");
+        use_packer(self, |kinds| BulkOps::plain::<T>(kinds).map(Packer::Bytes));
         self
     }
 
@@ -281,27 +226,15 @@ impl ModdingAppExt for App {
     }
 }
 
-/// Gives the last exposed type a bulk codec, when it is packed and `make`
-/// offers one; otherwise says why it goes by reflection.
-fn set_bulk(app: &mut App, make: impl FnOnce(&[Scalar]) -> Option<BulkOps>, codec: &str) {
+/// Packs the last exposed type with what `make` offers; otherwise says
+/// why it goes by reflection.
+fn use_packer(app: &mut App, make: impl FnOnce(&[Scalar]) -> Option<Packer>) {
     let mut exposed = app.world_mut().resource_mut::<Exposed>();
     let Some(c) = exposed.components.last_mut() else {
         return;
     };
-    if c.layout.is_none() {
-        tracing::warn!(
-            component = %c.name,
-            "not made only of named fields and numbers: it travels as MessagePack"
-        );
-        return;
-    }
-    c.bulk = make(&c.kinds);
-    if c.bulk.is_none() {
-        tracing::warn!(
-            component = %c.name,
-            "cannot move the type by {codec}: its bytes are not its fields in order; \
-             using reflection for it"
-        );
+    if let Err(why) = c.codec.use_packer(make) {
+        tracing::warn!(component = %c.name, "{why}");
     }
 }
 

@@ -9,7 +9,7 @@
 //!
 //! ```no_run
 //! use bevy::prelude::*;
-//! use game::prelude::*;
+//! use bevy_wasm_mods::prelude::*;
 //!
 //! #[derive(Component, Reflect, Default)]
 //! #[reflect(Component)]
@@ -21,36 +21,43 @@
 //!     .run();
 //! ```
 
-#[macro_use]
-pub mod timing;
-mod bulk;
+// The public API: the plugin, its settings, what a game exposes, and what
+// it learns of its mods.
 mod checksum;
-mod codec;
-pub mod demo;
 mod expose;
-#[cfg(feature = "fuzzing")]
-pub mod fuzzing;
+mod fault;
 mod grants;
-mod host;
+mod manifest;
+mod ownership;
 mod plugin;
 mod registry;
-mod runtime;
 mod settings;
+#[macro_use]
+pub mod timing;
+
+// Shared by both sides: the messages between the main thread and the
+// workers, and the conversions between ECS values and the bytes mods see.
+mod codec;
+pub mod protocol;
+pub mod testing;
+
+// The main thread's systems, and the workers that face the guests.
 mod systems;
-mod wire;
+mod worker;
 
 pub use checksum::moddable_checksum;
 pub use expose::{ModAccess, ModData, ModdableComponent, ModdingAppExt};
+pub use fault::{Fault, FaultKind, Hook};
 pub use grants::{GRANTS_FILE, GUEST_DATA_DIR, ModGrants};
+pub use manifest::ModManifest;
+pub use ownership::SpawnedByMod;
 pub use plugin::{ModPlugin, ModSystems};
 pub use registry::{
     ModEvent, ModFailed, ModInfo, ModLoaded, ModQuarantined, ModRecovered, ModRegistry, ModStatus,
     ReloadMod,
 };
-pub use runtime::{WIT_PACKAGE, WIT_VERSION};
 pub use settings::{FaultPolicy, ModLimits, ModSettings};
-pub use systems::SpawnedByMod;
-pub use wire::{Fault, FaultKind, Hook, ModManifest};
+pub use worker::engine::{WIT_PACKAGE, WIT_VERSION};
 
 /// The names a game needs to run mods.
 pub mod prelude {

@@ -74,6 +74,13 @@ impl ModPlugin {
         self.settings.configs.insert(stem.into(), config);
         self
     }
+
+    /// Shows `tap` every tick the workers run, to record real traffic for
+    /// tests and fuzzing (see [`crate::testing`]).
+    pub fn with_traffic_tap(mut self, tap: crate::testing::TrafficTap) -> Self {
+        self.settings.traffic_tap = Some(tap);
+        self
+    }
 }
 
 impl Plugin for ModPlugin {
@@ -81,7 +88,7 @@ impl Plugin for ModPlugin {
         app.insert_resource(self.settings.clone())
             .init_resource::<ModRegistry>()
             .init_resource::<crate::expose::Exposed>()
-            .init_resource::<crate::systems::ModOwnership>()
+            .init_resource::<crate::ownership::ModOwnership>()
             .init_resource::<AppTypeRegistry>()
             .add_message::<ModLoaded>()
             .add_message::<ModFailed>()

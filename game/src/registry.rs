@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use bevy::prelude::*;
 use serde::de::DeserializeOwned;
 
-use crate::wire::Fault;
+use crate::fault::Fault;
+use crate::systems::ModEntry;
 
 /// Where a mod stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,7 +26,8 @@ pub enum ModStatus {
     Failed,
 }
 
-/// One mod file and what became of it.
+/// One mod file and what became of it. The registry keeps it up to date
+/// as the mod loads, runs, faults and recovers.
 #[derive(Clone, Debug)]
 pub struct ModInfo {
     /// The `.wasm` file the mod came from.
@@ -47,31 +49,38 @@ pub struct ModInfo {
 }
 
 /// Every mod found in the mods folder, in load order (file name order).
-#[derive(Resource, Default, Debug)]
+/// Each mod's [`ModInfo`] follows its lifecycle; a game reads them here.
+#[derive(Resource, Default)]
 pub struct ModRegistry {
-    pub(crate) mods: Vec<ModInfo>,
+    pub(crate) entries: Vec<ModEntry>,
 }
 
 impl ModRegistry {
     /// All mods, in load order.
-    pub fn mods(&self) -> &[ModInfo] {
-        &self.mods
+    pub fn mods(&self) -> impl ExactSizeIterator<Item = &ModInfo> {
+        self.entries.iter().map(|e| e.life.info())
     }
 
     /// The mod with this manifest name.
     pub fn get(&self, name: &str) -> Option<&ModInfo> {
-        self.mods.iter().find(|m| m.name == name)
+        self.mods().find(|m| m.name == name)
     }
 
     /// Whether any mod found at start-up is still loading. Mods start ticking
     /// together, in the frame in which the last of them is ready.
     pub fn is_loading(&self) -> bool {
-        self.mods.iter().any(|m| m.status == ModStatus::Loading)
+        self.mods().any(|m| m.status == ModStatus::Loading)
     }
 
     /// Mods that are running.
     pub fn running(&self) -> impl Iterator<Item = &ModInfo> {
-        self.mods.iter().filter(|m| m.status == ModStatus::Running)
+        self.mods().filter(|m| m.status == ModStatus::Running)
+    }
+}
+
+impl std::fmt::Debug for ModRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.mods()).finish()
     }
 }
 

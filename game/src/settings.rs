@@ -126,6 +126,9 @@ pub struct ModSettings {
     /// frame. 0 gives every mod a thread of its own: a slow mod then delays
     /// no other, at the price of one wake-up per mod per frame.
     pub worker_threads: usize,
+    /// Sees every tick the workers run (default none): for recording real
+    /// traffic in tests and fuzzing.
+    pub traffic_tap: Option<crate::testing::TrafficTap>,
 }
 
 impl Default for ModSettings {
@@ -137,6 +140,7 @@ impl Default for ModSettings {
             configs: BTreeMap::new(),
             grants: BTreeMap::new(),
             worker_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            traffic_tap: None,
         }
     }
 }

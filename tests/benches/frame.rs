@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
-use game::demo::{Position, Velocity};
-use game::prelude::*;
+use bevy_wasm_mods::prelude::*;
+use demo_game::{Position, Velocity};
 use mod_tests::*;
 
 const FRAMES: usize = 400;
@@ -257,11 +257,11 @@ fn mover() {
     );
     #[cfg(feature = "profiling")]
     {
-        game::timing::reset();
+        bevy_wasm_mods::timing::reset();
         frames(&mut update, FRAMES);
         println!();
         println!("stages of the update_batch mod's tick (median µs over {FRAMES} frames)");
-        for (stage, median, count) in game::timing::report() {
+        for (stage, median, count) in bevy_wasm_mods::timing::report() {
             println!("{stage:>52} {:>8.1} {count:>7}", micros(median));
         }
     }

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
 use bevy::time::TimeUpdateStrategy;
-use game::ModLimits;
-use game::demo::DemoPlugin;
-use game::prelude::*;
+use bevy_wasm_mods::ModLimits;
+use bevy_wasm_mods::prelude::*;
+use demo_game::DemoPlugin;
 
 /// The workspace root.
 pub fn root() -> PathBuf {

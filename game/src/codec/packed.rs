@@ -9,17 +9,17 @@
 use bevy::reflect::{PartialReflect, ReflectMut, ReflectRef, TypeInfo};
 use std::any::TypeId;
 
-use crate::wire::Scalar;
+use crate::protocol::{Layout, Scalar};
 
 /// The packed layout of a type, or `None` when the type has anything but
 /// named fields and scalars (such types travel as MessagePack).
-pub(crate) fn layout_of(info: &TypeInfo) -> Option<Vec<(String, Scalar)>> {
+pub(crate) fn layout_of(info: &TypeInfo) -> Option<Layout> {
     let TypeInfo::Struct(_) = info else {
         return None;
     };
     let mut fields = Vec::new();
     walk(info, "", &mut fields)?;
-    (!fields.is_empty()).then_some(fields)
+    (!fields.is_empty()).then(|| Layout::new(fields))
 }
 
 fn walk(info: &TypeInfo, prefix: &str, out: &mut Vec<(String, Scalar)>) -> Option<()> {
@@ -168,7 +168,8 @@ fn write_fields(
 
 /// Re-encodes one packed record as a MessagePack map keyed by field name
 /// (nested structs as nested maps), for `get` on a packed column.
-pub(crate) fn record_to_msgpack(fields: &[(String, Scalar)], record: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn record_to_msgpack(layout: &Layout, record: &[u8]) -> Option<Vec<u8>> {
+    let fields = layout.fields();
     let mut out = Vec::new();
     let mut at = 0;
     let paths: Vec<Vec<&str>> = fields.iter().map(|(p, _)| p.split('.').collect()).collect();

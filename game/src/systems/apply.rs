@@ -2,83 +2,57 @@
 //! then issue order, so two runs with the same inputs end in the same world.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bevy::prelude::*;
 
-use super::faults::on_fault;
-use super::stage::{Rows, Staged, Stager, Value};
-use super::{MIN_RESERVE, ModHost, Phase, PreparedQuery, SpawnedByMod};
-use crate::bulk::{BulkOps, ColumnStates};
-use crate::expose::{Exposed, ExposedComponent, ModData};
-use crate::registry::{ModEvent, ModRegistry};
+use super::lifecycle::State;
+use super::replies::{on_no_reply, on_reply};
+use super::stage::{Staged, Stager, Value};
+use super::{MIN_RESERVE, ModHost, ModRegistry, ModSlot, PreparedQuery, with_mods};
+use crate::codec::column::Rows;
+use crate::expose::{Exposed, ModData};
+use crate::fault::{Fault, FaultKind, Hook};
+use crate::ownership::SpawnedByMod;
+use crate::protocol::{Command, WireEvent};
+use crate::registry::ModEvent;
 use crate::settings::ModSettings;
-use crate::wire::{self, Command, Fault, FaultKind, Hook, Reply, WireEvent};
 
 /// Time allowed beyond a call's hard limit for the worker to answer: the
 /// epoch ticker's granularity, the trap unwinding, and a busy machine.
 const REPLY_MARGIN: Duration = Duration::from_millis(50);
 
 pub(crate) fn apply_commands(world: &mut World) {
-    let Some(mut host) = world.remove_resource::<ModHost>() else {
-        return;
-    };
+    with_mods(world, collect_replies);
+}
+
+/// Waits for each tick in flight, in load order, and handles its reply.
+fn collect_replies(world: &mut World, mods: &mut ModRegistry, host: &mut ModHost) {
     let limits = world.resource::<ModSettings>().limits.clone();
     // One deadline bounds a whole tick (on-event and on-tick), and a worker
     // thread runs its mods, and any restart, one after another.
     let per_tick = limits.hard_call_limit + REPLY_MARGIN;
     let mut queued = vec![0u32; host.pool.as_ref().map_or(0, |p| p.len())];
-    for slot in &host.slots {
-        if let (Phase::InFlight(_) | Phase::Restarting, Some(w)) = (&slot.phase, &slot.worker) {
+    for entry in &mods.entries {
+        let busy =
+            entry.life.in_flight_since().is_some() || entry.life.state() == State::Restarting;
+        if let (true, Some(w)) = (busy, &entry.slot.worker) {
             queued[w.thread] += 1;
         }
     }
-    for index in 0..host.slots.len() {
-        let Phase::InFlight(sent) = host.slots[index].phase else {
+    for entry in &mut mods.entries {
+        let Some(sent) = entry.life.in_flight_since() else {
             continue;
         };
-        let reply = match &host.slots[index].worker {
-            Some(worker) => {
-                let allowed = per_tick * queued[worker.thread].max(1);
-                let wait = allowed.saturating_sub(sent.elapsed());
-                worker.recv_timeout(wait)
-            }
-            None => None,
-        };
-        let decoded = timed!(
-            "main: decode the reply",
-            reply.as_deref().map(wire::decode::<Reply>)
-        );
-        let outcome = match decoded {
-            Some(Ok(Reply::Ticked(commands))) => {
-                apply_tick(world, &mut host, index, commands, &limits)
-            }
-            Some(Ok(Reply::Failed(fault))) => Err(fault),
-            Some(Ok(other)) => Err(fault(
-                FaultKind::Unresponsive,
-                format!("unexpected reply to a tick: {other:?}"),
-            )),
-            Some(Err(e)) => Err(fault(
-                FaultKind::InvalidOutput,
-                format!("unreadable reply: {e}"),
-            )),
-            None => Err(fault(
-                FaultKind::Unresponsive,
-                format!("no reply within {:?}", Instant::now() - sent),
-            )),
-        };
-        // A failed tick counts too: tick numbers go on across a restart, so
-        // a mod never sees the same number twice.
-        let slot = &mut host.slots[index];
-        slot.ticks += 1;
-        world.resource_mut::<ModRegistry>().mods[index].ticks = slot.ticks;
-        match outcome {
-            Ok(()) => host.slots[index].phase = Phase::Idle,
-            // Nothing of this tick was applied.
-            Err(fault) => on_fault(world, &mut host, index, fault),
+        let reply = entry.slot.worker.as_ref().and_then(|worker| {
+            let allowed = per_tick * queued[worker.thread].max(1);
+            worker.recv_timeout(allowed.saturating_sub(sent.elapsed()))
+        });
+        match reply {
+            Some(reply) => on_reply(world, host, entry, reply),
+            None => on_no_reply(world, host, entry),
         }
     }
-    world.insert_resource(host);
 }
 
 fn fault(kind: FaultKind, message: String) -> Fault {
@@ -89,18 +63,18 @@ fn fault(kind: FaultKind, message: String) -> Fault {
     }
 }
 
-/// Stages a mod's commands and, when all pass, applies them.
+/// Stages a mod's commands and, when all pass, applies them; the events
+/// it emitted go to `events` for other mods' next ticks.
 pub(crate) fn apply_tick(
     world: &mut World,
-    host: &mut ModHost,
-    index: usize,
+    slot: &mut ModSlot,
     commands: Vec<Command>,
     limits: &crate::settings::ModLimits,
+    events: &mut Vec<WireEvent>,
 ) -> Result<(), Fault> {
     let registry = world.resource::<AppTypeRegistry>().clone();
     let registry = registry.read();
-    let slot = &mut host.slots[index];
-    let Some(manifest) = slot.manifest.clone() else {
+    let Some(manifest) = slot.manifest.as_ref() else {
         return Err(fault(FaultKind::Unresponsive, "no manifest".into()));
     };
     let query_rows: Vec<(&[Entity], bool)> = slot
@@ -115,7 +89,7 @@ pub(crate) fn apply_tick(
                 world,
                 exposed: &exposed,
                 registry: &registry,
-                manifest: &manifest,
+                manifest,
                 reserved: &slot.reserved,
                 depth: limits.value_depth,
                 owner: &slot.owner,
@@ -137,17 +111,12 @@ pub(crate) fn apply_tick(
     }
 
     let owner = slot.owner.clone();
-    let ModHost {
-        slots,
-        pending_events,
-        ..
-    } = host;
-    let queries = &mut slots[index].queries;
+    let queries = &mut slot.queries;
     timed!(
         "main: apply the commands",
         world.resource_scope(|world, exposed: Mut<Exposed>| {
             for command in staged.commands {
-                apply_one(world, &exposed, &owner, command, pending_events, queries);
+                apply_one(world, &exposed, &owner, command, events, queries);
             }
         })
     );
@@ -229,61 +198,12 @@ fn write_columns(
 ) {
     for (i, rows) in columns {
         let c = &exposed.components[i];
-        match rows {
-            Rows::Packed(column) => {
-                if let Some(ops) = c.bulk_ops(world, entities.first().copied()) {
-                    let states = query.and_then(|q| {
-                        let q = &mut queries[q];
-                        let at = q.names.iter().position(|n| *n == c.name)?;
-                        q.columns[at].as_mut()
-                    });
-                    if write_bulk(world, c, ops, entities, &column.data, states) {
-                        continue;
-                    }
-                }
-                let stride = column.data.len() / entities.len().max(1);
-                for (e, record) in entities.iter().zip(column.data.chunks_exact(stride.max(1))) {
-                    (c.ops.write_packed)(world, *e, &c.kinds, record);
-                }
-            }
-            Rows::Values(values) => {
-                for (e, v) in entities.iter().zip(values) {
-                    if (c.ops.has)(world, *e) {
-                        (c.ops.insert)(world, *e, v);
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Writes a packed column of a type with a bulk codec: by tables through
-/// `states` (the typed states of the query the rows came from) when there
-/// are some, else entity by entity. False when neither worked (then
-/// reflection tries).
-fn write_bulk(
-    world: &mut World,
-    c: &ExposedComponent,
-    ops: BulkOps,
-    entities: &[Entity],
-    data: &[u8],
-    states: Option<&mut ColumnStates>,
-) -> bool {
-    let paths: Vec<&str> = c.paths.iter().map(String::as_str).collect();
-    if let Some(states) = states {
-        match (ops.write_column)(states, world, entities, &c.kinds, &paths, data) {
-            Ok(true) => return true,
-            Ok(false) => {}
-            Err(e) => tracing::error!(component = %c.name, "cannot apply a packed column: {e}"),
-        }
-    }
-    match (ops.write_rows)(world, entities, &c.kinds, &paths, data) {
-        Ok(()) => true,
-        // The worker checked the records; this is a host bug, not the mod's.
-        Err(e) => {
-            tracing::error!(component = %c.name, "cannot apply a packed column: {e}");
-            false
-        }
+        let states = query.and_then(|q| {
+            let q = &mut queries[q];
+            let at = q.names.iter().position(|n| *n == c.name)?;
+            q.columns[at].as_mut()
+        });
+        c.write_column(world, entities, rows, states);
     }
 }
 

@@ -5,15 +5,17 @@ use std::time::Instant;
 
 use bevy::prelude::*;
 
-use super::{ModHost, ModOwnership, Phase, snapshot};
+use super::{ModHost, ModRegistry, snapshot, with_mods};
 use crate::expose::Exposed;
+use crate::ownership::ModOwnership;
+use crate::protocol::{EntityList, Request, TickRequest};
 use crate::settings::ModSettings;
-use crate::wire::{self, EntityList, Request, TickRequest};
 
 pub(crate) fn dispatch_ticks(world: &mut World) {
-    let Some(mut host) = world.remove_resource::<ModHost>() else {
-        return;
-    };
+    with_mods(world, dispatch);
+}
+
+fn dispatch(world: &mut World, mods: &mut ModRegistry, host: &mut ModHost) {
     let registry = world.resource::<AppTypeRegistry>().clone();
     let registry = registry.read();
 
@@ -41,11 +43,12 @@ pub(crate) fn dispatch_ticks(world: &mut World) {
     let exposed = frozen.resource::<Exposed>();
     let ownership = frozen.resource::<ModOwnership>();
     let mut to_free = Vec::new();
-    for slot in &mut host.slots {
+    for entry in &mut mods.entries {
         // A mod being reloaded keeps its events for its next tick.
-        if !matches!(slot.phase, Phase::Idle | Phase::Reloading) {
+        if !entry.life.is_running() {
             continue;
         }
+        let slot = &mut entry.slot;
         let (Some(manifest), Some(worker)) = (&slot.manifest, &mut slot.worker) else {
             continue;
         };
@@ -61,20 +64,12 @@ pub(crate) fn dispatch_ticks(world: &mut World) {
             slot.inbox.drain(..dropped);
             tracing::warn!(mod_name = %manifest.name, "{dropped} undelivered events dropped");
         }
-        if !matches!(slot.phase, Phase::Idle) {
+        if !entry.life.can_tick() {
             continue;
         }
         let mod_events = std::mem::take(&mut slot.inbox);
-        let queries = slot
-            .queries
-            .iter_mut()
-            .map(|q| {
-                timed!(
-                    "main: snapshot a query",
-                    snapshot::take(frozen, exposed, &registry, q, &slot.owner)
-                )
-            })
-            .collect();
+        let queries =
+            snapshot::take_all(frozen, exposed, &registry, &mut slot.queries, &slot.owner);
         // Never reserve more ids than the mod may still own entities.
         let owned = ownership.0.get(&slot.owner).copied().unwrap_or(0);
         let room = entity_cap.saturating_sub(owned);
@@ -84,29 +79,27 @@ pub(crate) fn dispatch_ticks(world: &mut World) {
         if slot.reserved.len() > room {
             to_free.extend(slot.reserved.drain(room..));
         }
-        let request = Request::Tick(TickRequest {
-            frame: slot.ticks,
+        let request = TickRequest {
+            frame: entry.life.info().ticks,
             delta_seconds: delta,
             events: mod_events,
             queries,
             reserved: EntityList(slot.reserved.iter().map(|e| e.to_bits()).collect()),
             at_entity_cap: slot.reserved.len() >= room,
             game_time_nanos: elapsed,
-        });
-        let bytes = timed!("main: encode the tick", wire::encode(&request));
-        if bytes.len() > max_bytes {
+        };
+        let bytes = request.bytes();
+        if bytes > max_bytes {
             tracing::warn!(
                 mod_name = %manifest.name,
-                "tick of {} bytes is over the {max_bytes}-byte message limit; skipped",
-                bytes.len()
+                "tick of {bytes} bytes is over the {max_bytes}-byte message limit; skipped",
             );
             continue;
         }
-        if worker.send_bytes(bytes) {
-            slot.phase = Phase::InFlight(Instant::now());
+        if worker.send(Request::Tick(request)) {
+            entry.life.send_tick(Instant::now());
         }
     }
     drop(registry);
     world.entity_allocator_mut().free_many(&to_free);
-    world.insert_resource(host);
 }

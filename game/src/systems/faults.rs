@@ -1,61 +1,34 @@
-//! What happens after a fault: the mod is restarted from its compiled
-//! component after a back-off that doubles with each fault in the window,
-//! and quarantined when it faults too often. A file that never loaded is
-//! not retried: nothing about it will change until the player replaces it.
+//! What happens after a fault: the lifecycle decides (restart after a
+//! back-off that doubles with each fault in the window, quarantine when
+//! the mod faults too often, or stop for good when the file never loaded);
+//! this module does what it decided.
 
 use std::sync::Arc;
 
 use bevy::prelude::*;
 
-use super::{ModHost, Phase, SpawnedByMod};
-use crate::registry::{ModFailed, ModInfo, ModQuarantined, ModRegistry, ModStatus};
+use super::lifecycle::AfterFault;
+use super::{ModEntry, ModRegistry};
+use crate::fault::Fault;
+use crate::ownership::SpawnedByMod;
+use crate::protocol::Request;
+use crate::registry::{ModFailed, ModInfo, ModQuarantined};
 use crate::settings::ModSettings;
-use crate::wire::{Fault, Hook, Request};
 
-/// Records a fault of mod `index` (nothing of the failed call was applied)
-/// and decides what becomes of the mod.
-pub(crate) fn on_fault(world: &mut World, host: &mut ModHost, index: usize, fault: Fault) {
+/// Records a fault of a mod in app frame `frame` (nothing of the failed
+/// call was applied) and does what its lifecycle decides.
+pub(crate) fn on_fault(world: &mut World, frame: u64, entry: &mut ModEntry, fault: Fault) {
     let policy = world.resource::<ModSettings>().faults.clone();
-    let frame = host.frame;
-    let slot = &mut host.slots[index];
-    let reserved: Vec<Entity> = slot.reserved.drain(..).collect();
+    let reserved: Vec<Entity> = entry.slot.reserved.drain(..).collect();
     world.entity_allocator_mut().free_many(&reserved);
-    slot.recent_faults.push_back(frame);
-    while slot
-        .recent_faults
-        .front()
-        .is_some_and(|f| frame - f >= policy.window_frames)
-    {
-        slot.recent_faults.pop_front();
+    let can_restart = entry.slot.worker.is_some();
+    let after = entry.life.fault(fault.clone(), frame, &policy, can_restart);
+    if !matches!(after, AfterFault::Retry { .. }) {
+        entry.slot.worker = None;
     }
-    let in_window = slot.recent_faults.len() as u32;
-    let permanent = fault.hook == Hook::Load || slot.worker.is_none();
-    let quarantine = !permanent && in_window >= policy.quarantine_after;
-    let status = if permanent {
-        ModStatus::Failed
-    } else if quarantine {
-        ModStatus::Quarantined
-    } else {
-        ModStatus::Recovering
-    };
-    if permanent || quarantine {
-        slot.worker = None;
-        slot.phase = Phase::Stopped;
-    } else {
-        slot.phase = Phase::BackingOff(frame + policy.backoff(in_window));
-        slot.recovering = slot.manifest.is_some();
-    }
-    let owner = slot.owner.clone();
-    let info = {
-        let mut registry = world.resource_mut::<ModRegistry>();
-        let info = &mut registry.mods[index];
-        info.status = status;
-        info.faults += 1;
-        info.last_error = Some(fault.clone());
-        info.clone()
-    };
+    let info = entry.life.info().clone();
     report_failure(world, &info);
-    if quarantine {
+    if let AfterFault::Quarantined { in_window } = after {
         tracing::error!(
             mod_name = %info.name,
             faults = info.faults,
@@ -63,7 +36,7 @@ pub(crate) fn on_fault(world: &mut World, host: &mut ModHost, index: usize, faul
             policy.window_frames
         );
         if policy.despawn_on_quarantine {
-            despawn_owned(world, &owner);
+            despawn_owned(world, &entry.slot.owner);
         }
         world.write_message(ModQuarantined {
             name: info.name.clone(),
@@ -75,7 +48,7 @@ pub(crate) fn on_fault(world: &mut World, host: &mut ModHost, index: usize, faul
 }
 
 /// Logs a mod's last fault and sends [`ModFailed`].
-pub(crate) fn report_failure(world: &mut World, info: &ModInfo) {
+fn report_failure(world: &mut World, info: &ModInfo) {
     let Some(fault) = info.last_error.clone() else {
         return;
     };
@@ -95,19 +68,18 @@ pub(crate) fn report_failure(world: &mut World, info: &ModInfo) {
 }
 
 /// Asks for a fresh instance of every mod whose back-off is over.
-pub(crate) fn restart_due(host: &mut ModHost) {
-    let frame = host.frame;
-    for slot in &mut host.slots {
-        let Phase::BackingOff(at) = slot.phase else {
-            continue;
-        };
-        if at > frame {
+pub(crate) fn restart_due(registry: &mut ModRegistry, frame: u64) {
+    for entry in &mut registry.entries {
+        if !entry.life.restart_due(frame) {
             continue;
         }
-        if let Some(worker) = slot.worker.as_mut() {
-            if worker.send(&Request::Restart) {
-                slot.phase = Phase::Restarting;
-            }
+        let sent = entry
+            .slot
+            .worker
+            .as_mut()
+            .is_some_and(|w| w.send(Request::Restart));
+        if sent {
+            entry.life.restarting();
         }
     }
 }

@@ -8,16 +8,20 @@ use std::sync::Arc;
 use bevy::ecs::query::QueryBuilder;
 use bevy::prelude::*;
 
-use super::faults::{on_fault, report_failure, restart_due};
-use super::{MIN_RESERVE, ModHost, ModSlot, Phase, PreparedQuery, SpawnedByMod};
+use super::faults::{on_fault, restart_due};
+use super::lifecycle::{Lifecycle, ReloadAnswer, Started, State};
+use super::replies::on_reply;
+use super::{ModEntry, ModHost, ModSlot, PreparedQuery, with_mods};
 use crate::expose::{Exposed, ModData};
+use crate::fault::{Fault, FaultKind, Hook};
 use crate::grants::{ModGrants, read_grants_file};
+use crate::ownership::SpawnedByMod;
+use crate::protocol::Request;
 use crate::registry::{ModInfo, ModLoaded, ModRecovered, ModRegistry, ModStatus, ReloadMod};
-use crate::runtime::Runtime;
-use crate::runtime::instance::ModSpec;
-use crate::runtime::worker::{Worker, WorkerPool};
 use crate::settings::ModSettings;
-use crate::wire::{self, Fault, FaultKind, Hook, Reply, Request};
+use crate::worker::engine::Runtime;
+use crate::worker::instance::ModSpec;
+use crate::worker::pool::{Worker, WorkerPool};
 
 /// Scans the mods folder and starts one worker per `.wasm` file; each
 /// compiles its mod off the main thread.
@@ -54,20 +58,7 @@ pub(crate) fn start_mods(world: &mut World) {
             WorkerPool::new(threads).map_err(|e| format!("cannot start worker threads: {e}"))?;
         Ok((Arc::new(runtime), pool))
     });
-    let mut infos: Vec<ModInfo> = files
-        .iter()
-        .map(|file| ModInfo {
-            file: file.clone(),
-            name: stem_of(file),
-            version: String::new(),
-            status: ModStatus::Loading,
-            ticks: 0,
-            faults: 0,
-            recoveries: 0,
-            last_error: None,
-        })
-        .collect();
-    let (pool, workers) = match started {
+    let (pool, workers, why) = match started {
         Ok((runtime, pool)) => {
             let specs = files
                 .iter()
@@ -86,52 +77,57 @@ pub(crate) fn start_mods(world: &mut World) {
                             .unwrap_or_else(|| vec![0xc0]),
                         seed: seed_for(&stem, index),
                         grants: grants[index].clone(),
+                        tap: settings.traffic_tap.clone(),
                     }
                 })
                 .collect();
             match pool.load(specs) {
-                Ok(workers) => (Some(pool), workers.into_iter().map(Some).collect()),
-                Err(e) => fail_all(&mut infos, format!("cannot start loader threads: {e}")),
+                Ok(workers) => (Some(pool), workers.into_iter().map(Some).collect(), None),
+                Err(e) => (
+                    None,
+                    Vec::new(),
+                    Some(format!("cannot start loader threads: {e}")),
+                ),
             }
         }
         Err(e) => {
             tracing::error!("mods are disabled: {e}");
-            fail_all(&mut infos, e)
+            (None, Vec::new(), Some(e))
         }
     };
-    let slots: Vec<ModSlot> = workers
-        .into_iter()
+    let mut workers: Vec<Option<Worker>> = workers;
+    workers.resize_with(files.len(), || None);
+    let mut entries: Vec<ModEntry> = files
+        .iter()
         .zip(grants)
-        .zip(&files)
-        .map(
-            |((worker, grants), file): ((Option<Worker>, _), _)| ModSlot {
-                phase: if worker.is_some() {
-                    Phase::Loading
-                } else {
-                    Phase::Stopped
-                },
-                worker,
-                owner: stem_of(file).into(),
-                grants,
-                manifest: None,
-                reserved: Default::default(),
-                reserve_target: MIN_RESERVE,
-                inbox: Vec::new(),
+        .zip(workers)
+        .map(|((file, grants), worker)| {
+            let stem = stem_of(file);
+            let info = ModInfo {
+                file: file.clone(),
+                name: stem.clone(),
+                version: String::new(),
+                status: ModStatus::Loading,
                 ticks: 0,
-                queries: Vec::new(),
-                recent_faults: Default::default(),
-                recovering: false,
-            },
-        )
+                faults: 0,
+                recoveries: 0,
+                last_error: None,
+            };
+            ModEntry {
+                life: Lifecycle::loading(info),
+                slot: ModSlot::new(stem.into(), grants, worker),
+            }
+        })
         .collect();
-    for info in infos.iter().filter(|i| i.status == ModStatus::Failed) {
-        report_failure(world, info);
+    if let Some(why) = why {
+        for entry in &mut entries {
+            on_fault(world, 0, entry, load_fault(why.clone()));
+        }
     }
-    world.resource_mut::<ModRegistry>().mods = infos;
+    world.resource_mut::<ModRegistry>().entries = entries;
     let reloads = world.resource::<Messages<ReloadMod>>().get_cursor();
     world.insert_resource(ModHost {
         pool,
-        slots,
         pending_events: Vec::new(),
         reloads,
         frame: 0,
@@ -142,15 +138,6 @@ fn stem_of(file: &std::path::Path) -> String {
     file.file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default()
-}
-
-/// Marks every mod failed for one reason; there are no workers.
-fn fail_all(infos: &mut [ModInfo], why: String) -> (Option<WorkerPool>, Vec<Option<Worker>>) {
-    for info in infos.iter_mut() {
-        info.status = ModStatus::Failed;
-        info.last_error = Some(load_fault(why.clone()));
-    }
-    (None, infos.iter().map(|_| None).collect())
 }
 
 /// The `.wasm` files in `dir`, sorted by name: the load order.
@@ -187,92 +174,88 @@ fn load_fault(message: String) -> Fault {
 /// Collects workers' start-up, reload and restart replies; once no start-up
 /// mod is still loading, starts every ready one in the same frame.
 pub(crate) fn receive_loaded(world: &mut World) {
-    let Some(mut host) = world.remove_resource::<ModHost>() else {
-        return;
-    };
-    host.frame += 1;
-    start_reloads(world, &mut host);
-    restart_due(&mut host);
-    let mut failed = Vec::new();
-    for (index, slot) in host.slots.iter_mut().enumerate() {
-        if !matches!(
-            slot.phase,
-            Phase::Loading | Phase::Reloading | Phase::Restarting
-        ) {
-            continue;
-        }
-        let Some(worker) = &slot.worker else { continue };
-        let Some(bytes) = worker.try_recv() else {
-            continue;
-        };
-        match wire::decode::<Reply>(&bytes) {
-            Ok(Reply::Ready(manifest)) => {
-                slot.manifest = Some(manifest);
-                slot.phase = Phase::Ready;
+    with_mods(world, |world, registry, host| {
+        host.frame += 1;
+        start_reloads(world, registry, host);
+        restart_due(registry, host.frame);
+        for entry in &mut registry.entries {
+            let waiting = matches!(
+                entry.life.state(),
+                State::Loading | State::Reloading | State::Restarting
+            );
+            let reply = waiting
+                .then(|| entry.slot.worker.as_ref().and_then(Worker::try_recv))
+                .flatten();
+            if let Some(reply) = reply {
+                on_reply(world, host, entry, reply);
             }
-            Ok(Reply::Reloaded) => {
-                slot.phase = Phase::Idle;
-                let name = slot
-                    .manifest
-                    .as_ref()
-                    .map(|m| m.name.clone())
-                    .unwrap_or_default();
-                tracing::info!(mod_name = %name, "mod reloaded with its saved state");
-            }
-            Ok(Reply::Failed(fault)) => failed.push((index, fault)),
-            other => failed.push((index, load_fault(format!("unexpected reply {other:?}")))),
         }
-    }
-    for (index, fault) in failed {
-        on_fault(world, &mut host, index, fault);
-    }
-    let loading = host.slots.iter().any(|s| matches!(s.phase, Phase::Loading));
-    if !loading {
-        activate_ready(world, &mut host);
-    }
-    world.insert_resource(host);
+        let loading = registry
+            .entries
+            .iter()
+            .any(|e| e.life.state() == State::Loading);
+        if !loading {
+            start_ready(world, registry, host.frame);
+        }
+    });
 }
 
-/// Sends a reload request to each idle mod a [`ReloadMod`] names.
-fn start_reloads(world: &mut World, host: &mut ModHost) {
+/// Sends a reload to each mod a [`ReloadMod`] names (once its tick in
+/// flight is back, if it has one), and to mods whose reload waited.
+fn start_reloads(world: &mut World, registry: &mut ModRegistry, host: &mut ModHost) {
     let wanted: Vec<String> = host
         .reloads
         .read(world.resource::<Messages<ReloadMod>>())
         .map(|r| r.name.clone())
         .collect();
     for name in wanted {
-        let slot = host
-            .slots
+        let entry = registry
+            .entries
             .iter_mut()
-            .find(|s| s.manifest.as_ref().is_some_and(|m| m.name == name));
-        match slot {
-            Some(slot) if matches!(slot.phase, Phase::Idle) => {
-                let sent = slot
-                    .worker
-                    .as_mut()
-                    .is_some_and(|w| w.send(&Request::Reload));
-                if sent {
-                    slot.phase = Phase::Reloading;
-                }
+            .find(|e| e.slot.manifest.as_ref().is_some_and(|m| m.name == name));
+        let Some(entry) = entry else {
+            tracing::warn!(mod_name = %name, "cannot reload: no mod of that name");
+            continue;
+        };
+        match entry.life.want_reload() {
+            ReloadAnswer::Now => send_reload(entry),
+            ReloadAnswer::Later => {}
+            ReloadAnswer::Refused(why) => {
+                tracing::warn!(mod_name = %name, "cannot reload: {why}");
             }
-            _ => tracing::warn!(mod_name = %name, "cannot reload: no running mod of that name"),
+        }
+    }
+    for entry in &mut registry.entries {
+        if entry.life.take_pending_reload() {
+            send_reload(entry);
         }
     }
 }
 
+fn send_reload(entry: &mut ModEntry) {
+    let sent = entry
+        .slot
+        .worker
+        .as_mut()
+        .is_some_and(|w| w.send(Request::Reload));
+    if sent {
+        entry.life.reloading();
+    }
+}
+
 /// Starts every `Ready` mod, in load order.
-fn activate_ready(world: &mut World, host: &mut ModHost) {
-    let mut names: BTreeSet<String> = host
-        .slots
+fn start_ready(world: &mut World, registry: &mut ModRegistry, frame: u64) {
+    let mut names: BTreeSet<String> = registry
+        .entries
         .iter()
-        .filter(|s| matches!(s.phase, Phase::Idle | Phase::InFlight(_)))
-        .filter_map(|s| s.manifest.as_ref().map(|m| m.name.clone()))
+        .filter(|e| e.life.is_running())
+        .filter_map(|e| e.slot.manifest.as_ref().map(|m| m.name.clone()))
         .collect();
-    for index in 0..host.slots.len() {
-        if !matches!(host.slots[index].phase, Phase::Ready) {
+    for entry in &mut registry.entries {
+        if !matches!(entry.life.state(), State::Ready { .. }) {
             continue;
         }
-        let Some(manifest) = host.slots[index].manifest.clone() else {
+        let Some(manifest) = entry.slot.manifest.clone() else {
             continue;
         };
         if !names.insert(manifest.name.clone()) {
@@ -281,44 +264,36 @@ fn activate_ready(world: &mut World, host: &mut ModHost) {
                 hook: Hook::Init,
                 message: format!("another mod is already named `{}`", manifest.name),
             };
-            on_fault(world, host, index, fault);
+            on_fault(world, frame, entry, fault);
             continue;
         }
-        let queries = manifest
+        entry.slot.queries = manifest
             .queries
             .iter()
             .map(|names| prepare_query(world, names))
             .collect();
-        let slot = &mut host.slots[index];
-        slot.queries = queries;
-        slot.phase = Phase::Idle;
-        slot.owner = manifest.name.as_str().into();
-        let recovered = std::mem::take(&mut slot.recovering);
-        let (file, faults) = {
-            let mut registry = world.resource_mut::<ModRegistry>();
-            let info = &mut registry.mods[index];
-            info.name = manifest.name.clone();
-            info.version = manifest.version.clone();
-            info.status = ModStatus::Running;
-            if recovered {
-                info.recoveries += 1;
+        entry.slot.owner = manifest.name.as_str().into();
+        let started = entry.life.start(&manifest.name, &manifest.version);
+        let info = entry.life.info();
+        match started {
+            Ok(Started::Recovered) => {
+                tracing::info!(mod_name = %manifest.name, faults = info.faults, "mod restarted after a fault");
+                world.write_message(ModRecovered {
+                    name: manifest.name,
+                    file: info.file.clone(),
+                    faults: info.faults,
+                });
             }
-            (info.file.clone(), info.faults)
-        };
-        if recovered {
-            tracing::info!(mod_name = %manifest.name, faults, "mod restarted after a fault");
-            world.write_message(ModRecovered {
-                name: manifest.name,
-                file,
-                faults,
-            });
-        } else {
-            tracing::info!(mod_name = %manifest.name, version = %manifest.version, "mod loaded");
-            world.write_message(ModLoaded {
-                name: manifest.name,
-                version: manifest.version,
-                file,
-            });
+            Ok(Started::Loaded) => {
+                tracing::info!(mod_name = %manifest.name, version = %manifest.version, "mod loaded");
+                world.write_message(ModLoaded {
+                    name: manifest.name,
+                    version: manifest.version,
+                    file: info.file.clone(),
+                });
+            }
+            // Only `Ready` mods get here.
+            Err(e) => tracing::error!(mod_name = %manifest.name, "host error: {e}"),
         }
     }
 }
@@ -340,22 +315,16 @@ pub(crate) fn prepare_query(world: &mut World, names: &[String]) -> PreparedQuer
         builder.with_id(*id);
     }
     let state = builder.build();
-    let makers: Vec<_> = {
-        let exposed = world.resource::<Exposed>();
+    let columns = world.resource_scope(|world, exposed: Mut<Exposed>| {
         names
             .iter()
             .map(|n| {
                 exposed
                     .component(n)
-                    .and_then(|c| c.bulk)
-                    .map(|s| s.column_states)
+                    .and_then(|c| c.codec.column_states(world, &all))
             })
             .collect()
-    };
-    let columns = makers
-        .into_iter()
-        .map(|make| make.map(|make| make(world, &all)))
-        .collect();
+    });
     PreparedQuery {
         names: names.to_vec(),
         state,

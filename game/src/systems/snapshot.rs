@@ -5,11 +5,31 @@ use std::sync::Arc;
 use bevy::prelude::*;
 use bevy::reflect::TypeRegistry;
 
-use super::{PreparedQuery, SpawnedByMod};
-use crate::bulk::ColumnStates;
-use crate::codec::{packed, value};
+use super::PreparedQuery;
+use crate::codec::bulk::ColumnStates;
+use crate::codec::column::read_mod_data;
 use crate::expose::{Exposed, ModData};
-use crate::wire::{Column, Encoding, EntityList, QueryResult, pack_bits};
+use crate::ownership::SpawnedByMod;
+use crate::protocol::{Column, EntityList, QueryResult, pack_bits};
+
+/// Every one of a mod's queries, as its next tick gets them.
+pub(crate) fn take_all(
+    world: &World,
+    exposed: &Exposed,
+    registry: &TypeRegistry,
+    queries: &mut [PreparedQuery],
+    owner: &Arc<str>,
+) -> Vec<QueryResult> {
+    queries
+        .iter_mut()
+        .map(|q| {
+            timed!(
+                "main: snapshot a query",
+                take(world, exposed, registry, q, owner)
+            )
+        })
+        .collect()
+}
 
 /// Runs one query and encodes its columns: packed where the type allows,
 /// MessagePack by reflection otherwise, mod-defined data as stored.
@@ -92,66 +112,8 @@ fn column(
     entities: &[Entity],
     states: Option<&mut ColumnStates>,
 ) -> Column {
-    let mut data = Vec::new();
-    let mut offsets = Vec::new();
-    let encoding = match exposed.component(name) {
-        Some(c) => match &c.layout {
-            Some(layout) => {
-                data.reserve(entities.len() * crate::wire::stride(layout));
-                let fast = c.bulk_ops(world, entities.first().copied()).map(|ops| {
-                    let by_tables = states.is_some_and(|states| {
-                        (ops.encode_column)(states, world, entities, &c.kinds, &mut data)
-                    });
-                    if by_tables {
-                        Ok(())
-                    } else {
-                        (ops.encode_rows)(world, entities, &c.kinds, &mut data)
-                    }
-                });
-                if let Some(Err(e)) = &fast {
-                    tracing::error!(component = name, "cannot pack a column for mods: {e}");
-                }
-                for e in entities.iter().filter(|_| !matches!(fast, Some(Ok(())))) {
-                    let ok = (c.ops.get)(world, *e)
-                        .is_some_and(|v| packed::encode(v, &c.kinds, &mut data));
-                    if !ok {
-                        tracing::error!(component = name, "cannot pack a component for mods");
-                    }
-                }
-                Encoding::Packed(layout.clone())
-            }
-            None => {
-                for e in entities {
-                    offsets.push(data.len() as u32);
-                    let encoded = (c.ops.get)(world, *e)
-                        .ok_or_else(|| "missing".to_string())
-                        .and_then(|v| value::to_msgpack(v, registry, &mut data));
-                    if let Err(err) = encoded {
-                        tracing::error!(
-                            component = name,
-                            "cannot encode a component for mods: {err}"
-                        );
-                        data.push(0xc0);
-                    }
-                }
-                Encoding::MsgPack
-            }
-        },
-        None => {
-            for e in entities {
-                offsets.push(data.len() as u32);
-                match world.get::<ModData>(*e).and_then(|d| d.values.get(name)) {
-                    Some(bytes) => data.extend_from_slice(bytes),
-                    None => data.push(0xc0),
-                }
-            }
-            Encoding::MsgPack
-        }
-    };
-    Column {
-        name: name.to_string(),
-        encoding,
-        data: data.into(),
-        offsets,
+    match exposed.component(name) {
+        Some(c) => c.read_column(world, registry, entities, states),
+        None => read_mod_data(world, name, entities),
     }
 }

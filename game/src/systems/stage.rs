@@ -13,10 +13,12 @@ use std::collections::{BTreeMap, HashSet, VecDeque};
 use bevy::prelude::*;
 use bevy::reflect::TypeRegistry;
 
-use super::SpawnedByMod;
+use crate::codec::column::Rows;
 use crate::codec::value;
 use crate::expose::{Exposed, ModAccess};
-use crate::wire::{Column, Command, Encoding, ModManifest, WireComponent};
+use crate::manifest::ModManifest;
+use crate::ownership::SpawnedByMod;
+use crate::protocol::{Column, Command, Encoding, WireComponent};
 
 /// A component value ready to insert.
 pub(crate) enum Value {
@@ -24,12 +26,6 @@ pub(crate) enum Value {
     Game(usize, Box<dyn Reflect>),
     /// A mod-defined type, stored as MessagePack in `ModData`.
     Data(String, Vec<u8>),
-}
-
-/// The rows of one batch column, checked.
-pub(crate) enum Rows {
-    Packed(Column),
-    Values(Vec<Box<dyn Reflect>>),
 }
 
 /// A command that passed every check.
@@ -283,12 +279,12 @@ impl Stager<'_> {
             ));
         }
         match &column.encoding {
-            Encoding::Packed(fields) => {
-                if Some(fields) != c.layout.as_ref() {
+            Encoding::Packed(layout) => {
+                if Some(layout) != c.codec.layout() {
                     return Err(format!("column `{}` has the wrong packed layout", c.name));
                 }
                 // The worker checked every record against the layout.
-                if column.data.len() != crate::wire::stride(fields) * rows.len() {
+                if column.data.len() != layout.stride() * rows.len() {
                     return Err(format!("column `{}` has the wrong length", c.name));
                 }
                 Ok((i, Rows::Packed(column)))

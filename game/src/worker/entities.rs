@@ -2,13 +2,15 @@
 
 use serde::Deserialize as _;
 
-use super::{HostState, scalar_from_wit, scalar_to_wit};
+use super::state::HostState;
 use crate::codec::packed;
-use crate::runtime::bindings::bevy_wasm::mods::entities::Host;
-use crate::runtime::bindings::types::{
+use crate::protocol::{Column, Command, Encoding, EntityList, Layout, WireComponent};
+
+mod_api_packed::wit_scalar_conversions!(crate::worker::bindings::types::Scalar);
+use crate::worker::bindings::bevy_wasm::mods::entities::Host;
+use crate::worker::bindings::types::{
     Batch, Column as WitColumn, ColumnEncoding, Component, Entity, ModError, PackedField,
 };
-use crate::wire::{self, Column, Command, Encoding, EntityList, WireComponent};
 
 impl HostState {
     fn check_components(&self, components: &[Component]) -> Result<usize, ModError> {
@@ -204,7 +206,7 @@ impl HostState {
             };
             self.check_rows(&column.name, &batch.entities, &same_rows)?;
             bytes += column.data.len();
-            columns.push(from_wit(column, layout.as_deref(), rows, self.caps.depth)?);
+            columns.push(from_wit(column, layout.as_ref(), rows, self.caps.depth)?);
         }
         // The usual batch rewrites one query's rows as they were sent.
         let query = same_rows.into_iter().find(|q| {
@@ -277,7 +279,7 @@ impl Host for HostState {
                 .ok_or_else(|| ModError::Failed(format!("snapshot column `{name}` is short")))?;
             return match &column.encoding {
                 Encoding::MsgPack => Ok(Some(bytes.to_vec())),
-                Encoding::Packed(fields) => packed::record_to_msgpack(fields, bytes)
+                Encoding::Packed(layout) => packed::record_to_msgpack(layout, bytes)
                     .map(Some)
                     .ok_or_else(|| ModError::Failed(format!("cannot re-encode `{name}`"))),
             };
@@ -339,10 +341,11 @@ impl Host for HostState {
 /// A snapshot column as the guest sees it.
 pub(crate) fn to_wit(column: &Column) -> WitColumn {
     match &column.encoding {
-        Encoding::Packed(fields) => WitColumn {
+        Encoding::Packed(layout) => WitColumn {
             name: column.name.clone(),
             encoding: ColumnEncoding::Packed(
-                fields
+                layout
+                    .fields()
                     .iter()
                     .map(|(path, kind)| PackedField {
                         path: path.clone(),
@@ -369,7 +372,7 @@ pub(crate) fn to_wit(column: &Column) -> WitColumn {
 /// Checks a column a guest wrote and turns it into its wire form.
 fn from_wit(
     column: WitColumn,
-    layout: Option<&[(String, wire::Scalar)]>,
+    layout: Option<&Layout>,
     rows: usize,
     depth: usize,
 ) -> Result<Column, ModError> {
@@ -377,24 +380,25 @@ fn from_wit(
     let bad = |why: String| ModError::InvalidValue(format!("column `{name}`: {why}"));
     match column.encoding {
         ColumnEncoding::Packed(fields) => {
-            let fields: Vec<(String, wire::Scalar)> = fields
-                .into_iter()
-                .map(|f| (f.path, scalar_from_wit(f.kind)))
-                .collect();
-            if Some(fields.as_slice()) != layout {
+            let fields = Layout::new(
+                fields
+                    .into_iter()
+                    .map(|f| (f.path, scalar_from_wit(f.kind)))
+                    .collect(),
+            );
+            if Some(&fields) != layout {
                 return Err(bad(
                     "packed layout differs from the one query-batch gave".into()
                 ));
             }
-            let stride = wire::stride(&fields);
+            let stride = fields.stride();
             if column.data.len() != stride * rows {
                 return Err(bad(format!(
                     "{} bytes for {rows} rows of {stride} bytes",
                     column.data.len()
                 )));
             }
-            let kinds: Vec<wire::Scalar> = fields.iter().map(|(_, k)| *k).collect();
-            mod_api_packed::validate_column(&column.data, &kinds)
+            mod_api_packed::validate_column(&column.data, fields.kinds())
                 .map_err(|e| bad(e.to_string()))?;
             Ok(Column {
                 name,

@@ -1,12 +1,6 @@
 //! The WebAssembly side: one engine for all mods, an epoch ticker that bounds
 //! every guest call in time, and the checks a file passes before it runs.
 
-pub(crate) mod bindings;
-pub(crate) mod instance;
-pub(crate) mod stdio;
-pub(crate) mod wasi;
-pub(crate) mod worker;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -15,8 +9,10 @@ use std::time::Duration;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine};
 
-use crate::host::HostState;
-use crate::wire::{Fault, FaultKind, Hook};
+use super::bindings;
+use super::state::HostState;
+use super::wasi;
+use crate::fault::{Fault, FaultKind, Hook};
 
 /// The WIT package version this host implements.
 pub const WIT_VERSION: &str = "0.1.0";

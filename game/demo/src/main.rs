@@ -1,6 +1,6 @@
 //! The demo game: runs the mods in a folder and prints what they did.
 //!
-//! `game --headless --frames 300 --mods assets/mods`
+//! `demo-game --headless --frames 300 --mods assets/mods`
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use bevy::app::ScheduleRunnerPlugin;
 use bevy::prelude::*;
 use bevy::time::TimeUpdateStrategy;
-use game::demo::{DemoPlugin, PlayerJoined, Position};
-use game::prelude::*;
+use bevy_wasm_mods::prelude::*;
+use demo_game::{DemoPlugin, PlayerJoined, Position};
 
 struct Args {
     frames: u64,
@@ -35,7 +35,7 @@ fn parse_args() -> Result<Args, String> {
             }
             "--mods" => args.mods = it.next().ok_or("--mods needs a folder")?.into(),
             "--help" | "-h" => {
-                return Err("usage: game [--headless] [--frames N] [--mods DIR]".into());
+                return Err("usage: demo-game [--headless] [--frames N] [--mods DIR]".into());
             }
             other => return Err(format!("unknown argument `{other}`")),
         }
@@ -106,7 +106,10 @@ fn main() {
     let entities = world.iter_entities().count();
     println!("frames: {}", args.frames);
     println!("entities: {entities} ({positioned} with a Position)");
-    println!("checksum: {:016x}", game::moddable_checksum(world));
+    println!(
+        "checksum: {:016x}",
+        bevy_wasm_mods::moddable_checksum(world)
+    );
 }
 
 /// A player joins every 100 frames once the mods run, so mods that greet

@@ -25,7 +25,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
 
 use super::stdio::{LineBudget, LogPipe};
 use crate::grants::{GUEST_DATA_DIR, ModGrants};
-use crate::host::HostState;
+use crate::worker::state::HostState;
 
 /// What a mod's wall clock reads at game time zero: 2025-01-01T00:00:00Z.
 /// A fixed date, so that a mod's behaviour does not depend on the day the

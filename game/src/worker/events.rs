@@ -1,9 +1,9 @@
 //! `events`: a mod emits events for the game and for other mods.
 
-use super::HostState;
-use crate::runtime::bindings::bevy_wasm::mods::events::Host;
-use crate::runtime::bindings::types::ModError;
-use crate::wire::Command;
+use super::state::HostState;
+use crate::protocol::Command;
+use crate::worker::bindings::bevy_wasm::mods::events::Host;
+use crate::worker::bindings::types::ModError;
 
 /// Longest event name accepted.
 const MAX_NAME: usize = 256;

@@ -1,34 +1,39 @@
 //! The messages the main thread and the mod workers exchange.
 //!
-//! Every message crosses the channel as MessagePack bytes (`rmp-serde`), so a
-//! worker shares no memory with the main thread and each message has a size
-//! the host can cap. Byte payloads use `serde_bytes` so they travel as
-//! MessagePack `bin` (one copy) rather than as arrays of integers.
+//! Public so that tests and fuzzers can build, record and replay them (see
+//! [`crate::testing`]); not a stable API. Every byte in them that came from
+//! a guest was checked by the worker's imports before it got here, and is
+//! checked again by the main thread before anything is applied.
+//!
+//! The serde impls are for recording and replaying traffic, not for the
+//! channels: messages cross them as values. Byte payloads use `serde_bytes`
+//! so a recording holds them as MessagePack `bin`.
 
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
+use crate::fault::Fault;
+use crate::manifest::ModManifest;
+
 /// How a column's values are encoded (mirrors the WIT `column-encoding`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub(crate) enum Encoding {
+pub enum Encoding {
     /// A MessagePack array with one value per row.
     MsgPack,
-    /// Fixed-size little-endian records; the fields in order.
-    Packed(Vec<(String, Scalar)>),
+    /// Fixed-size little-endian records in this layout.
+    Packed(Layout),
 }
 
-/// A scalar in a packed record (mirrors the WIT `scalar`).
-pub(crate) use mod_api_packed::Scalar;
-
-/// Bytes of one packed record with these fields.
-pub(crate) fn stride(fields: &[(String, Scalar)]) -> usize {
-    fields.iter().map(|(_, s)| s.size()).sum()
-}
+/// A packed record's layout and its scalars (mirror the WIT
+/// `packed-field` list and `scalar`), shared with `mod-api`.
+pub use mod_api_packed::{Layout, Scalar};
 
 /// One component type's values for every row of a batch or query.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub(crate) struct Column {
+pub struct Column {
+    /// The component type's name.
     pub name: String,
+    /// How `data` holds the values.
     pub encoding: Encoding,
     /// For `MsgPack`: one MessagePack value per row, concatenated; `offsets`
     /// gives where each row starts. For `Packed`: `stride` bytes per row.
@@ -40,7 +45,7 @@ pub(crate) struct Column {
 impl Column {
     /// The column with only the given rows, in that order (rows it lacks
     /// are left out).
-    pub(crate) fn only_rows(&self, rows: &[usize]) -> Column {
+    pub fn only_rows(&self, rows: &[usize]) -> Column {
         let mut data = Vec::new();
         let mut offsets = Vec::new();
         for bytes in rows.iter().filter_map(|row| self.row(*row)) {
@@ -58,10 +63,10 @@ impl Column {
     }
 
     /// The bytes of row `row`, in the column's encoding.
-    pub(crate) fn row(&self, row: usize) -> Option<&[u8]> {
+    pub fn row(&self, row: usize) -> Option<&[u8]> {
         match &self.encoding {
-            Encoding::Packed(fields) => {
-                let stride = stride(fields);
+            Encoding::Packed(layout) => {
+                let stride = layout.stride();
                 self.data.get(row * stride..(row + 1) * stride)
             }
             Encoding::MsgPack => {
@@ -76,9 +81,9 @@ impl Column {
     }
 
     /// Number of rows the column holds.
-    pub(crate) fn rows(&self) -> usize {
+    pub fn rows(&self) -> usize {
         match &self.encoding {
-            Encoding::Packed(fields) => match stride(fields) {
+            Encoding::Packed(layout) => match layout.stride() {
                 0 => 0,
                 s => self.data.len() / s,
             },
@@ -90,7 +95,7 @@ impl Column {
 /// Entity ids packed as little-endian `u64`s: one `bin` instead of one
 /// MessagePack integer per entity.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct EntityList(pub Vec<u64>);
+pub struct EntityList(pub Vec<u64>);
 
 impl Serialize for EntityList {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -121,9 +126,12 @@ impl<'de> Deserialize<'de> for EntityList {
 
 /// The result of one of a mod's queries at the start of a tick.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub(crate) struct QueryResult {
+pub struct QueryResult {
+    /// The component type names the query asked for.
     pub components: Vec<String>,
+    /// The matching entities, in the order of the columns' rows.
     pub entities: EntityList,
+    /// One column per component type, in the order of `components`.
     pub columns: Vec<Column>,
     /// One bit per row (row `i` is bit `i % 8` of byte `i / 8`): set when
     /// the mod spawned that row's entity, so the worker can refuse a write
@@ -133,14 +141,14 @@ pub(crate) struct QueryResult {
 
 impl QueryResult {
     /// Whether the mod spawned the entity in row `row`.
-    pub(crate) fn owns_row(&self, row: usize) -> bool {
+    pub fn owns_row(&self, row: usize) -> bool {
         self.owned
             .get(row / 8)
             .is_some_and(|byte| byte & (1 << (row % 8)) != 0)
     }
 
     /// Whether the mod spawned every row's entity.
-    pub(crate) fn owns_all(&self) -> bool {
+    pub fn owns_all(&self) -> bool {
         let rows = self.entities.0.len();
         let full = rows / 8;
         self.owned.len() >= full
@@ -150,7 +158,7 @@ impl QueryResult {
 }
 
 /// Packs one flag per row into bits, as [`QueryResult::owned`] holds them.
-pub(crate) fn pack_bits(flags: &[bool]) -> Vec<u8> {
+pub fn pack_bits(flags: &[bool]) -> Vec<u8> {
     flags
         .chunks(8)
         .map(|eight| {
@@ -164,22 +172,28 @@ pub(crate) fn pack_bits(flags: &[bool]) -> Vec<u8> {
 
 /// An event on its way to a mod.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub(crate) struct WireEvent {
+pub struct WireEvent {
+    /// The event's name (a game message's short type name, or what a mod
+    /// emitted).
     pub name: String,
+    /// The mod that emitted it; `None` for a game message.
     pub source: Option<String>,
+    /// The payload, one MessagePack value.
     pub payload: ByteBuf,
 }
 
 /// A component value from a mod: a type name and MessagePack.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub(crate) struct WireComponent {
+pub struct WireComponent {
+    /// The component type's name.
     pub name: String,
+    /// One MessagePack value.
     pub value: ByteBuf,
 }
 
 /// Main thread to worker.
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) enum Request {
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum Request {
     /// Run one tick: deliver events, then call `on-tick`.
     Tick(TickRequest),
     /// Call `save`, make a fresh instance, `init` it and `restore` the state.
@@ -192,11 +206,15 @@ pub(crate) enum Request {
 }
 
 /// Everything a mod may read during one tick.
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct TickRequest {
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TickRequest {
+    /// The mod's own tick count (what `tick.frame` reads).
     pub frame: u64,
+    /// Seconds of game time since the last frame.
     pub delta_seconds: f32,
+    /// Events for the mod, delivered to `on-event` before `on-tick`.
     pub events: Vec<WireEvent>,
+    /// The results of the mod's queries, in manifest order.
     pub queries: Vec<QueryResult>,
     /// Entity ids reserved for the mod's spawns, used in order.
     pub reserved: EntityList,
@@ -207,115 +225,89 @@ pub(crate) struct TickRequest {
     pub game_time_nanos: u64,
 }
 
+impl TickRequest {
+    /// About how many bytes the request carries: what the cap on one
+    /// message ([`ModLimits::bytes_per_tick`](crate::ModLimits)) is checked
+    /// against.
+    pub fn bytes(&self) -> usize {
+        let events: usize = self
+            .events
+            .iter()
+            .map(|e| e.name.len() + e.payload.len() + e.source.as_ref().map_or(0, String::len))
+            .sum();
+        let queries: usize = self
+            .queries
+            .iter()
+            .map(|q| {
+                let columns: usize = q
+                    .columns
+                    .iter()
+                    .map(|c| c.name.len() + c.data.len() + c.offsets.len() * 4)
+                    .sum();
+                q.entities.0.len() * 8 + q.owned.len() + columns
+            })
+            .sum();
+        events + queries + self.reserved.0.len() * 8
+    }
+}
+
 /// A change a mod asked for, applied by the main thread after the tick.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub(crate) enum Command {
+pub enum Command {
+    /// Spawn `entity` (the next id reserved for the mod) with components.
     Spawn {
+        /// The entity's id bits.
         entity: u64,
+        /// Its components.
         components: Vec<WireComponent>,
     },
+    /// Despawn an entity.
     Despawn {
+        /// The entity's id bits.
         entity: u64,
     },
+    /// Insert or overwrite components on an entity.
     Insert {
+        /// The entity's id bits.
         entity: u64,
+        /// The components.
         components: Vec<WireComponent>,
     },
+    /// Remove components from an entity.
     Remove {
+        /// The entity's id bits.
         entity: u64,
+        /// The component type names.
         names: Vec<String>,
     },
+    /// Emit an event to the game and to subscribed mods.
     Emit {
+        /// The event's name.
         name: String,
+        /// One MessagePack value.
         payload: ByteBuf,
     },
+    /// Overwrite components of many entities, one column per type.
     WriteBatch {
+        /// The rows' entities.
         entities: EntityList,
+        /// One column per component type, a value per row.
         columns: Vec<Column>,
     },
     /// A `WriteBatch` whose rows are exactly those the mod's query number
     /// `query` was sent with this tick (the usual batch): the worker names
     /// the query instead of sending ten thousand ids back.
     WriteQueryRows {
+        /// The query's index in the manifest.
         query: u32,
+        /// One column per component type, a value per row.
         columns: Vec<Column>,
     },
 }
 
-/// Which export of the mod was running when something failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Hook {
-    /// Compiling, checking or instantiating the component.
-    Load,
-    /// `init`.
-    Init,
-    /// `on-tick`.
-    Tick,
-    /// `on-event`.
-    Event,
-    /// `save`.
-    Save,
-    /// `restore`.
-    Restore,
-}
-
-/// Why a mod's call failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum FaultKind {
-    /// The file is not a usable component for this game.
-    Invalid,
-    /// The guest trapped (including a Rust panic, which aborts).
-    Trap,
-    /// The call ran past its time limit and was interrupted.
-    Timeout,
-    /// The call burned all the fuel it was given (see
-    /// [`ModLimits::fuel_per_call`](crate::ModLimits::fuel_per_call)).
-    OutOfFuel,
-    /// The guest hit its memory limit.
-    OutOfMemory,
-    /// The call returned an error value.
-    ModError,
-    /// The mod's output broke a rule or a cap; nothing of the tick was applied.
-    InvalidOutput,
-    /// The worker stopped answering.
-    Unresponsive,
-}
-
-/// A failure, with what is known of where it happened.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Fault {
-    /// What went wrong.
-    pub kind: FaultKind,
-    /// The hook that was running.
-    pub hook: Hook,
-    /// A human-readable account (including the guest backtrace when known).
-    pub message: String,
-}
-
-impl std::fmt::Display for Fault {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?} in {:?}: {}", self.kind, self.hook, self.message)
-    }
-}
-
-/// The manifest a mod returned from `init`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ModManifest {
-    /// The mod's name.
-    pub name: String,
-    /// The mod's version.
-    pub version: String,
-    /// Event names delivered to the mod.
-    pub subscribes: Vec<String>,
-    /// The mod's queries: each a list of component type names.
-    pub queries: Vec<Vec<String>>,
-    /// Component types the mod defines itself.
-    pub defines: Vec<String>,
-}
-
 /// Worker to main thread.
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) enum Reply {
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum Reply {
     /// The mod is instantiated and `init` returned this manifest.
     Ready(ModManifest),
     /// The tick ran; these are its commands in issue order.
@@ -324,19 +316,6 @@ pub(crate) enum Reply {
     Failed(Fault),
     /// A reload finished.
     Reloaded,
-}
-
-/// Encodes a message for the channel.
-pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
-    // Serializing these plain types into a Vec cannot fail.
-    rmp_serde::to_vec(value).unwrap_or_default()
-}
-
-/// Decodes a message from the channel.
-pub(crate) fn decode<'a, T: Deserialize<'a>>(
-    bytes: &'a [u8],
-) -> Result<T, rmp_serde::decode::Error> {
-    rmp_serde::from_slice(bytes)
 }
 
 #[cfg(test)]
@@ -356,7 +335,7 @@ mod tests {
     fn a_column_keeps_only_the_rows_asked_for() {
         let packed = Column {
             name: "Position".into(),
-            encoding: Encoding::Packed(vec![("x".into(), Scalar::U16)]),
+            encoding: Encoding::Packed(Layout::new(vec![("x".into(), Scalar::U16)])),
             data: vec![1, 0, 2, 0, 3, 0].into(),
             offsets: Vec::new(),
         };

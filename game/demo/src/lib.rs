@@ -1,9 +1,10 @@
-//! The demo game's moddable types. They are what the bundled example mods
-//! and the tests use; a game of your own exposes its own types instead.
+//! The demo game: its moddable types and the plugin that exposes them.
+//! They are what the bundled example mods, the tests and the benchmark use;
+//! a game of your own exposes its own types instead.
 
 use bevy::prelude::*;
 
-use crate::expose::{ModAccess, ModdingAppExt};
+use bevy_wasm_mods::{ModAccess, ModdingAppExt};
 
 /// Where an entity is.
 #[derive(

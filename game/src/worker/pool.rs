@@ -12,8 +12,9 @@ use crossbeam_channel::{Receiver, Sender};
 
 use super::bindings::GameModPre;
 use super::instance::{Instance, ModSpec};
-use crate::host::HostState;
-use crate::wire::{self, Fault, FaultKind, Hook, Reply, Request};
+use crate::fault::{Fault, FaultKind, Hook};
+use crate::protocol::{Reply, Request};
+use crate::worker::state::HostState;
 
 /// Messages to a worker thread.
 enum Job {
@@ -23,10 +24,14 @@ enum Job {
         id: usize,
         spec: ModSpec,
         prepared: Result<GameModPre<HostState>, Fault>,
-        replies: Sender<(u64, Vec<u8>)>,
+        replies: Sender<(u64, Reply)>,
     },
-    /// A MessagePack [`Request`] for mod `id`, numbered `seq`.
-    Request { id: usize, seq: u64, bytes: Vec<u8> },
+    /// A [`Request`] for mod `id`, numbered `seq`.
+    Request {
+        id: usize,
+        seq: u64,
+        request: Request,
+    },
 }
 
 /// The main thread's end of one mod.
@@ -35,7 +40,7 @@ pub(crate) struct Worker {
     jobs: Sender<Job>,
     /// Replies, each with the number of the request it answers (0 for the
     /// start-up reply).
-    replies: Receiver<(u64, Vec<u8>)>,
+    replies: Receiver<(u64, Reply)>,
     /// The number of the last request sent.
     sent: u64,
     /// Index of the worker thread that runs the mod.
@@ -44,19 +49,14 @@ pub(crate) struct Worker {
 
 impl Worker {
     /// Queues a request; false when the worker is gone or its queue is full.
-    pub(crate) fn send(&mut self, request: &Request) -> bool {
-        self.send_bytes(wire::encode(request))
-    }
-
-    /// Queues an encoded request.
-    pub(crate) fn send_bytes(&mut self, bytes: Vec<u8>) -> bool {
+    pub(crate) fn send(&mut self, request: Request) -> bool {
         let seq = self.sent + 1;
         let sent = self
             .jobs
             .try_send(Job::Request {
                 id: self.id,
                 seq,
-                bytes,
+                request,
             })
             .is_ok();
         if sent {
@@ -67,22 +67,22 @@ impl Worker {
 
     /// The reply to the last request, if it has come. Replies to earlier
     /// requests (a tick given up on as unresponsive, say) are dropped.
-    pub(crate) fn try_recv(&self) -> Option<Vec<u8>> {
-        while let Ok((seq, bytes)) = self.replies.try_recv() {
+    pub(crate) fn try_recv(&self) -> Option<Reply> {
+        while let Ok((seq, reply)) = self.replies.try_recv() {
             if seq == self.sent {
-                return Some(bytes);
+                return Some(reply);
             }
         }
         None
     }
 
     /// Waits up to `wait` for the reply to the last request.
-    pub(crate) fn recv_timeout(&self, wait: std::time::Duration) -> Option<Vec<u8>> {
+    pub(crate) fn recv_timeout(&self, wait: std::time::Duration) -> Option<Reply> {
         let until = std::time::Instant::now() + wait;
         loop {
             let left = until.saturating_duration_since(std::time::Instant::now());
             match self.replies.recv_timeout(left) {
-                Ok((seq, bytes)) if seq == self.sent => return Some(bytes),
+                Ok((seq, reply)) if seq == self.sent => return Some(reply),
                 Ok(_) => continue,
                 Err(_) => return None,
             }
@@ -94,7 +94,7 @@ impl Drop for Worker {
     fn drop(&mut self) {
         // Every guest call is bounded by the epoch deadline, so the worker
         // sees this within one call's hard limit; nobody waits for it.
-        let _ = self.send(&Request::Shutdown);
+        let _ = self.send(Request::Shutdown);
     }
 }
 
@@ -124,7 +124,7 @@ impl WorkerPool {
     /// started on worker thread `index % threads` (load order decides, so
     /// runs are repeatable). Returns the main thread's ends, in order.
     pub(crate) fn load(&self, specs: Vec<ModSpec>) -> std::io::Result<Vec<Worker>> {
-        type LoadJob = (usize, ModSpec, Sender<(u64, Vec<u8>)>);
+        type LoadJob = (usize, ModSpec, Sender<(u64, Reply)>);
         let (job_tx, job_rx) = crossbeam_channel::unbounded::<LoadJob>();
         let mut workers = Vec::with_capacity(specs.len());
         for (id, spec) in specs.into_iter().enumerate() {
@@ -208,10 +208,10 @@ struct Hosted {
     /// The live instance; `None` after a fault until the main thread asks
     /// for a restart (the broken one is dropped at once, with its memory).
     instance: Option<Instance>,
-    replies: Sender<(u64, Vec<u8>)>,
+    replies: Sender<(u64, Reply)>,
 }
 
-type Outbox = Vec<(Sender<(u64, Vec<u8>)>, (u64, Vec<u8>))>;
+type Outbox = Vec<(Sender<(u64, Reply)>, (u64, Reply))>;
 
 fn run(jobs: Receiver<Job>) {
     let mut mods: HashMap<usize, Hosted> = HashMap::new();
@@ -244,7 +244,7 @@ fn handle(job: Job, mods: &mut HashMap<usize, Hosted>, out: &mut Outbox) {
             let pre = match prepared {
                 Ok(pre) => pre,
                 Err(fault) => {
-                    out.push((replies, (0, wire::encode(&Reply::Failed(fault)))));
+                    out.push((replies, (0, Reply::Failed(fault))));
                     return;
                 }
             };
@@ -260,57 +260,49 @@ fn handle(job: Job, mods: &mut HashMap<usize, Hosted>, out: &mut Outbox) {
                 },
             );
         }
-        Job::Request { id, seq, bytes } => {
+        Job::Request { id, seq, request } => {
             let Some(hosted) = mods.get_mut(&id) else {
                 return;
             };
-            let request = timed!(
-                "worker: decode the request",
-                wire::decode::<Request>(&bytes)
-            );
             let reply = match request {
-                Ok(Request::Tick(tick)) => match hosted.instance.as_mut() {
+                Request::Tick(tick) => match hosted.instance.as_mut() {
                     Some(instance) => {
+                        // Only a recording needs the request after the tick.
+                        let tapped = hosted.spec.tap.as_ref().map(|tap| (tap, tick.clone()));
                         let reply = instance.tick(tick);
-                        let failed = matches!(reply, Reply::Failed(_));
-                        let reply = timed!("worker: encode the reply", wire::encode(&reply));
-                        #[cfg(feature = "fuzzing")]
-                        crate::fuzzing::record(&instance.manifest, &bytes, &reply);
-                        if failed {
+                        if let Some((tap, tick)) = tapped {
+                            tap.record(&instance.manifest, &tick, &reply);
+                        }
+                        if matches!(reply, Reply::Failed(_)) {
                             hosted.instance = None;
                         }
                         reply
                     }
                     None => no_instance(Hook::Tick),
                 },
-                Ok(Request::Reload) => match hosted.instance.as_mut() {
+                Request::Reload => match hosted.instance.as_mut() {
                     Some(instance) => match instance.reload(&hosted.spec, &hosted.pre) {
                         Ok(fresh) => {
                             hosted.instance = Some(fresh);
-                            wire::encode(&Reply::Reloaded)
+                            Reply::Reloaded
                         }
                         Err(fault) => {
                             hosted.instance = None;
-                            wire::encode(&Reply::Failed(fault))
+                            Reply::Failed(fault)
                         }
                     },
                     None => no_instance(Hook::Save),
                 },
-                Ok(Request::Restart) => {
+                Request::Restart => {
                     hosted.instance = None;
                     let (instance, reply) = start(&hosted.spec, &hosted.pre);
                     hosted.instance = instance;
                     reply
                 }
-                Ok(Request::Shutdown) => {
+                Request::Shutdown => {
                     mods.remove(&id);
                     return;
                 }
-                Err(e) => wire::encode(&Reply::Failed(Fault {
-                    kind: FaultKind::Unresponsive,
-                    hook: Hook::Tick,
-                    message: format!("the host sent a message the worker cannot read: {e}"),
-                })),
             };
             out.push((hosted.replies.clone(), (seq, reply)));
         }
@@ -318,21 +310,21 @@ fn handle(job: Job, mods: &mut HashMap<usize, Hosted>, out: &mut Outbox) {
 }
 
 /// A fresh instance of a compiled mod, and the reply that says how it went.
-fn start(spec: &ModSpec, pre: &GameModPre<HostState>) -> (Option<Instance>, Vec<u8>) {
+fn start(spec: &ModSpec, pre: &GameModPre<HostState>) -> (Option<Instance>, Reply) {
     match Instance::start(spec, pre) {
         Ok(instance) => {
-            let reply = wire::encode(&Reply::Ready(instance.manifest.clone()));
+            let reply = Reply::Ready(instance.manifest.clone());
             (Some(instance), reply)
         }
-        Err(fault) => (None, wire::encode(&Reply::Failed(fault))),
+        Err(fault) => (None, Reply::Failed(fault)),
     }
 }
 
 /// The reply to a request for a mod whose instance is gone.
-fn no_instance(hook: Hook) -> Vec<u8> {
-    wire::encode(&Reply::Failed(Fault {
+fn no_instance(hook: Hook) -> Reply {
+    Reply::Failed(Fault {
         kind: FaultKind::Unresponsive,
         hook,
         message: "the mod has no live instance (it failed and was not restarted)".into(),
-    }))
+    })
 }

@@ -5,10 +5,6 @@
 //! after the tick. Every byte from the guest is checked here first, so a mod
 //! learns of its mistake from the call that made it.
 
-pub(crate) mod entities;
-mod events;
-mod log;
-
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
@@ -16,8 +12,10 @@ use wasmtime::StoreLimits;
 use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
 
 use crate::expose::{Catalog, ModAccess};
-use crate::runtime::bindings::types::{self, ModError};
-use crate::wire::{Command, ModManifest, QueryResult, Scalar};
+use crate::manifest::ModManifest;
+use crate::protocol::{Command, QueryResult};
+use crate::settings::ModLimits;
+use crate::worker::bindings::types::{self, ModError};
 
 /// Caps on what a mod may send in one tick.
 #[derive(Clone, Debug)]
@@ -41,9 +39,9 @@ pub(crate) struct HostState {
     /// Whether the mod may change entities it did not spawn.
     pub modify_any_entity: bool,
     /// Log lines (from `log`, stdout and stderr) left this tick.
-    pub lines: crate::runtime::stdio::LineBudget,
+    pub lines: crate::worker::stdio::LineBudget,
     /// What the mod's clocks read.
-    pub time: crate::runtime::wasi::GameTime,
+    pub time: crate::worker::wasi::GameTime,
     /// Things the mod asked for that were logged already (`wasi::Asked`).
     pub asked: u8,
     pub tick: TickState,
@@ -55,18 +53,18 @@ pub(crate) struct TickState {
     /// Whether commands may be issued now (only in `on-tick` and `on-event`).
     pub open: bool,
     pub queries: Vec<QueryResult>,
-    row_index: Vec<Option<HashMap<u64, usize>>>,
+    pub(super) row_index: Vec<Option<HashMap<u64, usize>>>,
     /// Ids reserved for this mod's spawns; unused ones carry over.
     pub reserved: VecDeque<u64>,
     /// Whether the mod owns as many entities as it may.
     pub at_entity_cap: bool,
-    spawned: HashSet<u64>,
-    despawned: HashSet<u64>,
+    pub(super) spawned: HashSet<u64>,
+    pub(super) despawned: HashSet<u64>,
     /// This tick's own writes, so reads see them.
-    overlay: HashMap<(u64, String), Option<Vec<u8>>>,
+    pub(super) overlay: HashMap<(u64, String), Option<Vec<u8>>>,
     pub commands: Vec<Command>,
-    bytes: usize,
-    events: usize,
+    pub(super) bytes: usize,
+    pub(super) events: usize,
     /// A cap the mod broke this tick: the whole tick is then refused.
     pub violation: Option<String>,
 }
@@ -104,7 +102,7 @@ impl TickState {
     }
 
     /// The query whose component set is exactly `names`.
-    fn query_index(&self, names: &[String]) -> Option<usize> {
+    pub(super) fn query_index(&self, names: &[String]) -> Option<usize> {
         let wanted: BTreeSet<&str> = names.iter().map(String::as_str).collect();
         self.queries.iter().position(|q| {
             q.components.len() == wanted.len()
@@ -113,7 +111,7 @@ impl TickState {
     }
 
     /// The row of `entity` in query `q`.
-    fn row(&mut self, q: usize, entity: u64) -> Option<usize> {
+    pub(super) fn row(&mut self, q: usize, entity: u64) -> Option<usize> {
         let query = &self.queries[q];
         let index = self.row_index[q].get_or_insert_with(|| {
             query
@@ -129,8 +127,45 @@ impl TickState {
 }
 
 impl HostState {
+    /// The state of a fresh instance of mod `name`, before its `init`: no
+    /// memory limits yet (the caller sets them), nothing defined.
+    pub(crate) fn new(
+        name: Arc<str>,
+        catalog: Arc<Catalog>,
+        limits: &ModLimits,
+        modify_any_entity: bool,
+        wasi: WasiCtx,
+    ) -> Self {
+        HostState {
+            wasi,
+            table: ResourceTable::new(),
+            limits: StoreLimits::default(),
+            mod_name: name,
+            catalog,
+            caps: OutputCaps {
+                commands: limits.commands_per_tick,
+                bytes: limits.bytes_per_tick,
+                events: limits.events_per_tick,
+                depth: limits.value_depth,
+            },
+            defines: Default::default(),
+            modify_any_entity,
+            lines: Default::default(),
+            time: Default::default(),
+            asked: 0,
+            tick: TickState::default(),
+        }
+    }
+
+    /// `init` returned this manifest: the mod is known by its name from now
+    /// on, and may write the types it defines.
+    pub(crate) fn started(&mut self, manifest: &ModManifest) {
+        self.defines = manifest.defines.iter().cloned().collect();
+        self.mod_name = manifest.name.as_str().into();
+    }
+
     /// Records a command, enforcing the per-tick caps.
-    fn record(&mut self, command: Command, bytes: usize) -> Result<(), ModError> {
+    pub(super) fn record(&mut self, command: Command, bytes: usize) -> Result<(), ModError> {
         let tick = &mut self.tick;
         if !tick.open {
             return Err(ModError::Denied(
@@ -175,7 +210,7 @@ impl HostState {
     }
 
     /// Marks the tick as refused and returns the error for the mod.
-    fn violate(&mut self, why: String) -> ModError {
+    pub(super) fn violate(&mut self, why: String) -> ModError {
         if self.tick.violation.is_none() {
             self.tick.violation = Some(why.clone());
         }
@@ -183,7 +218,7 @@ impl HostState {
     }
 
     /// Whether the mod may write components named `name`.
-    fn check_writable(&self, name: &str) -> Result<(), ModError> {
+    pub(super) fn check_writable(&self, name: &str) -> Result<(), ModError> {
         let denied = match self.catalog.components.get(name) {
             Some((ModAccess::ReadWrite, _)) => return Ok(()),
             Some((ModAccess::Read, _)) => ModError::ReadOnly(name.into()),
@@ -204,7 +239,7 @@ impl HostState {
         Err(denied)
     }
 
-    fn check_value(&self, name: &str, value: &[u8]) -> Result<(), ModError> {
+    pub(super) fn check_value(&self, name: &str, value: &[u8]) -> Result<(), ModError> {
         crate::codec::value::check_msgpack(value, self.caps.depth)
             .map_err(|e| ModError::InvalidValue(format!("{name}: {e}")))
     }
@@ -229,40 +264,6 @@ pub(crate) fn manifest_from(m: types::Manifest) -> ModManifest {
         subscribes: m.subscribes,
         queries: m.queries.into_iter().map(|q| q.components).collect(),
         defines: m.defines,
-    }
-}
-
-pub(crate) fn scalar_to_wit(s: Scalar) -> types::Scalar {
-    use types::Scalar as W;
-    match s {
-        Scalar::Bool => W::Boolean,
-        Scalar::U8 => W::U8,
-        Scalar::U16 => W::U16,
-        Scalar::U32 => W::U32,
-        Scalar::U64 => W::U64,
-        Scalar::I8 => W::S8,
-        Scalar::I16 => W::S16,
-        Scalar::I32 => W::S32,
-        Scalar::I64 => W::S64,
-        Scalar::F32 => W::F32,
-        Scalar::F64 => W::F64,
-    }
-}
-
-pub(crate) fn scalar_from_wit(s: types::Scalar) -> Scalar {
-    use types::Scalar as W;
-    match s {
-        W::Boolean => Scalar::Bool,
-        W::U8 => Scalar::U8,
-        W::U16 => Scalar::U16,
-        W::U32 => Scalar::U32,
-        W::U64 => Scalar::U64,
-        W::S8 => Scalar::I8,
-        W::S16 => Scalar::I16,
-        W::S32 => Scalar::I32,
-        W::S64 => Scalar::I64,
-        W::F32 => Scalar::F32,
-        W::F64 => Scalar::F64,
     }
 }
 

@@ -6,17 +6,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wasmtime::{Store, StoreLimitsBuilder};
-use wasmtime_wasi::ResourceTable;
 
 use super::bindings::{GameMod, GameModPre, types};
+use super::engine::{EPOCH_PERIOD, Runtime};
 use super::stdio::LineBudget;
 use super::wasi::{self, GameTime};
-use super::{EPOCH_PERIOD, Runtime};
 use crate::expose::Catalog;
+use crate::fault::{Fault, FaultKind, Hook};
 use crate::grants::ModGrants;
-use crate::host::{self, HostState, OutputCaps, TickState};
+use crate::manifest::ModManifest;
+use crate::protocol::{self as wire, Reply, TickRequest};
 use crate::settings::ModLimits;
-use crate::wire::{self, Fault, FaultKind, Hook, ModManifest, Reply, TickRequest};
+use crate::worker::state::{self, HostState};
 
 /// What it takes to start a mod.
 pub(crate) struct ModSpec {
@@ -27,6 +28,8 @@ pub(crate) struct ModSpec {
     pub config: Vec<u8>,
     pub seed: u64,
     pub grants: ModGrants,
+    /// Sees every tick, when the game set one (to record traffic).
+    pub tap: Option<crate::testing::TrafficTap>,
 }
 
 /// One live instance of a mod.
@@ -76,32 +79,23 @@ impl Instance {
                 hook: Hook::Load,
                 message: e,
             })?;
-        let state = HostState {
+        let mut state = HostState::new(
+            name,
+            spec.catalog.clone(),
+            limits,
+            spec.grants.modify_any_entity,
             wasi,
-            table: ResourceTable::new(),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(spec.grants.memory_bytes.unwrap_or(limits.memory_bytes))
-                .table_elements(limits.table_elements)
-                .instances(16)
-                .tables(64)
-                .memories(16)
-                .trap_on_grow_failure(true)
-                .build(),
-            mod_name: name,
-            catalog: spec.catalog.clone(),
-            caps: OutputCaps {
-                commands: limits.commands_per_tick,
-                bytes: limits.bytes_per_tick,
-                events: limits.events_per_tick,
-                depth: limits.value_depth,
-            },
-            defines: Default::default(),
-            modify_any_entity: spec.grants.modify_any_entity,
-            lines,
-            time,
-            asked: 0,
-            tick: TickState::default(),
-        };
+        );
+        state.lines = lines;
+        state.time = time;
+        state.limits = StoreLimitsBuilder::new()
+            .memory_size(spec.grants.memory_bytes.unwrap_or(limits.memory_bytes))
+            .table_elements(limits.table_elements)
+            .instances(16)
+            .tables(64)
+            .memories(16)
+            .trap_on_grow_failure(true)
+            .build();
         let mut store = Store::new(&spec.runtime.engine, state);
         store.limiter(|s| &mut s.limits);
         store.epoch_deadline_trap();
@@ -127,15 +121,13 @@ impl Instance {
         let manifest = instance.call(Hook::Init, |b, s| {
             b.bevy_wasm_mods_hooks().call_init(s, &config)
         })?;
-        let manifest = host::manifest_from(manifest);
-        check_manifest(&manifest).map_err(|message| Fault {
+        let manifest = state::manifest_from(manifest);
+        manifest.check().map_err(|message| Fault {
             kind: FaultKind::InvalidOutput,
             hook: Hook::Init,
             message,
         })?;
-        let data = instance.store.data_mut();
-        data.defines = manifest.defines.iter().cloned().collect();
-        data.mod_name = manifest.name.as_str().into();
+        instance.store.data_mut().started(&manifest);
         instance.manifest = manifest;
         Ok(instance)
     }
@@ -163,7 +155,7 @@ impl Instance {
             Ok(Err(e)) => Err(Fault {
                 kind: FaultKind::ModError,
                 hook,
-                message: host::describe(&e),
+                message: state::describe(&e),
             }),
             Err(e) => Err(fault(hook, &e)),
         }
@@ -267,24 +259,4 @@ fn fault(hook: Hook, e: &wasmtime::Error) -> Fault {
         hook,
         message,
     }
-}
-
-/// Checks what `init` returned before the host relies on it.
-pub(crate) fn check_manifest(m: &ModManifest) -> Result<(), String> {
-    let ok_name = |s: &str| !s.is_empty() && s.len() <= 128 && !s.chars().any(char::is_control);
-    if !ok_name(&m.name) {
-        return Err("the manifest's name must be 1 to 128 printable characters".into());
-    }
-    if m.version.len() > 64 {
-        return Err("the manifest's version is longer than 64 bytes".into());
-    }
-    if m.queries.len() > 64 || m.subscribes.len() > 256 || m.defines.len() > 256 {
-        return Err("the manifest lists too many queries, subscriptions or types".into());
-    }
-    for q in &m.queries {
-        if q.is_empty() || q.len() > 16 || !q.iter().all(|c| ok_name(c)) {
-            return Err(format!("query {q:?} must name 1 to 16 component types"));
-        }
-    }
-    Ok(())
 }

@@ -1,8 +1,9 @@
-//! Fuzzing the host's handling of what mods send (feature `fuzzing`).
+//! Fuzzing the host's handling of what mods send, through the plugin's
+//! test seam (`bevy_wasm_mods::testing`).
 //!
 //! A *case* is what one worker saw in one tick of real play: the mod's
 //! manifest, the tick it was sent, and the reply bytes it produced. The
-//! recorder ([`record_traffic`]) captures cases from real mods; the fuzz
+//! recorder ([`recorder`]) captures cases from real mods; the fuzz
 //! target (`fuzz/fuzz_targets/mod_output.rs`) mutates them and calls
 //! [`check_case`], which rebuilds a world holding the tick's snapshot and
 //! sends the reply through both lines of defence:
@@ -22,20 +23,14 @@
 //! true. Decoding or staging that panics is a finding too.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bevy::prelude::*;
+use bevy_wasm_mods::protocol::{Command, EntityList, Reply, TickRequest};
+use bevy_wasm_mods::testing::{self, ModUnderTest, TrafficTap};
+use bevy_wasm_mods::{ModAccess, ModManifest, ModPlugin, SpawnedByMod};
+use demo_game::DemoPlugin;
 use serde::{Deserialize, Serialize};
-
-use crate::codec::{packed, value};
-use crate::expose::{Exposed, ModData};
-use crate::host::{HostState, OutputCaps, TickState};
-use crate::runtime::bindings::bevy_wasm::mods::{entities::Host as _, events::Host as _};
-use crate::runtime::bindings::types::{Batch, Component as WitComponent};
-use crate::settings::ModSettings;
-use crate::systems::{ModHost, ModOwnership, ModSlot, Phase, SpawnedByMod};
-use crate::wire::{self, Command, Encoding, ModManifest, Reply, Request, TickRequest};
 
 mod hostile;
 pub use hostile::hostile_variants;
@@ -47,11 +42,14 @@ const RIVAL: &str = "rival";
 /// Most snapshot rows a case builds, so each run stays quick.
 const MAX_ROWS: usize = 4096;
 
+/// Most queries of a case's manifest prepared, so each run stays quick.
+const MAX_QUERIES: usize = 16;
+
 /// What a worker knew when it produced a reply.
 #[derive(Serialize, Deserialize)]
-pub(super) struct Context {
-    pub(super) manifest: ModManifest,
-    pub(super) request: TickRequest,
+struct Context {
+    manifest: ModManifest,
+    request: TickRequest,
 }
 
 /// What became of a reply on one path.
@@ -80,9 +78,19 @@ pub struct Report {
     pub via_worker: Outcome,
 }
 
+/// A case's parts as MessagePack (arrays, as the seeds were recorded).
+fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    // Serializing these plain types into a Vec cannot fail.
+    rmp_serde::to_vec(value).unwrap_or_default()
+}
+
+fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Option<T> {
+    rmp_serde::from_slice(bytes).ok()
+}
+
 /// Joins a tick's context and the reply bytes into one case.
-pub(super) fn case_bytes(context: &Context, reply: &[u8]) -> Vec<u8> {
-    let context = wire::encode(context);
+fn case_bytes(context: &Context, reply: &[u8]) -> Vec<u8> {
+    let context = encode(context);
     let mut out = Vec::with_capacity(4 + context.len() + reply.len());
     out.extend_from_slice(&(context.len() as u32).to_le_bytes());
     out.extend_from_slice(&context);
@@ -91,46 +99,37 @@ pub(super) fn case_bytes(context: &Context, reply: &[u8]) -> Vec<u8> {
 }
 
 /// Splits a case into its context and its reply bytes.
-pub(super) fn split_case(input: &[u8]) -> Option<(Context, &[u8])> {
+fn split_case(input: &[u8]) -> Option<(Context, &[u8])> {
     let len = u32::from_le_bytes(input.get(..4)?.try_into().ok()?) as usize;
     let context = input.get(4..4usize.checked_add(len)?)?;
-    let context = wire::decode::<Context>(context).ok()?;
+    let context = decode::<Context>(context)?;
     Some((context, &input[4 + len..]))
 }
 
-static RECORDED: Mutex<Option<Vec<Vec<u8>>>> = Mutex::new(None);
-/// Whether [`RECORDED`] is on, read without the lock on every tick.
-static RECORDING: AtomicBool = AtomicBool::new(false);
+/// The cases a [`recorder`]'s tap has seen.
+#[derive(Clone, Default)]
+pub struct Recording(Arc<Mutex<Vec<Vec<u8>>>>);
 
-/// Starts (or stops) recording every tick the workers run, as cases.
-pub fn record_traffic(on: bool) {
-    let mut recorded = RECORDED.lock().unwrap_or_else(|e| e.into_inner());
-    *recorded = on.then(Vec::new);
-    RECORDING.store(on, Ordering::Relaxed);
-}
-
-/// The cases recorded since [`record_traffic`] was turned on.
-pub fn take_recorded() -> Vec<Vec<u8>> {
-    let mut recorded = RECORDED.lock().unwrap_or_else(|e| e.into_inner());
-    recorded.as_mut().map(std::mem::take).unwrap_or_default()
-}
-
-/// Called by a worker after each tick.
-pub(crate) fn record(manifest: &ModManifest, request: &[u8], reply: &[u8]) {
-    if !RECORDING.load(Ordering::Relaxed) {
-        return;
+impl Recording {
+    /// The cases recorded so far, and forgets them.
+    pub fn take(&self) -> Vec<Vec<u8>> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
     }
-    let mut recorded = RECORDED.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(cases) = recorded.as_mut() else {
-        return;
-    };
-    if let Ok(Request::Tick(request)) = wire::decode::<Request>(request) {
+}
+
+/// A tap for the plugin that records every tick real mods run as a case.
+pub fn recorder() -> (TrafficTap, Recording) {
+    let recording = Recording::default();
+    let cases = recording.0.clone();
+    let tap = TrafficTap::new(move |manifest, request, reply| {
         let context = Context {
             manifest: manifest.clone(),
-            request,
+            request: request.clone(),
         };
-        cases.push(case_bytes(&context, reply));
-    }
+        let case = case_bytes(&context, &encode(reply));
+        cases.lock().unwrap_or_else(|e| e.into_inner()).push(case);
+    });
+    (tap, recording)
 }
 
 /// The name of the mod a case was recorded from.
@@ -142,8 +141,7 @@ pub fn case_mod_name(case: &[u8]) -> Option<String> {
 /// finding.
 pub fn check_case(input: &[u8]) -> Report {
     // The main thread only ever sees manifests the worker accepted.
-    let context = split_case(input)
-        .filter(|(context, _)| crate::runtime::instance::check_manifest(&context.manifest).is_ok());
+    let context = split_case(input).filter(|(context, _)| context.manifest.check().is_ok());
     let Some((context, reply)) = context else {
         return Report {
             direct: Outcome::NotACase,
@@ -157,16 +155,16 @@ pub fn check_case(input: &[u8]) -> Report {
 }
 
 fn direct(context: &Context, reply: &[u8]) -> Outcome {
-    match wire::decode::<Reply>(reply) {
-        Ok(Reply::Ticked(commands)) => {
+    match decode::<Reply>(reply) {
+        Some(Reply::Ticked(commands)) => {
             let mut harness = Harness::new(context);
             let commands = harness.remap(commands);
             harness.apply(commands)
         }
-        Ok(Reply::Ready(manifest)) => {
+        Some(Reply::Ready(manifest)) => {
             // What `init` returned, checked as the worker checks it, then
             // prepared as the main thread prepares its queries.
-            if crate::runtime::instance::check_manifest(&manifest).is_ok() {
+            if manifest.check().is_ok() {
                 let mut harness = Harness::new(&Context {
                     manifest,
                     request: empty_request(),
@@ -175,77 +173,24 @@ fn direct(context: &Context, reply: &[u8]) -> Outcome {
             }
             Outcome::Other
         }
-        Ok(_) => Outcome::Other,
-        Err(_) => Outcome::Unreadable,
+        Some(_) => Outcome::Other,
+        None => Outcome::Unreadable,
     }
 }
 
 fn via_worker(context: &Context, reply: &[u8]) -> Outcome {
-    let Ok(Reply::Ticked(commands)) = wire::decode::<Reply>(reply) else {
+    let Some(Reply::Ticked(commands)) = decode::<Reply>(reply) else {
         return Outcome::Other;
     };
     let mut harness = Harness::new(context);
     let commands = harness.remap(commands);
     let queries = harness.snapshot();
-    let mut state = harness.host_state();
-    let reserved: Vec<u64> = harness.reserved.iter().map(|e| e.to_bits()).collect();
-    state.tick.begin(queries, &reserved, false);
-    for command in commands {
-        // A mod may ignore an error and go on; the tick is refused anyway.
-        let _ = replay(&mut state, command);
-    }
-    let commands = match state.tick.finish() {
-        Ok(commands) => commands,
-        Err(why) => return Outcome::WorkerRefused(why),
-    };
-    // The reply crosses the channel as bytes.
-    let bytes = wire::encode(&Reply::Ticked(commands));
-    match wire::decode::<Reply>(&bytes) {
-        Ok(Reply::Ticked(commands)) => harness.apply(commands),
-        _ => panic!("a reply the worker encoded does not decode"),
-    }
-}
-
-/// Makes the guest call that produces `command`.
-fn replay(
-    state: &mut HostState,
-    command: Command,
-) -> Result<(), crate::runtime::bindings::types::ModError> {
-    let components = |list: Vec<wire::WireComponent>| {
-        list.into_iter()
-            .map(|c| WitComponent {
-                name: c.name,
-                value: c.value.into_vec(),
-            })
-            .collect::<Vec<_>>()
-    };
-    match command {
-        Command::Spawn { components: c, .. } => state.spawn(components(c)).map(drop),
-        Command::Despawn { entity } => state.despawn(entity),
-        Command::Insert {
-            entity,
-            components: c,
-        } => state.insert(entity, components(c)),
-        Command::Remove { entity, names } => state.remove(entity, names),
-        Command::Emit { name, payload } => state.emit(name, payload.into_vec()),
-        Command::WriteBatch { entities, columns } => state.write_batch(Batch {
-            entities: entities.0,
-            columns: columns.iter().map(crate::host::entities::to_wit).collect(),
-        }),
-        // The same call, with the rows the query was sent (a query the tick
-        // lacks gives no rows, which the worker refuses).
-        Command::WriteQueryRows { query, columns } => {
-            let entities = state
-                .tick
-                .queries
-                .get(query as usize)
-                .map(|q| q.entities.0.clone())
-                .unwrap_or_default();
-            state.write_batch(Batch {
-                entities,
-                columns: columns.iter().map(crate::host::entities::to_wit).collect(),
-            })
-        }
+    let checked = harness
+        .subject
+        .check_as_worker(harness.app.world(), queries, commands);
+    match checked {
+        Ok(commands) => harness.apply(commands),
+        Err(why) => Outcome::WorkerRefused(why),
     }
 }
 
@@ -255,7 +200,7 @@ fn empty_request() -> TickRequest {
         delta_seconds: 0.0,
         events: Vec::new(),
         queries: Vec::new(),
-        reserved: wire::EntityList::default(),
+        reserved: EntityList::default(),
         at_entity_cap: false,
         game_time_nanos: 0,
     }
@@ -264,18 +209,19 @@ fn empty_request() -> TickRequest {
 /// A world holding one tick's snapshot, and the mod's place in it.
 struct Harness {
     app: App,
-    host: ModHost,
+    subject: ModUnderTest,
     /// Entity ids of the recorded run to the ones here.
     ids: HashMap<u64, Entity>,
     reserved: VecDeque<Entity>,
-    owner: Arc<str>,
+    owner: String,
+    snapshotted: bool,
 }
 
 impl Harness {
     fn new(context: &Context) -> Self {
         let mut app = App::new();
-        app.add_plugins((crate::ModPlugin::new(), crate::demo::DemoPlugin));
-        let owner: Arc<str> = context.manifest.name.as_str().into();
+        app.add_plugins((ModPlugin::new(), DemoPlugin));
+        let owner = context.manifest.name.clone();
         let mut ids = HashMap::new();
         let world = app.world_mut();
         let mut rows = 0;
@@ -288,15 +234,23 @@ impl Harness {
                 let e = *ids.entry(*bits).or_insert_with(|| {
                     let mut e = world.spawn_empty();
                     if query.owns_row(row) {
-                        e.insert(SpawnedByMod(owner.clone()));
+                        e.insert(SpawnedByMod(owner.as_str().into()));
                     } else if row % 2 == 1 {
                         e.insert(SpawnedByMod(RIVAL.into()));
                     }
                     e.id()
                 });
                 for column in &query.columns {
-                    if let Some(bytes) = column.row(row) {
-                        put(world, e, &column.name, &column.encoding, bytes);
+                    let value = column.row(row).and_then(|bytes| match &column.encoding {
+                        bevy_wasm_mods::protocol::Encoding::MsgPack => Some(bytes.to_vec()),
+                        bevy_wasm_mods::protocol::Encoding::Packed(layout) => {
+                            testing::record_to_msgpack(layout, bytes)
+                        }
+                    });
+                    // Values that do not decode are left out: the case then
+                    // simply lacks them.
+                    if let Some(value) = value {
+                        let _ = testing::insert_msgpack(world, e, &column.name, &value);
                     }
                 }
             }
@@ -310,40 +264,16 @@ impl Harness {
             ids.insert(*bits, e);
             reserved.push_back(e);
         }
-        let queries = context
-            .manifest
-            .queries
-            .iter()
-            .take(16)
-            .map(|names| crate::systems::load::prepare_query(world, names))
-            .collect();
-        let slot = ModSlot {
-            worker: None,
-            owner: owner.clone(),
-            grants: Default::default(),
-            manifest: Some(context.manifest.clone()),
-            phase: Phase::Idle,
-            reserved: reserved.clone(),
-            reserve_target: crate::systems::MIN_RESERVE,
-            inbox: Vec::new(),
-            ticks: 0,
-            queries,
-            recent_faults: VecDeque::new(),
-            recovering: false,
-        };
-        let host = ModHost {
-            pool: None,
-            slots: vec![slot],
-            pending_events: Vec::new(),
-            reloads: Default::default(),
-            frame: 0,
-        };
+        let mut manifest = context.manifest.clone();
+        manifest.queries.truncate(MAX_QUERIES);
+        let subject = ModUnderTest::new(world, manifest, reserved.iter().copied());
         Self {
             app,
-            host,
+            subject,
             ids,
             reserved,
             owner,
+            snapshotted: false,
         }
     }
 
@@ -370,57 +300,20 @@ impl Harness {
     }
 
     /// The mod's queries as dispatch takes them before a tick.
-    fn snapshot(&mut self) -> Vec<wire::QueryResult> {
-        let world = self.app.world_mut();
-        let registry = world.resource::<AppTypeRegistry>().clone();
-        let registry = registry.read();
-        let exposed = world.resource::<Exposed>();
-        let slot = &mut self.host.slots[0];
-        slot.queries
-            .iter_mut()
-            .map(|q| crate::systems::snapshot::take(world, exposed, &registry, q, &slot.owner))
-            .collect()
-    }
-
-    /// The worker-side state of the mod, as a fresh instance has it after
-    /// `init`.
-    fn host_state(&self) -> HostState {
-        let world = self.app.world();
-        let limits = &world.resource::<ModSettings>().limits;
-        let manifest = self.host.slots[0].manifest.as_ref();
-        HostState {
-            wasi: wasmtime_wasi::WasiCtxBuilder::new().build(),
-            table: wasmtime_wasi::ResourceTable::new(),
-            limits: wasmtime::StoreLimitsBuilder::new().build(),
-            mod_name: self.owner.clone(),
-            catalog: world.resource::<Exposed>().catalog(),
-            caps: OutputCaps {
-                commands: limits.commands_per_tick,
-                bytes: limits.bytes_per_tick,
-                events: limits.events_per_tick,
-                depth: limits.value_depth,
-            },
-            defines: manifest
-                .map(|m| m.defines.iter().cloned().collect())
-                .unwrap_or_default(),
-            modify_any_entity: false,
-            lines: Default::default(),
-            time: Default::default(),
-            asked: 0,
-            tick: TickState::default(),
-        }
+    fn snapshot(&mut self) -> Vec<bevy_wasm_mods::protocol::QueryResult> {
+        self.snapshotted = true;
+        self.subject.snapshot(self.app.world())
     }
 
     /// Stages and applies a tick's commands, and checks what must hold.
     fn apply(&mut self, commands: Vec<Command>) -> Outcome {
-        if self.host.slots[0].queries.iter().all(|q| q.last.is_empty()) {
+        if !self.snapshotted {
             self.snapshot();
         }
         let count = commands.len();
         let world = self.app.world_mut();
         let before = Fingerprints::of(world);
-        let limits = world.resource::<ModSettings>().limits.clone();
-        let result = crate::systems::apply::apply_tick(world, &mut self.host, 0, commands, &limits);
+        let result = self.subject.apply(world, commands);
         let after = Fingerprints::of(world);
         match result {
             Err(fault) => {
@@ -433,60 +326,16 @@ impl Harness {
             }
             Ok(()) => {
                 before.check_applied(&after, &self.owner, &self.reserved);
-                let counted = world
-                    .resource::<ModOwnership>()
-                    .0
-                    .get(&self.owner)
-                    .copied()
-                    .unwrap_or(0);
+                let counted = testing::entities_owned(world, &self.owner);
                 let owned = after
                     .entities
                     .values()
-                    .filter(|f| f.owner.as_deref() == Some(&*self.owner))
+                    .filter(|f| f.owner.as_deref() == Some(self.owner.as_str()))
                     .count();
                 assert_eq!(counted, owned, "the mod's entity count is off");
                 Outcome::Applied(count)
             }
         }
-    }
-}
-
-/// Puts one snapshot value on an entity: an exposed type decoded into its
-/// component, anything else as mod data. Values that do not decode are left
-/// out (the case then simply lacks them).
-fn put(world: &mut World, e: Entity, name: &str, encoding: &Encoding, bytes: &[u8]) {
-    let registry = world.resource::<AppTypeRegistry>().clone();
-    let registry = registry.read();
-    let exposed = world.resource::<Exposed>();
-    let Some(&i) = exposed.by_name.get(name) else {
-        let (name, bytes) = (name.to_string(), bytes.to_vec());
-        match world.get_mut::<ModData>(e) {
-            Some(mut data) => {
-                data.values.insert(name, bytes);
-            }
-            None => {
-                world.entity_mut(e).insert(ModData {
-                    values: [(name, bytes)].into(),
-                });
-            }
-        }
-        return;
-    };
-    let c = &exposed.components[i];
-    let msgpack = match encoding {
-        Encoding::MsgPack => Some(bytes.to_vec()),
-        Encoding::Packed(fields) => packed::record_to_msgpack(fields, bytes),
-    };
-    let Some(registration) = registry.get_with_type_path(c.type_path) else {
-        return;
-    };
-    let boxed = msgpack
-        .and_then(|m| value::from_msgpack(&m, registration, &registry, 64).ok())
-        .and_then(|v| (c.ops.from_reflect)(&*v));
-    let insert = c.ops.insert;
-    drop(registry);
-    if let Some(v) = boxed {
-        insert(world, e, v);
     }
 }
 
@@ -507,27 +356,22 @@ struct Fingerprint {
 
 impl Fingerprints {
     fn of(world: &World) -> Self {
-        let registry = world.resource::<AppTypeRegistry>().read();
-        let exposed = world.resource::<Exposed>();
         let mut entities = BTreeMap::new();
         for e in world.iter_entities() {
             let id = e.id();
             let mut values = BTreeMap::new();
             let mut read_only = BTreeSet::new();
-            for c in &exposed.components {
-                if let Some(v) = (c.ops.get)(world, id) {
-                    let mut buf = Vec::new();
-                    let _ = value::to_msgpack(v, &registry, &mut buf);
-                    values.insert(format!("game:{}", c.name), buf);
-                    if c.access == crate::ModAccess::Read {
-                        read_only.insert(c.name.clone());
+            for value in testing::moddable_values(world, id) {
+                let key = match value.access {
+                    Some(access) => {
+                        if access == ModAccess::Read {
+                            read_only.insert(value.name.clone());
+                        }
+                        format!("game:{}", value.name)
                     }
-                }
-            }
-            if let Some(data) = world.get::<ModData>(id) {
-                for (name, bytes) in &data.values {
-                    values.insert(format!("mod:{name}"), bytes.clone());
-                }
+                    None => format!("mod:{}", value.name),
+                };
+                values.insert(key, value.msgpack);
             }
             let owner = world.get::<SpawnedByMod>(id).map(|s| s.0.to_string());
             entities.insert(

@@ -20,7 +20,7 @@ use bevy::ecs::query::{QueryBuilder, QueryState};
 use bevy::prelude::*;
 
 use crate::codec::packed;
-use crate::wire::Scalar;
+use crate::protocol::Scalar;
 
 /// Appends the rows' values as packed records.
 type EncodeRows = fn(&World, &[Entity], &[Scalar], &mut Vec<u8>) -> Result<(), String>;
@@ -52,10 +52,6 @@ pub(crate) struct BulkOps {
     /// one out of order, by look-up. `Ok(false)` (nothing written) when the
     /// state is not of this type.
     pub write_column: WriteColumn,
-    /// Whether the codec must first be checked against reflection on a
-    /// value (serde impls may rename or reorder fields); the plain-bytes
-    /// codec was checked when the type was registered.
-    pub needs_check: bool,
 }
 
 impl BulkOps {
@@ -64,7 +60,7 @@ impl BulkOps {
     where
         T: Component<Mutability = Mutable> + serde::Serialize + serde::de::DeserializeOwned,
     {
-        Self::of::<T, Serde>(true)
+        Self::of::<T, Serde>()
     }
 
     /// The plain-bytes codec for `T`, when `T`'s bytes are its packed record:
@@ -74,17 +70,16 @@ impl BulkOps {
     where
         T: Component<Mutability = Mutable> + bytemuck::Pod + Reflect,
     {
-        bytes_are_record::<T>(kinds).then(|| Self::of::<T, Plain>(false))
+        bytes_are_record::<T>(kinds).then(|| Self::of::<T, Plain>())
     }
 
-    fn of<T: Component<Mutability = Mutable>, C: Codec<T>>(needs_check: bool) -> Self {
+    fn of<T: Component<Mutability = Mutable>, C: Codec<T>>() -> Self {
         BulkOps {
             encode_rows: encode_rows::<T, C>,
             write_rows: write_rows::<T, C>,
             column_states: column_states::<T>,
             encode_column: encode_column::<T, C>,
             write_column: write_column::<T, C>,
-            needs_check,
         }
     }
 }
@@ -394,7 +389,28 @@ fn write_column<T: Component<Mutability = Mutable>, C: Codec<T>>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::demo::{Position, Velocity};
+
+    #[derive(
+        Component,
+        Reflect,
+        Clone,
+        Copy,
+        Debug,
+        Default,
+        PartialEq,
+        serde::Serialize,
+        serde::Deserialize,
+        bytemuck::Pod,
+        bytemuck::Zeroable,
+    )]
+    #[repr(C)]
+    struct Position {
+        x: f32,
+        y: f32,
+    }
+
+    #[derive(Component, Default)]
+    struct Velocity;
 
     const KINDS: [Scalar; 2] = [Scalar::F32, Scalar::F32];
 

@@ -3,8 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use super::{case_bytes, split_case};
-use crate::wire::{self, Command, Encoding, Reply};
+use bevy_wasm_mods::protocol::{self as wire, Command, Encoding, Reply};
+
+use super::{case_bytes, decode, encode, split_case};
 
 /// Cases a hostile mod might send, made from a real case whose first query
 /// reads `Position` on entities the mod spawned: each adds one bad command
@@ -17,7 +18,7 @@ pub fn hostile_variants(case: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
     let Some((mut context, reply)) = split_case(case) else {
         return Vec::new();
     };
-    let Ok(Reply::Ticked(mut real)) = wire::decode::<Reply>(reply) else {
+    let Some(Reply::Ticked(mut real)) = decode::<Reply>(reply) else {
         return Vec::new();
     };
     let Some(query) = context.request.queries.first_mut() else {
@@ -67,17 +68,17 @@ pub fn hostile_variants(case: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
     };
 
     let position =
-        rmp_serde::to_vec_named(&crate::demo::Position { x: 1.0, y: 2.0 }).unwrap_or_default();
+        rmp_serde::to_vec_named(&demo_game::Position { x: 1.0, y: 2.0 }).unwrap_or_default();
     let health =
         rmp_serde::to_vec_named(&BTreeMap::from([("current", 1), ("max", 1)])).unwrap_or_default();
     let component = |name: &str, value: &[u8]| wire::WireComponent {
         name: name.into(),
         value: value.to_vec().into(),
     };
-    let packed_position = Encoding::Packed(vec![
+    let packed_position = Encoding::Packed(wire::Layout::new(vec![
         ("x".into(), wire::Scalar::F32),
         ("y".into(), wire::Scalar::F32),
-    ]);
+    ]));
     let batch = |entities: Vec<u64>, data: Vec<u8>| Command::WriteBatch {
         entities: wire::EntityList(entities),
         columns: vec![wire::Column {
@@ -189,7 +190,7 @@ pub fn hostile_variants(case: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
         .map(|(name, attack)| {
             let mut commands = real.clone();
             commands.extend(attack);
-            let reply = wire::encode(&Reply::Ticked(commands));
+            let reply = encode(&Reply::Ticked(commands));
             (name, case_bytes(&context, &reply))
         })
         .collect()

@@ -1,7 +1,7 @@
 //! `log`: a mod's log lines go to `tracing` with its name.
 
-use super::HostState;
-use crate::runtime::bindings::bevy_wasm::mods::log::{Host, Level};
+use super::state::HostState;
+use crate::worker::bindings::bevy_wasm::mods::log::{Host, Level};
 
 /// Longest message kept; longer ones are cut.
 const MAX_MESSAGE: usize = 4096;

@@ -1,0 +1,559 @@
+//! A mod's lifecycle: the one record of where a mod stands, changed only by
+//! the transitions below, with the public [`ModInfo`] derived from it.
+//!
+//! ```text
+//!  Loading ──ready──▶ Ready ──start──▶ Idle ◀──ticked── InFlight
+//!     │                 ▲               │ ▲ └──send_tick──▶ │
+//!     │                 │       reloading │ │ reloaded        │
+//!     │             ready            ▼ │                      │
+//!     │                 │          Reloading                  │
+//!     │             Restarting ◀─restart─ BackingOff ◀──fault─┘ (from any live state)
+//!     ▼                                      │
+//!   Failed (a file that never loaded)    Quarantined (too many faults)
+//! ```
+//!
+//! Nothing here touches the world or a worker: the systems do what a
+//! transition asks for (send a request, write a message, free ids), so the
+//! rules can be tested without WebAssembly.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use crate::fault::{Fault, Hook};
+use crate::registry::{ModInfo, ModStatus};
+use crate::settings::FaultPolicy;
+
+/// Where a mod stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum State {
+    /// Compiling, instantiating and running `init` for the first time.
+    Loading,
+    /// `init` returned; waiting for the other start-up mods. `recovering`
+    /// when the instance replaces one that ran and faulted.
+    Ready { recovering: bool },
+    /// Running; waiting for this frame's tick.
+    Idle,
+    /// A tick was sent at `sent`; its reply is due.
+    InFlight { sent: Instant },
+    /// Being replaced by a fresh instance that keeps its state.
+    Reloading,
+    /// Waiting out its back-off after a fault; restarted in app frame
+    /// `until`.
+    BackingOff { until: u64 },
+    /// A fresh instance is being made after a fault.
+    Restarting,
+    /// Stopped for good after faulting too often.
+    Quarantined,
+    /// Could not be loaded; nothing about it changes until the file does.
+    Failed,
+}
+
+impl State {
+    /// What the game sees of this state.
+    fn status(self) -> ModStatus {
+        match self {
+            State::Loading | State::Ready { recovering: false } => ModStatus::Loading,
+            State::Idle | State::InFlight { .. } | State::Reloading => ModStatus::Running,
+            State::Ready { recovering: true } | State::BackingOff { .. } | State::Restarting => {
+                ModStatus::Recovering
+            }
+            State::Quarantined => ModStatus::Quarantined,
+            State::Failed => ModStatus::Failed,
+        }
+    }
+}
+
+/// A reply that does not fit the state the mod is in: a host bug, never
+/// the mod's doing; the caller logs it and treats the mod as faulted.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Unexpected {
+    pub what: &'static str,
+    pub state: State,
+}
+
+impl std::fmt::Display for Unexpected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} while the mod was {:?}", self.what, self.state)
+    }
+}
+
+/// How a mod that was `Ready` starts.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Started {
+    /// For the first time.
+    Loaded,
+    /// Again, after a fault.
+    Recovered,
+}
+
+/// What to do about a request to reload a mod.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum ReloadAnswer {
+    /// Send the reload now (then call [`Lifecycle::reloading`]).
+    Now,
+    /// A tick is in flight: the reload is sent once it is back (see
+    /// [`Lifecycle::take_pending_reload`]).
+    Later,
+    /// The mod cannot be reloaded, for this reason.
+    Refused(&'static str),
+}
+
+/// What became of a mod after a fault.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum AfterFault {
+    /// It is restarted in app frame `at`.
+    Retry { at: u64 },
+    /// It faulted `in_window` times within the policy's window: stopped.
+    Quarantined { in_window: u32 },
+    /// It never loaded, or cannot be restarted: stopped.
+    Failed,
+}
+
+/// One mod's lifecycle and the public record derived from it.
+#[derive(Debug)]
+pub(crate) struct Lifecycle {
+    state: State,
+    info: ModInfo,
+    /// App frames of the mod's recent faults, oldest first.
+    recent_faults: VecDeque<u64>,
+    /// Whether an instance of the mod ever started (then a restart is a
+    /// recovery).
+    has_run: bool,
+    /// A reload asked for while a tick was in flight.
+    reload_wanted: bool,
+}
+
+impl Lifecycle {
+    /// A mod whose file was found: it starts loading.
+    pub(crate) fn loading(info: ModInfo) -> Self {
+        let mut life = Self {
+            state: State::Loading,
+            info,
+            recent_faults: VecDeque::new(),
+            has_run: false,
+            reload_wanted: false,
+        };
+        life.set(State::Loading);
+        life
+    }
+
+    pub(crate) fn state(&self) -> State {
+        self.state
+    }
+
+    /// The public record.
+    pub(crate) fn info(&self) -> &ModInfo {
+        &self.info
+    }
+
+    /// The only place the state changes, so the public status follows it.
+    fn set(&mut self, state: State) {
+        self.state = state;
+        self.info.status = state.status();
+    }
+
+    /// Whether the mod is running (ticking, in a tick, or reloading).
+    pub(crate) fn is_running(&self) -> bool {
+        matches!(
+            self.state,
+            State::Idle | State::InFlight { .. } | State::Reloading
+        )
+    }
+
+    /// The worker made an instance and `init` returned.
+    pub(crate) fn ready(&mut self) -> Result<(), Unexpected> {
+        match self.state {
+            State::Loading | State::Restarting => {
+                self.set(State::Ready {
+                    recovering: self.has_run,
+                });
+                Ok(())
+            }
+            state => Err(Unexpected {
+                what: "an instance became ready",
+                state,
+            }),
+        }
+    }
+
+    /// A ready mod starts ticking under the name and version of its
+    /// manifest.
+    pub(crate) fn start(&mut self, name: &str, version: &str) -> Result<Started, Unexpected> {
+        let State::Ready { recovering } = self.state else {
+            return Err(Unexpected {
+                what: "a mod was started",
+                state: self.state,
+            });
+        };
+        self.info.name = name.to_string();
+        self.info.version = version.to_string();
+        self.has_run = true;
+        self.set(State::Idle);
+        if recovering {
+            self.info.recoveries += 1;
+            Ok(Started::Recovered)
+        } else {
+            Ok(Started::Loaded)
+        }
+    }
+
+    /// Whether a tick may be sent now.
+    pub(crate) fn can_tick(&self) -> bool {
+        self.state == State::Idle
+    }
+
+    /// A tick was sent.
+    pub(crate) fn send_tick(&mut self, now: Instant) {
+        if self.state == State::Idle {
+            self.set(State::InFlight { sent: now });
+        }
+    }
+
+    /// When the tick in flight was sent.
+    pub(crate) fn in_flight_since(&self) -> Option<Instant> {
+        match self.state {
+            State::InFlight { sent } => Some(sent),
+            _ => None,
+        }
+    }
+
+    /// The tick in flight came back, applied or not (a failed tick counts:
+    /// tick numbers go on across a restart, so a mod never sees the same
+    /// number twice). A fault is reported separately with [`Self::fault`].
+    pub(crate) fn tick_returned(&mut self) -> Result<(), Unexpected> {
+        match self.state {
+            State::InFlight { .. } => {
+                self.info.ticks += 1;
+                self.set(State::Idle);
+                Ok(())
+            }
+            state => Err(Unexpected {
+                what: "a tick's reply came",
+                state,
+            }),
+        }
+    }
+
+    /// A reload was asked for.
+    pub(crate) fn want_reload(&mut self) -> ReloadAnswer {
+        match self.state {
+            State::Idle => ReloadAnswer::Now,
+            State::InFlight { .. } => {
+                self.reload_wanted = true;
+                ReloadAnswer::Later
+            }
+            State::Reloading => ReloadAnswer::Refused("it is being reloaded already"),
+            _ => ReloadAnswer::Refused("it is not running"),
+        }
+    }
+
+    /// Whether a reload asked for during a tick is due now; clears it.
+    pub(crate) fn take_pending_reload(&mut self) -> bool {
+        let due = self.reload_wanted && self.state == State::Idle;
+        if due {
+            self.reload_wanted = false;
+        }
+        due
+    }
+
+    /// The reload was sent to the worker.
+    pub(crate) fn reloading(&mut self) {
+        if self.state == State::Idle {
+            self.set(State::Reloading);
+        }
+    }
+
+    /// The worker swapped in the reloaded instance.
+    pub(crate) fn reloaded(&mut self) -> Result<(), Unexpected> {
+        match self.state {
+            State::Reloading => {
+                self.set(State::Idle);
+                Ok(())
+            }
+            state => Err(Unexpected {
+                what: "a reload finished",
+                state,
+            }),
+        }
+    }
+
+    /// A call into the mod failed in app frame `frame` (nothing of it was
+    /// applied). `can_restart` is false when there is no worker to restart
+    /// it on.
+    pub(crate) fn fault(
+        &mut self,
+        fault: Fault,
+        frame: u64,
+        policy: &FaultPolicy,
+        can_restart: bool,
+    ) -> AfterFault {
+        self.info.faults += 1;
+        self.reload_wanted = false;
+        self.recent_faults.push_back(frame);
+        while self
+            .recent_faults
+            .front()
+            .is_some_and(|f| frame.saturating_sub(*f) >= policy.window_frames)
+        {
+            self.recent_faults.pop_front();
+        }
+        let in_window = self.recent_faults.len() as u32;
+        let permanent = fault.hook == Hook::Load || !can_restart;
+        self.info.last_error = Some(fault);
+        let (state, after) = if permanent {
+            (State::Failed, AfterFault::Failed)
+        } else if in_window >= policy.quarantine_after {
+            (State::Quarantined, AfterFault::Quarantined { in_window })
+        } else {
+            let at = frame + policy.backoff(in_window);
+            (State::BackingOff { until: at }, AfterFault::Retry { at })
+        };
+        self.set(state);
+        after
+    }
+
+    /// Whether the mod's back-off is over in app frame `frame`.
+    pub(crate) fn restart_due(&self, frame: u64) -> bool {
+        matches!(self.state, State::BackingOff { until } if until <= frame)
+    }
+
+    /// A restart was sent to the worker.
+    pub(crate) fn restarting(&mut self) {
+        if matches!(self.state, State::BackingOff { .. }) {
+            self.set(State::Restarting);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fault::FaultKind;
+
+    fn info() -> ModInfo {
+        ModInfo {
+            file: "mods/a.wasm".into(),
+            name: "a".into(),
+            version: String::new(),
+            status: ModStatus::Loading,
+            ticks: 0,
+            faults: 0,
+            recoveries: 0,
+            last_error: None,
+        }
+    }
+
+    fn trap(hook: Hook) -> Fault {
+        Fault {
+            kind: FaultKind::Trap,
+            hook,
+            message: "unreachable".into(),
+        }
+    }
+
+    fn policy() -> FaultPolicy {
+        FaultPolicy {
+            backoff_frames: 10,
+            max_backoff_frames: 25,
+            quarantine_after: 3,
+            window_frames: 100,
+            despawn_on_quarantine: false,
+        }
+    }
+
+    fn running() -> Lifecycle {
+        let mut life = Lifecycle::loading(info());
+        life.ready().unwrap();
+        assert_eq!(life.start("Drift", "1.0.0"), Ok(Started::Loaded));
+        life
+    }
+
+    fn one_tick(life: &mut Lifecycle) {
+        assert!(life.can_tick());
+        life.send_tick(Instant::now());
+        life.tick_returned().unwrap();
+    }
+
+    #[test]
+    fn a_mod_loads_starts_and_ticks() {
+        let mut life = Lifecycle::loading(info());
+        assert_eq!(life.info().status, ModStatus::Loading);
+        life.ready().unwrap();
+        assert_eq!(
+            life.info().status,
+            ModStatus::Loading,
+            "waits for the others"
+        );
+        assert!(!life.can_tick());
+        assert_eq!(life.start("Drift", "1.0.0"), Ok(Started::Loaded));
+        let shown = life.info();
+        assert_eq!(
+            (shown.name.as_str(), shown.version.as_str(), shown.status),
+            ("Drift", "1.0.0", ModStatus::Running)
+        );
+        life.send_tick(Instant::now());
+        assert_eq!(life.info().status, ModStatus::Running);
+        assert!(!life.can_tick(), "one tick at a time");
+        life.tick_returned().unwrap();
+        assert_eq!(life.info().ticks, 1);
+    }
+
+    #[test]
+    fn replies_that_do_not_fit_the_state_are_refused() {
+        let mut life = Lifecycle::loading(info());
+        assert!(life.tick_returned().is_err());
+        assert!(life.reloaded().is_err());
+        assert!(life.start("x", "1").is_err());
+        let mut life = running();
+        assert_eq!(
+            life.ready(),
+            Err(Unexpected {
+                what: "an instance became ready",
+                state: State::Idle
+            })
+        );
+    }
+
+    #[test]
+    fn back_off_doubles_and_the_restart_is_a_recovery() {
+        let mut life = running();
+        one_tick(&mut life);
+        life.send_tick(Instant::now());
+        life.tick_returned().unwrap();
+        assert_eq!(
+            life.fault(trap(Hook::Tick), 5, &policy(), true),
+            AfterFault::Retry { at: 15 }
+        );
+        assert_eq!(life.info().status, ModStatus::Recovering);
+        assert_eq!(life.info().ticks, 2, "the failed tick counts");
+        assert!(!life.can_tick());
+        assert!(!life.restart_due(14));
+        assert!(life.restart_due(15));
+        life.restarting();
+        assert_eq!(life.state(), State::Restarting);
+        life.ready().unwrap();
+        assert_eq!(life.info().status, ModStatus::Recovering);
+        assert_eq!(life.start("Drift", "1.0.0"), Ok(Started::Recovered));
+        assert_eq!((life.info().faults, life.info().recoveries), (1, 1));
+        // The second fault in the window waits twice as long.
+        assert_eq!(
+            life.fault(trap(Hook::Tick), 20, &policy(), true),
+            AfterFault::Retry { at: 40 }
+        );
+    }
+
+    #[test]
+    fn too_many_faults_in_the_window_quarantine() {
+        let mut life = running();
+        for frame in [1, 30] {
+            assert!(matches!(
+                life.fault(trap(Hook::Tick), frame, &policy(), true),
+                AfterFault::Retry { .. }
+            ));
+            life.restarting();
+            life.ready().unwrap();
+            life.start("Drift", "1.0.0").unwrap();
+        }
+        assert_eq!(
+            life.fault(trap(Hook::Tick), 60, &policy(), true),
+            AfterFault::Quarantined { in_window: 3 }
+        );
+        assert_eq!(life.info().status, ModStatus::Quarantined);
+        assert!(!life.restart_due(u64::MAX));
+        assert_eq!(
+            life.want_reload(),
+            ReloadAnswer::Refused("it is not running")
+        );
+    }
+
+    #[test]
+    fn faults_outside_the_window_are_forgotten() {
+        let mut life = running();
+        for frame in [0, 150, 300, 450] {
+            assert_eq!(
+                life.fault(trap(Hook::Tick), frame, &policy(), true),
+                AfterFault::Retry { at: frame + 10 },
+                "frame {frame}: the only fault in its window"
+            );
+            life.restarting();
+            life.ready().unwrap();
+            life.start("Drift", "1.0.0").unwrap();
+        }
+        assert_eq!(life.info().faults, 4);
+    }
+
+    #[test]
+    fn a_file_that_never_loaded_fails_for_good() {
+        let mut life = Lifecycle::loading(info());
+        assert_eq!(
+            life.fault(trap(Hook::Load), 0, &policy(), true),
+            AfterFault::Failed
+        );
+        assert_eq!(life.info().status, ModStatus::Failed);
+        assert!(!life.restart_due(u64::MAX));
+        // Without a worker a mod cannot be restarted either.
+        let mut life = running();
+        assert_eq!(
+            life.fault(trap(Hook::Tick), 0, &policy(), false),
+            AfterFault::Failed
+        );
+    }
+
+    #[test]
+    fn a_mod_whose_first_init_failed_loads_rather_than_recovers() {
+        let mut life = Lifecycle::loading(info());
+        assert!(matches!(
+            life.fault(trap(Hook::Init), 0, &policy(), true),
+            AfterFault::Retry { .. }
+        ));
+        life.restarting();
+        life.ready().unwrap();
+        assert_eq!(life.start("Drift", "1.0.0"), Ok(Started::Loaded));
+        assert_eq!(life.info().recoveries, 0);
+    }
+
+    #[test]
+    fn a_reload_waits_for_the_tick_in_flight() {
+        let mut life = running();
+        life.send_tick(Instant::now());
+        assert_eq!(life.want_reload(), ReloadAnswer::Later);
+        assert!(!life.take_pending_reload(), "not while the tick is out");
+        life.tick_returned().unwrap();
+        assert!(life.take_pending_reload());
+        assert!(!life.take_pending_reload(), "once");
+        life.reloading();
+        assert_eq!(life.info().status, ModStatus::Running);
+        assert!(!life.can_tick(), "no tick while reloading");
+        assert_eq!(
+            life.want_reload(),
+            ReloadAnswer::Refused("it is being reloaded already")
+        );
+        life.reloaded().unwrap();
+        assert!(life.can_tick());
+    }
+
+    #[test]
+    fn a_fault_cancels_a_pending_reload() {
+        let mut life = running();
+        life.send_tick(Instant::now());
+        assert_eq!(life.want_reload(), ReloadAnswer::Later);
+        life.tick_returned().unwrap();
+        life.fault(trap(Hook::Tick), 1, &policy(), true);
+        life.restarting();
+        life.ready().unwrap();
+        life.start("Drift", "1.0.0").unwrap();
+        assert!(!life.take_pending_reload());
+    }
+
+    #[test]
+    fn a_failed_reload_is_a_fault_and_recovers() {
+        let mut life = running();
+        assert_eq!(life.want_reload(), ReloadAnswer::Now);
+        life.reloading();
+        assert!(matches!(
+            life.fault(trap(Hook::Restore), 3, &policy(), true),
+            AfterFault::Retry { .. }
+        ));
+        assert_eq!(life.info().status, ModStatus::Recovering);
+    }
+}

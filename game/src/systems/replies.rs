@@ -1,0 +1,81 @@
+//! The one place a worker's reply is matched: each kind of reply is a
+//! transition of the mod's lifecycle, and a tick's commands are applied.
+
+use bevy::prelude::*;
+
+use super::lifecycle::Unexpected;
+use super::{ModEntry, ModHost, apply, faults};
+use crate::fault::{Fault, FaultKind, Hook};
+use crate::protocol::Reply;
+use crate::settings::ModSettings;
+
+/// Handles `reply` from `entry`'s worker.
+pub(crate) fn on_reply(world: &mut World, host: &mut ModHost, entry: &mut ModEntry, reply: Reply) {
+    let outcome = match reply {
+        Reply::Ready(manifest) => entry
+            .life
+            .ready()
+            .map(|()| entry.slot.manifest = Some(manifest))
+            .map_err(|e| host_error(e, Hook::Init)),
+        Reply::Reloaded => entry
+            .life
+            .reloaded()
+            .map(|()| {
+                tracing::info!(
+                    mod_name = &*entry.slot.owner,
+                    "mod reloaded with its saved state"
+                )
+            })
+            .map_err(|e| host_error(e, Hook::Restore)),
+        Reply::Ticked(commands) => match entry.life.tick_returned() {
+            Ok(()) => {
+                let limits = world.resource::<ModSettings>().limits.clone();
+                apply::apply_tick(
+                    world,
+                    &mut entry.slot,
+                    commands,
+                    &limits,
+                    &mut host.pending_events,
+                )
+            }
+            Err(e) => Err(host_error(e, Hook::Tick)),
+        },
+        Reply::Failed(fault) => {
+            if entry.life.in_flight_since().is_some() {
+                // A failed tick counts as a tick.
+                let _ = entry.life.tick_returned();
+            }
+            Err(fault)
+        }
+    };
+    if let Err(fault) = outcome {
+        faults::on_fault(world, host.frame, entry, fault);
+    }
+}
+
+/// The tick in flight got no reply in time.
+pub(crate) fn on_no_reply(world: &mut World, host: &mut ModHost, entry: &mut ModEntry) {
+    let waited = entry
+        .life
+        .in_flight_since()
+        .map(|sent| sent.elapsed())
+        .unwrap_or_default();
+    let _ = entry.life.tick_returned();
+    let fault = Fault {
+        kind: FaultKind::Unresponsive,
+        hook: Hook::Tick,
+        message: format!("no reply within {waited:?}"),
+    };
+    faults::on_fault(world, host.frame, entry, fault);
+}
+
+/// A reply that does not fit the mod's state is the host's error, not the
+/// mod's; the mod is restarted to get back to a known state.
+fn host_error(e: Unexpected, hook: Hook) -> Fault {
+    tracing::error!("host error: {e}");
+    Fault {
+        kind: FaultKind::Unresponsive,
+        hook,
+        message: format!("host error: {e}"),
+    }
+}

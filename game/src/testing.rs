@@ -1,0 +1,303 @@
+//! A seam for testing and fuzzing what the host does with a mod's output,
+//! without WebAssembly, and a tap that records what real mods do.
+//!
+//! [`ModUnderTest`] is one mod's place in a world as the main thread keeps
+//! it. It takes the mod's snapshot as a tick would, checks a tick's
+//! commands as the mod's worker would (each replayed as the guest call that
+//! makes it), and stages and applies them as the main thread does: whole
+//! or not at all. A [`TrafficTap`] set on the plugin sees every tick real
+//! mods run, so a test can record real traffic and replay it here.
+//!
+//! ```
+//! use bevy::prelude::*;
+//! use bevy_wasm_mods::prelude::*;
+//! use bevy_wasm_mods::protocol::{Command, WireComponent};
+//! use bevy_wasm_mods::testing::ModUnderTest;
+//! use bevy_wasm_mods::ModManifest;
+//!
+//! #[derive(Component, Reflect, Default)]
+//! #[reflect(Component)]
+//! struct Score { points: u32 }
+//!
+//! let mut app = App::new();
+//! app.add_plugins(ModPlugin::new())
+//!     .add_moddable_component::<Score>(ModAccess::ReadWrite);
+//! let world = app.world_mut();
+//! let id = world.entity_allocator().alloc();
+//! let manifest = ModManifest { name: "scorer".into(), ..Default::default() };
+//! let mut scorer = ModUnderTest::new(world, manifest, [id]);
+//!
+//! // {"points": 7} as MessagePack.
+//! let score = vec![0x81, 0xa6, b'p', b'o', b'i', b'n', b't', b's', 0x07];
+//! let spawn = Command::Spawn {
+//!     entity: id.to_bits(),
+//!     components: vec![WireComponent { name: "Score".into(), value: score.into() }],
+//! };
+//! scorer.apply(world, vec![spawn]).unwrap();
+//! assert_eq!(world.get::<Score>(id).unwrap().points, 7);
+//! assert_eq!(world.get::<SpawnedByMod>(id).unwrap().0.as_ref(), "scorer");
+//! ```
+
+use std::sync::Arc;
+
+use bevy::prelude::*;
+
+use crate::codec::{packed, value};
+use crate::expose::{Exposed, ModAccess, ModData};
+use crate::fault::Fault;
+use crate::manifest::ModManifest;
+use crate::protocol::{Command, Layout, QueryResult, Reply, TickRequest, WireComponent, WireEvent};
+use crate::settings::ModSettings;
+use crate::systems::{ModSlot, apply_tick, prepare_query, snapshot};
+use crate::worker::bindings::bevy_wasm::mods::{entities::Host as _, events::Host as _};
+use crate::worker::bindings::types::{Batch, Component as WitComponent, ModError};
+use crate::worker::entities::to_wit;
+use crate::worker::state::HostState;
+
+/// Sees every tick a worker runs: the mod's manifest, the tick it was
+/// sent and its reply. Set it with
+/// [`ModPlugin::with_traffic_tap`](crate::ModPlugin::with_traffic_tap) to
+/// record real traffic (the fuzzer's seeds are made so); it costs a copy of
+/// each tick, so games leave it unset.
+#[derive(Clone)]
+pub struct TrafficTap(Arc<dyn Fn(&ModManifest, &TickRequest, &Reply) + Send + Sync>);
+
+impl TrafficTap {
+    /// A tap that calls `see` after every tick, on the worker thread.
+    pub fn new(see: impl Fn(&ModManifest, &TickRequest, &Reply) + Send + Sync + 'static) -> Self {
+        Self(Arc::new(see))
+    }
+
+    pub(crate) fn record(&self, manifest: &ModManifest, request: &TickRequest, reply: &Reply) {
+        (self.0)(manifest, request, reply);
+    }
+}
+
+impl std::fmt::Debug for TrafficTap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TrafficTap")
+    }
+}
+
+/// One mod's place in a world that has the [`ModPlugin`](crate::ModPlugin):
+/// its manifest, its queries and the ids reserved for its spawns.
+pub struct ModUnderTest {
+    slot: ModSlot,
+    manifest: ModManifest,
+    events: Vec<WireEvent>,
+}
+
+impl ModUnderTest {
+    /// The mod of `manifest`, running, its entities marked with its name;
+    /// its spawns use `reserved` in order (allocate them with the world's
+    /// entity allocator).
+    pub fn new(
+        world: &mut World,
+        manifest: ModManifest,
+        reserved: impl IntoIterator<Item = Entity>,
+    ) -> Self {
+        let mut slot = ModSlot::new(manifest.name.as_str().into(), Default::default(), None);
+        slot.queries = manifest
+            .queries
+            .iter()
+            .map(|names| prepare_query(world, names))
+            .collect();
+        slot.reserved = reserved.into_iter().collect();
+        slot.manifest = Some(manifest.clone());
+        Self {
+            slot,
+            manifest,
+            events: Vec::new(),
+        }
+    }
+
+    /// The name the mod's entities are marked with.
+    pub fn owner(&self) -> &str {
+        &self.slot.owner
+    }
+
+    /// The ids still reserved for the mod's spawns, in the order it uses
+    /// them.
+    pub fn reserved(&self) -> Vec<Entity> {
+        self.slot.reserved.iter().copied().collect()
+    }
+
+    /// The results of the mod's queries, as its next tick would get them.
+    /// Batches in the next [`apply`](Self::apply) are checked against
+    /// these rows.
+    pub fn snapshot(&mut self, world: &World) -> Vec<QueryResult> {
+        let registry = world.resource::<AppTypeRegistry>().read();
+        let exposed = world.resource::<Exposed>();
+        snapshot::take_all(
+            world,
+            exposed,
+            &registry,
+            &mut self.slot.queries,
+            &self.slot.owner,
+        )
+    }
+
+    /// Checks `commands` as the mod's worker does: each is replayed as the
+    /// guest call that makes it, during a tick that read `queries`. Gives
+    /// the commands the worker would send, or why it refused the tick.
+    pub fn check_as_worker(
+        &self,
+        world: &World,
+        queries: Vec<QueryResult>,
+        commands: Vec<Command>,
+    ) -> Result<Vec<Command>, String> {
+        let limits = &world.resource::<ModSettings>().limits;
+        let catalog = world.resource::<Exposed>().catalog();
+        let wasi = wasmtime_wasi::WasiCtxBuilder::new().build();
+        let mut state = HostState::new(self.slot.owner.clone(), catalog, limits, false, wasi);
+        state.started(&self.manifest);
+        let reserved: Vec<u64> = self.slot.reserved.iter().map(|e| e.to_bits()).collect();
+        state.tick.begin(queries, &reserved, false);
+        for command in commands {
+            // A mod may ignore an error and go on; the tick is refused anyway.
+            let _ = replay(&mut state, command);
+        }
+        state.tick.finish()
+    }
+
+    /// Stages the commands of one tick and applies them if all pass, as
+    /// the main thread does with a worker's reply.
+    pub fn apply(&mut self, world: &mut World, commands: Vec<Command>) -> Result<(), Fault> {
+        let limits = world.resource::<ModSettings>().limits.clone();
+        apply_tick(world, &mut self.slot, commands, &limits, &mut self.events)
+    }
+}
+
+/// Makes the guest call that produces `command`.
+fn replay(state: &mut HostState, command: Command) -> Result<(), ModError> {
+    let components = |list: Vec<WireComponent>| {
+        list.into_iter()
+            .map(|c| WitComponent {
+                name: c.name,
+                value: c.value.into_vec(),
+            })
+            .collect::<Vec<_>>()
+    };
+    match command {
+        Command::Spawn { components: c, .. } => state.spawn(components(c)).map(drop),
+        Command::Despawn { entity } => state.despawn(entity),
+        Command::Insert {
+            entity,
+            components: c,
+        } => state.insert(entity, components(c)),
+        Command::Remove { entity, names } => state.remove(entity, names),
+        Command::Emit { name, payload } => state.emit(name, payload.into_vec()),
+        Command::WriteBatch { entities, columns } => state.write_batch(Batch {
+            entities: entities.0,
+            columns: columns.iter().map(to_wit).collect(),
+        }),
+        // The same call, with the rows the query was sent (a query the tick
+        // lacks gives no rows, which the worker refuses).
+        Command::WriteQueryRows { query, columns } => {
+            let entities = state
+                .tick
+                .queries
+                .get(query as usize)
+                .map(|q| q.entities.0.clone())
+                .unwrap_or_default();
+            state.write_batch(Batch {
+                entities,
+                columns: columns.iter().map(to_wit).collect(),
+            })
+        }
+    }
+}
+
+/// Puts a value of component type `name` (one MessagePack value) on
+/// `entity`: an exposed type is decoded by reflection, any other name is
+/// kept as mod-defined data.
+pub fn insert_msgpack(
+    world: &mut World,
+    entity: Entity,
+    name: &str,
+    msgpack: &[u8],
+) -> Result<(), String> {
+    let exposed = world.resource::<Exposed>();
+    let Some(c) = exposed.component(name) else {
+        let (name, bytes) = (name.to_string(), msgpack.to_vec());
+        let mut e = world
+            .get_entity_mut(entity)
+            .map_err(|e| format!("no entity: {e}"))?;
+        match e.get_mut::<ModData>() {
+            Some(mut data) => {
+                data.values.insert(name, bytes);
+            }
+            None => {
+                e.insert(ModData {
+                    values: [(name, bytes)].into(),
+                });
+            }
+        }
+        return Ok(());
+    };
+    let registry = world.resource::<AppTypeRegistry>().clone();
+    let registry = registry.read();
+    let registration = registry
+        .get_with_type_path(c.type_path)
+        .ok_or_else(|| format!("`{name}` is not registered for reflection"))?;
+    let dynamic = value::from_msgpack(msgpack, registration, &registry, 64)?;
+    let boxed = (c.ops.from_reflect)(&*dynamic)
+        .ok_or_else(|| format!("`{name}`: the value does not fit the type"))?;
+    let insert = c.ops.insert;
+    drop(registry);
+    insert(world, entity, boxed)
+        .then_some(())
+        .ok_or_else(|| format!("cannot insert `{name}`"))
+}
+
+/// One value a mod could read on an entity.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModdableValue {
+    /// The component type's name.
+    pub name: String,
+    /// What mods may do with it; `None` for a mod-defined type.
+    pub access: Option<ModAccess>,
+    /// The value as MessagePack.
+    pub msgpack: Vec<u8>,
+}
+
+/// Every value on `entity` that mods could read: exposed components by
+/// reflection, then mod-defined data, each in name order.
+pub fn moddable_values(world: &World, entity: Entity) -> Vec<ModdableValue> {
+    let registry = world.resource::<AppTypeRegistry>().read();
+    let exposed = world.resource::<Exposed>();
+    let mut out = Vec::new();
+    for c in &exposed.components {
+        if let Some(v) = (c.ops.get)(world, entity) {
+            let mut msgpack = Vec::new();
+            let _ = value::to_msgpack(v, &registry, &mut msgpack);
+            out.push(ModdableValue {
+                name: c.name.clone(),
+                access: Some(c.access),
+                msgpack,
+            });
+        }
+    }
+    if let Some(data) = world.get::<ModData>(entity) {
+        out.extend(data.values.iter().map(|(name, bytes)| ModdableValue {
+            name: name.clone(),
+            access: None,
+            msgpack: bytes.clone(),
+        }));
+    }
+    out
+}
+
+/// One packed record as the MessagePack map a mod's `get` returns.
+pub fn record_to_msgpack(layout: &Layout, record: &[u8]) -> Option<Vec<u8>> {
+    packed::record_to_msgpack(layout, record)
+}
+
+/// How many entities the world counts as owned by the mod named `owner`
+/// (the count the per-mod entity cap is checked against).
+pub fn entities_owned(world: &World, owner: &str) -> usize {
+    world
+        .get_resource::<crate::ownership::ModOwnership>()
+        .and_then(|counts| counts.0.get(owner).copied())
+        .unwrap_or(0)
+}
