@@ -92,7 +92,6 @@ struct Outcome {
     failed: Vec<ModFailed>,
     recovered: Vec<ModRecovered>,
     quarantined: Vec<ModQuarantined>,
-    events: Vec<ModEvent>,
 }
 
 /// The hostile mod (loaded first) and the mover in a fresh folder, with the
@@ -173,7 +172,6 @@ fn run(attack: &str, plugin: ModPlugin, settled: fn(&ModInfo) -> bool) -> Outcom
         failed,
         recovered,
         quarantined,
-        events,
     }
 }
 

@@ -46,12 +46,9 @@ use crate::codec::{packed, value};
 use crate::expose::{Exposed, ModAccess, ModData};
 use crate::fault::Fault;
 use crate::manifest::ModManifest;
-use crate::protocol::{Command, Layout, QueryResult, Reply, TickRequest, WireComponent, WireEvent};
+use crate::protocol::{Command, Layout, QueryResult, Reply, TickRequest, WireEvent};
 use crate::settings::ModSettings;
 use crate::systems::{ModSlot, apply_tick, prepare_query, snapshot};
-use crate::worker::bindings::bevy_wasm::mods::{entities::Host as _, events::Host as _};
-use crate::worker::bindings::types::{Batch, Component as WitComponent, ModError};
-use crate::worker::entities::to_wit;
 use crate::worker::state::HostState;
 
 /// Sees every tick a worker runs: the mod's manifest, the tick it was
@@ -155,7 +152,7 @@ impl ModUnderTest {
         state.tick.begin(queries, &reserved, false);
         for command in commands {
             // A mod may ignore an error and go on; the tick is refused anyway.
-            let _ = replay(&mut state, command);
+            let _ = state.replay(command);
         }
         state.tick.finish()
     }
@@ -165,46 +162,6 @@ impl ModUnderTest {
     pub fn apply(&mut self, world: &mut World, commands: Vec<Command>) -> Result<(), Fault> {
         let limits = world.resource::<ModSettings>().limits.clone();
         apply_tick(world, &mut self.slot, commands, &limits, &mut self.events)
-    }
-}
-
-/// Makes the guest call that produces `command`.
-fn replay(state: &mut HostState, command: Command) -> Result<(), ModError> {
-    let components = |list: Vec<WireComponent>| {
-        list.into_iter()
-            .map(|c| WitComponent {
-                name: c.name,
-                value: c.value.into_vec(),
-            })
-            .collect::<Vec<_>>()
-    };
-    match command {
-        Command::Spawn { components: c, .. } => state.spawn(components(c)).map(drop),
-        Command::Despawn { entity } => state.despawn(entity),
-        Command::Insert {
-            entity,
-            components: c,
-        } => state.insert(entity, components(c)),
-        Command::Remove { entity, names } => state.remove(entity, names),
-        Command::Emit { name, payload } => state.emit(name, payload.into_vec()),
-        Command::WriteBatch { entities, columns } => state.write_batch(Batch {
-            entities: entities.0,
-            columns: columns.iter().map(to_wit).collect(),
-        }),
-        // The same call, with the rows the query was sent (a query the tick
-        // lacks gives no rows, which the worker refuses).
-        Command::WriteQueryRows { query, columns } => {
-            let entities = state
-                .tick
-                .queries
-                .get(query as usize)
-                .map(|q| q.entities.0.clone())
-                .unwrap_or_default();
-            state.write_batch(Batch {
-                entities,
-                columns: columns.iter().map(to_wit).collect(),
-            })
-        }
     }
 }
 

@@ -1,21 +1,17 @@
 //! Collecting each mod's reply and applying its commands, in load order and
 //! then issue order, so two runs with the same inputs end in the same world.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bevy::prelude::*;
 
 use super::lifecycle::State;
 use super::replies::{on_no_reply, on_reply};
-use super::stage::{Staged, Stager, Value};
-use super::{MIN_RESERVE, ModHost, ModRegistry, ModSlot, PreparedQuery, with_mods};
-use crate::codec::column::Rows;
-use crate::expose::{Exposed, ModData};
+use super::stage::Stager;
+use super::{MIN_RESERVE, ModHost, ModRegistry, ModSlot, with_mods};
+use crate::expose::Exposed;
 use crate::fault::{Fault, FaultKind, Hook};
-use crate::ownership::SpawnedByMod;
 use crate::protocol::{Command, WireEvent};
-use crate::registry::ModEvent;
 use crate::settings::ModSettings;
 
 /// Time allowed beyond a call's hard limit for the worker to answer: the
@@ -116,116 +112,9 @@ pub(crate) fn apply_tick(
         "main: apply the commands",
         world.resource_scope(|world, exposed: Mut<Exposed>| {
             for command in staged.commands {
-                apply_one(world, &exposed, &owner, command, events, queries);
+                command.apply(world, &exposed, &owner, events, queries);
             }
         })
     );
     Ok(())
-}
-
-fn apply_one(
-    world: &mut World,
-    exposed: &Exposed,
-    owner: &Arc<str>,
-    command: Staged,
-    events: &mut Vec<WireEvent>,
-    queries: &mut [PreparedQuery],
-) {
-    match command {
-        Staged::Spawn(entity, values) => {
-            if let Err(e) = world.spawn_empty_at(entity) {
-                tracing::error!(mod_name = &**owner, "cannot spawn a reserved entity: {e:?}");
-                return;
-            }
-            world.entity_mut(entity).insert(SpawnedByMod(owner.clone()));
-            insert_values(world, exposed, entity, values);
-        }
-        Staged::Despawn(entity) => {
-            world.despawn(entity);
-        }
-        Staged::Insert(entity, values) => insert_values(world, exposed, entity, values),
-        Staged::Remove(entity, names) => {
-            for (i, name) in names {
-                match i {
-                    Some(i) => (exposed.components[i].ops.remove)(world, entity),
-                    None => {
-                        if let Some(mut data) = world.get_mut::<ModData>(entity) {
-                            data.values.remove(&name);
-                        }
-                    }
-                }
-            }
-        }
-        Staged::Emit(name, payload) => {
-            world.write_message(ModEvent {
-                source: owner.to_string(),
-                name: name.clone(),
-                payload: payload.clone(),
-            });
-            events.push(WireEvent {
-                name,
-                source: Some(owner.to_string()),
-                payload: payload.into(),
-            });
-        }
-        Staged::WriteBatch(entities, columns) => {
-            // A batch over one of the snapshot's row sets can go by tables.
-            let query = queries.iter().position(|q| {
-                q.last == entities
-                    && columns
-                        .iter()
-                        .all(|(i, _)| q.names.contains(&exposed.components[*i].name))
-            });
-            write_columns(world, exposed, &entities, columns, queries, query);
-        }
-        Staged::WriteQueryRows(query, columns) => {
-            let entities = std::mem::take(&mut queries[query].last);
-            write_columns(world, exposed, &entities, columns, queries, Some(query));
-            queries[query].last = entities;
-        }
-    }
-}
-
-/// Writes a batch's columns to its rows' entities; `query` is the mod's
-/// query whose snapshot rows they are, if any.
-fn write_columns(
-    world: &mut World,
-    exposed: &Exposed,
-    entities: &[Entity],
-    columns: Vec<(usize, Rows)>,
-    queries: &mut [PreparedQuery],
-    query: Option<usize>,
-) {
-    for (i, rows) in columns {
-        let c = &exposed.components[i];
-        let states = query.and_then(|q| {
-            let q = &mut queries[q];
-            let at = q.names.iter().position(|n| *n == c.name)?;
-            q.columns[at].as_mut()
-        });
-        c.write_column(world, entities, rows, states);
-    }
-}
-
-fn insert_values(world: &mut World, exposed: &Exposed, entity: Entity, values: Vec<Value>) {
-    for value in values {
-        match value {
-            Value::Game(i, v) => {
-                (exposed.components[i].ops.insert)(world, entity, v);
-            }
-            Value::Data(name, bytes) => {
-                let mut e = world.entity_mut(entity);
-                match e.get_mut::<ModData>() {
-                    Some(mut data) => {
-                        data.values.insert(name, bytes);
-                    }
-                    None => {
-                        e.insert(ModData {
-                            values: [(name, bytes)].into(),
-                        });
-                    }
-                }
-            }
-        }
-    }
 }

@@ -1,24 +1,30 @@
-//! Checking a mod's commands for one tick before any of them is applied.
+//! Checking a mod's commands for one tick before any of them is applied,
+//! and applying them once all passed.
 //!
 //! Staging decodes every value into its component type and checks every
 //! entity and name against the world as it is now, so applying the staged
-//! result cannot fail half way: a tick is applied whole or not at all.
+//! result cannot fail half way: a tick is applied whole or not at all. A
+//! new kind of command is checked in [`Stager::stage`] and applied in
+//! [`Staged::apply`], both here.
 //!
 //! Batches rewrite rows the mod read this tick (the worker checks that); a
 //! row whose entity the game despawned or stripped since is skipped, which
 //! is no fault of the mod's.
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::sync::Arc;
 
 use bevy::prelude::*;
 use bevy::reflect::TypeRegistry;
 
+use super::PreparedQuery;
 use crate::codec::column::Rows;
 use crate::codec::value;
-use crate::expose::{Exposed, ModAccess};
+use crate::expose::{Exposed, ModAccess, ModData};
 use crate::manifest::ModManifest;
 use crate::ownership::SpawnedByMod;
-use crate::protocol::{Column, Command, Encoding, WireComponent};
+use crate::protocol::{Column, Command, Encoding, WireComponent, WireEvent};
+use crate::registry::ModEvent;
 
 /// A component value ready to insert.
 pub(crate) enum Value {
@@ -298,6 +304,118 @@ impl Stager<'_> {
                     values.push(self.decode(i, bytes)?);
                 }
                 Ok((i, Rows::Values(values)))
+            }
+        }
+    }
+}
+
+impl Staged {
+    /// Applies the command, which staging checked against the world as it
+    /// is: it cannot fail half way. `owner` is the mod's name; its events
+    /// go to `events` for other mods' next ticks.
+    pub(crate) fn apply(
+        self,
+        world: &mut World,
+        exposed: &Exposed,
+        owner: &Arc<str>,
+        events: &mut Vec<WireEvent>,
+        queries: &mut [PreparedQuery],
+    ) {
+        match self {
+            Staged::Spawn(entity, values) => {
+                if let Err(e) = world.spawn_empty_at(entity) {
+                    tracing::error!(mod_name = &**owner, "cannot spawn a reserved entity: {e:?}");
+                    return;
+                }
+                world.entity_mut(entity).insert(SpawnedByMod(owner.clone()));
+                insert_values(world, exposed, entity, values);
+            }
+            Staged::Despawn(entity) => {
+                world.despawn(entity);
+            }
+            Staged::Insert(entity, values) => insert_values(world, exposed, entity, values),
+            Staged::Remove(entity, names) => {
+                for (i, name) in names {
+                    match i {
+                        Some(i) => (exposed.components[i].ops.remove)(world, entity),
+                        None => {
+                            if let Some(mut data) = world.get_mut::<ModData>(entity) {
+                                data.values.remove(&name);
+                            }
+                        }
+                    }
+                }
+            }
+            Staged::Emit(name, payload) => {
+                world.write_message(ModEvent {
+                    source: owner.to_string(),
+                    name: name.clone(),
+                    payload: payload.clone(),
+                });
+                events.push(WireEvent {
+                    name,
+                    source: Some(owner.to_string()),
+                    payload: payload.into(),
+                });
+            }
+            Staged::WriteBatch(entities, columns) => {
+                // A batch over one of the snapshot's row sets can go by tables.
+                let query = queries.iter().position(|q| {
+                    q.last == entities
+                        && columns
+                            .iter()
+                            .all(|(i, _)| q.names.contains(&exposed.components[*i].name))
+                });
+                write_columns(world, exposed, &entities, columns, queries, query);
+            }
+            Staged::WriteQueryRows(query, columns) => {
+                let entities = std::mem::take(&mut queries[query].last);
+                write_columns(world, exposed, &entities, columns, queries, Some(query));
+                queries[query].last = entities;
+            }
+        }
+    }
+}
+
+/// Writes a batch's columns to its rows' entities; `query` is the mod's
+/// query whose snapshot rows they are, if any.
+fn write_columns(
+    world: &mut World,
+    exposed: &Exposed,
+    entities: &[Entity],
+    columns: Vec<(usize, Rows)>,
+    queries: &mut [PreparedQuery],
+    query: Option<usize>,
+) {
+    for (i, rows) in columns {
+        let c = &exposed.components[i];
+        let states = query.and_then(|q| {
+            let q = &mut queries[q];
+            let at = q.names.iter().position(|n| *n == c.name)?;
+            q.columns[at].as_mut()
+        });
+        c.write_column(world, entities, rows, states);
+    }
+}
+
+fn insert_values(world: &mut World, exposed: &Exposed, entity: Entity, values: Vec<Value>) {
+    for value in values {
+        match value {
+            Value::Game(i, v) => {
+                (exposed.components[i].ops.insert)(world, entity, v);
+            }
+            Value::Data(name, bytes) => {
+                let mut e = world.entity_mut(entity);
+                match e.get_mut::<ModData>() {
+                    Some(mut data) => {
+                        data.values.insert(name, bytes);
+                    }
+                    None => {
+                        e.insert(ModData {
+                            values: [(name, bytes)].into(),
+                        });
+                    }
+                }
             }
         }
     }

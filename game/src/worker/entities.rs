@@ -8,6 +8,7 @@ use crate::protocol::{Column, Command, Encoding, EntityList, Layout, WireCompone
 
 mod_api_packed::wit_scalar_conversions!(crate::worker::bindings::types::Scalar);
 use crate::worker::bindings::bevy_wasm::mods::entities::Host;
+use crate::worker::bindings::bevy_wasm::mods::events::Host as _;
 use crate::worker::bindings::types::{
     Batch, Column as WitColumn, ColumnEncoding, Component, Entity, ModError, PackedField,
 };
@@ -442,4 +443,49 @@ fn split_array(data: &[u8], rows: usize, depth: usize) -> Result<(Vec<u32>, usiz
         return Err("trailing bytes after the values".into());
     }
     Ok((offsets, body))
+}
+
+impl HostState {
+    /// Makes the guest call that produces `command`: what the test seam and
+    /// the fuzzer check a recorded or mutated command with. A new kind of
+    /// command adds its call here, beside its import.
+    pub(crate) fn replay(&mut self, command: Command) -> Result<(), ModError> {
+        let state = self;
+        let components = |list: Vec<WireComponent>| {
+            list.into_iter()
+                .map(|c| Component {
+                    name: c.name,
+                    value: c.value.into_vec(),
+                })
+                .collect::<Vec<_>>()
+        };
+        match command {
+            Command::Spawn { components: c, .. } => state.spawn(components(c)).map(drop),
+            Command::Despawn { entity } => state.despawn(entity),
+            Command::Insert {
+                entity,
+                components: c,
+            } => state.insert(entity, components(c)),
+            Command::Remove { entity, names } => state.remove(entity, names),
+            Command::Emit { name, payload } => state.emit(name, payload.into_vec()),
+            Command::WriteBatch { entities, columns } => state.write_batch(Batch {
+                entities: entities.0,
+                columns: columns.iter().map(to_wit).collect(),
+            }),
+            // The same call, with the rows the query was sent (a query the tick
+            // lacks gives no rows, which the worker refuses).
+            Command::WriteQueryRows { query, columns } => {
+                let entities = state
+                    .tick
+                    .queries
+                    .get(query as usize)
+                    .map(|q| q.entities.0.clone())
+                    .unwrap_or_default();
+                state.write_batch(Batch {
+                    entities,
+                    columns: columns.iter().map(to_wit).collect(),
+                })
+            }
+        }
+    }
 }

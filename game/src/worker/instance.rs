@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 use wasmtime::{Store, StoreLimitsBuilder};
 
 use super::bindings::{GameMod, GameModPre, types};
+use super::clock::GameTime;
 use super::engine::{EPOCH_PERIOD, Runtime};
 use super::stdio::LineBudget;
-use super::wasi::{self, GameTime};
+use super::wasi;
 use crate::expose::Catalog;
 use crate::fault::{Fault, FaultKind, Hook};
 use crate::grants::ModGrants;

@@ -7,6 +7,7 @@
 //! and applies.
 
 pub(crate) mod bindings;
+pub(crate) mod clock;
 pub(crate) mod engine;
 pub(crate) mod entities;
 mod events;

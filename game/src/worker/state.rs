@@ -39,9 +39,9 @@ pub(crate) struct HostState {
     /// Whether the mod may change entities it did not spawn.
     pub modify_any_entity: bool,
     /// Log lines (from `log`, stdout and stderr) left this tick.
-    pub lines: crate::worker::stdio::LineBudget,
+    pub lines: super::stdio::LineBudget,
     /// What the mod's clocks read.
-    pub time: crate::worker::wasi::GameTime,
+    pub time: super::clock::GameTime,
     /// Things the mod asked for that were logged already (`wasi::Asked`).
     pub asked: u8,
     pub tick: TickState,
