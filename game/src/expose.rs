@@ -91,6 +91,23 @@ pub struct ModData {
     pub values: BTreeMap<String, Vec<u8>>,
 }
 
+impl ModData {
+    /// Sets the mod-defined value `name` on an entity, adding the
+    /// component when the entity has none.
+    pub(crate) fn put(entity: &mut EntityWorldMut, name: String, msgpack: Vec<u8>) {
+        match entity.get_mut::<ModData>() {
+            Some(mut data) => {
+                data.values.insert(name, msgpack);
+            }
+            None => {
+                entity.insert(ModData {
+                    values: [(name, msgpack)].into(),
+                });
+            }
+        }
+    }
+}
+
 /// A cursor over a game message type, so each message reaches mods once.
 #[derive(Resource)]
 struct ModMessageCursor<M: Message>(MessageCursor<M>);

@@ -48,6 +48,22 @@ pub struct ModInfo {
     pub last_error: Option<Fault>,
 }
 
+impl ModInfo {
+    /// A mod file found, before it loads: known by the file's stem.
+    pub(crate) fn found(file: PathBuf, stem: String) -> Self {
+        Self {
+            file,
+            name: stem,
+            version: String::new(),
+            status: ModStatus::Loading,
+            ticks: 0,
+            faults: 0,
+            recoveries: 0,
+            last_error: None,
+        }
+    }
+}
+
 /// Every mod found in the mods folder, in load order (file name order).
 /// Each mod's [`ModInfo`] follows its lifecycle; a game reads them here.
 #[derive(Resource, Default)]

@@ -176,20 +176,10 @@ pub fn insert_msgpack(
 ) -> Result<(), String> {
     let exposed = world.resource::<Exposed>();
     let Some(c) = exposed.component(name) else {
-        let (name, bytes) = (name.to_string(), msgpack.to_vec());
         let mut e = world
             .get_entity_mut(entity)
             .map_err(|e| format!("no entity: {e}"))?;
-        match e.get_mut::<ModData>() {
-            Some(mut data) => {
-                data.values.insert(name, bytes);
-            }
-            None => {
-                e.insert(ModData {
-                    values: [(name, bytes)].into(),
-                });
-            }
-        }
+        ModData::put(&mut e, name.to_string(), msgpack.to_vec());
         return Ok(());
     };
     let registry = world.resource::<AppTypeRegistry>().clone();

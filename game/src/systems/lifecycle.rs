@@ -2,14 +2,14 @@
 //! the transitions below, with the public [`ModInfo`] derived from it.
 //!
 //! ```text
-//!  Loading ──ready──▶ Ready ──start──▶ Idle ◀──ticked── InFlight
-//!     │                 ▲               │ ▲ └──send_tick──▶ │
-//!     │                 │       reloading │ │ reloaded        │
-//!     │             ready            ▼ │                      │
-//!     │                 │          Reloading                  │
-//!     │             Restarting ◀─restart─ BackingOff ◀──fault─┘ (from any live state)
-//!     ▼                                      │
-//!   Failed (a file that never loaded)    Quarantined (too many faults)
+//! Loading ─ready→ Ready ─start→ Idle ─send_tick→ InFlight ─tick_returned→ Idle
+//!                   ↑            │ reloading
+//!                   │            ↓
+//!              Restarting     Reloading ─reloaded→ Idle
+//!                   ↑
+//!   any state ─fault→ BackingOff ─restarting→ Restarting
+//!                   → Quarantined (too many faults in the window)
+//!                   → Failed (the file never loaded, or no worker)
 //! ```
 //!
 //! Nothing here touches the world or a worker: the systems do what a
@@ -331,16 +331,7 @@ mod tests {
     use crate::fault::FaultKind;
 
     fn info() -> ModInfo {
-        ModInfo {
-            file: "mods/a.wasm".into(),
-            name: "a".into(),
-            version: String::new(),
-            status: ModStatus::Loading,
-            ticks: 0,
-            faults: 0,
-            recoveries: 0,
-            last_error: None,
-        }
+        ModInfo::found("mods/a.wasm".into(), "a".into())
     }
 
     fn trap(hook: Hook) -> Fault {

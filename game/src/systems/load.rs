@@ -17,7 +17,7 @@ use crate::fault::{Fault, FaultKind, Hook};
 use crate::grants::{ModGrants, read_grants_file};
 use crate::ownership::SpawnedByMod;
 use crate::protocol::Request;
-use crate::registry::{ModInfo, ModLoaded, ModRecovered, ModRegistry, ModStatus, ReloadMod};
+use crate::registry::{ModInfo, ModLoaded, ModRecovered, ModRegistry, ReloadMod};
 use crate::settings::ModSettings;
 use crate::worker::engine::Runtime;
 use crate::worker::instance::ModSpec;
@@ -103,16 +103,7 @@ pub(crate) fn start_mods(world: &mut World) {
         .zip(workers)
         .map(|((file, grants), worker)| {
             let stem = stem_of(file);
-            let info = ModInfo {
-                file: file.clone(),
-                name: stem.clone(),
-                version: String::new(),
-                status: ModStatus::Loading,
-                ticks: 0,
-                faults: 0,
-                recoveries: 0,
-                last_error: None,
-            };
+            let info = ModInfo::found(file.clone(), stem.clone());
             ModEntry {
                 life: Lifecycle::loading(info),
                 slot: ModSlot::new(stem.into(), grants, worker),

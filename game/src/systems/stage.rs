@@ -404,19 +404,7 @@ fn insert_values(world: &mut World, exposed: &Exposed, entity: Entity, values: V
             Value::Game(i, v) => {
                 (exposed.components[i].ops.insert)(world, entity, v);
             }
-            Value::Data(name, bytes) => {
-                let mut e = world.entity_mut(entity);
-                match e.get_mut::<ModData>() {
-                    Some(mut data) => {
-                        data.values.insert(name, bytes);
-                    }
-                    None => {
-                        e.insert(ModData {
-                            values: [(name, bytes)].into(),
-                        });
-                    }
-                }
-            }
+            Value::Data(name, bytes) => ModData::put(&mut world.entity_mut(entity), name, bytes),
         }
     }
 }
