@@ -225,11 +225,14 @@ fn a_mod_written_against_the_wit_alone_moves_its_entity_by_per_entity_calls() {
     let mut app = app(&dir);
     load(&mut app);
     frames(&mut app, 10);
-    let ticks = ticks(&app, "raw-spinner");
+    let ticks = ticks(&app, "raw_spinner");
     let registry = app.world().resource::<ModRegistry>();
-    let info = registry
-        .get("raw-spinner")
-        .expect("registered by its manifest name");
+    let info = registry.get("raw_spinner").expect("registered by its file");
+    assert_eq!(
+        registry.get_by_name("raw-spinner").map(|m| m.id.as_str()),
+        Some("raw_spinner"),
+        "and found by its display name"
+    );
     assert_eq!(
         (info.version.as_str(), info.status),
         ("0.1.0", ModStatus::Running)
@@ -359,7 +362,7 @@ fn reloading_a_mod_keeps_its_state() {
     join(&mut app, "ada", 1);
     frames(&mut app, 3);
     app.world_mut().write_message(ReloadMod {
-        name: "greeter".into(),
+        id: "greeter".into(),
     });
     frames(&mut app, 3);
     let info = app

@@ -46,7 +46,7 @@ fn mover_positions(app: &mut App) -> Vec<(f32, f32)> {
     let mut all: Vec<(f32, f32)> = world
         .query::<(&Position, &SpawnedByMod)>()
         .iter(world)
-        .filter(|(_, by)| &*by.0 == "mover")
+        .filter(|(_, by)| &*by.0 == "b-mover")
         .map(|(p, _)| (p.x, p.y))
         .collect();
     all.sort_by(|a, b| a.partial_cmp(b).unwrap());
@@ -59,7 +59,7 @@ fn hostile_positions(app: &mut App) -> Vec<(f32, f32)> {
     world
         .query::<(&Position, &SpawnedByMod)>()
         .iter(world)
-        .filter(|(_, by)| &*by.0 == "hostile")
+        .filter(|(_, by)| &*by.0 == "a-hostile")
         .map(|(p, _)| (p.x, p.y))
         .collect()
 }
@@ -216,8 +216,8 @@ fn contain(attack: &str) -> Fault {
     }
 
     let registry = outcome.app.world().resource::<ModRegistry>();
-    assert_eq!(registry.get("mover").unwrap().status, ModStatus::Running);
-    assert_eq!(registry.get("mover").unwrap().faults, 0);
+    assert_eq!(registry.get("b-mover").unwrap().status, ModStatus::Running);
+    assert_eq!(registry.get("b-mover").unwrap().faults, 0);
 
     // Nothing of a failed tick reached the world: only the keeper spawned
     // in tick 0 is there.
@@ -433,9 +433,9 @@ fn a_mod_that_faults_once_is_restarted_and_its_entities_survive() {
     );
     // The restarted mod ticks every frame again. (How many frames the
     // restart itself took depends on how busy the machine is.)
-    let before = ticks(&outcome.app, "hostile");
+    let before = ticks(&outcome.app, "a-hostile");
     frames(&mut outcome.app, 10);
-    assert_eq!(ticks(&outcome.app, "hostile"), before + 10);
+    assert_eq!(ticks(&outcome.app, "a-hostile"), before + 10);
     assert_eq!(hostile_info(&outcome.app).faults, 1);
 }
 

@@ -54,6 +54,13 @@ pub struct Fault {
 
 impl std::fmt::Display for Fault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?} in {:?}: {}", self.kind, self.hook, self.message)
+        // One line, whatever the message holds: it may quote a mod.
+        write!(
+            f,
+            "{:?} in {:?}: {}",
+            self.kind,
+            self.hook,
+            crate::text::escape(&self.message)
+        )
     }
 }

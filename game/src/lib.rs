@@ -32,6 +32,7 @@ mod ownership;
 mod plugin;
 mod registry;
 mod settings;
+mod text;
 #[macro_use]
 pub mod timing;
 
@@ -57,6 +58,7 @@ pub use registry::{
     ReloadMod,
 };
 pub use settings::{FaultPolicy, ModLimits, ModSettings};
+pub use text::escape;
 pub use worker::engine::{WIT_PACKAGE, WIT_VERSION};
 
 /// The names a game needs to run mods.

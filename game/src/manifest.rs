@@ -17,26 +17,96 @@ pub struct ModManifest {
     pub defines: Vec<String>,
 }
 
+use crate::text::{MAX_NAME, printable};
+
 impl ModManifest {
-    /// Checks what `init` returned before the host relies on it: printable
-    /// names of bounded length, and bounded lists.
+    /// Checks what `init` returned before the host relies on it: names are
+    /// printable text of bounded length, the version is semantic
+    /// versioning, and the lists are bounded.
     pub fn check(&self) -> Result<(), String> {
-        let m = self;
-        let ok_name = |s: &str| !s.is_empty() && s.len() <= 128 && !s.chars().any(char::is_control);
-        if !ok_name(&m.name) {
-            return Err("the manifest's name must be 1 to 128 printable characters".into());
+        printable(&self.name).map_err(|e| format!("the manifest's name {e}"))?;
+        if self.version.len() > MAX_NAME {
+            return Err(format!(
+                "the manifest's version is longer than {MAX_NAME} bytes"
+            ));
         }
-        if m.version.len() > 64 {
-            return Err("the manifest's version is longer than 64 bytes".into());
-        }
-        if m.queries.len() > 64 || m.subscribes.len() > 256 || m.defines.len() > 256 {
+        semver::Version::parse(&self.version).map_err(|e| {
+            format!(
+                "the manifest's version {:?} is not semantic versioning (like 1.2.0): {e}",
+                self.version
+            )
+        })?;
+        if self.queries.len() > 64 || self.subscribes.len() > 256 || self.defines.len() > 256 {
             return Err("the manifest lists too many queries, subscriptions or types".into());
         }
-        for q in &m.queries {
-            if q.is_empty() || q.len() > 16 || !q.iter().all(|c| ok_name(c)) {
+        for q in &self.queries {
+            if q.is_empty() || q.len() > 16 {
                 return Err(format!("query {q:?} must name 1 to 16 component types"));
             }
+            for name in q {
+                printable(name).map_err(|e| format!("component name {name:?} in a query {e}"))?;
+            }
+        }
+        for name in self.defines.iter().chain(&self.subscribes) {
+            printable(name).map_err(|e| format!("name {name:?} {e}"))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(name: &str, version: &str) -> ModManifest {
+        ModManifest {
+            name: name.into(),
+            version: version.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn names_are_printable_text() {
+        assert!(manifest("Drift", "1.0.0").check().is_ok());
+        assert!(
+            manifest("Défilé 🚀 мод", "0.1.0-beta.2+build.5")
+                .check()
+                .is_ok()
+        );
+        for bad in [
+            "",
+            "   ",
+            "two\nlines",
+            "bell\u{7}",
+            "esc\u{1b}[31mred",
+            "zero\u{200b}width",
+            "bidi\u{202e}txet",
+            "bom\u{feff}",
+            "soft\u{ad}hyphen",
+            "tag\u{e0041}",
+            "filler\u{3164}",
+            &"x".repeat(129),
+        ] {
+            let refused = manifest(bad, "1.0.0").check();
+            assert!(refused.is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn versions_are_semantic_versioning() {
+        for bad in ["", "1", "1.0", "v1.0.0", "1.0.0.0", "latest", "1.0.0\n"] {
+            assert!(manifest("m", bad).check().is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn query_and_type_names_are_printable_too() {
+        let mut m = manifest("m", "1.0.0");
+        m.queries = vec![vec!["Position\u{202e}".into()]];
+        assert!(m.check().is_err());
+        let mut m = manifest("m", "1.0.0");
+        m.defines = vec!["Score\n".into()];
+        assert!(m.check().is_err());
     }
 }

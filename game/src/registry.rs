@@ -30,9 +30,13 @@ pub enum ModStatus {
 /// as the mod loads, runs, faults and recovers.
 #[derive(Clone, Debug)]
 pub struct ModInfo {
+    /// The mod's identity: its file's stem (`mover` for `mover.wasm`).
+    /// Its entities, its grants, its config and [`ReloadMod`] go by this.
+    pub id: String,
     /// The `.wasm` file the mod came from.
     pub file: PathBuf,
-    /// The mod's name from its manifest (the file's stem until it loads).
+    /// The mod's display name from its manifest (its id until it loads),
+    /// unique among the game's mods.
     pub name: String,
     /// The mod's version from its manifest (empty until it loads).
     pub version: String,
@@ -52,6 +56,7 @@ impl ModInfo {
     /// A mod file found, before it loads: known by the file's stem.
     pub(crate) fn found(file: PathBuf, stem: String) -> Self {
         Self {
+            id: stem.clone(),
             file,
             name: stem,
             version: String::new(),
@@ -77,8 +82,13 @@ impl ModRegistry {
         self.entries.iter().map(|e| e.life.info())
     }
 
-    /// The mod with this manifest name.
-    pub fn get(&self, name: &str) -> Option<&ModInfo> {
+    /// The mod with this id (its file's stem).
+    pub fn get(&self, id: &str) -> Option<&ModInfo> {
+        self.mods().find(|m| m.id == id)
+    }
+
+    /// The mod with this display name.
+    pub fn get_by_name(&self, name: &str) -> Option<&ModInfo> {
         self.mods().find(|m| m.name == name)
     }
 
@@ -103,6 +113,8 @@ impl std::fmt::Debug for ModRegistry {
 /// Sent when a mod has loaded; it ticks from this frame on.
 #[derive(Message, Clone, Debug)]
 pub struct ModLoaded {
+    /// The mod's id (its file's stem).
+    pub id: String,
     /// The mod's name.
     pub name: String,
     /// The mod's version.
@@ -117,6 +129,8 @@ pub struct ModLoaded {
 /// [`ModQuarantined`]).
 #[derive(Message, Clone, Debug)]
 pub struct ModFailed {
+    /// The mod's id (its file's stem).
+    pub id: String,
     /// The mod's name (the file's stem when it never loaded).
     pub name: String,
     /// The file it came from.
@@ -129,6 +143,8 @@ pub struct ModFailed {
 /// component with fresh state.
 #[derive(Message, Clone, Debug)]
 pub struct ModRecovered {
+    /// The mod's id (its file's stem).
+    pub id: String,
     /// The mod's name.
     pub name: String,
     /// The file it came from.
@@ -140,6 +156,8 @@ pub struct ModRecovered {
 /// Sent when a mod has faulted too often and is stopped for good.
 #[derive(Message, Clone, Debug)]
 pub struct ModQuarantined {
+    /// The mod's id (its file's stem).
+    pub id: String,
     /// The mod's name.
     pub name: String,
     /// The file it came from.
@@ -150,13 +168,13 @@ pub struct ModQuarantined {
     pub faults: u32,
 }
 
-/// Ask for a running mod to be reloaded: its state is saved, a fresh
+/// Asks for a running mod to be reloaded: its state is saved, a fresh
 /// instance is made from the compiled component, initialised, and given the
 /// saved state. The mod skips the frames this takes.
 #[derive(Message, Clone, Debug)]
 pub struct ReloadMod {
-    /// The mod's name.
-    pub name: String,
+    /// The mod's id (its file's stem).
+    pub id: String,
 }
 
 /// An event a mod emitted. Game systems read these with a
@@ -164,7 +182,7 @@ pub struct ReloadMod {
 /// their next tick.
 #[derive(Message, Clone, Debug, PartialEq)]
 pub struct ModEvent {
-    /// The emitting mod's name.
+    /// The emitting mod's id (its file's stem).
     pub source: String,
     /// The event's name.
     pub name: String,

@@ -42,6 +42,9 @@ pub struct ModLimits {
     /// the same instruction on every machine, as lockstep multiplayer does;
     /// the time limit above still applies. Metering costs about 5%.
     pub fuel_per_call: Option<u64>,
+    /// Largest mod file read, in bytes (default 128 MiB; a Python mod is
+    /// about 18 MB). A larger file is refused without being read.
+    pub file_bytes: u64,
 }
 
 impl Default for ModLimits {
@@ -59,6 +62,7 @@ impl Default for ModLimits {
             spawns_per_tick: 16_384,
             entities_per_mod: 100_000,
             fuel_per_call: None,
+            file_bytes: 128 << 20,
         }
     }
 }

@@ -6,7 +6,7 @@
 //! Either way the mod sees plain Rust values.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::__private::bindings::bevy_wasm::mods::entities as host;
 use mod_api_packed as packed;
@@ -25,7 +25,41 @@ thread_local! {
         RefCell::new(HashMap::new());
 }
 
+thread_local! {
+    /// Entities the mod's queries gave that it may not change (other mods'
+    /// and the game's), by query, as of the query's last batch read:
+    /// batch writes leave them out.
+    static NOT_WRITABLE: RefCell<HashMap<Vec<String>, HashSet<u64>>> =
+        RefCell::new(HashMap::new());
+}
+
 packed::wit_scalar_conversions!(Scalar);
+
+/// Which of a query's rows `ids` (as `query-batch` gave them) the mod may
+/// change: `None` when all, else a flag per row. Remembers the others, so
+/// a later [`write_batch`](crate::write_batch) leaves them out.
+fn writable_rows(names: &[String], ids: &[u64]) -> Result<Option<Vec<bool>>> {
+    let bits = host::writable_rows(names)?;
+    let flag = |row: usize| bits.get(row / 8).is_some_and(|b| b & (1 << (row % 8)) != 0);
+    let full = ids.len() / 8;
+    let all = bits.len() >= full
+        && bits[..full].iter().all(|b| *b == 0xff)
+        && (full * 8..ids.len()).all(flag);
+    NOT_WRITABLE.with(|n| {
+        let mut n = n.borrow_mut();
+        let foreign = n.entry(names.to_vec()).or_default();
+        foreign.clear();
+        if !all {
+            foreign.extend((0..ids.len()).filter(|row| !flag(*row)).map(|row| ids[row]));
+        }
+    });
+    Ok((!all).then(|| (0..ids.len()).map(flag).collect()))
+}
+
+/// Whether a batch read showed `entity` to be one the mod may not change.
+pub(crate) fn not_writable(entity: u64) -> bool {
+    NOT_WRITABLE.with(|n| n.borrow().values().any(|set| set.contains(&entity)))
+}
 
 /// The host's field list as a layout.
 fn layout_of(fields: &[PackedField]) -> packed::Layout {
@@ -45,8 +79,10 @@ fn layout_of(fields: &[PackedField]) -> packed::Layout {
 /// for (entity, (pos, vel)) in mod_api::read_batch::<(Position, Velocity)>()? { /* ... */ }
 /// ```
 pub fn read_batch<Q: ComponentSet>() -> Result<Vec<(Entity, Q)>> {
-    let batch = host::query_batch(&Q::names())?;
+    let names = Q::names();
+    let batch = host::query_batch(&names)?;
     let ids = batch.entities;
+    writable_rows(&names, &ids)?;
     let mut out = Vec::with_capacity(ids.len());
     Q::decode_each(&batch.columns, ids.len(), |row, value| {
         out.push((Entity(ids[row]), value));
@@ -54,12 +90,14 @@ pub fn read_batch<Q: ComponentSet>() -> Result<Vec<(Entity, Q)>> {
     Ok(out)
 }
 
-/// Reads query `Q` whole and gives every row's entity component `C` with the
+/// Reads query `Q` whole and gives each row's entity component `C` with the
 /// value `f` returns for that row: the fastest way to update many entities,
 /// one call each way and no lists in between.
 ///
-/// `C` is usually one of `Q`'s components, and every row must be an entity
-/// the mod may change (one it spawned, unless the game granted more).
+/// Only the rows the mod may change are given to `f` and written: its own
+/// entities (or any, when the game granted it). Other mods' entities and
+/// the game's with the same components are left as they are. `C` is
+/// usually one of `Q`'s components.
 ///
 /// ```ignore
 /// update_batch::<(Position, Velocity), _>(|_, (p, v)| Position { x: p.x + v.x, y: p.y + v.y })?;
@@ -67,12 +105,31 @@ pub fn read_batch<Q: ComponentSet>() -> Result<Vec<(Entity, Q)>> {
 pub fn update_batch<Q: ComponentSet, C: Component>(
     mut f: impl FnMut(Entity, Q) -> C,
 ) -> Result<()> {
-    let batch = host::query_batch(&Q::names())?;
-    let ids = batch.entities;
+    let names = Q::names();
+    let batch = host::query_batch(&names)?;
+    let mut ids = batch.entities;
+    let writable = writable_rows(&names, &ids)?;
     let mut values = Vec::with_capacity(ids.len());
-    Q::decode_each(&batch.columns, ids.len(), |row, value| {
-        values.push(f(Entity(ids[row]), value));
-    })?;
+    match &writable {
+        None => Q::decode_each(&batch.columns, ids.len(), |row, value| {
+            values.push(f(Entity(ids[row]), value));
+        })?,
+        Some(flags) => {
+            Q::decode_each(&batch.columns, ids.len(), |row, value| {
+                if flags[row] {
+                    values.push(f(Entity(ids[row]), value));
+                }
+            })?;
+            let mut row = 0;
+            ids.retain(|_| {
+                row += 1;
+                flags[row - 1]
+            });
+        }
+    }
+    if ids.is_empty() {
+        return Ok(());
+    }
     let column = encode_column(&values)?;
     Ok(host::write_batch(&Batch {
         entities: ids,
@@ -165,4 +222,34 @@ pub(crate) fn encode_column<C: Component>(values: &[C]) -> Result<Column> {
         encoding,
         data,
     })
+}
+
+/// Like [`encode_column`] for only the values whose `keep` flag is set.
+pub(crate) fn encode_some_rows<C: Component>(values: &[C], keep: &[bool]) -> Result<Column> {
+    let mut column = encode_column(values)?;
+    match &column.encoding {
+        ColumnEncoding::Packed(_) => {
+            let stride = column.data.len() / values.len().max(1);
+            let mut data = Vec::with_capacity(column.data.len());
+            for (record, _) in column
+                .data
+                .chunks_exact(stride.max(1))
+                .zip(keep)
+                .filter(|(_, k)| **k)
+            {
+                data.extend_from_slice(record);
+            }
+            column.data = data;
+        }
+        ColumnEncoding::Msgpack => {
+            let kept: Vec<&C> = values
+                .iter()
+                .zip(keep)
+                .filter(|(_, k)| **k)
+                .map(|(v, _)| v)
+                .collect();
+            column.data = crate::component::encode(&kept)?;
+        }
+    }
+    Ok(column)
 }

@@ -29,8 +29,9 @@
 //!         if tick.frame == 0 {
 //!             spawn(&(Position { x: 0.0, y: 0.0 }, Velocity { x: 1.0, y: 0.5 }))?;
 //!         }
-//!         // Every entity with both, in one call each way; `read_batch` and
-//!         // `write_batch` give and take the rows as lists instead.
+//!         // Every entity with both that this mod may change (its own), in
+//!         // one call each way; `read_batch` and `write_batch` give and take
+//!         // the rows as lists instead.
 //!         update_batch::<(Position, Velocity), _>(|_, (p, v)| Position {
 //!             x: p.x + v.x,
 //!             y: p.y + v.y,

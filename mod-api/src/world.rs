@@ -64,8 +64,11 @@ pub fn query<Q: ComponentSet>() -> Result<Vec<Entity>> {
 /// Writes one component value per entity: `C` of `entities[i]` becomes
 /// `values[i]`.
 ///
-/// Uses the packed layout the last [`read_batch`](crate::read_batch) of `C`
-/// reported when there was one (the fast path), MessagePack otherwise.
+/// Entities a [`read_batch`](crate::read_batch) this tick showed the mod
+/// may not change (other mods' and the game's) are left out, so the rows
+/// of a read can be written back whole. Uses the packed layout the last
+/// batch read of `C` reported when there was one (the fast path),
+/// MessagePack otherwise.
 pub fn write_batch<C: Component>(entities: &[Entity], values: &[C]) -> Result<()> {
     if entities.len() != values.len() {
         return Err(crate::Error::InvalidValue(format!(
@@ -74,10 +77,26 @@ pub fn write_batch<C: Component>(entities: &[Entity], values: &[C]) -> Result<()
             values.len()
         )));
     }
-    let column = crate::batch::encode_column(values)?;
+    let keep: Vec<bool> = entities
+        .iter()
+        .map(|e| !crate::batch::not_writable(e.0))
+        .collect();
+    let column = if keep.iter().all(|k| *k) {
+        crate::batch::encode_column(values)?
+    } else {
+        crate::batch::encode_some_rows(values, &keep)?
+    };
     let batch = crate::__private::bindings::bevy_wasm::mods::types::Batch {
-        entities: entities.iter().map(|e| e.0).collect(),
+        entities: entities
+            .iter()
+            .zip(&keep)
+            .filter(|(_, k)| **k)
+            .map(|(e, _)| e.0)
+            .collect(),
         columns: vec![column],
     };
+    if batch.entities.is_empty() {
+        return Ok(());
+    }
     Ok(host::write_batch(&batch)?)
 }

@@ -95,7 +95,13 @@ pub(crate) fn apply_tick(
             .stage(commands)
         })
     );
-    let staged = staged.map_err(|message| fault(FaultKind::InvalidOutput, message))?;
+    // Staging's reasons quote what the mod sent.
+    let staged = staged.map_err(|message| {
+        fault(
+            FaultKind::InvalidOutput,
+            crate::text::escape(&message).into_owned(),
+        )
+    })?;
     drop(registry);
 
     // Reserve as many ids next time as this tick used, twice over.

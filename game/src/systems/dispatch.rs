@@ -62,7 +62,7 @@ fn dispatch(world: &mut World, mods: &mut ModRegistry, host: &mut ModHost) {
         if slot.inbox.len() > max_inbox {
             let dropped = slot.inbox.len() - max_inbox;
             slot.inbox.drain(..dropped);
-            tracing::warn!(mod_name = %manifest.name, "{dropped} undelivered events dropped");
+            tracing::warn!(mod_id = %manifest.name, "{dropped} undelivered events dropped");
         }
         if !entry.life.can_tick() {
             continue;
@@ -91,7 +91,7 @@ fn dispatch(world: &mut World, mods: &mut ModRegistry, host: &mut ModHost) {
         let bytes = request.bytes();
         if bytes > max_bytes {
             tracing::warn!(
-                mod_name = %manifest.name,
+                mod_id = %manifest.name,
                 "tick of {bytes} bytes is over the {max_bytes}-byte message limit; skipped",
             );
             continue;

@@ -30,7 +30,7 @@ pub(crate) fn on_fault(world: &mut World, frame: u64, entry: &mut ModEntry, faul
     report_failure(world, &info);
     if let AfterFault::Quarantined { in_window } = after {
         tracing::error!(
-            mod_name = %info.name,
+            mod_id = %info.id,
             faults = info.faults,
             "mod quarantined: {in_window} faults within {} frames",
             policy.window_frames
@@ -39,6 +39,7 @@ pub(crate) fn on_fault(world: &mut World, frame: u64, entry: &mut ModEntry, faul
             despawn_owned(world, &entry.slot.owner);
         }
         world.write_message(ModQuarantined {
+            id: info.id.clone(),
             name: info.name.clone(),
             file: info.file.clone(),
             fault,
@@ -53,14 +54,15 @@ fn report_failure(world: &mut World, info: &ModInfo) {
         return;
     };
     tracing::error!(
-        mod_name = %info.name,
-        file = %info.file.display(),
+        mod_id = %crate::text::escape(&info.id),
+        file = %crate::text::escape(&info.file.display().to_string()),
         kind = ?fault.kind,
         hook = ?fault.hook,
         "mod failed: {}",
-        fault.message
+        crate::text::escape(&fault.message)
     );
     world.write_message(ModFailed {
+        id: info.id.clone(),
         name: info.name.clone(),
         file: info.file.clone(),
         fault,
@@ -92,11 +94,7 @@ fn despawn_owned(world: &mut World, owner: &Arc<str>) {
         .filter(|(_, s)| *s.0 == **owner)
         .map(|(e, _)| e)
         .collect();
-    tracing::info!(
-        mod_name = &**owner,
-        "despawning its {} entities",
-        owned.len()
-    );
+    tracing::info!(mod_id = &**owner, "despawning its {} entities", owned.len());
     for e in owned {
         world.despawn(e);
     }

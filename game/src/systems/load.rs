@@ -1,7 +1,7 @@
 //! Finding mod files, starting their workers, and starting the mods that
 //! loaded, all together and in file name order.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -67,6 +67,7 @@ pub(crate) fn start_mods(world: &mut World) {
                     let stem = stem_of(file);
                     ModSpec {
                         file: file.clone(),
+                        folder: settings.mods_dir.clone(),
                         runtime: runtime.clone(),
                         catalog: catalog.clone(),
                         limits: settings.limits.clone(),
@@ -75,7 +76,7 @@ pub(crate) fn start_mods(world: &mut World) {
                             .get(&stem)
                             .cloned()
                             .unwrap_or_else(|| vec![0xc0]),
-                        seed: seed_for(&stem, index),
+                        seed: seed_for(&stem),
                         grants: grants[index].clone(),
                         tap: settings.traffic_tap.clone(),
                     }
@@ -137,18 +138,21 @@ fn find_mods(dir: &std::path::Path) -> Vec<PathBuf> {
         tracing::warn!("no mods folder at {}", dir.display());
         return Vec::new();
     };
+    // Every `.wasm` entry, whatever it is: reading refuses anything but a
+    // regular file in the folder, by name, rather than skipping it unseen.
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "wasm"))
+        .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
         .collect();
     files.sort();
     files
 }
 
-/// A per-mod seed for its random numbers: the same in every run.
-fn seed_for(stem: &str, index: usize) -> u64 {
+/// A mod's seed for its random numbers, from its id alone: the same in
+/// every run, whatever other mods are installed.
+fn seed_for(stem: &str) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in stem.bytes().chain((index as u64).to_le_bytes()) {
+    for b in stem.bytes() {
         h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
     }
     h
@@ -197,22 +201,19 @@ fn start_reloads(world: &mut World, registry: &mut ModRegistry, host: &mut ModHo
     let wanted: Vec<String> = host
         .reloads
         .read(world.resource::<Messages<ReloadMod>>())
-        .map(|r| r.name.clone())
+        .map(|r| r.id.clone())
         .collect();
-    for name in wanted {
-        let entry = registry
-            .entries
-            .iter_mut()
-            .find(|e| e.slot.manifest.as_ref().is_some_and(|m| m.name == name));
+    for id in wanted {
+        let entry = registry.entries.iter_mut().find(|e| *e.slot.owner == *id);
         let Some(entry) = entry else {
-            tracing::warn!(mod_name = %name, "cannot reload: no mod of that name");
+            tracing::warn!(mod_id = %id.escape_debug(), "cannot reload: no mod of that id");
             continue;
         };
         match entry.life.want_reload() {
             ReloadAnswer::Now => send_reload(entry),
             ReloadAnswer::Later => {}
             ReloadAnswer::Refused(why) => {
-                tracing::warn!(mod_name = %name, "cannot reload: {why}");
+                tracing::warn!(mod_id = %id, "cannot reload: {why}");
             }
         }
     }
@@ -234,13 +235,16 @@ fn send_reload(entry: &mut ModEntry) {
     }
 }
 
-/// Starts every `Ready` mod, in load order.
+/// Starts every `Ready` mod, in load order. A display name must differ
+/// from every other mod's the registry knows, whatever its state: the mod
+/// that had it first keeps it, and the newcomer is refused.
 fn start_ready(world: &mut World, registry: &mut ModRegistry, frame: u64) {
-    let mut names: BTreeSet<String> = registry
+    // Names of mods that started before, by the id that holds them.
+    let mut names: BTreeMap<String, Arc<str>> = registry
         .entries
         .iter()
-        .filter(|e| e.life.is_running())
-        .filter_map(|e| e.slot.manifest.as_ref().map(|m| m.name.clone()))
+        .filter(|e| e.life.has_run())
+        .map(|e| (e.life.info().name.clone(), e.slot.owner.clone()))
         .collect();
     for entry in &mut registry.entries {
         if !matches!(entry.life.state(), State::Ready { .. }) {
@@ -249,12 +253,20 @@ fn start_ready(world: &mut World, registry: &mut ModRegistry, frame: u64) {
         let Some(manifest) = entry.slot.manifest.clone() else {
             continue;
         };
-        if !names.insert(manifest.name.clone()) {
+        let holder = names
+            .entry(manifest.name.clone())
+            .or_insert_with(|| entry.slot.owner.clone());
+        if **holder != *entry.slot.owner {
             let fault = Fault {
                 kind: FaultKind::Invalid,
                 hook: Hook::Init,
-                message: format!("another mod is already named `{}`", manifest.name),
+                message: format!(
+                    "the mod in {}.wasm is already named {:?}; display names are unique",
+                    holder, manifest.name
+                ),
             };
+            // Nothing changes until one of the two files does: not retried.
+            entry.slot.worker = None;
             on_fault(world, frame, entry, fault);
             continue;
         }
@@ -263,28 +275,34 @@ fn start_ready(world: &mut World, registry: &mut ModRegistry, frame: u64) {
             .iter()
             .map(|names| prepare_query(world, names))
             .collect();
-        entry.slot.owner = manifest.name.as_str().into();
         let started = entry.life.start(&manifest.name, &manifest.version);
         let info = entry.life.info();
         match started {
             Ok(Started::Recovered) => {
-                tracing::info!(mod_name = %manifest.name, faults = info.faults, "mod restarted after a fault");
+                tracing::info!(mod_id = %info.id, faults = info.faults, "mod restarted after a fault");
                 world.write_message(ModRecovered {
+                    id: info.id.clone(),
                     name: manifest.name,
                     file: info.file.clone(),
                     faults: info.faults,
                 });
             }
             Ok(Started::Loaded) => {
-                tracing::info!(mod_name = %manifest.name, version = %manifest.version, "mod loaded");
+                tracing::info!(
+                    mod_id = %info.id,
+                    name = %manifest.name,
+                    version = %manifest.version,
+                    "mod loaded"
+                );
                 world.write_message(ModLoaded {
+                    id: info.id.clone(),
                     name: manifest.name,
                     version: manifest.version,
                     file: info.file.clone(),
                 });
             }
             // Only `Ready` mods get here.
-            Err(e) => tracing::error!(mod_name = %manifest.name, "host error: {e}"),
+            Err(e) => tracing::error!(mod_id = %info.id, "host error: {e}"),
         }
     }
 }

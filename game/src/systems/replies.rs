@@ -12,17 +12,24 @@ use crate::settings::ModSettings;
 /// Handles `reply` from `entry`'s worker.
 pub(crate) fn on_reply(world: &mut World, host: &mut ModHost, entry: &mut ModEntry, reply: Reply) {
     let outcome = match reply {
-        Reply::Ready(manifest) => entry
-            .life
-            .ready()
-            .map(|()| entry.slot.manifest = Some(manifest))
-            .map_err(|e| host_error(e, Hook::Init)),
+        Reply::Ready(manifest) => match entry.life.check_name(&manifest.name) {
+            Err(message) => Err(Fault {
+                kind: FaultKind::InvalidOutput,
+                hook: Hook::Init,
+                message,
+            }),
+            Ok(()) => entry
+                .life
+                .ready()
+                .map(|()| entry.slot.manifest = Some(manifest))
+                .map_err(|e| host_error(e, Hook::Init)),
+        },
         Reply::Reloaded => entry
             .life
             .reloaded()
             .map(|()| {
                 tracing::info!(
-                    mod_name = &*entry.slot.owner,
+                    mod_id = &*entry.slot.owner,
                     "mod reloaded with its saved state"
                 )
             })

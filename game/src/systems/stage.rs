@@ -324,7 +324,7 @@ impl Staged {
         match self {
             Staged::Spawn(entity, values) => {
                 if let Err(e) = world.spawn_empty_at(entity) {
-                    tracing::error!(mod_name = &**owner, "cannot spawn a reserved entity: {e:?}");
+                    tracing::error!(mod_id = &**owner, "cannot spawn a reserved entity: {e:?}");
                     return;
                 }
                 world.entity_mut(entity).insert(SpawnedByMod(owner.clone()));

@@ -1,6 +1,8 @@
 //! The WebAssembly side: one engine for all mods, an epoch ticker that bounds
 //! every guest call in time, and the checks a file passes before it runs.
 
+use std::io::Read;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -116,6 +118,63 @@ fn first_line(e: &wasmtime::Error) -> String {
         .next()
         .unwrap_or_default()
         .to_string()
+}
+
+/// Reads a mod file found in `folder`: a regular file whose name is
+/// printable, inside the folder (a symbolic link may point elsewhere in it,
+/// never out of it), of at most `max` bytes; nothing more is ever read, and
+/// a refusal says why.
+pub(crate) fn read_mod_file(path: &Path, folder: &Path, max: u64) -> Result<Vec<u8>, String> {
+    let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+    crate::text::printable(&stem).map_err(|e| format!("the file's name {e}"))?;
+    let io = |what: &str, e: std::io::Error| format!("cannot {what}: {e}");
+    let link = std::fs::symlink_metadata(path).map_err(|e| io("read the file", e))?;
+    let target = if link.file_type().is_symlink() {
+        let target = std::fs::canonicalize(path).map_err(|e| io("follow the link", e))?;
+        let root = std::fs::canonicalize(folder).map_err(|e| io("find the mods folder", e))?;
+        if !target.starts_with(&root) {
+            return Err(format!(
+                "a symbolic link to {}, outside the mods folder",
+                crate::text::escape(&target.display().to_string())
+            ));
+        }
+        target
+    } else {
+        path.to_path_buf()
+    };
+    // Checked before opening (opening a pipe would wait for a writer) and
+    // again on the open file, so it cannot be swapped in between.
+    let regular = |meta: std::fs::Metadata| {
+        if meta.is_file() {
+            return Ok(meta);
+        }
+        let kind = if meta.is_dir() {
+            "a folder"
+        } else {
+            "a device, pipe or socket"
+        };
+        Err(format!("not a regular file but {kind}"))
+    };
+    regular(std::fs::metadata(&target).map_err(|e| io("read the file", e))?)?;
+    let mut file = std::fs::File::open(&target).map_err(|e| io("open the file", e))?;
+    let meta = regular(file.metadata().map_err(|e| io("read the file", e))?)?;
+    if meta.len() > max {
+        return Err(format!(
+            "{} bytes, over the {max}-byte limit for a mod file",
+            meta.len()
+        ));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    (&mut file)
+        .take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| io("read the file", e))?;
+    if bytes.len() as u64 > max {
+        return Err(format!(
+            "grew past the {max}-byte limit for a mod file while it was read"
+        ));
+    }
+    Ok(bytes)
 }
 
 /// Tells a core module, a component and anything else apart by the header.

@@ -4,7 +4,7 @@ use serde::Deserialize as _;
 
 use super::state::HostState;
 use crate::codec::packed;
-use crate::protocol::{Column, Command, Encoding, EntityList, Layout, WireComponent};
+use crate::protocol::{Column, Command, Encoding, EntityList, Layout, WireComponent, pack_bits};
 
 mod_api_packed::wit_scalar_conversions!(crate::worker::bindings::types::Scalar);
 use crate::worker::bindings::bevy_wasm::mods::entities::Host;
@@ -55,7 +55,7 @@ impl HostState {
     fn deny_entity(&self, entity: Entity) -> ModError {
         tracing::warn!(
             target: "mod",
-            mod_name = &*self.mod_name,
+            mod_id = &*self.mod_id,
             "denied: changing entity {entity}, which this mod did not spawn"
         );
         ModError::NotOwner(entity)
@@ -305,6 +305,21 @@ impl Host for HostState {
             .copied()
             .filter(|e| !despawned.contains(e))
             .collect())
+    }
+
+    fn writable_rows(&mut self, names: Vec<String>) -> Result<Vec<u8>, ModError> {
+        let q = self
+            .tick
+            .query_index(&names)
+            .ok_or_else(|| ModError::NotQueried(names.join(", ")))?;
+        let query = &self.tick.queries[q];
+        // The rows `query-batch` gives: those not despawned this tick.
+        let despawned = &self.tick.despawned;
+        let writable: Vec<bool> = (0..query.entities.0.len())
+            .filter(|row| despawned.is_empty() || !despawned.contains(&query.entities.0[*row]))
+            .map(|row| self.modify_any_entity || query.owns_row(row))
+            .collect();
+        Ok(pack_bits(&writable))
     }
 
     fn query_batch(&mut self, names: Vec<String>) -> Result<Batch, ModError> {

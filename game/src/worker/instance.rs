@@ -23,6 +23,8 @@ use crate::worker::state::{self, HostState};
 /// What it takes to start a mod.
 pub(crate) struct ModSpec {
     pub file: PathBuf,
+    /// The mods folder the file was found in.
+    pub folder: PathBuf,
     pub runtime: Arc<Runtime>,
     pub catalog: Arc<Catalog>,
     pub limits: ModLimits,
@@ -145,7 +147,7 @@ impl Instance {
         let elapsed = start.elapsed();
         if elapsed > self.soft {
             tracing::warn!(
-                mod_name = &*self.store.data().mod_name,
+                mod_id = &*self.store.data().mod_id,
                 hook = ?hook,
                 "call took {elapsed:?}, over the {:?} budget",
                 self.soft
@@ -178,7 +180,7 @@ impl Instance {
             (_, Err(message)) => Reply::Failed(Fault {
                 kind: FaultKind::InvalidOutput,
                 hook: Hook::Tick,
-                message,
+                message: crate::text::escape(&message).into_owned(),
             }),
             (Err(fault), Ok(_)) => Reply::Failed(fault),
             (Ok(()), Ok(commands)) => Reply::Ticked(commands),
@@ -255,9 +257,10 @@ fn fault(hook: Hook, e: &wasmtime::Error) -> Fault {
     if let Some(backtrace) = e.downcast_ref::<wasmtime::WasmBacktrace>() {
         message.push_str(&format!("\n{backtrace}"));
     }
+    // Function names come from the module: escaped, one frame a line.
     Fault {
         kind,
         hook,
-        message,
+        message: crate::text::escape_keeping_lines(&message).into_owned(),
     }
 }

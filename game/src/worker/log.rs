@@ -1,4 +1,4 @@
-//! `log`: a mod's log lines go to `tracing` with its name.
+//! `log`: a mod's log lines go to `tracing` with its id, escaped.
 
 use super::state::HostState;
 use crate::worker::bindings::bevy_wasm::mods::log::{Host, Level};
@@ -8,7 +8,7 @@ const MAX_MESSAGE: usize = 4096;
 
 impl Host for HostState {
     fn log(&mut self, level: Level, message: String) {
-        if !self.lines.take(&self.mod_name) {
+        if !self.lines.take(&self.mod_id) {
             return;
         }
         let mut text = message;
@@ -19,13 +19,15 @@ impl Host for HostState {
             }
             text.truncate(cut);
         }
-        let name = &*self.mod_name;
+        // A log line is one line of text, whatever the mod put in it.
+        let text = crate::text::escape(&text);
+        let name = &*self.mod_id;
         match level {
-            Level::Trace => tracing::trace!(target: "mod", mod_name = name, "{text}"),
-            Level::Debug => tracing::debug!(target: "mod", mod_name = name, "{text}"),
-            Level::Info => tracing::info!(target: "mod", mod_name = name, "{text}"),
-            Level::Warn => tracing::warn!(target: "mod", mod_name = name, "{text}"),
-            Level::Error => tracing::error!(target: "mod", mod_name = name, "{text}"),
+            Level::Trace => tracing::trace!(target: "mod", mod_id = name, "{text}"),
+            Level::Debug => tracing::debug!(target: "mod", mod_id = name, "{text}"),
+            Level::Info => tracing::info!(target: "mod", mod_id = name, "{text}"),
+            Level::Warn => tracing::warn!(target: "mod", mod_id = name, "{text}"),
+            Level::Error => tracing::error!(target: "mod", mod_id = name, "{text}"),
         }
     }
 }

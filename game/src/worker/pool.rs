@@ -11,6 +11,7 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Receiver, Sender};
 
 use super::bindings::GameModPre;
+use super::engine::read_mod_file;
 use super::instance::{Instance, ModSpec};
 use crate::fault::{Fault, FaultKind, Hook};
 use crate::protocol::{Reply, Request};
@@ -183,11 +184,11 @@ struct CompileCache {
 
 impl CompileCache {
     fn prepare(&self, spec: &ModSpec) -> Result<GameModPre<HostState>, Fault> {
-        let bytes: Arc<[u8]> = std::fs::read(&spec.file)
-            .map_err(|e| Fault {
+        let bytes: Arc<[u8]> = read_mod_file(&spec.file, &spec.folder, spec.limits.file_bytes)
+            .map_err(|message| Fault {
                 kind: FaultKind::Invalid,
                 hook: Hook::Load,
-                message: format!("cannot read the file: {e}"),
+                message,
             })?
             .into();
         if let Some(pre) = self.done.lock().ok().and_then(|d| d.get(&bytes).cloned()) {

@@ -31,7 +31,7 @@ pub(crate) struct HostState {
     pub wasi: WasiCtx,
     pub table: ResourceTable,
     pub limits: StoreLimits,
-    pub mod_name: Arc<str>,
+    pub mod_id: Arc<str>,
     pub catalog: Arc<Catalog>,
     pub caps: OutputCaps,
     /// What the mod declared in `init`, once it has.
@@ -140,7 +140,7 @@ impl HostState {
             wasi,
             table: ResourceTable::new(),
             limits: StoreLimits::default(),
-            mod_name: name,
+            mod_id: name,
             catalog,
             caps: OutputCaps {
                 commands: limits.commands_per_tick,
@@ -157,11 +157,10 @@ impl HostState {
         }
     }
 
-    /// `init` returned this manifest: the mod is known by its name from now
-    /// on, and may write the types it defines.
+    /// `init` returned this manifest: the mod may write the types it
+    /// defines. (It is still known by its id, its file's stem.)
     pub(crate) fn started(&mut self, manifest: &ModManifest) {
         self.defines = manifest.defines.iter().cloned().collect();
-        self.mod_name = manifest.name.as_str().into();
     }
 
     /// Records a command, enforcing the per-tick caps.
@@ -227,9 +226,10 @@ impl HostState {
         };
         let mut shown = name.to_string();
         shown.truncate(shown.floor_char_boundary(128));
+        let shown = crate::text::escape(&shown);
         tracing::warn!(
             target: "mod",
-            mod_name = &*self.mod_name,
+            mod_id = &*self.mod_id,
             "denied: writing component `{shown}`: {}",
             match denied {
                 ModError::ReadOnly(_) => "the game exposes it read-only",
@@ -268,8 +268,10 @@ pub(crate) fn manifest_from(m: types::Manifest) -> ModManifest {
 }
 
 /// A short text for a guest's error value.
+/// The strings in it come from the mod (or name what it sent), so the text
+/// is escaped.
 pub(crate) fn describe(e: &ModError) -> String {
-    match e {
+    let text = match e {
         ModError::UnknownComponent(s) => format!("unknown component `{s}`"),
         ModError::ReadOnly(s) => format!("component `{s}` is read-only"),
         ModError::NotQueried(s) => format!("component `{s}` is not in the mod's queries"),
@@ -279,5 +281,6 @@ pub(crate) fn describe(e: &ModError) -> String {
         ModError::LimitExceeded(s) => format!("limit exceeded: {s}"),
         ModError::Denied(s) => format!("denied: {s}"),
         ModError::Failed(s) => s.clone(),
-    }
+    };
+    crate::text::escape(&text).into_owned()
 }

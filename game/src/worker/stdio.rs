@@ -28,7 +28,7 @@ impl LineBudget {
 
     /// Whether one more line may be written; warns once when the budget runs
     /// out.
-    pub(crate) fn take(&self, mod_name: &str) -> bool {
+    pub(crate) fn take(&self, mod_id: &str) -> bool {
         let before = self
             .left
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
@@ -36,7 +36,7 @@ impl LineBudget {
         if before == 1 {
             tracing::warn!(
                 target: "mod",
-                mod_name,
+                mod_id,
                 "more than {} log lines this tick; the rest are dropped",
                 self.cap.load(Ordering::Relaxed)
             );
@@ -48,16 +48,16 @@ impl LineBudget {
 /// One of a mod's output streams.
 #[derive(Clone)]
 pub(crate) struct LogPipe {
-    mod_name: Arc<str>,
+    mod_id: Arc<str>,
     stderr: bool,
     pending: Arc<Mutex<Vec<u8>>>,
     budget: LineBudget,
 }
 
 impl LogPipe {
-    pub(crate) fn new(mod_name: Arc<str>, stderr: bool, budget: LineBudget) -> Self {
+    pub(crate) fn new(mod_id: Arc<str>, stderr: bool, budget: LineBudget) -> Self {
         Self {
-            mod_name,
+            mod_id,
             stderr,
             pending: Arc::default(),
             budget,
@@ -79,14 +79,15 @@ impl LogPipe {
     }
 
     fn emit(&self, line: &[u8]) {
-        if !self.budget.take(&self.mod_name) {
+        if !self.budget.take(&self.mod_id) {
             return;
         }
         let text = String::from_utf8_lossy(line);
+        let text = crate::text::escape(&text);
         if self.stderr {
-            tracing::warn!(target: "mod", mod_name = &*self.mod_name, stream = "stderr", "{text}");
+            tracing::warn!(target: "mod", mod_id = &*self.mod_id, stream = "stderr", "{text}");
         } else {
-            tracing::info!(target: "mod", mod_name = &*self.mod_name, stream = "stdout", "{text}");
+            tracing::info!(target: "mod", mod_id = &*self.mod_id, stream = "stdout", "{text}");
         }
     }
 }

@@ -21,6 +21,9 @@ use wasmtime_wasi::p2::{DynPollable, SocketResult};
 use wasmtime_wasi::sockets::WasiSocketsCtxView;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
 
+use chacha20::ChaCha12Rng;
+use chacha20::rand_core::SeedableRng;
+
 use super::clock::GameTime;
 use super::stdio::{LineBudget, LogPipe};
 use crate::grants::{GUEST_DATA_DIR, ModGrants};
@@ -34,8 +37,10 @@ pub(crate) fn context(
     lines: &LineBudget,
     grants: &ModGrants,
 ) -> Result<WasiCtx, String> {
-    let mut bytes = [0u8; 32];
-    bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    // Two ChaCha streams per mod, one for each of WASI's random sources:
+    // a real generator (no short cycle), the same in every run.
+    let secure = ChaCha12Rng::seed_from_u64(seed);
+    let insecure = ChaCha12Rng::seed_from_u64(!seed);
     let mut builder = WasiCtxBuilder::new();
     builder
         .stdout(LogPipe::new(name.clone(), false, lines.clone()))
@@ -43,9 +48,9 @@ pub(crate) fn context(
         .allow_tcp(false)
         .allow_udp(false)
         .allow_ip_name_lookup(false)
-        .secure_random(wasmtime_wasi::Deterministic::new(bytes.to_vec()))
-        .insecure_random(wasmtime_wasi::Deterministic::new(bytes.to_vec()))
-        .insecure_random_seed(seed as u128)
+        .secure_random(secure)
+        .insecure_random(insecure)
+        .insecure_random_seed(u128::from(seed) << 64 | u128::from(!seed))
         .wall_clock(time.clone())
         .monotonic_clock(time.clone());
     if let Some(dir) = &grants.read_dir {
@@ -102,8 +107,9 @@ impl HostState {
     fn deny_network(&self, what: &str) -> wasmtime_wasi::p2::SocketError {
         tracing::warn!(
             target: "mod",
-            mod_name = &*self.mod_name,
-            "denied: {what} (mods have no network access)"
+            mod_id = &*self.mod_id,
+            "denied: {} (mods have no network access)",
+            crate::text::escape(what)
         );
         sockets::network::ErrorCode::AccessDenied.into()
     }
@@ -112,7 +118,7 @@ impl HostState {
     fn note_asked(&mut self, asked: Asked, what: &str) {
         if self.asked & asked as u8 == 0 {
             self.asked |= asked as u8;
-            tracing::info!(target: "mod", mod_name = &*self.mod_name, "{what}");
+            tracing::info!(target: "mod", mod_id = &*self.mod_id, "{}", crate::text::escape(what));
         }
     }
 }

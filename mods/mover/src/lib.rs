@@ -34,10 +34,15 @@ struct Config {
     count: u32,
     #[serde(default)]
     api: Option<String>,
+    /// A display name other than the crate's, to run two copies side by
+    /// side.
+    #[serde(default)]
+    name: Option<String>,
 }
 
 #[derive(Default)]
 struct Mover {
+    name: Option<String>,
     wanted: u32,
     spawned: u32,
     read_write: bool,
@@ -45,12 +50,17 @@ struct Mover {
 
 impl Mod for Mover {
     fn manifest(&self, manifest: Manifest) -> Manifest {
+        let manifest = match &self.name {
+            Some(name) => manifest.with_name(name.clone()),
+            None => manifest,
+        };
         manifest.query::<(Position, Velocity)>()
     }
 
     fn init(&mut self, config: &[u8]) -> Result<()> {
         let config = rmp_serde::from_slice::<Config>(config).ok();
         self.wanted = config.as_ref().map_or(10, |c| c.count);
+        self.name = config.as_ref().and_then(|c| c.name.clone());
         self.read_write = config.and_then(|c| c.api).as_deref() == Some("read-write");
         Ok(())
     }

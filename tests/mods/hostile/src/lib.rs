@@ -42,6 +42,9 @@ struct Config {
     /// across a restart).
     #[serde(default)]
     once: bool,
+    /// A display name other than the crate's.
+    #[serde(default)]
+    name: Option<String>,
 }
 
 #[derive(Default)]
@@ -56,6 +59,10 @@ fn escaped(what: &str) -> Result<()> {
 
 impl Mod for Hostile {
     fn manifest(&self, manifest: Manifest) -> Manifest {
+        let manifest = match &self.config.name {
+            Some(name) => manifest.with_name(name.clone()),
+            None => manifest,
+        };
         manifest.query::<Position>()
     }
 
@@ -86,6 +93,19 @@ impl Mod for Hostile {
             return Ok(());
         }
         match self.config.attack.as_str() {
+            "noisy" => {
+                // Text that would clear a terminal, reverse a line and
+                // forge a second log line, if it reached one raw.
+                mod_api::log::warn("first\nforged line \u{1b}[2J \u{202e}desrever");
+                println!("stdout \u{1b}[31mred\rover");
+                return Err(Error::msg("failed \u{1b}[2J\nforged fault line"));
+            }
+            "random" => {
+                // What WASI's random source gives, straight from the host.
+                let mut bytes = [0u8; 96];
+                getrandom::fill(&mut bytes).map_err(|e| Error::msg(e.to_string()))?;
+                return emit("random", serde_bytes::Bytes::new(&bytes));
+            }
             "clock" => {
                 let wall = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
@@ -195,10 +215,15 @@ impl Mod for Hostile {
                 }
             }
             "write-other" => {
-                let rows = read_batch::<Position>()?;
-                let ids: Vec<Entity> = rows.iter().map(|(e, _)| *e).collect();
-                let far: Vec<Position> = rows.iter().map(|_| Position { x: 1e9, y: 1e9 }).collect();
-                let _ = write_batch(&ids, &far);
+                // Straight to the host: mod-api would leave out the rows
+                // this mod may not change.
+                let mut batch = raw::entities::query_batch(&["Position".to_string()])
+                    .map_err(|e| Error::msg(format!("{e:?}")))?;
+                let far: Vec<u8> = (0..batch.entities.len())
+                    .flat_map(|_| [1e9f32.to_le_bytes(), 1e9f32.to_le_bytes()].concat())
+                    .collect();
+                batch.columns[0].data = far;
+                let _ = raw::entities::write_batch(&batch);
                 Ok(())
             }
             "open-file" => match std::fs::read("/etc/passwd") {

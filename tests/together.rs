@@ -1,0 +1,349 @@
+//! Many mods from many authors in one game: honest mods that share
+//! component types run side by side, each changing only what it owns.
+
+use bevy::prelude::*;
+use bevy_wasm_mods::ModInfo;
+use bevy_wasm_mods::prelude::*;
+use demo_game::{Position, Velocity};
+use mod_tests::*;
+
+/// A config for the mover: how many entities, which batch API, which name.
+fn mover_config(count: u32, read_write: bool, name: &str) -> Vec<u8> {
+    #[derive(serde::Serialize)]
+    struct Config<'a> {
+        count: u32,
+        api: &'a str,
+        name: &'a str,
+    }
+    let api = if read_write { "read-write" } else { "update" };
+    rmp_serde::to_vec_named(&Config { count, api, name }).unwrap()
+}
+
+/// Where the mover's logic puts its entity `i` after `ticks` ticks
+/// (spawned in tick 0, moved once in each later tick).
+fn expected(i: u32, ticks: u64) -> (Position, Velocity) {
+    let step_y = i as f32 / 10.0;
+    let (mut x, mut y) = (i as f32, 0.0f32);
+    for _ in 1..ticks {
+        x += 1.0;
+        y += step_y;
+    }
+    (Position { x, y }, Velocity { x: 1.0, y: step_y })
+}
+
+#[test]
+fn two_movers_share_a_query_for_10000_frames_and_neither_faults() {
+    const FRAMES: usize = 10_000;
+    let dir = folder_with(&[("mover", "a-mover.wasm"), ("mover", "b-mover.wasm")]);
+    let mut app = app_with(
+        ModPlugin::new()
+            .with_mods_dir(&dir)
+            .with_limits(relaxed_limits())
+            .with_config("a-mover", mover_config(5, false, "mover-a"))
+            .with_config("b-mover", mover_config(7, true, "mover-b")),
+    );
+    // The game's own entities with the same components: neither mod may
+    // move them.
+    let game: Vec<Entity> = (0..3)
+        .map(|i| {
+            let p = Position {
+                x: -(i as f32),
+                y: 100.0,
+            };
+            let v = Velocity { x: 5.0, y: 5.0 };
+            app.world_mut().spawn((p, v)).id()
+        })
+        .collect();
+    let failures = load(&mut app);
+    assert!(failures.is_empty(), "{failures:?}");
+    frames(&mut app, FRAMES);
+
+    let registry = app.world().resource::<ModRegistry>();
+    for id in ["a-mover", "b-mover"] {
+        let info = registry.get(id).unwrap_or_else(|| panic!("{id} runs"));
+        assert_eq!(
+            (info.status, info.faults),
+            (ModStatus::Running, 0),
+            "{id}: {:?}",
+            info.last_error
+        );
+        assert!(info.ticks >= FRAMES as u64);
+    }
+    assert_eq!(registry.get_by_name("mover-b").unwrap().id, "b-mover");
+    for (owner, count) in [("a-mover", 5), ("b-mover", 7)] {
+        let ticks = ticks(&app, owner);
+        let world = app.world_mut();
+        let mut mine: Vec<(Position, Velocity)> = world
+            .query::<(&Position, &Velocity, &SpawnedByMod)>()
+            .iter(world)
+            .filter(|(_, _, s)| &*s.0 == owner)
+            .map(|(p, v, _)| (*p, *v))
+            .collect();
+        mine.sort_by(|a, b| a.0.y.total_cmp(&b.0.y));
+        // Entity `i` of the mover moves `i / 10` up a tick: by y, in order.
+        let want: Vec<(Position, Velocity)> = (0..count).map(|i| expected(i, ticks)).collect();
+        assert_eq!(mine, want, "{owner}'s entities after {ticks} ticks");
+    }
+    for (i, e) in game.into_iter().enumerate() {
+        let p = *app.world().get::<Position>(e).unwrap();
+        assert_eq!(
+            p,
+            Position {
+                x: -(i as f32),
+                y: 100.0
+            },
+            "the game's entity {i} was not moved"
+        );
+    }
+}
+
+/// A config for the hostile test mod.
+fn hostile_config(attack: &str, name: &str) -> Vec<u8> {
+    #[derive(serde::Serialize)]
+    struct Config<'a> {
+        attack: &'a str,
+        name: &'a str,
+        once: bool,
+    }
+    rmp_serde::to_vec_named(&Config {
+        attack,
+        name,
+        once: true,
+    })
+    .unwrap()
+}
+
+fn info(app: &App, id: &str) -> ModInfo {
+    app.world()
+        .resource::<ModRegistry>()
+        .get(id)
+        .unwrap_or_else(|| panic!("{id} is in the registry"))
+        .clone()
+}
+
+#[test]
+fn a_display_name_stays_with_the_mod_that_had_it_and_ids_are_file_names() {
+    // `b-squatter` declares the mover's name; the mover came first.
+    let dir = folder_with(&[("mover", "a-mover.wasm"), ("hostile", "b-squatter.wasm")]);
+    let mut app = app_with(
+        ModPlugin::new()
+            .with_mods_dir(&dir)
+            .with_limits(relaxed_limits())
+            .with_config("b-squatter", hostile_config("none", "mover")),
+    );
+    let failures = load(&mut app);
+    frames(&mut app, 10);
+
+    let mover = info(&app, "a-mover");
+    assert_eq!(
+        (mover.name.as_str(), mover.status, mover.faults),
+        ("mover", ModStatus::Running, 0)
+    );
+    let squatter = info(&app, "b-squatter");
+    assert_eq!(squatter.status, ModStatus::Failed, "{squatter:?}");
+    let fault = squatter.last_error.unwrap();
+    assert!(
+        fault
+            .message
+            .contains("a-mover.wasm is already named \"mover\""),
+        "{fault}"
+    );
+    assert_eq!(failures.len(), 1, "only the newcomer: {failures:?}");
+    assert_eq!(failures[0].id, "b-squatter");
+    // The mover's entities are marked with its id, not its display name.
+    let world = app.world_mut();
+    let owners: Vec<String> = world
+        .query::<&SpawnedByMod>()
+        .iter(world)
+        .map(|s| s.0.to_string())
+        .collect();
+    assert_eq!(owners.len(), 10);
+    assert!(owners.iter().all(|o| o == "a-mover"), "{owners:?}");
+}
+
+#[test]
+fn names_that_are_not_printable_text_are_refused() {
+    let dir = folder_with(&[
+        ("hostile", "a-newline.wasm"),
+        ("hostile", "b-escape.wasm"),
+        ("hostile", "c-zero-width.wasm"),
+        ("hostile", "d-bidi.wasm"),
+        ("mover", "e-mover.wasm"),
+    ]);
+    let names = [
+        ("a-newline", "two\nlines"),
+        ("b-escape", "\u{1b}[2Jred"),
+        ("c-zero-width", "mo\u{200b}ver"),
+        ("d-bidi", "revo\u{202e}m"),
+    ];
+    let mut plugin = ModPlugin::new()
+        .with_mods_dir(&dir)
+        .with_limits(relaxed_limits());
+    for (id, name) in names {
+        plugin = plugin.with_config(id, hostile_config("none", name));
+    }
+    let mut app = app_with(plugin);
+    load(&mut app);
+    frames(&mut app, 3);
+    for (id, _) in names {
+        let refused = info(&app, id);
+        assert_ne!(refused.status, ModStatus::Running, "{id}");
+        let fault = refused.last_error.unwrap();
+        assert!(
+            fault.message.contains("not shown as itself"),
+            "{id}: {fault}"
+        );
+        // The fault as a line of text holds nothing a terminal acts on.
+        let line = fault.to_string();
+        assert!(!line.chars().any(|c| c.is_control()), "{id}: {line:?}");
+    }
+    assert_eq!(info(&app, "e-mover").status, ModStatus::Running);
+}
+
+#[test]
+fn each_mod_gets_its_own_random_stream_the_same_in_every_run() {
+    let run = || {
+        let dir = folder_with(&[("hostile", "a-dice.wasm"), ("hostile", "b-dice.wasm")]);
+        let mut app = app_with(
+            ModPlugin::new()
+                .with_mods_dir(&dir)
+                .with_limits(relaxed_limits())
+                .with_config("a-dice", hostile_config("random", "dice-a"))
+                .with_config("b-dice", hostile_config("random", "dice-b")),
+        );
+        load(&mut app);
+        let events = frames_collecting::<ModEvent>(&mut app, 6);
+        let by = |id: &str| -> Vec<u8> {
+            let e = events
+                .iter()
+                .find(|e| e.name == "random" && e.source == id)
+                .unwrap_or_else(|| panic!("{id} sent its bytes: {events:?}"));
+            e.decode::<serde_bytes::ByteBuf>().unwrap().into_vec()
+        };
+        (by("a-dice"), by("b-dice"))
+    };
+    let (a, b) = run();
+    assert_eq!(a.len(), 96);
+    assert_ne!(a, b, "two mods, two streams");
+    // A real generator: no cycle of the seed's length.
+    assert_ne!(a[..32], a[32..64]);
+    assert_ne!(a[..8], a[8..16]);
+    assert_eq!(run(), (a, b), "the same in every run");
+}
+
+#[test]
+fn only_regular_files_inside_the_folder_and_under_the_size_limit_are_read() {
+    let outside = mods_folder();
+    std::fs::write(outside.join("elsewhere.wasm"), mod_bytes("mover")).unwrap();
+    let dir = folder_with(&[("mover", "a-mover.wasm")]);
+    std::os::unix::fs::symlink(outside.join("elsewhere.wasm"), dir.join("b-link-out.wasm"))
+        .unwrap();
+    std::os::unix::fs::symlink(dir.join("a-mover.wasm"), dir.join("c-link-in.wasm")).unwrap();
+    std::fs::create_dir(dir.join("d-folder.wasm")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", dir.join("e-device.wasm")).unwrap();
+    let fifo = dir.join("f-pipe.wasm");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+    // The example mods are a few MB each.
+    std::fs::write(dir.join("g-huge.wasm"), vec![0u8; 17 << 20]).unwrap();
+    let limits = bevy_wasm_mods::ModLimits {
+        file_bytes: 16 << 20,
+        ..relaxed_limits()
+    };
+    let mut app = app_with(
+        ModPlugin::new()
+            .with_mods_dir(&dir)
+            .with_limits(limits)
+            .with_config("c-link-in", mover_config(1, false, "mover-linked")),
+    );
+    load(&mut app);
+    frames(&mut app, 3);
+    assert_eq!(info(&app, "a-mover").status, ModStatus::Running);
+    assert_eq!(
+        info(&app, "c-link-in").status,
+        ModStatus::Running,
+        "a link inside the folder"
+    );
+    for (id, why) in [
+        ("b-link-out", "outside the mods folder"),
+        ("d-folder", "a folder"),
+        ("e-device", "outside the mods folder"),
+        ("f-pipe", "a device, pipe or socket"),
+        ("g-huge", "over the 16777216-byte limit"),
+    ] {
+        let refused = info(&app, id);
+        assert_eq!(refused.status, ModStatus::Failed, "{id}");
+        let fault = refused.last_error.unwrap();
+        assert!(fault.message.contains(why), "{id}: {fault}");
+    }
+}
+
+/// Everything logged in this test process, as text without colours.
+fn captured_logs() -> &'static std::sync::Mutex<Vec<u8>> {
+    use std::sync::{Mutex, OnceLock};
+    static LOGS: OnceLock<&'static Mutex<Vec<u8>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs: &'static Mutex<Vec<u8>> = Box::leak(Box::new(Mutex::new(Vec::new())));
+        struct Sink(&'static Mutex<Vec<u8>>);
+        impl std::io::Write for Sink {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let _ = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || Sink(logs))
+            .try_init();
+        logs
+    })
+}
+
+#[test]
+fn text_from_a_mod_reaches_the_log_escaped() {
+    let logs = captured_logs();
+    let dir = folder_with(&[("hostile", "a-noisy.wasm")]);
+    let mut app = app_with(
+        ModPlugin::new()
+            .with_mods_dir(&dir)
+            .with_limits(relaxed_limits())
+            .with_config("a-noisy", hostile_config("noisy", "noisy")),
+    );
+    load(&mut app);
+    frames(&mut app, 6);
+    let fault = info(&app, "a-noisy").last_error.expect("the mod failed");
+    assert!(
+        fault.message.contains("failed \\u{1b}[2J\\nforged"),
+        "{fault:?}"
+    );
+    let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    let ours: Vec<&str> = text.lines().filter(|l| l.contains("a-noisy")).collect();
+    assert!(
+        ours.iter()
+            .any(|l| l.contains("first\\nforged line \\u{1b}[2J \\u{202e}desrever")),
+        "{ours:#?}"
+    );
+    assert!(
+        ours.iter()
+            .any(|l| l.contains("stdout \\u{1b}[31mred\\rover")),
+        "{ours:#?}"
+    );
+    assert!(
+        ours.iter()
+            .any(|l| l.contains("mod failed: failed \\u{1b}[2J\\nforged")),
+        "{ours:#?}"
+    );
+    for forged in ["forged line", "forged fault line"] {
+        assert!(
+            !text.lines().any(|l| l.starts_with(forged)),
+            "a mod started a log line of its own"
+        );
+    }
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{202e}'),
+        "raw control text in the log"
+    );
+}
