@@ -347,3 +347,26 @@ fn text_from_a_mod_reaches_the_log_escaped() {
         "raw control text in the log"
     );
 }
+
+#[test]
+fn refused_calls_cannot_flood_the_log() {
+    let logs = captured_logs();
+    let dir = folder_with(&[("hostile", "a-flooder.wasm")]);
+    let mut app = app_with(
+        ModPlugin::new()
+            .with_mods_dir(&dir)
+            .with_limits(relaxed_limits())
+            .with_config("a-flooder", hostile_config("flood-denied", "flooder")),
+    );
+    load(&mut app);
+    frames(&mut app, 6);
+    let flooder = info(&app, "a-flooder");
+    assert_eq!(flooder.faults, 1, "the tick was refused: {flooder:?}");
+    let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    let denials = text
+        .lines()
+        .filter(|l| l.contains("a-flooder") && l.contains("denied: writing component"))
+        .count();
+    // 10,000 refused calls; the mod's 100 lines a tick bound what is logged.
+    assert!((1..=100).contains(&denials), "{denials} lines logged");
+}

@@ -13,8 +13,42 @@ use crate::worker::bindings::types::{
     Batch, Column as WitColumn, ColumnEncoding, Component, Entity, ModError, PackedField,
 };
 
+/// Most component types one query names (as a manifest's queries).
+const MAX_QUERY_NAMES: usize = 16;
+/// Most components one `spawn` or `insert`, or names one `remove`, takes.
+const MAX_COMPONENTS: usize = 256;
+
+/// Refuses a list of names longer than `max`, or with a name longer than
+/// any type name can be, before anything is looked up.
+fn check_names(names: &[String], max: usize) -> Result<(), ModError> {
+    if names.len() > max {
+        return Err(ModError::InvalidValue(format!(
+            "{} names in one call; at most {max}",
+            names.len()
+        )));
+    }
+    match names.iter().find(|n| n.len() > crate::text::MAX_NAME) {
+        Some(_) => Err(ModError::UnknownComponent(format!(
+            "a name longer than {} bytes",
+            crate::text::MAX_NAME
+        ))),
+        None => Ok(()),
+    }
+}
+
 impl HostState {
-    fn check_components(&self, components: &[Component]) -> Result<usize, ModError> {
+    fn check_components(&mut self, components: &[Component]) -> Result<usize, ModError> {
+        if components.len() > MAX_COMPONENTS {
+            return Err(ModError::InvalidValue(format!(
+                "{} components in one call; at most {MAX_COMPONENTS}",
+                components.len()
+            )));
+        }
+        let total: usize = components
+            .iter()
+            .map(|c| c.name.len() + c.value.len())
+            .sum();
+        self.check_room(total)?;
         let mut bytes = 0;
         for c in components {
             self.check_writable(&c.name)?;
@@ -51,13 +85,16 @@ impl HostState {
         Ok(())
     }
 
-    /// Logs a refused change to an entity the mod did not spawn.
+    /// Logs a refused change to an entity the mod did not spawn (within
+    /// its line budget).
     fn deny_entity(&self, entity: Entity) -> ModError {
-        tracing::warn!(
-            target: "mod",
-            mod_id = &*self.mod_id,
-            "denied: changing entity {entity}, which this mod did not spawn"
-        );
+        if self.lines.take(&self.mod_id) {
+            tracing::warn!(
+                target: "mod",
+                mod_id = &*self.mod_id,
+                "denied: changing entity {entity}, which this mod did not spawn"
+            );
+        }
         ModError::NotOwner(entity)
     }
 
@@ -177,6 +214,7 @@ impl HostState {
     }
 
     fn try_remove(&mut self, entity: Entity, names: Vec<String>) -> Result<(), ModError> {
+        check_names(&names, MAX_COMPONENTS)?;
         self.check_alive(entity)?;
         self.check_owner(entity)?;
         for name in &names {
@@ -191,6 +229,14 @@ impl HostState {
 
     fn try_write_batch(&mut self, batch: Batch) -> Result<(), ModError> {
         let rows = batch.entities.len();
+        if batch.columns.len() > MAX_QUERY_NAMES {
+            return Err(ModError::InvalidValue(format!(
+                "{} columns in one batch; at most {MAX_QUERY_NAMES}",
+                batch.columns.len()
+            )));
+        }
+        let total: usize = batch.columns.iter().map(|c| c.data.len()).sum();
+        self.check_room(rows.saturating_mul(8).saturating_add(total))?;
         let mut columns = Vec::with_capacity(batch.columns.len());
         let mut bytes = rows * 8;
         let same_rows: Vec<usize> = (0..self.tick.queries.len())
@@ -255,6 +301,7 @@ impl Host for HostState {
     }
 
     fn get(&mut self, entity: Entity, name: String) -> Result<Option<Vec<u8>>, ModError> {
+        check_names(std::slice::from_ref(&name), 1)?;
         if let Some(value) = self.tick.overlay.get(&(entity, name.clone())) {
             return Ok(value.clone());
         }
@@ -293,6 +340,7 @@ impl Host for HostState {
     }
 
     fn query(&mut self, names: Vec<String>) -> Result<Vec<Entity>, ModError> {
+        check_names(&names, MAX_QUERY_NAMES)?;
         let q = self
             .tick
             .query_index(&names)
@@ -308,6 +356,7 @@ impl Host for HostState {
     }
 
     fn writable_rows(&mut self, names: Vec<String>) -> Result<Vec<u8>, ModError> {
+        check_names(&names, MAX_QUERY_NAMES)?;
         let q = self
             .tick
             .query_index(&names)
@@ -323,6 +372,7 @@ impl Host for HostState {
     }
 
     fn query_batch(&mut self, names: Vec<String>) -> Result<Batch, ModError> {
+        check_names(&names, MAX_QUERY_NAMES)?;
         let q = self
             .tick
             .query_index(&names)

@@ -22,6 +22,7 @@ impl HostState {
                 "event names are 1 to {MAX_NAME} bytes long"
             )));
         }
+        self.check_room(name.len() + payload.len())?;
         self.check_value(&name, &payload)?;
         if self.tick.events >= self.caps.events {
             return Err(self.violate(format!("more than {} events in one tick", self.caps.events)));

@@ -208,6 +208,19 @@ impl HostState {
         result
     }
 
+    /// Refuses a call whose arguments would take the tick past its byte cap,
+    /// before any of them is checked: what a call costs the host is bounded
+    /// by what the tick may still send.
+    pub(super) fn check_room(&mut self, bytes: usize) -> Result<(), ModError> {
+        if self.tick.bytes.saturating_add(bytes) > self.caps.bytes {
+            return Err(self.violate(format!(
+                "more than {} bytes of commands in one tick",
+                self.caps.bytes
+            )));
+        }
+        Ok(())
+    }
+
     /// Marks the tick as refused and returns the error for the mod.
     pub(super) fn violate(&mut self, why: String) -> ModError {
         if self.tick.violation.is_none() {
@@ -224,6 +237,11 @@ impl HostState {
             None if self.defines.contains(name) => return Ok(()),
             None => ModError::UnknownComponent(name.into()),
         };
+        // Logged within the mod's line budget: a mod cannot flood the log
+        // with refusals.
+        if !self.lines.take(&self.mod_id) {
+            return Err(denied);
+        }
         let mut shown = name.to_string();
         shown.truncate(shown.floor_char_boundary(128));
         let shown = crate::text::escape(&shown);

@@ -29,6 +29,9 @@ use super::stdio::{LineBudget, LogPipe};
 use crate::grants::{GUEST_DATA_DIR, ModGrants};
 use crate::worker::state::HostState;
 
+/// Most random bytes one call may ask for.
+const MAX_RANDOM_BYTES: u64 = 64 << 10;
+
 /// Builds a mod's WASI context: only what `grants` allows.
 pub(crate) fn context(
     name: &Arc<str>,
@@ -48,6 +51,9 @@ pub(crate) fn context(
         .allow_tcp(false)
         .allow_udp(false)
         .allow_ip_name_lookup(false)
+        // A request for more bytes fails; the host never makes a big buffer
+        // in one uninterruptible call.
+        .max_random_size(MAX_RANDOM_BYTES)
         .secure_random(secure)
         .insecure_random(insecure)
         .insecure_random_seed(u128::from(seed) << 64 | u128::from(!seed))

@@ -93,6 +93,14 @@ impl Mod for Hostile {
             return Ok(());
         }
         match self.config.attack.as_str() {
+            "flood-denied" => {
+                // Each call is refused, and would be logged.
+                let mine = spawn(&Position { x: 0.0, y: 0.0 })?;
+                for _ in 0..10_000 {
+                    let _ = insert(mine, &Secret { level: 1 });
+                }
+                return Ok(());
+            }
             "noisy" => {
                 // Text that would clear a terminal, reverse a line and
                 // forge a second log line, if it reached one raw.
