@@ -370,3 +370,42 @@ fn refused_calls_cannot_flood_the_log() {
     // 10,000 refused calls; the mod's 100 lines a tick bound what is logged.
     assert!((1..=100).contains(&denials), "{denials} lines logged");
 }
+
+#[test]
+fn a_mods_own_types_and_the_games_messages_cannot_be_written_by_another_mod() {
+    let dir = folder_with(&[
+        ("greeter", "a-greeter.wasm"),
+        ("hostile", "b-thief.wasm"),
+        ("hostile", "c-forger.wasm"),
+    ]);
+    let mut app = app_with(
+        ModPlugin::new()
+            .with_mods_dir(&dir)
+            .with_limits(relaxed_limits())
+            .with_config("b-thief", hostile_config("steal-type", "thief"))
+            .with_config("c-forger", hostile_config("forge-message", "forger")),
+    );
+    load(&mut app);
+    let events = frames_collecting::<ModEvent>(&mut app, 8);
+    assert!(!events.iter().any(|e| e.name == "escaped"), "{events:?}");
+    for (id, why) in [
+        ("b-thief", "component `Badge` is defined by mod `a-greeter`"),
+        ("c-forger", "`PlayerJoined` is the game's message"),
+    ] {
+        let attacker = info(&app, id);
+        let fault = attacker
+            .last_error
+            .unwrap_or_else(|| panic!("{id} was refused"));
+        assert!(fault.message.contains(why), "{id}: {fault}");
+    }
+    assert_eq!(info(&app, "a-greeter").faults, 0);
+    // No badge but the greeter's own.
+    let world = app.world_mut();
+    let badges: Vec<String> = world
+        .query::<(&bevy_wasm_mods::ModData, &SpawnedByMod)>()
+        .iter(world)
+        .filter(|(d, _)| d.values.contains_key("Badge"))
+        .map(|(_, s)| s.0.to_string())
+        .collect();
+    assert!(badges.iter().all(|o| o == "a-greeter"), "{badges:?}");
+}

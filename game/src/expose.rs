@@ -1,8 +1,8 @@
 //! What the game lets mods see: component types and messages, marked with
 //! one call on the `App` each.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, RwLock};
 
 use bevy::ecs::component::{ComponentId, Mutable};
 use bevy::ecs::message::{MessageCursor, Messages};
@@ -48,6 +48,8 @@ pub(crate) struct ExposedComponent {
 
 /// One game message type mods may subscribe to.
 pub(crate) struct ExposedMessage {
+    /// Its short type name: what mods subscribe to, and may not emit.
+    pub name: String,
     pub collect: fn(&mut World, &TypeRegistry, &mut Vec<WireEvent>),
 }
 
@@ -57,6 +59,8 @@ pub(crate) struct Exposed {
     pub components: Vec<ExposedComponent>,
     pub by_name: BTreeMap<String, usize>,
     pub messages: Vec<ExposedMessage>,
+    /// Owners of mod-defined types, as mods start.
+    pub mod_types: ModTypes,
 }
 
 impl Exposed {
@@ -72,15 +76,49 @@ impl Exposed {
                 .iter()
                 .map(|c| (c.name.clone(), (c.access, c.codec.layout().cloned())))
                 .collect(),
+            messages: self.messages.iter().map(|m| m.name.clone()).collect(),
+            mod_types: self.mod_types.clone(),
         })
+    }
+
+    /// Whether `name` is one of the game's messages (which mods may read,
+    /// and never emit).
+    pub(crate) fn is_message(&self, name: &str) -> bool {
+        self.messages.iter().any(|m| m.name == name)
     }
 }
 
-/// The exposed component types as the workers see them: name, access and
-/// packed layout.
+/// The exposed component types as the workers see them (name, access and
+/// packed layout), the game's message names, and which mod owns each
+/// mod-defined type.
 #[derive(Debug, Default)]
 pub(crate) struct Catalog {
     pub components: BTreeMap<String, (ModAccess, Option<Layout>)>,
+    pub messages: BTreeSet<String>,
+    pub mod_types: ModTypes,
+}
+
+/// Which mod owns each mod-defined component type: the first, in load
+/// order, to list it in its manifest's `defines`. Only the owner writes
+/// it; any mod may read it. Shared by the main thread and the workers.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ModTypes(Arc<RwLock<BTreeMap<String, Arc<str>>>>);
+
+impl ModTypes {
+    /// Gives `name` to mod `id` unless another mod owns it; the owner.
+    pub(crate) fn claim(&self, name: &str, id: &Arc<str>) -> Arc<str> {
+        let mut owners = self.0.write().unwrap_or_else(|e| e.into_inner());
+        owners
+            .entry(name.to_string())
+            .or_insert_with(|| id.clone())
+            .clone()
+    }
+
+    /// The mod that owns `name`, if any does.
+    pub(crate) fn owner(&self, name: &str) -> Option<Arc<str>> {
+        let owners = self.0.read().unwrap_or_else(|e| e.into_inner());
+        owners.get(name).cloned()
+    }
 }
 
 /// Components a mod defined itself (types the game does not know), kept on
@@ -237,6 +275,7 @@ impl ModdingAppExt for App {
             .get_resource_or_init::<Exposed>()
             .messages
             .push(ExposedMessage {
+                name: M::short_type_path().to_string(),
                 collect: collect::<M>,
             });
         self

@@ -270,6 +270,18 @@ fn start_ready(world: &mut World, registry: &mut ModRegistry, frame: u64) {
             on_fault(world, frame, entry, fault);
             continue;
         }
+        // Types the mod defines are its own, unless a mod that started
+        // before defined them: then it may read them, not write them.
+        let mod_types = world.resource::<Exposed>().mod_types.clone();
+        for name in &manifest.defines {
+            let owner = mod_types.claim(name, &entry.slot.owner);
+            if owner != entry.slot.owner {
+                tracing::warn!(
+                    mod_id = &*entry.slot.owner,
+                    "component `{name}` is defined by mod `{owner}`: this mod may read it, not write it"
+                );
+            }
+        }
         entry.slot.queries = manifest
             .queries
             .iter()

@@ -137,6 +137,11 @@ impl Stager<'_> {
                     Staged::Remove(e, removed)
                 }
                 Command::Emit { name, payload } => {
+                    if self.exposed.is_message(&name) {
+                        return Err(at(format!(
+                            "`{name}` is the game's message; mods cannot send it"
+                        )));
+                    }
                     value::check_msgpack(&payload, self.depth)
                         .map_err(|e| at(format!("event `{name}`: {e}")))?;
                     Staged::Emit(name, payload.into_vec())
@@ -232,7 +237,14 @@ impl Stager<'_> {
         match self.exposed.by_name.get(name) {
             Some(&i) if self.exposed.components[i].access == ModAccess::ReadWrite => Ok(Some(i)),
             Some(_) => Err(format!("component `{name}` is read-only")),
-            None if self.manifest.defines.iter().any(|d| d == name) => Ok(None),
+            None if self.manifest.defines.iter().any(|d| d == name) => {
+                match self.exposed.mod_types.owner(name) {
+                    Some(owner) if *owner != *self.owner => Err(format!(
+                        "component `{name}` is defined by mod `{owner}`; only it writes it"
+                    )),
+                    _ => Ok(None),
+                }
+            }
             None => Err(format!(
                 "component `{name}` is neither exposed by the game nor defined by the mod"
             )),

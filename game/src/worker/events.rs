@@ -22,6 +22,12 @@ impl HostState {
                 "event names are 1 to {MAX_NAME} bytes long"
             )));
         }
+        if self.catalog.messages.contains(&name) {
+            return Err(ModError::Denied(format!(
+                "`{}` is the game's message; mods cannot send it",
+                crate::text::escape(&name)
+            )));
+        }
         self.check_room(name.len() + payload.len())?;
         self.check_value(&name, &payload)?;
         if self.tick.events >= self.caps.events {

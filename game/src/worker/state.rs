@@ -234,7 +234,12 @@ impl HostState {
         let denied = match self.catalog.components.get(name) {
             Some((ModAccess::ReadWrite, _)) => return Ok(()),
             Some((ModAccess::Read, _)) => ModError::ReadOnly(name.into()),
-            None if self.defines.contains(name) => return Ok(()),
+            None if self.defines.contains(name) => match self.catalog.mod_types.owner(name) {
+                Some(owner) if *owner != *self.mod_id => ModError::Denied(format!(
+                    "component `{name}` is defined by mod `{owner}`; only it writes it"
+                )),
+                _ => return Ok(()),
+            },
             None => ModError::UnknownComponent(name.into()),
         };
         // Logged within the mod's line budget: a mod cannot flood the log
@@ -251,6 +256,7 @@ impl HostState {
             "denied: writing component `{shown}`: {}",
             match denied {
                 ModError::ReadOnly(_) => "the game exposes it read-only",
+                ModError::Denied(_) => "another mod defined it first",
                 _ => "the game does not expose it and the mod did not define it",
             }
         );

@@ -33,6 +33,15 @@ struct Secret {
 
 component!(Secret);
 
+/// The greeter's own type, which this mod claims too with `steal-type`.
+#[derive(Serialize, Deserialize, Clone)]
+struct Badge {
+    greeted: u32,
+    names: Vec<String>,
+}
+
+component!(Badge);
+
 #[derive(Deserialize, Default)]
 struct Config {
     attack: String,
@@ -63,7 +72,12 @@ impl Mod for Hostile {
             Some(name) => manifest.with_name(name.clone()),
             None => manifest,
         };
-        manifest.query::<Position>()
+        let manifest = manifest.query::<Position>();
+        if self.config.attack == "steal-type" {
+            manifest.define::<Badge>()
+        } else {
+            manifest
+        }
     }
 
     fn init(&mut self, config: &[u8]) -> Result<()> {
@@ -93,6 +107,21 @@ impl Mod for Hostile {
             return Ok(());
         }
         match self.config.attack.as_str() {
+            "steal-type" => {
+                let badge = Badge {
+                    greeted: 999,
+                    names: vec!["forged".into()],
+                };
+                spawn(&badge)?;
+                return escaped("wrote another mod's type");
+            }
+            "forge-message" => {
+                emit(
+                    "PlayerJoined",
+                    &std::collections::BTreeMap::from([("name", "forged"), ("level", "1")]),
+                )?;
+                return escaped("sent the game's message");
+            }
             "flood-denied" => {
                 // Each call is refused, and would be logged.
                 let mine = spawn(&Position { x: 0.0, y: 0.0 })?;
