@@ -409,3 +409,98 @@ fn a_mods_own_types_and_the_games_messages_cannot_be_written_by_another_mod() {
         .collect();
     assert!(badges.iter().all(|o| o == "a-greeter"), "{badges:?}");
 }
+
+/// Starts `n` threads that keep a core busy until the returned flag is set.
+fn busy_threads(
+    n: usize,
+) -> (
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+    Vec<std::thread::JoinHandle<()>>,
+) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let handles = (0..n)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut x = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+                }
+            })
+        })
+        .collect();
+    (stop, handles)
+}
+
+#[test]
+fn in_real_time_a_looping_mod_costs_the_game_no_slow_frame() {
+    use std::time::{Duration, Instant};
+    // A call may run half a second before it is stopped: a frame that
+    // waited for it would take that long.
+    let limits = bevy_wasm_mods::ModLimits {
+        hard_call_limit: Duration::from_millis(500),
+        soft_call_budget: Duration::from_millis(500),
+        ..Default::default()
+    };
+    let looping = {
+        #[derive(serde::Serialize)]
+        struct Config {
+            attack: &'static str,
+            from: u64,
+        }
+        rmp_serde::to_vec_named(&Config {
+            attack: "loop",
+            from: 5,
+        })
+        .unwrap()
+    };
+    let dir = folder_with(&[("hostile", "a-looper.wasm"), ("mover", "b-mover.wasm")]);
+    let mut app = app_with(
+        ModPlugin::new()
+            .with_mods_dir(&dir)
+            .with_limits(limits)
+            .with_worker_threads(0)
+            .with_config("a-looper", looping),
+    );
+    load(&mut app);
+    // Two threads compete for the machine's cores the whole time.
+    let (stop, spinners) = busy_threads(2);
+    let mut slowest = Duration::ZERO;
+    let started = Instant::now();
+    let mut frames_run = 0;
+    // Long enough for the looper to be stopped and restarted at least once.
+    while frames_run < 120 || info(&app, "a-looper").faults == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the looper never faulted"
+        );
+        let t = Instant::now();
+        app.update();
+        slowest = slowest.max(t.elapsed());
+        frames_run += 1;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for s in spinners {
+        s.join().unwrap();
+    }
+    let looper = info(&app, "a-looper");
+    assert_eq!(
+        looper.last_error.as_ref().map(|f| f.kind),
+        Some(bevy_wasm_mods::FaultKind::Timeout),
+        "{looper:?}"
+    );
+    // Measured on a loaded 2-core machine: frames of a few ms, the slowest
+    // tens of ms; waiting for the looper would take 500 ms.
+    assert!(
+        slowest < Duration::from_millis(250),
+        "a frame took {slowest:?}"
+    );
+    let mover = info(&app, "b-mover");
+    assert_eq!(mover.faults, 0, "{mover:?}");
+    assert!(
+        mover.ticks + 10 >= frames_run as u64,
+        "the mover ticked {} times in {frames_run} frames",
+        mover.ticks
+    );
+}

@@ -57,7 +57,7 @@ pub use registry::{
     ModEvent, ModFailed, ModInfo, ModLoaded, ModQuarantined, ModRecovered, ModRegistry, ModStatus,
     ReloadMod,
 };
-pub use settings::{FaultPolicy, ModLimits, ModSettings};
+pub use settings::{FaultPolicy, FrameMode, ModLimits, ModSettings};
 pub use text::escape;
 pub use worker::engine::{WIT_PACKAGE, WIT_VERSION};
 

@@ -75,6 +75,12 @@ impl ModPlugin {
         self
     }
 
+    /// Waits for mods as `mode` says: real time (the default) or lockstep.
+    pub fn with_frame_mode(mut self, mode: crate::settings::FrameMode) -> Self {
+        self.settings.frame_mode = mode;
+        self
+    }
+
     /// Shows `tap` every tick the workers run, to record real traffic for
     /// tests and fuzzing (see [`crate::testing`]).
     pub fn with_traffic_tap(mut self, tap: crate::testing::TrafficTap) -> Self {

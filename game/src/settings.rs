@@ -110,6 +110,33 @@ impl FaultPolicy {
     }
 }
 
+/// How long a frame waits for mods' replies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrameMode {
+    /// A frame waits for mods at most `budget` in all (the default, 4 ms).
+    /// A mod whose reply is late has it applied in a later frame, checked
+    /// against the world as it is then, and gets no new tick meanwhile; a
+    /// reply not come by the mod's hard limit is a fault. A slow or
+    /// looping mod never makes the game's frames slow; which frame a late
+    /// mod's commands land in depends on the machine.
+    RealTime {
+        /// Longest a frame waits for all mods together.
+        budget: Duration,
+    },
+    /// Every frame waits for every mod's reply (up to its hard limit), so
+    /// the same inputs always give the same world, at the price of a slow
+    /// frame whenever a mod is slow. For lockstep multiplayer and replays.
+    Lockstep,
+}
+
+impl Default for FrameMode {
+    fn default() -> Self {
+        FrameMode::RealTime {
+            budget: Duration::from_millis(4),
+        }
+    }
+}
+
 /// Settings of [`ModPlugin`](crate::ModPlugin), kept as a resource.
 #[derive(Resource, Clone, Debug)]
 pub struct ModSettings {
@@ -133,6 +160,8 @@ pub struct ModSettings {
     /// Sees every tick the workers run (default none): for recording real
     /// traffic in tests and fuzzing.
     pub traffic_tap: Option<crate::testing::TrafficTap>,
+    /// How long a frame waits for mods (default: real time, 4 ms).
+    pub frame_mode: FrameMode,
 }
 
 impl Default for ModSettings {
@@ -145,6 +174,7 @@ impl Default for ModSettings {
             grants: BTreeMap::new(),
             worker_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             traffic_tap: None,
+            frame_mode: FrameMode::default(),
         }
     }
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use bevy::app::ScheduleRunnerPlugin;
 use bevy::prelude::*;
 use bevy::time::TimeUpdateStrategy;
+use bevy_wasm_mods::FrameMode;
 use bevy_wasm_mods::prelude::*;
 use demo_game::{DemoPlugin, PlayerJoined, Position};
 
@@ -61,7 +62,10 @@ fn main() {
     let mut app = App::new();
     app.add_plugins((
         MinimalPlugins.set(ScheduleRunnerPlugin::run_once()),
-        ModPlugin::new().with_mods_dir(&args.mods),
+        // Lockstep: the summary's checksum is the same run after run.
+        ModPlugin::new()
+            .with_mods_dir(&args.mods)
+            .with_frame_mode(FrameMode::Lockstep),
         DemoPlugin,
     ))
     // A fixed step, so a run is the same every time.

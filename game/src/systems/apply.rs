@@ -1,7 +1,7 @@
 //! Collecting each mod's reply and applying its commands, in load order and
 //! then issue order, so two runs with the same inputs end in the same world.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
 
@@ -12,7 +12,7 @@ use super::{MIN_RESERVE, ModHost, ModRegistry, ModSlot, with_mods};
 use crate::expose::Exposed;
 use crate::fault::{Fault, FaultKind, Hook};
 use crate::protocol::{Command, WireEvent};
-use crate::settings::ModSettings;
+use crate::settings::{FrameMode, ModSettings};
 
 /// Time allowed beyond a call's hard limit for the worker to answer: the
 /// epoch ticker's granularity, the trap unwinding, and a busy machine.
@@ -22,9 +22,16 @@ pub(crate) fn apply_commands(world: &mut World) {
     with_mods(world, collect_replies);
 }
 
-/// Waits for each tick in flight, in load order, and handles its reply.
+/// Waits for each tick in flight, in load order, and handles its reply:
+/// in lockstep until it comes (or the mod's hard limit passes); in real
+/// time at most the frame's budget, leaving late mods in flight.
 fn collect_replies(world: &mut World, mods: &mut ModRegistry, host: &mut ModHost) {
-    let limits = world.resource::<ModSettings>().limits.clone();
+    let settings = world.resource::<ModSettings>();
+    let limits = settings.limits.clone();
+    let frame_ends = match settings.frame_mode {
+        FrameMode::RealTime { budget } => Some(Instant::now() + budget),
+        FrameMode::Lockstep => None,
+    };
     // One deadline bounds a whole tick (on-event and on-tick), and a worker
     // thread runs its mods, and any restart, one after another.
     let per_tick = limits.hard_call_limit + REPLY_MARGIN;
@@ -40,13 +47,17 @@ fn collect_replies(world: &mut World, mods: &mut ModRegistry, host: &mut ModHost
         let Some(sent) = entry.life.in_flight_since() else {
             continue;
         };
-        let reply = entry.slot.worker.as_ref().and_then(|worker| {
-            let allowed = per_tick * queued[worker.thread].max(1);
-            worker.recv_timeout(allowed.saturating_sub(sent.elapsed()))
-        });
-        match reply {
+        let Some(worker) = entry.slot.worker.as_ref() else {
+            on_no_reply(world, host, entry);
+            continue;
+        };
+        let hard = sent + per_tick * queued[worker.thread].max(1);
+        let until = frame_ends.map_or(hard, |ends| ends.min(hard));
+        match worker.recv_timeout(until.saturating_duration_since(Instant::now())) {
             Some(reply) => on_reply(world, host, entry, reply),
-            None => on_no_reply(world, host, entry),
+            None if Instant::now() >= hard => on_no_reply(world, host, entry),
+            // Late: it stays in flight and is collected in a later frame.
+            None => {}
         }
     }
 }
