@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
 use bevy_wasm_mods::prelude::*;
-use bevy_wasm_mods::{Fault, FaultKind, FaultPolicy, FrameMode, Hook, ModInfo, ModLimits};
+use bevy_wasm_mods::{Fault, FaultKind, FaultPolicy, Hook, ModInfo, ModLimits};
 use demo_game::Position;
 use mod_tests::*;
 
@@ -67,12 +67,7 @@ fn hostile_positions(app: &mut App) -> Vec<(f32, f32)> {
 /// The mover alone for `frames` frames, for comparison.
 fn mover_alone(frames_run: usize) -> Vec<(f32, f32)> {
     let dir = folder_with(&[("mover", "b-mover.wasm")]);
-    let mut app = app_with(
-        ModPlugin::new()
-            .with_frame_mode(FrameMode::Lockstep)
-            .with_mods_dir(&dir)
-            .with_limits(limits()),
-    );
+    let mut app = app_with(ModPlugin::new().with_mods_dir(&dir).with_limits(limits()));
     load(&mut app);
     frames(&mut app, frames_run);
     mover_positions(&mut app)
@@ -108,10 +103,7 @@ fn beside_mover(attack: &str, once: bool) -> ModPlugin {
         once: bool,
     }
     let dir = folder_with(&[("hostile", "a-hostile.wasm"), ("mover", "b-mover.wasm")]);
-    // Lockstep: the mover's results must equal a run without the attacker,
-    // frame for frame.
     ModPlugin::new()
-        .with_frame_mode(FrameMode::Lockstep)
         .with_mods_dir(&dir)
         .with_limits(limits())
         .with_fault_policy(policy())

@@ -456,7 +456,7 @@ fn in_real_time_a_looping_mod_costs_the_game_no_slow_frame() {
         .unwrap()
     };
     let dir = folder_with(&[("hostile", "a-looper.wasm"), ("mover", "b-mover.wasm")]);
-    let mut app = app_with(
+    let mut app = app_in_real_time(
         ModPlugin::new()
             .with_mods_dir(&dir)
             .with_limits(limits)

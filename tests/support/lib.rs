@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
 use bevy::time::TimeUpdateStrategy;
-use bevy_wasm_mods::ModLimits;
 use bevy_wasm_mods::prelude::*;
+use bevy_wasm_mods::{FrameMode, ModLimits};
 use demo_game::DemoPlugin;
 
 /// The workspace root.
@@ -82,9 +82,17 @@ pub fn folder_with(mods: &[(&str, &str)]) -> PathBuf {
     dir
 }
 
-/// A headless app with the demo's moddable types and the mods in `dir`,
-/// stepping a fixed 1/60 s per frame.
+/// A headless app with the demo's moddable types and the plugin, stepping
+/// a fixed 1/60 s per frame, in lockstep: every frame waits for every
+/// mod, so a test sees the same world whatever the machine's load (see
+/// [`app_in_real_time`] for the default mode).
 pub fn app_with(plugin: ModPlugin) -> App {
+    app_in_real_time(plugin.with_frame_mode(FrameMode::Lockstep))
+}
+
+/// Like [`app_with`], in the frame mode `plugin` says (real time unless
+/// it says otherwise).
+pub fn app_in_real_time(plugin: ModPlugin) -> App {
     let mut app = App::new();
     app.add_plugins((MinimalPlugins, plugin, DemoPlugin))
         .insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_secs_f64(

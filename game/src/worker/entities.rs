@@ -37,6 +37,26 @@ fn check_names(names: &[String], max: usize) -> Result<(), ModError> {
 }
 
 impl HostState {
+    /// The index of the query whose component set is exactly `names`.
+    fn named_query(&self, names: &[String]) -> Result<usize, ModError> {
+        check_names(names, MAX_QUERY_NAMES)?;
+        self.tick
+            .query_index(names)
+            .ok_or_else(|| ModError::NotQueried(names.join(", ")))
+    }
+
+    /// The rows of query `q` whose entities were not despawned this tick;
+    /// `None` when none was.
+    fn live_rows(&self, q: usize) -> Option<Vec<usize>> {
+        let despawned = &self.tick.despawned;
+        let entities = &self.tick.queries[q].entities.0;
+        (!despawned.is_empty()).then(|| {
+            (0..entities.len())
+                .filter(|row| !despawned.contains(&entities[*row]))
+                .collect()
+        })
+    }
+
     fn check_components(&mut self, components: &[Component]) -> Result<usize, ModError> {
         if components.len() > MAX_COMPONENTS {
             return Err(ModError::InvalidValue(format!(
@@ -340,11 +360,7 @@ impl Host for HostState {
     }
 
     fn query(&mut self, names: Vec<String>) -> Result<Vec<Entity>, ModError> {
-        check_names(&names, MAX_QUERY_NAMES)?;
-        let q = self
-            .tick
-            .query_index(&names)
-            .ok_or_else(|| ModError::NotQueried(names.join(", ")))?;
+        let q = self.named_query(&names)?;
         let despawned = &self.tick.despawned;
         Ok(self.tick.queries[q]
             .entities
@@ -356,36 +372,27 @@ impl Host for HostState {
     }
 
     fn writable_rows(&mut self, names: Vec<String>) -> Result<Vec<u8>, ModError> {
-        check_names(&names, MAX_QUERY_NAMES)?;
-        let q = self
-            .tick
-            .query_index(&names)
-            .ok_or_else(|| ModError::NotQueried(names.join(", ")))?;
+        let q = self.named_query(&names)?;
         let query = &self.tick.queries[q];
-        // The rows `query-batch` gives: those not despawned this tick.
-        let despawned = &self.tick.despawned;
-        let writable: Vec<bool> = (0..query.entities.0.len())
-            .filter(|row| despawned.is_empty() || !despawned.contains(&query.entities.0[*row]))
-            .map(|row| self.modify_any_entity || query.owns_row(row))
-            .collect();
+        // The rows `query-batch` gives.
+        let writable: Vec<bool> = match self.live_rows(q) {
+            Some(rows) => rows
+                .into_iter()
+                .map(|row| self.modify_any_entity || query.owns_row(row))
+                .collect(),
+            None => (0..query.entities.0.len())
+                .map(|row| self.modify_any_entity || query.owns_row(row))
+                .collect(),
+        };
         Ok(pack_bits(&writable))
     }
 
     fn query_batch(&mut self, names: Vec<String>) -> Result<Batch, ModError> {
-        check_names(&names, MAX_QUERY_NAMES)?;
-        let q = self
-            .tick
-            .query_index(&names)
-            .ok_or_else(|| ModError::NotQueried(names.join(", ")))?;
-        let query = &self.tick.queries[q];
+        let q = self.named_query(&names)?;
         // Like `query`, the rows leave out entities despawned earlier in
         // the tick (then a batch written back names its rows by id).
-        let despawned = &self.tick.despawned;
-        let kept: Option<Vec<usize>> = (!despawned.is_empty()).then(|| {
-            (0..query.entities.0.len())
-                .filter(|row| !despawned.contains(&query.entities.0[*row]))
-                .collect()
-        });
+        let kept = self.live_rows(q);
+        let query = &self.tick.queries[q];
         let mut columns = Vec::with_capacity(names.len());
         for name in &names {
             let Some(column) = query.columns.iter().find(|c| &c.name == name) else {
