@@ -504,3 +504,80 @@ fn in_real_time_a_looping_mod_costs_the_game_no_slow_frame() {
         mover.ticks
     );
 }
+
+#[test]
+fn a_looping_mod_makes_no_mod_late_that_shares_its_workers() {
+    use std::time::{Duration, Instant};
+    let limits = bevy_wasm_mods::ModLimits {
+        hard_call_limit: Duration::from_millis(500),
+        soft_call_budget: Duration::from_millis(500),
+        ..Default::default()
+    };
+    let looping = {
+        #[derive(serde::Serialize)]
+        struct Config {
+            attack: &'static str,
+            from: u64,
+        }
+        rmp_serde::to_vec_named(&Config {
+            attack: "loop",
+            from: 5,
+        })
+        .unwrap()
+    };
+    // Two workers for three mods, the looper last in load order: a worker
+    // may have a mover's reply in hand when it takes the looper's tick.
+    let dir = folder_with(&[
+        ("mover", "a-mover.wasm"),
+        ("mover", "b-mover.wasm"),
+        ("hostile", "c-looper.wasm"),
+    ]);
+    let mut app = app_in_real_time(
+        ModPlugin::new()
+            .with_mods_dir(&dir)
+            .with_limits(limits)
+            .with_worker_threads(2)
+            .with_config("a-mover", mover_config(5, false, "mover-a"))
+            .with_config("b-mover", mover_config(5, false, "mover-b"))
+            .with_config("c-looper", looping),
+    );
+    load(&mut app);
+    let (stop, spinners) = busy_threads(2);
+    let started = Instant::now();
+    let mut frames_run = 0u64;
+    // The longest a mover went without finishing a tick.
+    let mut last = [(0u64, Instant::now()); 2];
+    let mut longest = [Duration::ZERO; 2];
+    // On until the looper was stopped twice (each time 500 ms of a worker).
+    while frames_run < 120 || info(&app, "c-looper").faults < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the looper never faulted twice"
+        );
+        app.update();
+        frames_run += 1;
+        for (m, id) in ["a-mover", "b-mover"].into_iter().enumerate() {
+            let ticks = info(&app, id).ticks;
+            if ticks != last[m].0 {
+                longest[m] = longest[m].max(last[m].1.elapsed());
+                last[m] = (ticks, Instant::now());
+            }
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for s in spinners {
+        s.join().unwrap();
+    }
+    for (m, id) in ["a-mover", "b-mover"].into_iter().enumerate() {
+        let mover = info(&app, id);
+        assert_eq!(mover.faults, 0, "{mover:?}");
+        // Behind the looper a mover would wait out its 500 ms each time;
+        // on a loaded machine a tick still comes every few frames.
+        println!("{id}: longest wait for a tick {:?}", longest[m]);
+        assert!(
+            longest[m] < Duration::from_millis(300),
+            "{id} waited {:?} for a tick",
+            longest[m]
+        );
+    }
+}

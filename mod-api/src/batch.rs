@@ -56,9 +56,20 @@ fn writable_rows(names: &[String], ids: &[u64]) -> Result<Option<Vec<bool>>> {
     Ok((!all).then(|| (0..ids.len()).map(flag).collect()))
 }
 
-/// Whether a batch read showed `entity` to be one the mod may not change.
-pub(crate) fn not_writable(entity: u64) -> bool {
-    NOT_WRITABLE.with(|n| n.borrow().values().any(|set| set.contains(&entity)))
+/// Which of `entities` the mod may change, as far as its batch reads
+/// showed: `None` when all (the usual case, checked without a look-up per
+/// entity).
+pub(crate) fn writable_flags(entities: &[u64]) -> Option<Vec<bool>> {
+    NOT_WRITABLE.with(|n| {
+        let n = n.borrow();
+        let foreign: Vec<&HashSet<u64>> = n.values().filter(|set| !set.is_empty()).collect();
+        (!foreign.is_empty()).then(|| {
+            entities
+                .iter()
+                .map(|e| !foreign.iter().any(|set| set.contains(e)))
+                .collect()
+        })
+    })
 }
 
 /// The host's field list as a layout.

@@ -77,23 +77,21 @@ pub fn write_batch<C: Component>(entities: &[Entity], values: &[C]) -> Result<()
             values.len()
         )));
     }
-    let keep: Vec<bool> = entities
-        .iter()
-        .map(|e| !crate::batch::not_writable(e.0))
-        .collect();
-    let column = if keep.iter().all(|k| *k) {
-        crate::batch::encode_column(values)?
-    } else {
-        crate::batch::encode_some_rows(values, &keep)?
-    };
-    let batch = crate::__private::bindings::bevy_wasm::mods::types::Batch {
-        entities: entities
-            .iter()
-            .zip(&keep)
-            .filter(|(_, k)| **k)
-            .map(|(e, _)| e.0)
-            .collect(),
-        columns: vec![column],
+    let ids: Vec<u64> = entities.iter().map(|e| e.0).collect();
+    let batch = match crate::batch::writable_flags(&ids) {
+        None => crate::__private::bindings::bevy_wasm::mods::types::Batch {
+            entities: ids,
+            columns: vec![crate::batch::encode_column(values)?],
+        },
+        Some(keep) => crate::__private::bindings::bevy_wasm::mods::types::Batch {
+            columns: vec![crate::batch::encode_some_rows(values, &keep)?],
+            entities: ids
+                .into_iter()
+                .zip(&keep)
+                .filter(|(_, k)| **k)
+                .map(|(e, _)| e)
+                .collect(),
+        },
     };
     if batch.entities.is_empty() {
         return Ok(());

@@ -35,14 +35,15 @@ fn collect_replies(world: &mut World, mods: &mut ModRegistry, host: &mut ModHost
     // One deadline bounds a whole tick (on-event and on-tick), and a worker
     // thread runs its mods, and any restart, one after another.
     let per_tick = limits.hard_call_limit + REPLY_MARGIN;
-    let mut queued = vec![0u32; host.pool.as_ref().map_or(0, |p| p.len())];
-    for entry in &mods.entries {
-        let busy =
-            entry.life.in_flight_since().is_some() || entry.life.state() == State::Restarting;
-        if let (true, Some(w)) = (busy, &entry.slot.worker) {
-            queued[w.thread] += 1;
-        }
-    }
+    // Requests wait in one queue for the next free worker: a reply may
+    // wait for as many calls as each worker has ahead of it.
+    let busy = mods
+        .entries
+        .iter()
+        .filter(|e| e.life.in_flight_since().is_some() || e.life.state() == State::Restarting)
+        .count();
+    let threads = host.pool.as_ref().map_or(1, |p| p.len()).max(1);
+    let allowed = per_tick * busy.div_ceil(threads).max(1) as u32;
     for entry in &mut mods.entries {
         let Some(sent) = entry.life.in_flight_since() else {
             continue;
@@ -51,7 +52,7 @@ fn collect_replies(world: &mut World, mods: &mut ModRegistry, host: &mut ModHost
             on_no_reply(world, host, entry);
             continue;
         };
-        let hard = sent + per_tick * queued[worker.thread].max(1);
+        let hard = sent + allowed;
         let until = frame_ends.map_or(hard, |ends| ends.min(hard));
         match worker.recv_timeout(until.saturating_duration_since(Instant::now())) {
             Some(reply) => on_reply(world, host, entry, reply),

@@ -1,11 +1,13 @@
-//! Worker threads. Each owns the `Store`s of several mods and runs their
-//! requests in the order the main thread sent them, so a frame costs one
-//! wake-up per worker rather than one per mod. Compiling happens on short-
-//! lived loader threads, never on the main thread, and an identical file is
-//! compiled once.
+//! Worker threads. They share one queue of requests and one table of the
+//! mods' `Store`s: any idle worker runs the next request, so a mod that is
+//! slow or loops holds one thread to its deadline and the others go on
+//! running every other mod. A worker holds its replies until the queue is
+//! empty, so a frame costs about one wake-up per worker rather than one per
+//! mod. Compiling happens on short-lived loader threads, never on the main
+//! thread, and an identical file is compiled once.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender};
@@ -17,7 +19,7 @@ use crate::fault::{Fault, FaultKind, Hook};
 use crate::protocol::{Reply, Request};
 use crate::worker::state::HostState;
 
-/// Messages to a worker thread.
+/// Messages to the worker threads.
 enum Job {
     /// A compiled mod to instantiate and initialise (or why it could not be
     /// compiled); the worker answers `Ready` or `Failed` on `replies`.
@@ -44,8 +46,6 @@ pub(crate) struct Worker {
     replies: Receiver<(u64, Reply)>,
     /// The number of the last request sent.
     sent: u64,
-    /// Index of the worker thread that runs the mod.
-    pub thread: usize,
 }
 
 impl Worker {
@@ -99,45 +99,73 @@ impl Drop for Worker {
     }
 }
 
-/// Requests a worker thread may have queued.
+/// Requests the workers may have queued.
 const QUEUE: usize = 4096;
+
+/// Every mod's `Store` and compiled code, by id, shared by the workers.
+/// Each mod has a lock of its own: a worker holds it while it runs one of
+/// the mod's requests, so one mod's requests never run at once.
+type Mods = Mutex<HashMap<usize, Arc<Mutex<Hosted>>>>;
 
 /// The worker threads of one app.
 pub(crate) struct WorkerPool {
-    threads: Vec<(Sender<Job>, JoinHandle<()>)>,
+    jobs: Sender<Job>,
+    threads: Vec<JoinHandle<()>>,
+    /// Tells the courier to end.
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Drop for WorkerPool {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl WorkerPool {
     /// Starts `count` worker threads.
     pub(crate) fn new(count: usize) -> std::io::Result<Self> {
+        let count = count.max(1);
+        let (jobs, queue) = crossbeam_channel::bounded(QUEUE);
+        let mods: Arc<Mods> = Arc::default();
+        let outboxes: Arc<Outboxes> = (0..count).map(|_| Mutex::default()).collect();
         let mut threads = Vec::with_capacity(count);
-        for i in 0..count.max(1) {
-            let (tx, rx) = crossbeam_channel::bounded(QUEUE);
+        for i in 0..count {
+            let queue = queue.clone();
+            let mods = mods.clone();
+            let outboxes = outboxes.clone();
             let handle = std::thread::Builder::new()
                 .name(format!("mod worker {i}"))
-                .spawn(move || run(rx))?;
-            threads.push((tx, handle));
+                .spawn(move || run(i, queue, mods, outboxes))?;
+            threads.push(handle);
         }
-        Ok(Self { threads })
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        {
+            let stop = stop.clone();
+            std::thread::Builder::new()
+                .name("mod reply courier".into())
+                .spawn(move || courier(outboxes, stop))?;
+        }
+        Ok(Self {
+            jobs,
+            threads,
+            stop,
+        })
     }
 
     /// Loads the given mods: each is compiled on a loader thread, then
-    /// started on worker thread `index % threads` (load order decides, so
-    /// runs are repeatable). Returns the main thread's ends, in order.
+    /// instantiated by a worker. Returns the main thread's ends, in order.
     pub(crate) fn load(&self, specs: Vec<ModSpec>) -> std::io::Result<Vec<Worker>> {
         type LoadJob = (usize, ModSpec, Sender<(u64, Reply)>);
         let (job_tx, job_rx) = crossbeam_channel::unbounded::<LoadJob>();
         let mut workers = Vec::with_capacity(specs.len());
         for (id, spec) in specs.into_iter().enumerate() {
-            let thread = id % self.threads.len();
             // Room for a late reply to a request given up on, and the next.
             let (rep_tx, rep_rx) = crossbeam_channel::bounded(4);
             workers.push(Worker {
                 id,
-                jobs: self.threads[thread].0.clone(),
+                jobs: self.jobs.clone(),
                 replies: rep_rx,
                 sent: 0,
-                thread,
             });
             // An unbounded queue is fine here: it holds at most one job per
             // file found at start-up.
@@ -151,14 +179,13 @@ impl WorkerPool {
         for i in 0..loaders {
             let job_rx = job_rx.clone();
             let cache = cache.clone();
-            let threads: Vec<Sender<Job>> = self.threads.iter().map(|(t, _)| t.clone()).collect();
+            let jobs = self.jobs.clone();
             std::thread::Builder::new()
                 .name(format!("mod loader {i}"))
                 .spawn(move || {
                     for (id, spec, replies) in job_rx {
                         let prepared = cache.prepare(&spec);
-                        let thread = &threads[id % threads.len()];
-                        let _ = thread.send(Job::Start {
+                        let _ = jobs.send(Job::Start {
                             id,
                             spec,
                             prepared,
@@ -212,28 +239,78 @@ struct Hosted {
     replies: Sender<(u64, Reply)>,
 }
 
-type Outbox = Vec<(Sender<(u64, Reply)>, (u64, Reply))>;
+/// Replies a worker holds for its batch, and since when.
+#[derive(Default)]
+struct Outbox {
+    held: Vec<(Sender<(u64, Reply)>, (u64, Reply))>,
+    since: Option<std::time::Instant>,
+}
 
-fn run(jobs: Receiver<Job>) {
-    let mut mods: HashMap<usize, Hosted> = HashMap::new();
+/// How long a reply may be held for a batch before the courier sends it:
+/// a worker that went into a long call keeps nobody else's reply.
+const HOLD_AT_MOST: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// Each worker's held replies.
+type Outboxes = [Mutex<Outbox>];
+
+fn run(me: usize, jobs: Receiver<Job>, mods: Arc<Mods>, outboxes: Arc<Outboxes>) {
     // Replies are held until the queue is empty, so the main thread, which
-    // collects them in one go, is woken once a frame rather than once a mod.
-    let mut replies: Outbox = Vec::new();
-    let flush = |replies: &mut Outbox| {
-        for (to, reply) in replies.drain(..) {
-            let _ = to.try_send(reply);
-        }
-    };
+    // collects them in one go, is woken once a frame rather than once a
+    // mod. If the worker goes into a long call meanwhile, the courier
+    // sends them.
+    let out = &outboxes[me];
     while let Ok(job) = jobs.recv() {
-        handle(job, &mut mods, &mut replies);
+        handle(job, &mods, out);
         while let Ok(job) = jobs.try_recv() {
-            handle(job, &mut mods, &mut replies);
+            handle(job, &mods, out);
         }
-        flush(&mut replies);
+        flush(out);
     }
 }
 
-fn handle(job: Job, mods: &mut HashMap<usize, Hosted>, out: &mut Outbox) {
+/// Sends, about every millisecond, the replies a worker has held longer
+/// than [`HOLD_AT_MOST`], until `stop`.
+fn courier(outboxes: Arc<Outboxes>, stop: Arc<std::sync::atomic::AtomicBool>) {
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        std::thread::sleep(HOLD_AT_MOST);
+        for outbox in outboxes.iter() {
+            let stale = outbox
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .since
+                .is_some_and(|since| since.elapsed() >= HOLD_AT_MOST);
+            if stale {
+                flush(outbox);
+            }
+        }
+    }
+}
+
+/// Sends the replies held in `outbox`.
+fn flush(outbox: &Mutex<Outbox>) {
+    let held = {
+        let mut outbox = outbox.lock().unwrap_or_else(|e| e.into_inner());
+        outbox.since = None;
+        std::mem::take(&mut outbox.held)
+    };
+    for (to, reply) in held {
+        let _ = to.try_send(reply);
+    }
+}
+
+/// Holds a reply for the batch.
+fn hold(outbox: &Mutex<Outbox>, to: Sender<(u64, Reply)>, reply: (u64, Reply)) {
+    let mut outbox = outbox.lock().unwrap_or_else(|e| e.into_inner());
+    outbox.since.get_or_insert_with(std::time::Instant::now);
+    outbox.held.push((to, reply));
+}
+
+/// The table of mods, whoever else panicked holding it.
+fn table(mods: &Mods) -> std::sync::MutexGuard<'_, HashMap<usize, Arc<Mutex<Hosted>>>> {
+    mods.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn handle(job: Job, mods: &Mods, out: &Mutex<Outbox>) {
     match job {
         Job::Start {
             id,
@@ -245,26 +322,31 @@ fn handle(job: Job, mods: &mut HashMap<usize, Hosted>, out: &mut Outbox) {
             let pre = match prepared {
                 Ok(pre) => pre,
                 Err(fault) => {
-                    out.push((replies, (0, Reply::Failed(fault))));
+                    hold(out, replies, (0, Reply::Failed(fault)));
                     return;
                 }
             };
             let (instance, reply) = start(&spec, &pre);
-            out.push((replies.clone(), (0, reply)));
-            mods.insert(
-                id,
-                Hosted {
-                    spec,
-                    pre,
-                    instance,
-                    replies,
-                },
-            );
+            hold(out, replies.clone(), (0, reply));
+            let hosted = Hosted {
+                spec,
+                pre,
+                instance,
+                replies,
+            };
+            table(mods).insert(id, Arc::new(Mutex::new(hosted)));
         }
         Job::Request { id, seq, request } => {
-            let Some(hosted) = mods.get_mut(&id) else {
+            if matches!(request, Request::Shutdown) {
+                table(mods).remove(&id);
+                return;
+            }
+            // The table is unlocked while the mod runs; only this mod waits.
+            let Some(hosted) = table(mods).get(&id).cloned() else {
                 return;
             };
+            let mut hosted = hosted.lock().unwrap_or_else(|e| e.into_inner());
+            let hosted = &mut *hosted;
             let reply = match request {
                 Request::Tick(tick) => match hosted.instance.as_mut() {
                     Some(instance) => {
@@ -300,12 +382,9 @@ fn handle(job: Job, mods: &mut HashMap<usize, Hosted>, out: &mut Outbox) {
                     hosted.instance = instance;
                     reply
                 }
-                Request::Shutdown => {
-                    mods.remove(&id);
-                    return;
-                }
+                Request::Shutdown => return,
             };
-            out.push((hosted.replies.clone(), (seq, reply)));
+            hold(out, hosted.replies.clone(), (seq, reply));
         }
     }
 }
