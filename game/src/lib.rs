@@ -1,8 +1,8 @@
 //! Run WebAssembly mods in a Bevy game.
 //!
 //! Each `.wasm` file in the mods folder is a component built against the WIT
-//! package in `wit/`. It is compiled off the main thread and runs on a
-//! worker thread of its own, bounded in time and memory. Every frame each mod
+//! package in `wit/`. It is compiled off the main thread and runs on worker
+//! threads, in a sandbox of its own, bounded in time and memory. Every frame each mod
 //! gets its tick with the components it asked for; the commands it returns
 //! are checked and applied to the `World` after the game's `Update` systems,
 //! in a fixed order.

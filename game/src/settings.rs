@@ -152,10 +152,10 @@ pub struct ModSettings {
     /// What the game grants mods beyond the defaults, by the mod file's
     /// stem. The player's grants file in the mods folder adds to these.
     pub grants: BTreeMap<String, ModGrants>,
-    /// Worker threads that run mods (default: one per core). Each owns the
-    /// `Store`s of the mods given to it, in load order, and is woken once a
-    /// frame. 0 gives every mod a thread of its own: a slow mod then delays
-    /// no other, at the price of one wake-up per mod per frame.
+    /// Worker threads that run mods (default: one per core). They share
+    /// one queue: any idle worker runs the next mod's request, so a slow
+    /// mod holds one worker and the others run the rest. 0 starts as many
+    /// workers as there are mods.
     pub worker_threads: usize,
     /// Sees every tick the workers run (default none): for recording real
     /// traffic in tests and fuzzing.
