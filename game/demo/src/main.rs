@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use bevy::app::ScheduleRunnerPlugin;
 use bevy::prelude::*;
 use bevy::time::TimeUpdateStrategy;
-use bevy_wasm_mods::FrameMode;
 use bevy_wasm_mods::prelude::*;
+use bevy_wasm_mods::{FrameMode, escape};
 use demo_game::{DemoPlugin, PlayerJoined, Position};
 
 struct Args {
@@ -95,15 +95,13 @@ fn main() {
         world.resource::<ModRegistry>().mods().len()
     );
     for m in world.resource::<ModRegistry>().mods() {
+        // A failed mod's name is its file's, which may hold anything.
+        let name = escape(&m.name);
+        let file = m.file.display().to_string();
+        let file = escape(&file);
         match &m.last_error {
-            None => println!(
-                "  {} {} [{:?}] {}",
-                m.name,
-                m.version,
-                m.status,
-                m.file.display()
-            ),
-            Some(f) => println!("  {} [{:?}] {}: {f}", m.name, m.status, m.file.display()),
+            None => println!("  {name} {} [{:?}] {file}", m.version, m.status),
+            Some(f) => println!("  {name} [{:?}] {file}: {f}", m.status),
         }
     }
     let positioned = world.query::<&Position>().iter(world).count();
