@@ -433,28 +433,33 @@ fn busy_threads(
     (stop, handles)
 }
 
-#[test]
-fn in_real_time_a_looping_mod_costs_the_game_no_slow_frame() {
-    use std::time::{Duration, Instant};
-    // A call may run half a second before it is stopped: a frame that
-    // waited for it would take that long.
+/// Limits under which a call may run half a second before it is stopped
+/// (a frame that waited for it would take that long), and the config of a
+/// hostile mod that loops in every tick from its fifth.
+fn looper() -> (bevy_wasm_mods::ModLimits, Vec<u8>) {
+    use std::time::Duration;
     let limits = bevy_wasm_mods::ModLimits {
         hard_call_limit: Duration::from_millis(500),
         soft_call_budget: Duration::from_millis(500),
         ..Default::default()
     };
-    let looping = {
-        #[derive(serde::Serialize)]
-        struct Config {
-            attack: &'static str,
-            from: u64,
-        }
-        rmp_serde::to_vec_named(&Config {
-            attack: "loop",
-            from: 5,
-        })
-        .unwrap()
-    };
+    #[derive(serde::Serialize)]
+    struct Config {
+        attack: &'static str,
+        from: u64,
+    }
+    let config = rmp_serde::to_vec_named(&Config {
+        attack: "loop",
+        from: 5,
+    })
+    .unwrap();
+    (limits, config)
+}
+
+#[test]
+fn in_real_time_a_looping_mod_costs_the_game_no_slow_frame() {
+    use std::time::{Duration, Instant};
+    let (limits, looping) = looper();
     let dir = folder_with(&[("hostile", "a-looper.wasm"), ("mover", "b-mover.wasm")]);
     let mut app = app_in_real_time(
         ModPlugin::new()
@@ -508,23 +513,7 @@ fn in_real_time_a_looping_mod_costs_the_game_no_slow_frame() {
 #[test]
 fn a_looping_mod_makes_no_mod_late_that_shares_its_workers() {
     use std::time::{Duration, Instant};
-    let limits = bevy_wasm_mods::ModLimits {
-        hard_call_limit: Duration::from_millis(500),
-        soft_call_budget: Duration::from_millis(500),
-        ..Default::default()
-    };
-    let looping = {
-        #[derive(serde::Serialize)]
-        struct Config {
-            attack: &'static str,
-            from: u64,
-        }
-        rmp_serde::to_vec_named(&Config {
-            attack: "loop",
-            from: 5,
-        })
-        .unwrap()
-    };
+    let (limits, looping) = looper();
     // Two workers for three mods, the looper last in load order: a worker
     // may have a mover's reply in hand when it takes the looper's tick.
     let dir = folder_with(&[
