@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 /// The manifest a mod returned from `init`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModManifest {
-    /// The mod's name.
+    /// The mod's display name (the mod is known by its file's stem).
     pub name: String,
     /// The mod's version.
     pub version: String,

@@ -6,7 +6,7 @@ use bevy::ecs::lifecycle::HookContext;
 use bevy::ecs::world::DeferredWorld;
 use bevy::prelude::*;
 
-/// Marks an entity a mod spawned, with the mod's name. A mod may change
+/// Marks an entity a mod spawned, with the mod's id (its file's stem). A mod may change
 /// only entities marked with its own name, unless granted more. The mark
 /// cannot be changed in place, so the count of each mod's entities (kept
 /// for [`ModLimits::entities_per_mod`](crate::ModLimits::entities_per_mod))

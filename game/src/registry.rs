@@ -115,7 +115,7 @@ impl std::fmt::Debug for ModRegistry {
 pub struct ModLoaded {
     /// The mod's id (its file's stem).
     pub id: String,
-    /// The mod's name.
+    /// The mod's display name.
     pub name: String,
     /// The mod's version.
     pub version: String,
@@ -131,7 +131,7 @@ pub struct ModLoaded {
 pub struct ModFailed {
     /// The mod's id (its file's stem).
     pub id: String,
-    /// The mod's name (the file's stem when it never loaded).
+    /// The mod's display name (the file's stem when it never loaded).
     pub name: String,
     /// The file it came from.
     pub file: PathBuf,
@@ -145,7 +145,7 @@ pub struct ModFailed {
 pub struct ModRecovered {
     /// The mod's id (its file's stem).
     pub id: String,
-    /// The mod's name.
+    /// The mod's display name.
     pub name: String,
     /// The file it came from.
     pub file: PathBuf,
@@ -158,7 +158,7 @@ pub struct ModRecovered {
 pub struct ModQuarantined {
     /// The mod's id (its file's stem).
     pub id: String,
-    /// The mod's name.
+    /// The mod's display name.
     pub name: String,
     /// The file it came from.
     pub file: PathBuf,
