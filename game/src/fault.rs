@@ -37,6 +37,10 @@ pub enum FaultKind {
     ModError,
     /// The mod's output broke a rule or a cap; nothing of the tick was applied.
     InvalidOutput,
+    /// Checking and applying the mod's commands took more of the game's
+    /// main thread than [`ModLimits::main_thread_per_tick`](crate::ModLimits::main_thread_per_tick)
+    /// allows.
+    OverBudget,
     /// The worker stopped answering.
     Unresponsive,
 }

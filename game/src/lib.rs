@@ -54,8 +54,8 @@ pub use manifest::ModManifest;
 pub use ownership::SpawnedByMod;
 pub use plugin::{ModPlugin, ModSystems};
 pub use registry::{
-    ModEvent, ModFailed, ModInfo, ModLoaded, ModQuarantined, ModRecovered, ModRegistry, ModStatus,
-    ReloadMod,
+    ModCost, ModEvent, ModFailed, ModInfo, ModLoaded, ModQuarantined, ModRecovered, ModRegistry,
+    ModStatus, ReloadMod,
 };
 pub use settings::{FaultPolicy, FrameMode, ModLimits, ModSettings};
 pub use text::escape;

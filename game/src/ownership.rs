@@ -1,23 +1,41 @@
-//! Which mod spawned which entity, and how many each owns.
+//! Which mod spawned which entity, and how much of the world each owns:
+//! entities, and the bytes of the values it set on them.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use bevy::ecs::lifecycle::HookContext;
 use bevy::ecs::world::DeferredWorld;
 use bevy::prelude::*;
 
-/// Marks an entity a mod spawned, with the mod's id (its file's stem). A mod may change
-/// only entities marked with its own name, unless granted more. The mark
-/// cannot be changed in place, so the count of each mod's entities (kept
-/// for [`ModLimits::entities_per_mod`](crate::ModLimits::entities_per_mod))
+/// Marks an entity a mod spawned, with the mod's id (its file's stem). A mod
+/// may change only entities marked with its own id, unless granted more. The
+/// mark cannot be changed in place, so the count of each mod's entities
+/// (kept for [`ModLimits::entities_per_mod`](crate::ModLimits::entities_per_mod))
 /// stays true.
 #[derive(Component, Clone, Debug, PartialEq, Eq)]
 #[component(immutable, on_insert = count_owned, on_discard = uncount_owned)]
 pub struct SpawnedByMod(pub Arc<str>);
 
-/// How many entities each mod owns, by mod name.
+/// How much each mod owns, by mod id.
 #[derive(Resource, Default, Debug)]
-pub(crate) struct ModOwnership(pub std::collections::HashMap<Arc<str>, usize>);
+pub(crate) struct ModOwnership {
+    /// Entities each mod spawned that still exist.
+    pub entities: HashMap<Arc<str>, usize>,
+    /// Bytes of the values each mod set on its own entities (see
+    /// [`Footprint`]).
+    pub bytes: HashMap<Arc<str>, u64>,
+}
+
+impl ModOwnership {
+    pub(crate) fn entities_of(&self, owner: &str) -> usize {
+        self.entities.get(owner).copied().unwrap_or(0)
+    }
+
+    pub(crate) fn bytes_of(&self, owner: &str) -> u64 {
+        self.bytes.get(owner).copied().unwrap_or(0)
+    }
+}
 
 fn count_owned(world: DeferredWorld, context: HookContext) {
     adjust_owned(world, context, true);
@@ -36,7 +54,88 @@ fn adjust_owned(mut world: DeferredWorld, context: HookContext, add: bool) {
         return;
     };
     if let Some(mut counts) = world.get_resource_mut::<ModOwnership>() {
-        let n = counts.0.entry(owner).or_default();
+        let n = counts.entities.entry(owner).or_default();
         *n = if add { *n + 1 } else { n.saturating_sub(1) };
     }
+}
+
+/// What a component slot of an entity is, for [`Footprint`]: an exposed
+/// game type (its index) or one of the owner's mod-defined types (the
+/// index in its manifest's `defines`, offset past the game's).
+pub(crate) type SlotKey = u32;
+
+/// The key of mod-defined type number `i` of the owner's `defines`.
+pub(crate) const fn data_key(i: usize) -> SlotKey {
+    (1 << 16) + i as SlotKey
+}
+
+/// The encoded size of every value a mod set on one of its own entities,
+/// so the mod's total ([`ModLimits::state_bytes_per_mod`](crate::ModLimits::state_bytes_per_mod))
+/// stays true as values change and the entity goes.
+#[derive(Component, Debug, Default)]
+#[component(on_discard = forget_footprint)]
+pub(crate) struct Footprint {
+    owner: Option<Arc<str>>,
+    sizes: Vec<(SlotKey, u32)>,
+    total: u64,
+}
+
+impl Footprint {
+    /// Bytes charged for slot `key`.
+    pub(crate) fn size(&self, key: SlotKey) -> u32 {
+        self.sizes
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map_or(0, |(_, s)| *s)
+    }
+
+    pub(crate) fn total(&self) -> u64 {
+        self.total
+    }
+}
+
+fn forget_footprint(mut world: DeferredWorld, context: HookContext) {
+    let Some((owner, total)) = world
+        .get::<Footprint>(context.entity)
+        .and_then(|f| Some((f.owner.clone()?, f.total)))
+    else {
+        return;
+    };
+    if let Some(mut owned) = world.get_resource_mut::<ModOwnership>() {
+        let n = owned.bytes.entry(owner).or_default();
+        *n = n.saturating_sub(total);
+    }
+}
+
+/// Sets the bytes charged to `owner` for slot `key` of `entity` (`0` when
+/// the value was removed), keeping the owner's total.
+pub(crate) fn charge(world: &mut World, owner: &Arc<str>, entity: Entity, key: SlotKey, size: u32) {
+    let Ok(mut e) = world.get_entity_mut(entity) else {
+        return;
+    };
+    let mut footprint = match e.get_mut::<Footprint>() {
+        Some(f) => f,
+        None => {
+            e.insert(Footprint {
+                owner: Some(owner.clone()),
+                ..Footprint::default()
+            });
+            e.get_mut::<Footprint>().expect("just inserted")
+        }
+    };
+    let old = match footprint.sizes.iter_mut().find(|(k, _)| *k == key) {
+        Some((_, s)) => std::mem::replace(s, size),
+        None => {
+            footprint.sizes.push((key, size));
+            0
+        }
+    };
+    if size == 0 {
+        footprint.sizes.retain(|(k, _)| *k != key);
+    }
+    footprint.total = footprint.total + u64::from(size) - u64::from(old);
+    drop(footprint);
+    let mut owned = world.resource_mut::<ModOwnership>();
+    let n = owned.bytes.entry(owner.clone()).or_default();
+    *n = (*n + u64::from(size)).saturating_sub(u64::from(old));
 }

@@ -2,6 +2,7 @@
 //! sent when a mod loads, fails or emits an event.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use bevy::prelude::*;
 use serde::de::DeserializeOwned;
@@ -50,6 +51,31 @@ pub struct ModInfo {
     pub recoveries: u32,
     /// The last fault, if any.
     pub last_error: Option<Fault>,
+    /// What the mod costs the game, and what it lost to its neighbours.
+    pub cost: ModCost,
+}
+
+/// What one mod costs the game, and what limits took from it. Updated with
+/// every tick.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ModCost {
+    /// Main-thread CPU time spent on the mod's last tick: its query
+    /// snapshot, then staging and applying its commands. Charged against
+    /// [`ModLimits::main_thread_per_tick`](crate::ModLimits::main_thread_per_tick).
+    pub main_thread: Duration,
+    /// Bytes of component values the mod set on the entities it owns,
+    /// capped by [`ModLimits::state_bytes_per_mod`](crate::ModLimits::state_bytes_per_mod).
+    pub state_bytes: u64,
+    /// Ticks the mod did not get because its input (events and query
+    /// results) was over the message limit. Each one is also logged.
+    pub skipped_ticks: u64,
+    /// Events meant for the mod that were dropped because senders sent more
+    /// than its inbox holds: the biggest sender's oldest went first.
+    pub events_dropped: u64,
+    /// Inputs this mod sent that other mods reported they could not decode.
+    pub rejected_by_others: u64,
+    /// The last such report: who could not decode what, and why.
+    pub last_rejection: Option<String>,
 }
 
 impl ModInfo {
@@ -65,6 +91,7 @@ impl ModInfo {
             faults: 0,
             recoveries: 0,
             last_error: None,
+            cost: ModCost::default(),
         }
     }
 }

@@ -42,6 +42,19 @@ pub struct ModLimits {
     /// the same instruction on every machine, as lockstep multiplayer does;
     /// the time limit above still applies. Metering costs about 5%.
     pub fuel_per_call: Option<u64>,
+    /// Main-thread CPU time the game may spend checking and applying one
+    /// mod's commands for one tick (default 16 ms, a frame at 60 fps). A
+    /// mod whose commands take longer faults with
+    /// [`FaultKind::OverBudget`](crate::FaultKind::OverBudget): staging
+    /// stops at the limit and nothing of the tick is applied. Time on its
+    /// query snapshot is measured beside it ([`ModCost::main_thread`](crate::ModCost::main_thread))
+    /// but not charged, since other mods' entities make it grow.
+    pub main_thread_per_tick: Duration,
+    /// Bytes of component values (as MessagePack) one mod may keep on the
+    /// entities it owns, game types and its own types together (default
+    /// 64 MiB). A tick that would go over it is refused whole with
+    /// `InvalidOutput`; despawning or removing values frees room.
+    pub state_bytes_per_mod: u64,
     /// Largest mod file read, in bytes (default 128 MiB; a Python mod is
     /// about 18 MB). A larger file is refused without being read.
     pub file_bytes: u64,
@@ -62,6 +75,8 @@ impl Default for ModLimits {
             spawns_per_tick: 16_384,
             entities_per_mod: 100_000,
             fuel_per_call: None,
+            main_thread_per_tick: Duration::from_millis(16),
+            state_bytes_per_mod: 64 << 20,
             file_bytes: 128 << 20,
         }
     }

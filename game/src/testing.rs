@@ -161,7 +161,7 @@ impl ModUnderTest {
     /// the main thread does with a worker's reply.
     pub fn apply(&mut self, world: &mut World, commands: Vec<Command>) -> Result<(), Fault> {
         let limits = world.resource::<ModSettings>().limits.clone();
-        apply_tick(world, &mut self.slot, commands, &limits, &mut self.events)
+        apply_tick(world, &mut self.slot, commands, &limits, &mut self.events).1
     }
 }
 
@@ -245,6 +245,13 @@ pub fn record_to_msgpack(layout: &Layout, record: &[u8]) -> Option<Vec<u8>> {
 pub fn entities_owned(world: &World, owner: &str) -> usize {
     world
         .get_resource::<crate::ownership::ModOwnership>()
-        .and_then(|counts| counts.0.get(owner).copied())
-        .unwrap_or(0)
+        .map_or(0, |owned| owned.entities_of(owner))
+}
+
+/// Bytes of values the world counts as set by the mod `owner` on its own
+/// entities (the figure the per-mod state cap is checked against).
+pub fn state_bytes_owned(world: &World, owner: &str) -> u64 {
+    world
+        .get_resource::<crate::ownership::ModOwnership>()
+        .map_or(0, |owned| owned.bytes_of(owner))
 }

@@ -7,10 +7,11 @@ use bevy::prelude::*;
 
 use super::lifecycle::State;
 use super::replies::{on_no_reply, on_reply};
-use super::stage::Stager;
+use super::stage::{Budget, Stager};
 use super::{MIN_RESERVE, ModHost, ModRegistry, ModSlot, with_mods};
 use crate::expose::Exposed;
 use crate::fault::{Fault, FaultKind, Hook};
+use crate::ownership::{ModOwnership, charge};
 use crate::protocol::{Command, WireEvent};
 use crate::settings::{FrameMode, ModSettings};
 
@@ -72,13 +73,43 @@ fn fault(kind: FaultKind, message: String) -> Fault {
 }
 
 /// Stages a mod's commands and, when all pass, applies them; the events
-/// it emitted go to `events` for other mods' next ticks.
+/// it emitted go to `events` for other mods' next ticks. Returns the
+/// main-thread CPU time it took.
 pub(crate) fn apply_tick(
     world: &mut World,
     slot: &mut ModSlot,
     commands: Vec<Command>,
     limits: &crate::settings::ModLimits,
     events: &mut Vec<WireEvent>,
+) -> (Duration, Result<(), Fault>) {
+    let budget = Budget::start(limits.main_thread_per_tick);
+    let result = stage_and_apply(world, slot, commands, limits, events, &budget);
+    let spent = budget.spent();
+    let result = result.and_then(|()| {
+        // Applying cannot stop half way; a tick that overran there was
+        // applied, and the mod faults all the same.
+        if spent > limits.main_thread_per_tick {
+            return Err(fault(
+                FaultKind::OverBudget,
+                format!(
+                    "its commands took {spent:?} of the main thread to check and apply \
+                     (they were applied), over the {:?} limit",
+                    limits.main_thread_per_tick
+                ),
+            ));
+        }
+        Ok(())
+    });
+    (spent, result)
+}
+
+fn stage_and_apply(
+    world: &mut World,
+    slot: &mut ModSlot,
+    commands: Vec<Command>,
+    limits: &crate::settings::ModLimits,
+    events: &mut Vec<WireEvent>,
+    budget: &Budget,
 ) -> Result<(), Fault> {
     let registry = world.resource::<AppTypeRegistry>().clone();
     let registry = registry.read();
@@ -90,6 +121,10 @@ pub(crate) fn apply_tick(
         .iter()
         .map(|q| (q.last.as_slice(), q.last_owned))
         .collect();
+    let state_bytes = (
+        world.resource::<ModOwnership>().bytes_of(&slot.owner),
+        limits.state_bytes_per_mod,
+    );
     let staged = timed!(
         "main: stage the commands",
         world.resource_scope(|world, exposed: Mut<Exposed>| {
@@ -103,16 +138,20 @@ pub(crate) fn apply_tick(
                 owner: &slot.owner,
                 modify_any_entity: slot.grants.modify_any_entity,
                 query_rows: &query_rows,
+                budget,
+                state_bytes,
             }
             .stage(commands)
         })
     );
     // Staging's reasons quote what the mod sent.
     let staged = staged.map_err(|message| {
-        fault(
-            FaultKind::InvalidOutput,
-            crate::text::escape(&message).into_owned(),
-        )
+        let kind = if budget.exceeded() {
+            FaultKind::OverBudget
+        } else {
+            FaultKind::InvalidOutput
+        };
+        fault(kind, crate::text::escape(&message).into_owned())
     })?;
     drop(registry);
 
@@ -134,5 +173,8 @@ pub(crate) fn apply_tick(
             }
         })
     );
+    for (entity, key, size) in staged.footprint {
+        charge(world, &owner, entity, key, size);
+    }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Sending each running mod its tick: events, query results and the entity
 //! ids it may spawn with. Workers then run while the game's systems do.
 
+use std::collections::VecDeque;
 use std::time::Instant;
 
 use bevy::prelude::*;
@@ -8,7 +9,7 @@ use bevy::prelude::*;
 use super::{ModHost, ModRegistry, snapshot, with_mods};
 use crate::expose::Exposed;
 use crate::ownership::ModOwnership;
-use crate::protocol::{EntityList, Request, TickRequest};
+use crate::protocol::{EntityList, Request, TickRequest, WireEvent};
 use crate::settings::ModSettings;
 
 pub(crate) fn dispatch_ticks(world: &mut World) {
@@ -39,6 +40,7 @@ fn dispatch(world: &mut World, mods: &mut ModRegistry, host: &mut ModHost) {
     let entity_cap = limits.entities_per_mod;
     let max_bytes = limits.bytes_per_tick;
     let max_inbox = limits.events_per_tick * 4;
+    let max_inbox_bytes = max_bytes / 4;
     let frozen: &World = world;
     let exposed = frozen.resource::<Exposed>();
     let ownership = frozen.resource::<ModOwnership>();
@@ -56,22 +58,36 @@ fn dispatch(world: &mut World, mods: &mut ModRegistry, host: &mut ModHost) {
             events
                 .iter()
                 .filter(|e| manifest.subscribes.contains(&e.name))
-                .filter(|e| e.source.as_deref() != Some(manifest.name.as_str()))
+                .filter(|e| e.source.as_deref() != Some(&*slot.owner))
                 .cloned(),
         );
-        if slot.inbox.len() > max_inbox {
-            let dropped = slot.inbox.len() - max_inbox;
-            slot.inbox.drain(..dropped);
-            tracing::warn!(mod_id = %manifest.name, "{dropped} undelivered events dropped");
+        let dropped = trim_inbox(&mut slot.inbox, max_inbox, max_inbox_bytes);
+        if !dropped.is_empty() {
+            let total: usize = dropped.iter().map(|(_, n)| n).sum();
+            entry.life.cost_mut().events_dropped += total as u64;
+            let by: Vec<String> = dropped
+                .iter()
+                .map(|(sender, n)| match sender {
+                    Some(id) => format!("{n} from mod `{}`", crate::text::escape(id)),
+                    None => format!("{n} from the game"),
+                })
+                .collect();
+            tracing::warn!(
+                mod_id = &*slot.owner,
+                "inbox full: dropped the oldest events of its biggest senders ({})",
+                by.join(", ")
+            );
         }
         if !entry.life.can_tick() {
             continue;
         }
         let mod_events = std::mem::take(&mut slot.inbox);
+        let clock = cpu_time::ThreadTime::now();
         let queries =
             snapshot::take_all(frozen, exposed, &registry, &mut slot.queries, &slot.owner);
+        entry.life.cost_mut().main_thread = clock.elapsed();
         // Never reserve more ids than the mod may still own entities.
-        let owned = ownership.0.get(&slot.owner).copied().unwrap_or(0);
+        let owned = ownership.entities_of(&slot.owner);
         let room = entity_cap.saturating_sub(owned);
         while slot.reserved.len() < slot.reserve_target.min(room) {
             slot.reserved.push_back(frozen.entity_allocator().alloc());
@@ -90,8 +106,14 @@ fn dispatch(world: &mut World, mods: &mut ModRegistry, host: &mut ModHost) {
         };
         let bytes = request.bytes();
         if bytes > max_bytes {
+            // Other mods' entities can make a query this big: the mod is
+            // not at fault, but it must know, and so must the player.
+            let cost = entry.life.cost_mut();
+            cost.skipped_ticks += 1;
+            cost.events_dropped += request.events.len() as u64;
             tracing::warn!(
-                mod_id = %manifest.name,
+                mod_id = &*slot.owner,
+                skipped = cost.skipped_ticks,
                 "tick of {bytes} bytes is over the {max_bytes}-byte message limit; skipped",
             );
             continue;
@@ -102,4 +124,100 @@ fn dispatch(world: &mut World, mods: &mut ModRegistry, host: &mut ModHost) {
     }
     drop(registry);
     world.entity_allocator_mut().free_many(&to_free);
+}
+
+/// Drops events from `inbox` until it holds at most `max_events` events of
+/// at most `max_bytes` in all. Each event dropped is the oldest of the
+/// sender that has the most in the inbox (the game's messages count as one
+/// sender), so a flood costs the flooder, not the others. Returns how many
+/// of each sender's events were dropped.
+pub(crate) fn trim_inbox(
+    inbox: &mut Vec<WireEvent>,
+    max_events: usize,
+    max_bytes: usize,
+) -> Vec<(Option<String>, usize)> {
+    let size = |e: &WireEvent| e.name.len() + e.payload.len() + 16;
+    let mut bytes: usize = inbox.iter().map(size).sum();
+    if inbox.len() <= max_events && bytes <= max_bytes {
+        return Vec::new();
+    }
+    // Each sender's events, oldest first, and what they hold.
+    let mut senders: Vec<(Option<&str>, VecDeque<usize>, usize)> = Vec::new();
+    for (i, e) in inbox.iter().enumerate() {
+        let source = e.source.as_deref();
+        let at = match senders.iter().position(|(s, _, _)| *s == source) {
+            Some(at) => at,
+            None => {
+                senders.push((source, VecDeque::new(), 0));
+                senders.len() - 1
+            }
+        };
+        senders[at].1.push_back(i);
+        senders[at].2 += size(e);
+    }
+    let mut keep = vec![true; inbox.len()];
+    let mut count = inbox.len();
+    let mut dropped = vec![0usize; senders.len()];
+    while count > max_events || bytes > max_bytes {
+        let by_bytes = bytes > max_bytes;
+        let Some(worst) = (0..senders.len()).max_by_key(|&s| {
+            if by_bytes { senders[s].2 } else { senders[s].1.len() }
+        }) else {
+            break;
+        };
+        let Some(i) = senders[worst].1.pop_front() else {
+            break;
+        };
+        keep[i] = false;
+        let freed = size(&inbox[i]);
+        senders[worst].2 -= freed;
+        bytes -= freed;
+        count -= 1;
+        dropped[worst] += 1;
+    }
+    let report = senders
+        .iter()
+        .zip(&dropped)
+        .filter(|(_, n)| **n > 0)
+        .map(|((source, _, _), n)| (source.map(str::to_string), *n))
+        .collect();
+    let mut keep = keep.into_iter();
+    inbox.retain(|_| keep.next().unwrap_or(true));
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(source: Option<&str>, payload: usize) -> WireEvent {
+        WireEvent {
+            name: "e".into(),
+            source: source.map(str::to_string),
+            payload: vec![0; payload].into(),
+        }
+    }
+
+    #[test]
+    fn a_flooding_sender_loses_its_own_events_first() {
+        let mut inbox = vec![event(None, 1), event(Some("calm"), 1)];
+        inbox.extend((0..100).map(|_| event(Some("flood"), 1)));
+        inbox.push(event(Some("calm"), 1));
+        let dropped = trim_inbox(&mut inbox, 10, usize::MAX);
+        assert_eq!(dropped, [(Some("flood".to_string()), 93)]);
+        assert_eq!(inbox.len(), 10);
+        let calm = inbox.iter().filter(|e| e.source.as_deref() == Some("calm"));
+        assert_eq!(calm.count(), 2);
+        assert!(inbox.iter().any(|e| e.source.is_none()), "the game's message stays");
+    }
+
+    #[test]
+    fn bytes_are_shared_fairly_too() {
+        let mut inbox = vec![event(Some("big"), 10_000), event(Some("small"), 10)];
+        inbox.push(event(Some("big"), 10_000));
+        let dropped = trim_inbox(&mut inbox, 100, 12_000);
+        assert_eq!(dropped, [(Some("big".to_string()), 1)]);
+        assert_eq!(inbox.len(), 2);
+        assert_eq!(inbox[0].source.as_deref(), Some("small"), "the oldest big one went");
+    }
 }

@@ -146,6 +146,11 @@ impl Lifecycle {
         &self.info
     }
 
+    /// The mod's costs, which the systems update as they go.
+    pub(crate) fn cost_mut(&mut self) -> &mut crate::registry::ModCost {
+        &mut self.info.cost
+    }
+
     /// The only place the state changes, so the public status follows it.
     fn set(&mut self, state: State) {
         self.state = state;

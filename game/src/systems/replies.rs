@@ -37,13 +37,19 @@ pub(crate) fn on_reply(world: &mut World, host: &mut ModHost, entry: &mut ModEnt
         Reply::Ticked(commands) => match entry.life.tick_returned() {
             Ok(()) => {
                 let limits = world.resource::<ModSettings>().limits.clone();
-                apply::apply_tick(
+                let (spent, result) = apply::apply_tick(
                     world,
                     &mut entry.slot,
                     commands,
                     &limits,
                     &mut host.pending_events,
-                )
+                );
+                let cost = entry.life.cost_mut();
+                cost.main_thread += spent;
+                cost.state_bytes = world
+                    .resource::<crate::ownership::ModOwnership>()
+                    .bytes_of(&entry.slot.owner);
+                result
             }
             Err(e) => Err(host_error(e, Hook::Tick)),
         },

@@ -11,8 +11,10 @@
 //! row whose entity the game despawned or stripped since is skipped, which
 //! is no fault of the mod's.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bevy::prelude::*;
 use bevy::reflect::TypeRegistry;
@@ -22,9 +24,68 @@ use crate::codec::column::Rows;
 use crate::codec::value;
 use crate::expose::{Exposed, ModAccess, ModData};
 use crate::manifest::ModManifest;
-use crate::ownership::SpawnedByMod;
+use crate::ownership::{Footprint, SlotKey, SpawnedByMod, data_key};
 use crate::protocol::{Column, Command, Encoding, WireComponent, WireEvent};
 use crate::registry::ModEvent;
+
+/// Main-thread CPU time staging may use, read every few steps.
+pub(crate) struct Budget {
+    started: cpu_time::ThreadTime,
+    limit: Duration,
+    steps: Cell<u32>,
+    exceeded: Cell<bool>,
+}
+
+impl Budget {
+    /// Steps between two readings of the clock.
+    const EVERY: u32 = 32;
+
+    pub(crate) fn start(limit: Duration) -> Self {
+        Self {
+            started: cpu_time::ThreadTime::now(),
+            limit,
+            steps: Cell::new(0),
+            exceeded: Cell::new(false),
+        }
+    }
+
+    /// One step of work; an error once the budget is spent.
+    fn step(&self) -> Result<(), String> {
+        let n = self.steps.get().wrapping_add(1);
+        self.steps.set(n);
+        if n % Self::EVERY != 0 {
+            return Ok(());
+        }
+        let spent = self.spent();
+        if spent > self.limit {
+            self.exceeded.set(true);
+            return Err(format!(
+                "checking its commands took {spent:?} of the main thread, over the {:?} limit",
+                self.limit
+            ));
+        }
+        Ok(())
+    }
+
+    /// CPU time since the start.
+    pub(crate) fn spent(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Whether staging stopped because the budget was spent.
+    pub(crate) fn exceeded(&self) -> bool {
+        self.exceeded.get()
+    }
+}
+
+/// The bytes a tick sets on the mod's own entities, per value slot, and
+/// how the mod's total changes.
+#[derive(Default)]
+struct Charges {
+    by_entity: HashMap<Entity, Vec<(SlotKey, u32)>>,
+    despawned: HashSet<Entity>,
+    delta: i64,
+}
 
 /// A component value ready to insert.
 pub(crate) enum Value {
@@ -61,13 +122,19 @@ pub(crate) struct Stager<'a> {
     /// The rows of each of the mod's queries as this tick sent them, and
     /// whether the mod spawned every one of them.
     pub query_rows: &'a [(&'a [Entity], bool)],
+    /// Main-thread time staging may take.
+    pub budget: &'a Budget,
+    /// Bytes of values the mod's entities hold now, and its cap.
+    pub state_bytes: (u64, u64),
 }
 
-/// The result of staging: the checked commands and how many reserved ids
-/// the spawns used.
+/// The result of staging: the checked commands, how many reserved ids
+/// the spawns used, and the bytes to charge per value slot of the mod's
+/// entities once they are applied.
 pub(crate) struct StagedTick {
     pub commands: Vec<Staged>,
     pub spawned: usize,
+    pub footprint: Vec<(Entity, SlotKey, u32)>,
 }
 
 impl Stager<'_> {
@@ -76,8 +143,10 @@ impl Stager<'_> {
         let mut despawned: HashSet<Entity> = HashSet::new();
         let mut next_reserved = 0;
         let mut out = Vec::with_capacity(commands.len());
+        let charges = RefCell::new(Charges::default());
         for (i, command) in commands.into_iter().enumerate() {
             let at = |e: String| format!("command {i}: {e}");
+            self.budget.step().map_err(at)?;
             let alive = |e: Entity, spawned: &HashSet<Entity>, despawned: &HashSet<Entity>| {
                 !despawned.contains(&e)
                     && (spawned.contains(&e) || self.world.get_entity(e).is_ok())
@@ -99,7 +168,9 @@ impl Stager<'_> {
                     }
                     next_reserved += 1;
                     spawned.insert(e);
-                    Staged::Spawn(e, self.values(components).map_err(at)?)
+                    let values = self.values(components).map_err(at)?;
+                    self.charge_values(&charges, e, &values, &spawned);
+                    Staged::Spawn(e, values.into_iter().map(|(v, _)| v).collect())
                 }
                 Command::Despawn { entity } => {
                     let e = self.entity(entity).map_err(at)?;
@@ -110,6 +181,7 @@ impl Stager<'_> {
                     }
                     mine(e, &spawned).map_err(at)?;
                     despawned.insert(e);
+                    self.charge_despawn(&charges, e, &spawned);
                     Staged::Despawn(e)
                 }
                 Command::Insert { entity, components } => {
@@ -120,7 +192,9 @@ impl Stager<'_> {
                         )));
                     }
                     mine(e, &spawned).map_err(at)?;
-                    Staged::Insert(e, self.values(components).map_err(at)?)
+                    let values = self.values(components).map_err(at)?;
+                    self.charge_values(&charges, e, &values, &spawned);
+                    Staged::Insert(e, values.into_iter().map(|(v, _)| v).collect())
                 }
                 Command::Remove { entity, names } => {
                     let e = self.entity(entity).map_err(at)?;
@@ -132,7 +206,11 @@ impl Stager<'_> {
                     mine(e, &spawned).map_err(at)?;
                     let mut removed = Vec::with_capacity(names.len());
                     for name in names {
-                        removed.push((self.writable(&name).map_err(at)?, name));
+                        let i = self.writable(&name).map_err(at)?;
+                        if let Some(key) = self.key(i, &name) {
+                            self.charge(&charges, e, key, 0, &spawned);
+                        }
+                        removed.push((i, name));
                     }
                     Staged::Remove(e, removed)
                 }
@@ -169,7 +247,10 @@ impl Stager<'_> {
                     }
                     let mut staged_columns = Vec::with_capacity(columns.len());
                     for column in columns {
-                        staged_columns.push(self.batch_column(&rows_of, column).map_err(at)?);
+                        let (i, rows, sizes) =
+                            self.batch_column(&rows_of, column).map_err(at)?;
+                        self.charge_rows(&charges, &rows_of, i, &sizes, &spawned);
+                        staged_columns.push((i, rows));
                     }
                     Staged::WriteBatch(rows_of, staged_columns)
                 }
@@ -196,17 +277,128 @@ impl Stager<'_> {
                     }
                     let mut staged_columns = Vec::with_capacity(columns.len());
                     for column in columns {
-                        staged_columns.push(self.batch_column(rows, column).map_err(at)?);
+                        let (i, rows_data, sizes) =
+                            self.batch_column(rows, column).map_err(at)?;
+                        self.charge_rows(&charges, rows, i, &sizes, &spawned);
+                        staged_columns.push((i, rows_data));
                     }
                     Staged::WriteQueryRows(query as usize, staged_columns)
                 }
             };
             out.push(staged);
         }
+        let charges = charges.into_inner();
+        let (now, cap) = self.state_bytes;
+        let after = (now as i64).saturating_add(charges.delta).max(0) as u64;
+        if charges.delta > 0 && after > cap {
+            return Err(format!(
+                "its entities would hold {after} bytes of values, over its cap of {cap}"
+            ));
+        }
+        let footprint = charges
+            .by_entity
+            .into_iter()
+            .filter(|(e, _)| !charges.despawned.contains(e))
+            .flat_map(|(e, slots)| slots.into_iter().map(move |(k, size)| (e, k, size)))
+            .collect();
         Ok(StagedTick {
             commands: out,
             spawned: next_reserved,
+            footprint,
         })
+    }
+
+    /// The footprint key of exposed type `i`, or of mod-defined `name`.
+    fn key(&self, i: Option<usize>, name: &str) -> Option<SlotKey> {
+        match i {
+            Some(i) => Some(i as SlotKey),
+            None => self
+                .manifest
+                .defines
+                .iter()
+                .position(|d| d == name)
+                .map(data_key),
+        }
+    }
+
+    /// Whether values set on `e` count toward the mod's state: it spawned
+    /// `e`. (Values a granted mod sets on others' entities are not charged.)
+    fn charged(&self, e: Entity, spawned: &HashSet<Entity>) -> bool {
+        spawned.contains(&e) || self.owns(e)
+    }
+
+    /// Charges `size` bytes for slot `key` of `e`, replacing what it held.
+    fn charge(
+        &self,
+        charges: &RefCell<Charges>,
+        e: Entity,
+        key: SlotKey,
+        size: u32,
+        spawned: &HashSet<Entity>,
+    ) {
+        if !self.charged(e, spawned) {
+            return;
+        }
+        let mut charges = charges.borrow_mut();
+        let slots = charges.by_entity.entry(e).or_default();
+        let old = match slots.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, s)) => std::mem::replace(s, size),
+            None => {
+                slots.push((key, size));
+                self.world.get::<Footprint>(e).map_or(0, |f| f.size(key))
+            }
+        };
+        charges.delta += i64::from(size) - i64::from(old);
+    }
+
+    fn charge_values(
+        &self,
+        charges: &RefCell<Charges>,
+        e: Entity,
+        values: &[(Value, u32)],
+        spawned: &HashSet<Entity>,
+    ) {
+        for (value, size) in values {
+            let key = match value {
+                Value::Game(i, _) => Some(*i as SlotKey),
+                Value::Data(name, _) => self.key(None, name),
+            };
+            if let Some(key) = key {
+                self.charge(charges, e, key, *size, spawned);
+            }
+        }
+    }
+
+    /// Charges a batch column's rows; packed rows keep their fixed size,
+    /// so only MessagePack rows (`sizes` not empty) change the total.
+    fn charge_rows(
+        &self,
+        charges: &RefCell<Charges>,
+        rows: &[Entity],
+        i: usize,
+        sizes: &[u32],
+        spawned: &HashSet<Entity>,
+    ) {
+        for (e, size) in rows.iter().zip(sizes) {
+            self.charge(charges, *e, i as SlotKey, *size, spawned);
+        }
+    }
+
+    /// A despawned entity frees everything charged on it.
+    fn charge_despawn(&self, charges: &RefCell<Charges>, e: Entity, spawned: &HashSet<Entity>) {
+        if !self.charged(e, spawned) {
+            return;
+        }
+        let mut charges = charges.borrow_mut();
+        let stored = self.world.get::<Footprint>(e);
+        let mut freed = stored.map_or(0, Footprint::total) as i64;
+        if let Some(slots) = charges.by_entity.get(&e) {
+            for (key, size) in slots {
+                freed += i64::from(*size) - i64::from(stored.map_or(0, |f| f.size(*key)));
+            }
+        }
+        charges.delta -= freed;
+        charges.despawned.insert(e);
     }
 
     /// Whether the mod spawned `e`.
@@ -251,27 +443,32 @@ impl Stager<'_> {
         }
     }
 
-    fn values(&self, components: Vec<WireComponent>) -> Result<Vec<Value>, String> {
+    /// The values of a spawn or insert, each with its encoded size.
+    fn values(&self, components: Vec<WireComponent>) -> Result<Vec<(Value, u32)>, String> {
         let mut seen = BTreeMap::new();
         let mut values = Vec::with_capacity(components.len());
         for c in components {
             if seen.insert(c.name.clone(), ()).is_some() {
                 return Err(format!("component `{}` given twice", c.name));
             }
-            values.push(match self.writable(&c.name)? {
+            let size = u32::try_from(c.value.len()).unwrap_or(u32::MAX);
+            let value = match self.writable(&c.name)? {
                 Some(i) => Value::Game(i, self.decode(i, &c.value)?),
                 None => {
+                    self.budget.step()?;
                     value::check_msgpack(&c.value, self.depth)
                         .map_err(|e| format!("`{}`: {e}", c.name))?;
                     Value::Data(c.name, c.value.into_vec())
                 }
-            });
+            };
+            values.push((value, size));
         }
         Ok(values)
     }
 
     /// Decodes MessagePack into exposed type `i`.
     fn decode(&self, i: usize, bytes: &[u8]) -> Result<Box<dyn Reflect>, String> {
+        self.budget.step()?;
         let c = &self.exposed.components[i];
         let registration = self
             .registry
@@ -283,7 +480,13 @@ impl Stager<'_> {
             .ok_or_else(|| format!("`{}`: the value does not fit the type", c.name))
     }
 
-    fn batch_column(&self, rows: &[Entity], column: Column) -> Result<(usize, Rows), String> {
+    /// A batch column checked against `rows`, with each row's encoded size
+    /// when it is MessagePack (packed rows have a fixed size: none given).
+    fn batch_column(
+        &self,
+        rows: &[Entity],
+        column: Column,
+    ) -> Result<(usize, Rows, Vec<u32>), String> {
         let i = self
             .writable(&column.name)?
             .ok_or_else(|| format!("`{}` is mod-defined; batches write game types", column.name))?;
@@ -305,17 +508,19 @@ impl Stager<'_> {
                 if column.data.len() != layout.stride() * rows.len() {
                     return Err(format!("column `{}` has the wrong length", c.name));
                 }
-                Ok((i, Rows::Packed(column)))
+                Ok((i, Rows::Packed(column), Vec::new()))
             }
             Encoding::MsgPack => {
                 let mut values = Vec::with_capacity(rows.len());
+                let mut sizes = Vec::with_capacity(rows.len());
                 for row in 0..rows.len() {
                     let bytes = column
                         .row(row)
                         .ok_or_else(|| format!("column `{}` is short", c.name))?;
                     values.push(self.decode(i, bytes)?);
+                    sizes.push(u32::try_from(bytes.len()).unwrap_or(u32::MAX));
                 }
-                Ok((i, Rows::Values(values)))
+                Ok((i, Rows::Values(values), sizes))
             }
         }
     }
