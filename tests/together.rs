@@ -2,34 +2,9 @@
 //! component types run side by side, each changing only what it owns.
 
 use bevy::prelude::*;
-use bevy_wasm_mods::ModInfo;
 use bevy_wasm_mods::prelude::*;
 use demo_game::{Position, Velocity};
 use mod_tests::*;
-
-/// A config for the mover: how many entities, which batch API, which name.
-fn mover_config(count: u32, read_write: bool, name: &str) -> Vec<u8> {
-    #[derive(serde::Serialize)]
-    struct Config<'a> {
-        count: u32,
-        api: &'a str,
-        name: &'a str,
-    }
-    let api = if read_write { "read-write" } else { "update" };
-    rmp_serde::to_vec_named(&Config { count, api, name }).unwrap()
-}
-
-/// Where the mover's logic puts its entity `i` after `ticks` ticks
-/// (spawned in tick 0, moved once in each later tick).
-fn expected(i: u32, ticks: u64) -> (Position, Velocity) {
-    let step_y = i as f32 / 10.0;
-    let (mut x, mut y) = (i as f32, 0.0f32);
-    for _ in 1..ticks {
-        x += 1.0;
-        y += step_y;
-    }
-    (Position { x, y }, Velocity { x: 1.0, y: step_y })
-}
 
 #[test]
 fn two_movers_share_a_query_for_10000_frames_and_neither_faults() {
@@ -73,16 +48,7 @@ fn two_movers_share_a_query_for_10000_frames_and_neither_faults() {
     for (owner, count) in [("a-mover", 5), ("b-mover", 7)] {
         let ticks = ticks(&app, owner);
         let world = app.world_mut();
-        let mut mine: Vec<(Position, Velocity)> = world
-            .query::<(&Position, &Velocity, &SpawnedByMod)>()
-            .iter(world)
-            .filter(|(_, _, s)| &*s.0 == owner)
-            .map(|(p, v, _)| (*p, *v))
-            .collect();
-        mine.sort_by(|a, b| a.0.y.total_cmp(&b.0.y));
-        // Entity `i` of the mover moves `i / 10` up a tick: by y, in order.
-        let want: Vec<(Position, Velocity)> = (0..count).map(|i| expected(i, ticks)).collect();
-        assert_eq!(mine, want, "{owner}'s entities after {ticks} ticks");
+        assert_mover_exact(world, owner, count, ticks);
     }
     for (i, e) in game.into_iter().enumerate() {
         let p = *app.world().get::<Position>(e).unwrap();
@@ -111,14 +77,6 @@ fn hostile_config(attack: &str, name: &str) -> Vec<u8> {
         once: true,
     })
     .unwrap()
-}
-
-fn info(app: &App, id: &str) -> ModInfo {
-    app.world()
-        .resource::<ModRegistry>()
-        .get(id)
-        .unwrap_or_else(|| panic!("{id} is in the registry"))
-        .clone()
 }
 
 #[test]
@@ -408,29 +366,6 @@ fn a_mods_own_types_and_the_games_messages_cannot_be_written_by_another_mod() {
         .map(|(_, s)| s.0.to_string())
         .collect();
     assert!(badges.iter().all(|o| o == "a-greeter"), "{badges:?}");
-}
-
-/// Starts `n` threads that keep a core busy until the returned flag is set.
-fn busy_threads(
-    n: usize,
-) -> (
-    std::sync::Arc<std::sync::atomic::AtomicBool>,
-    Vec<std::thread::JoinHandle<()>>,
-) {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    let stop = std::sync::Arc::new(AtomicBool::new(false));
-    let handles = (0..n)
-        .map(|_| {
-            let stop = stop.clone();
-            std::thread::spawn(move || {
-                let mut x = 0u64;
-                while !stop.load(Ordering::Relaxed) {
-                    x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
-                }
-            })
-        })
-        .collect();
-    (stop, handles)
 }
 
 /// Limits under which a call may run half a second before it is stopped

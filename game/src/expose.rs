@@ -60,7 +60,9 @@ pub(crate) struct Exposed {
     pub by_name: BTreeMap<String, usize>,
     pub messages: Vec<ExposedMessage>,
     /// Owners of mod-defined types, as mods start.
-    pub mod_types: ModTypes,
+    pub mod_types: NameOwners,
+    /// Owners of event names mods declared, as mods start.
+    pub mod_events: NameOwners,
 }
 
 impl Exposed {
@@ -78,6 +80,7 @@ impl Exposed {
                 .collect(),
             messages: self.messages.iter().map(|m| m.name.clone()).collect(),
             mod_types: self.mod_types.clone(),
+            mod_events: self.mod_events.clone(),
         })
     }
 
@@ -90,34 +93,57 @@ impl Exposed {
 
 /// The exposed component types as the workers see them (name, access and
 /// packed layout), the game's message names, and which mod owns each
-/// mod-defined type.
+/// mod-defined type and event name.
 #[derive(Debug, Default)]
 pub(crate) struct Catalog {
     pub components: BTreeMap<String, (ModAccess, Option<Layout>)>,
     pub messages: BTreeSet<String>,
-    pub mod_types: ModTypes,
+    pub mod_types: NameOwners,
+    pub mod_events: NameOwners,
 }
 
-/// Which mod owns each mod-defined component type: the first, in load
-/// order, to list it in its manifest's `defines`. Only the owner writes
-/// it; any mod may read it. Shared by the main thread and the workers.
+/// Which mod owns each mod-defined name (a component type, or an event
+/// name): the first, in load order, to list it in its manifest (`defines`
+/// or `emits`). Only the owner writes or emits it, unless it shares the
+/// name; any mod may read it. Shared by the main thread and the workers.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct ModTypes(Arc<RwLock<BTreeMap<String, Arc<str>>>>);
+pub(crate) struct NameOwners(Arc<RwLock<BTreeMap<String, Claim>>>);
 
-impl ModTypes {
-    /// Gives `name` to mod `id` unless another mod owns it; the owner.
-    pub(crate) fn claim(&self, name: &str, id: &Arc<str>) -> Arc<str> {
+#[derive(Clone, Debug)]
+struct Claim {
+    owner: Arc<str>,
+    shared: bool,
+}
+
+impl NameOwners {
+    /// Gives `name` to mod `id` unless another mod owns it; returns the
+    /// owner. The owner (re)claiming a name says whether it is shared.
+    pub(crate) fn claim(&self, name: &str, id: &Arc<str>, shared: bool) -> Arc<str> {
         let mut owners = self.0.write().unwrap_or_else(|e| e.into_inner());
-        owners
-            .entry(name.to_string())
-            .or_insert_with(|| id.clone())
-            .clone()
+        let claim = owners.entry(name.to_string()).or_insert_with(|| Claim {
+            owner: id.clone(),
+            shared,
+        });
+        if claim.owner == *id {
+            claim.shared = shared;
+        }
+        claim.owner.clone()
     }
 
     /// The mod that owns `name`, if any does.
     pub(crate) fn owner(&self, name: &str) -> Option<Arc<str>> {
         let owners = self.0.read().unwrap_or_else(|e| e.into_inner());
-        owners.get(name).cloned()
+        owners.get(name).map(|c| c.owner.clone())
+    }
+
+    /// The owner of `name` when it is another mod than `id` and does not
+    /// share it: then `id` may not write or emit it.
+    pub(crate) fn denies(&self, name: &str, id: &str) -> Option<Arc<str>> {
+        let owners = self.0.read().unwrap_or_else(|e| e.into_inner());
+        owners
+            .get(name)
+            .filter(|c| !c.shared && *c.owner != *id)
+            .map(|c| c.owner.clone())
     }
 }
 

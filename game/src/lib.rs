@@ -24,6 +24,7 @@
 // The public API: the plugin, its settings, what a game exposes, and what
 // it learns of its mods.
 mod checksum;
+mod cpu_clock;
 mod expose;
 mod fault;
 mod grants;

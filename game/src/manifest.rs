@@ -15,6 +15,12 @@ pub struct ModManifest {
     pub queries: Vec<Vec<String>>,
     /// Component types the mod defines itself.
     pub defines: Vec<String>,
+    /// Event names the mod sends and claims.
+    #[serde(default)]
+    pub emits: Vec<String>,
+    /// Names among `defines` and `emits` other mods may write and emit.
+    #[serde(default)]
+    pub shares: Vec<String>,
 }
 
 use crate::text::{MAX_NAME, printable};
@@ -36,8 +42,14 @@ impl ModManifest {
                 self.version
             )
         })?;
-        if self.queries.len() > 64 || self.subscribes.len() > 256 || self.defines.len() > 256 {
-            return Err("the manifest lists too many queries, subscriptions or types".into());
+        if self.queries.len() > 64
+            || [&self.subscribes, &self.defines, &self.emits, &self.shares]
+                .iter()
+                .any(|list| list.len() > 256)
+        {
+            return Err(
+                "the manifest lists too many queries, subscriptions, types or events".into(),
+            );
         }
         for q in &self.queries {
             if q.is_empty() || q.len() > 16 {
@@ -47,8 +59,23 @@ impl ModManifest {
                 printable(name).map_err(|e| format!("component name {name:?} in a query {e}"))?;
             }
         }
-        for name in self.defines.iter().chain(&self.subscribes) {
+        for name in self
+            .defines
+            .iter()
+            .chain(&self.subscribes)
+            .chain(&self.emits)
+            .chain(&self.shares)
+        {
             printable(name).map_err(|e| format!("name {name:?} {e}"))?;
+        }
+        if let Some(name) = self
+            .shares
+            .iter()
+            .find(|n| !self.defines.contains(n) && !self.emits.contains(n))
+        {
+            return Err(format!(
+                "the manifest shares {name:?}, which it neither defines nor emits"
+            ));
         }
         Ok(())
     }

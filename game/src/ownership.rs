@@ -113,15 +113,14 @@ pub(crate) fn charge(world: &mut World, owner: &Arc<str>, entity: Entity, key: S
     let Ok(mut e) = world.get_entity_mut(entity) else {
         return;
     };
-    let mut footprint = match e.get_mut::<Footprint>() {
-        Some(f) => f,
-        None => {
-            e.insert(Footprint {
-                owner: Some(owner.clone()),
-                ..Footprint::default()
-            });
-            e.get_mut::<Footprint>().expect("just inserted")
-        }
+    if !e.contains::<Footprint>() {
+        e.insert(Footprint {
+            owner: Some(owner.clone()),
+            ..Footprint::default()
+        });
+    }
+    let Some(mut footprint) = e.get_mut::<Footprint>() else {
+        return;
     };
     let old = match footprint.sizes.iter_mut().find(|(k, _)| *k == key) {
         Some((_, s)) => std::mem::replace(s, size),
@@ -134,7 +133,6 @@ pub(crate) fn charge(world: &mut World, owner: &Arc<str>, entity: Entity, key: S
         footprint.sizes.retain(|(k, _)| *k != key);
     }
     footprint.total = footprint.total + u64::from(size) - u64::from(old);
-    drop(footprint);
     let mut owned = world.resource_mut::<ModOwnership>();
     let n = owned.bytes.entry(owner.clone()).or_default();
     *n = (*n + u64::from(size)).saturating_sub(u64::from(old));

@@ -303,6 +303,16 @@ pub enum Command {
         /// One column per component type, a value per row.
         columns: Vec<Column>,
     },
+    /// The mod could not decode an input: the worker names who made it.
+    Reject {
+        /// The id of the mod that sent the input, or `None` when it was the
+        /// game's (or the reporting mod's own).
+        culprit: Option<String>,
+        /// What the input was, in words (`event \`chat\``).
+        about: String,
+        /// Why the mod could not use it, as it said (escaped, cut).
+        reason: String,
+    },
 }
 
 /// Worker to main thread.

@@ -46,7 +46,7 @@ use crate::codec::{packed, value};
 use crate::expose::{Exposed, ModAccess, ModData};
 use crate::fault::Fault;
 use crate::manifest::ModManifest;
-use crate::protocol::{Command, Layout, QueryResult, Reply, TickRequest, WireEvent};
+use crate::protocol::{Command, Layout, QueryResult, Reply, TickRequest};
 use crate::settings::ModSettings;
 use crate::systems::{ModSlot, apply_tick, prepare_query, snapshot};
 use crate::worker::state::HostState;
@@ -81,7 +81,7 @@ impl std::fmt::Debug for TrafficTap {
 pub struct ModUnderTest {
     slot: ModSlot,
     manifest: ModManifest,
-    events: Vec<WireEvent>,
+    outbox: crate::systems::Outbox,
 }
 
 impl ModUnderTest {
@@ -104,7 +104,7 @@ impl ModUnderTest {
         Self {
             slot,
             manifest,
-            events: Vec::new(),
+            outbox: Default::default(),
         }
     }
 
@@ -161,7 +161,7 @@ impl ModUnderTest {
     /// the main thread does with a worker's reply.
     pub fn apply(&mut self, world: &mut World, commands: Vec<Command>) -> Result<(), Fault> {
         let limits = world.resource::<ModSettings>().limits.clone();
-        apply_tick(world, &mut self.slot, commands, &limits, &mut self.events).1
+        apply_tick(world, &mut self.slot, commands, &limits, &mut self.outbox).1
     }
 }
 

@@ -33,6 +33,18 @@ fn with<R>(f: impl FnOnce(&mut dyn Mod) -> crate::Result<R>) -> Result<R, ModErr
     })
 }
 
+/// Input that did not decode is reported to the host, which blames its
+/// maker; the mod goes on. Any other error stands.
+fn reported(result: crate::Result<()>) -> crate::Result<()> {
+    match result {
+        Err(crate::Error::BadInput { input, reason }) => {
+            crate::events::reject(&input, &reason);
+            Ok(())
+        }
+        other => other,
+    }
+}
+
 impl<M: Mod + Default + Describe> Guest for Adapter<M> {
     fn init(config: Vec<u8>) -> Result<types::Manifest, ModError> {
         let mut m = M::default();
@@ -49,6 +61,8 @@ impl<M: Mod + Default + Describe> Guest for Adapter<M> {
                 .map(|components| types::QuerySpec { components })
                 .collect(),
             defines: manifest.defines,
+            emits: manifest.emits,
+            shares: manifest.shares,
         })
     }
 
@@ -57,17 +71,18 @@ impl<M: Mod + Default + Describe> Guest for Adapter<M> {
             frame: tick.frame,
             delta_seconds: tick.delta_seconds,
         };
-        with(|m| m.tick(&tick))
+        with(|m| reported(m.tick(&tick)))
     }
 
     fn on_event(events: Vec<types::Event>) -> Result<(), ModError> {
         with(|m| {
-            for e in events {
-                m.event(&Event {
+            for (index, e) in events.into_iter().enumerate() {
+                reported(m.event(&Event {
                     name: e.name,
                     source: e.source,
                     payload: e.payload,
-                })?;
+                    index: index as u32,
+                }))?;
             }
             Ok(())
         })

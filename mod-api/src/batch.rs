@@ -179,7 +179,9 @@ pub(crate) fn column_rows<C: Component>(column: &Column, rows: usize) -> Result<
         ))
     };
     let values: Vec<C> = match &column.encoding {
-        ColumnEncoding::Msgpack => rmp_serde::from_slice(&column.data)?,
+        ColumnEncoding::Msgpack => {
+            rmp_serde::from_slice(&column.data).map_err(|e| Error::bad_value(C::NAME, e))?
+        }
         ColumnEncoding::Packed(fields) => {
             let layout = layout_of(fields);
             // Writes use the layout of the last column of `C` read without
@@ -204,7 +206,7 @@ pub(crate) fn column_rows<C: Component>(column: &Column, rows: usize) -> Result<
                 }
             }
             let values = packed::read_all(&column.data, layout.kinds(), &layout.paths())
-                .map_err(|e| Error::InvalidValue(format!("`{}`: {e}", C::NAME)))?;
+                .map_err(|e| Error::bad_value(C::NAME, e))?;
             remember();
             values
         }

@@ -23,8 +23,27 @@ pub enum Error {
     LimitExceeded(String),
     /// The game or the player's grants denied the action.
     Denied(String),
+    /// An input the mod was given (an event's payload, a value another mod
+    /// or the game stored) does not decode into the mod's type. When a
+    /// mod's `event` or `tick` returns it, `mod-api` reports the input to
+    /// the host, which blames whoever made it, and the mod goes on.
+    BadInput {
+        /// Which input.
+        input: BadInput,
+        /// Why it did not decode.
+        reason: String,
+    },
     /// Any other failure, in words.
     Failed(String),
+}
+
+/// An input the mod could not decode.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BadInput {
+    /// The event at this index of the events being delivered.
+    Event(u32),
+    /// A value of this component type.
+    Value(String),
 }
 
 /// Short for `Result<T, mod_api::Error>`.
@@ -48,6 +67,10 @@ impl std::fmt::Display for Error {
             Error::InvalidValue(s) => write!(f, "invalid value: {s}"),
             Error::LimitExceeded(s) => write!(f, "limit exceeded: {s}"),
             Error::Denied(s) => write!(f, "denied: {s}"),
+            Error::BadInput { input, reason } => match input {
+                BadInput::Event(i) => write!(f, "event {i} does not decode: {reason}"),
+                BadInput::Value(name) => write!(f, "a `{name}` value does not decode: {reason}"),
+            },
             Error::Failed(s) => f.write_str(s),
         }
     }
@@ -82,6 +105,7 @@ impl From<Error> for ModError {
             Error::InvalidValue(s) => ModError::InvalidValue(s),
             Error::LimitExceeded(s) => ModError::LimitExceeded(s),
             Error::Denied(s) => ModError::Denied(s),
+            Error::BadInput { reason, .. } => ModError::InvalidValue(reason),
             Error::Failed(s) => ModError::Failed(s),
         }
     }
@@ -90,6 +114,16 @@ impl From<Error> for ModError {
 impl From<rmp_serde::encode::Error> for Error {
     fn from(e: rmp_serde::encode::Error) -> Self {
         Error::InvalidValue(e.to_string())
+    }
+}
+
+impl Error {
+    /// A value of component `name` that does not decode.
+    pub(crate) fn bad_value(name: &str, reason: impl std::fmt::Display) -> Self {
+        Error::BadInput {
+            input: BadInput::Value(name.to_string()),
+            reason: reason.to_string(),
+        }
     }
 }
 

@@ -56,7 +56,7 @@ pub mod __private;
 
 pub use batch::{read_batch, update_batch};
 pub use component::{Bundle, Component, ComponentSet};
-pub use error::{Error, Result};
+pub use error::{BadInput, Error, Result};
 pub use events::{Event, emit};
 pub use manifest::Manifest;
 pub use world::{Entity, despawn, get, insert, query, remove, spawn, write_batch};

@@ -11,6 +11,8 @@ pub struct Manifest {
     pub(crate) subscribes: Vec<String>,
     pub(crate) queries: Vec<Vec<String>>,
     pub(crate) defines: Vec<String>,
+    pub(crate) emits: Vec<String>,
+    pub(crate) shares: Vec<String>,
 }
 
 impl Manifest {
@@ -47,6 +49,22 @@ impl Manifest {
     /// values on entities for any mod to read.
     pub fn define<C: Component>(mut self) -> Self {
         self.defines.push(C::NAME.to_string());
+        self
+    }
+
+    /// Claims event name `name`: the first mod, in load order, to claim a
+    /// name is the only one that may emit it (unless it [`share`](Self::share)s
+    /// it). Names nobody claims are open to every mod.
+    pub fn emits(mut self, name: impl Into<String>) -> Self {
+        self.emits.push(name.into());
+        self
+    }
+
+    /// Lets other mods write the type or emit the event `name`, which this
+    /// mod defines or emits. (A mod writing another's shared type lists it
+    /// with [`define`](Self::define) too.)
+    pub fn share(mut self, name: impl Into<String>) -> Self {
+        self.shares.push(name.into());
         self
     }
 

@@ -50,7 +50,9 @@ pub fn remove<C: Component>(entity: Entity) -> Result<()> {
 /// one of the mod's queries.
 pub fn get<C: Component>(entity: Entity) -> Result<Option<C>> {
     match host::get(entity.0, C::NAME)? {
-        Some(bytes) => Ok(Some(rmp_serde::from_slice(&bytes)?)),
+        Some(bytes) => rmp_serde::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| crate::Error::bad_value(C::NAME, e)),
         None => Ok(None),
     }
 }

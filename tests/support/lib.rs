@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use bevy::prelude::*;
 use bevy::time::TimeUpdateStrategy;
 use bevy_wasm_mods::prelude::*;
-use bevy_wasm_mods::{FrameMode, ModLimits};
-use demo_game::DemoPlugin;
+use bevy_wasm_mods::{FrameMode, ModInfo, ModLimits};
+use demo_game::{DemoPlugin, Position, Velocity};
 
 /// The workspace root.
 pub fn root() -> PathBuf {
@@ -182,4 +182,75 @@ pub fn drain<M: Message + Clone>(app: &mut App) -> Vec<M> {
             .cloned()
             .collect()
     })
+}
+
+/// A config for the mover: how many entities, which batch API, which name.
+pub fn mover_config(count: u32, read_write: bool, name: &str) -> Vec<u8> {
+    #[derive(serde::Serialize)]
+    struct Config<'a> {
+        count: u32,
+        api: &'a str,
+        name: &'a str,
+    }
+    let api = if read_write { "read-write" } else { "update" };
+    rmp_serde::to_vec_named(&Config { count, api, name }).unwrap()
+}
+
+/// Where the mover's logic puts its entity `i` after `ticks` ticks
+/// (spawned in tick 0, moved once in each later tick).
+pub fn expected(i: u32, ticks: u64) -> (Position, Velocity) {
+    let step_y = i as f32 / 10.0;
+    let (mut x, mut y) = (i as f32, 0.0f32);
+    for _ in 1..ticks {
+        x += 1.0;
+        y += step_y;
+    }
+    (Position { x, y }, Velocity { x: 1.0, y: step_y })
+}
+
+/// A mod's record, by id.
+pub fn info(app: &App, id: &str) -> ModInfo {
+    app.world()
+        .resource::<ModRegistry>()
+        .get(id)
+        .unwrap_or_else(|| panic!("{id} is in the registry"))
+        .clone()
+}
+
+/// Starts `n` threads that keep a core busy until the returned flag is set.
+pub fn busy_threads(
+    n: usize,
+) -> (
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+    Vec<std::thread::JoinHandle<()>>,
+) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let handles = (0..n)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut x = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+                }
+            })
+        })
+        .collect();
+    (stop, handles)
+}
+
+/// Checks that the `count` entities of the mover `owner` are exactly where
+/// its logic puts them after `ticks` ticks.
+pub fn assert_mover_exact(world: &mut World, owner: &str, count: u32, ticks: u64) {
+    let mut mine: Vec<(Position, Velocity)> = world
+        .query::<(&Position, &Velocity, &SpawnedByMod)>()
+        .iter(world)
+        .filter(|(_, _, s)| &*s.0 == owner)
+        .map(|(p, v, _)| (*p, *v))
+        .collect();
+    mine.sort_by(|a, b| a.0.y.total_cmp(&b.0.y));
+    // Entity `i` of the mover moves `i / 10` up a tick: by y, in order.
+    let want: Vec<(Position, Velocity)> = (0..count).map(|i| expected(i, ticks)).collect();
+    assert_eq!(mine, want, "{owner}'s entities after {ticks} ticks");
 }

@@ -7,12 +7,12 @@ use bevy::prelude::*;
 
 use super::lifecycle::State;
 use super::replies::{on_no_reply, on_reply};
-use super::stage::{Budget, Stager};
+use super::stage::{Budget, Outbox, Stager};
 use super::{MIN_RESERVE, ModHost, ModRegistry, ModSlot, with_mods};
 use crate::expose::Exposed;
 use crate::fault::{Fault, FaultKind, Hook};
 use crate::ownership::{ModOwnership, charge};
-use crate::protocol::{Command, WireEvent};
+use crate::protocol::Command;
 use crate::settings::{FrameMode, ModSettings};
 
 /// Time allowed beyond a call's hard limit for the worker to answer: the
@@ -62,6 +62,31 @@ fn collect_replies(world: &mut World, mods: &mut ModRegistry, host: &mut ModHost
             None => {}
         }
     }
+    for rejection in std::mem::take(&mut host.outbox.rejections) {
+        charge_rejection(mods, rejection);
+    }
+}
+
+/// Records a mod's report that it could not decode an input against the
+/// mod that made it (the reporter goes on), and logs it under that mod.
+fn charge_rejection(mods: &mut ModRegistry, r: super::stage::Rejection) {
+    let text = format!("mod `{}` could not decode {}: {}", r.by, r.about, r.reason);
+    let culprit = r
+        .culprit
+        .as_deref()
+        .and_then(|id| mods.entries.iter_mut().find(|e| &*e.slot.owner == id));
+    match culprit {
+        Some(entry) => {
+            tracing::warn!(
+                mod_id = &*entry.slot.owner,
+                "input it sent was rejected: {text}"
+            );
+            let cost = entry.life.cost_mut();
+            cost.rejected_by_others += 1;
+            cost.last_rejection = Some(text);
+        }
+        None => tracing::warn!(mod_id = &*r.by, "{text}"),
+    }
 }
 
 fn fault(kind: FaultKind, message: String) -> Fault {
@@ -73,17 +98,17 @@ fn fault(kind: FaultKind, message: String) -> Fault {
 }
 
 /// Stages a mod's commands and, when all pass, applies them; the events
-/// it emitted go to `events` for other mods' next ticks. Returns the
+/// it emitted go to `out` for other mods' next ticks. Returns the
 /// main-thread CPU time it took.
 pub(crate) fn apply_tick(
     world: &mut World,
     slot: &mut ModSlot,
     commands: Vec<Command>,
     limits: &crate::settings::ModLimits,
-    events: &mut Vec<WireEvent>,
+    out: &mut Outbox,
 ) -> (Duration, Result<(), Fault>) {
     let budget = Budget::start(limits.main_thread_per_tick);
-    let result = stage_and_apply(world, slot, commands, limits, events, &budget);
+    let result = stage_and_apply(world, slot, commands, limits, out, &budget);
     let spent = budget.spent();
     let result = result.and_then(|()| {
         // Applying cannot stop half way; a tick that overran there was
@@ -106,9 +131,9 @@ pub(crate) fn apply_tick(
 fn stage_and_apply(
     world: &mut World,
     slot: &mut ModSlot,
-    commands: Vec<Command>,
+    mut commands: Vec<Command>,
     limits: &crate::settings::ModLimits,
-    events: &mut Vec<WireEvent>,
+    out: &mut Outbox,
     budget: &Budget,
 ) -> Result<(), Fault> {
     let registry = world.resource::<AppTypeRegistry>().clone();
@@ -141,9 +166,16 @@ fn stage_and_apply(
                 budget,
                 state_bytes,
             }
-            .stage(commands)
+            .stage(&mut commands)
         })
     );
+    // What a refused tick left unchecked can be a hundred thousand values:
+    // freed off the main thread, so refusing them costs it nothing more.
+    if commands.len() > 1_000 {
+        let _ = std::thread::Builder::new()
+            .name("refused commands".into())
+            .spawn(move || drop(commands));
+    }
     // Staging's reasons quote what the mod sent.
     let staged = staged.map_err(|message| {
         let kind = if budget.exceeded() {
@@ -169,7 +201,7 @@ fn stage_and_apply(
         "main: apply the commands",
         world.resource_scope(|world, exposed: Mut<Exposed>| {
             for command in staged.commands {
-                command.apply(world, &exposed, &owner, events, queries);
+                command.apply(world, &exposed, &owner, out, queries);
             }
         })
     );

@@ -31,7 +31,7 @@ fn dispatch(world: &mut World, mods: &mut ModRegistry, host: &mut ModHost) {
     for collect in collectors {
         collect(world, &registry, &mut events);
     }
-    events.append(&mut host.pending_events);
+    events.append(&mut host.outbox.events);
 
     let (delta, elapsed) = world.get_resource::<Time>().map_or((0.0, 0), |t| {
         (t.delta_secs(), t.elapsed().as_nanos() as u64)
@@ -82,7 +82,7 @@ fn dispatch(world: &mut World, mods: &mut ModRegistry, host: &mut ModHost) {
             continue;
         }
         let mod_events = std::mem::take(&mut slot.inbox);
-        let clock = cpu_time::ThreadTime::now();
+        let clock = crate::cpu_clock::ThreadClock::now();
         let queries =
             snapshot::take_all(frozen, exposed, &registry, &mut slot.queries, &slot.owner);
         entry.life.cost_mut().main_thread = clock.elapsed();
@@ -161,7 +161,11 @@ pub(crate) fn trim_inbox(
     while count > max_events || bytes > max_bytes {
         let by_bytes = bytes > max_bytes;
         let Some(worst) = (0..senders.len()).max_by_key(|&s| {
-            if by_bytes { senders[s].2 } else { senders[s].1.len() }
+            if by_bytes {
+                senders[s].2
+            } else {
+                senders[s].1.len()
+            }
         }) else {
             break;
         };
@@ -208,7 +212,10 @@ mod tests {
         assert_eq!(inbox.len(), 10);
         let calm = inbox.iter().filter(|e| e.source.as_deref() == Some("calm"));
         assert_eq!(calm.count(), 2);
-        assert!(inbox.iter().any(|e| e.source.is_none()), "the game's message stays");
+        assert!(
+            inbox.iter().any(|e| e.source.is_none()),
+            "the game's message stays"
+        );
     }
 
     #[test]
@@ -218,6 +225,10 @@ mod tests {
         let dropped = trim_inbox(&mut inbox, 100, 12_000);
         assert_eq!(dropped, [(Some("big".to_string()), 1)]);
         assert_eq!(inbox.len(), 2);
-        assert_eq!(inbox[0].source.as_deref(), Some("small"), "the oldest big one went");
+        assert_eq!(
+            inbox[0].source.as_deref(),
+            Some("small"),
+            "the oldest big one went"
+        );
     }
 }

@@ -120,7 +120,7 @@ pub(crate) fn start_mods(world: &mut World) {
     let reloads = world.resource::<Messages<ReloadMod>>().get_cursor();
     world.insert_resource(ModHost {
         pool,
-        pending_events: Vec::new(),
+        outbox: Default::default(),
         reloads,
         frame: 0,
     });
@@ -270,16 +270,26 @@ fn start_ready(world: &mut World, registry: &mut ModRegistry, frame: u64) {
             on_fault(world, frame, entry, fault);
             continue;
         }
-        // Types the mod defines are its own, unless a mod that started
-        // before defined them: then it may read them, not write them.
-        let mod_types = world.resource::<Exposed>().mod_types.clone();
-        for name in &manifest.defines {
-            let owner = mod_types.claim(name, &entry.slot.owner);
-            if owner != entry.slot.owner {
-                tracing::warn!(
-                    mod_id = &*entry.slot.owner,
-                    "component `{name}` is defined by mod `{owner}`: this mod may read it, not write it"
-                );
+        // Types and event names the mod declares are its own, unless a mod
+        // that started before declared them: then it may read them, not
+        // write or emit them (unless that mod shares them).
+        let exposed = world.resource::<Exposed>();
+        let (mod_types, mod_events) = (exposed.mod_types.clone(), exposed.mod_events.clone());
+        for (names, owners, what, may_not) in [
+            (&manifest.defines, &mod_types, "component", "write"),
+            (&manifest.emits, &mod_events, "event", "emit"),
+        ] {
+            for name in names {
+                let shared = manifest.shares.contains(name);
+                let owner = owners.claim(name, &entry.slot.owner, shared);
+                if owner != entry.slot.owner {
+                    tracing::warn!(
+                        mod_id = &*entry.slot.owner,
+                        "{what} `{}` belongs to mod `{owner}`: this mod may not {may_not} it \
+                         unless that mod shares it",
+                        crate::text::escape(name)
+                    );
+                }
             }
         }
         entry.slot.queries = manifest

@@ -20,3 +20,4 @@ pub(crate) use apply::apply_tick;
 pub(crate) use dispatch::dispatch_ticks;
 pub(crate) use load::{prepare_query, receive_loaded, start_mods};
 pub(crate) use slot::{MIN_RESERVE, ModEntry, ModHost, ModSlot, PreparedQuery, with_mods};
+pub(crate) use stage::Outbox;

@@ -37,13 +37,8 @@ pub(crate) fn on_reply(world: &mut World, host: &mut ModHost, entry: &mut ModEnt
         Reply::Ticked(commands) => match entry.life.tick_returned() {
             Ok(()) => {
                 let limits = world.resource::<ModSettings>().limits.clone();
-                let (spent, result) = apply::apply_tick(
-                    world,
-                    &mut entry.slot,
-                    commands,
-                    &limits,
-                    &mut host.pending_events,
-                );
+                let (spent, result) =
+                    apply::apply_tick(world, &mut entry.slot, commands, &limits, &mut host.outbox);
                 let cost = entry.life.cost_mut();
                 cost.main_thread += spent;
                 cost.state_bytes = world

@@ -71,8 +71,9 @@ pub(crate) struct PreparedQuery {
 pub(crate) struct ModHost {
     /// The worker threads; `None` when the runtime could not start.
     pub pool: Option<WorkerPool>,
-    /// Events mods emitted last frame, delivered to subscribers this frame.
-    pub pending_events: Vec<WireEvent>,
+    /// Events mods emitted last frame, delivered to subscribers this frame,
+    /// and reports of input mods could not decode.
+    pub outbox: super::stage::Outbox,
     pub reloads: MessageCursor<ReloadMod>,
     /// Frames since start-up; back-off and the fault window count these.
     pub frame: u64,

@@ -30,7 +30,7 @@ use crate::registry::ModEvent;
 
 /// Main-thread CPU time staging may use, read every few steps.
 pub(crate) struct Budget {
-    started: cpu_time::ThreadTime,
+    started: crate::cpu_clock::ThreadClock,
     limit: Duration,
     steps: Cell<u32>,
     exceeded: Cell<bool>,
@@ -42,7 +42,7 @@ impl Budget {
 
     pub(crate) fn start(limit: Duration) -> Self {
         Self {
-            started: cpu_time::ThreadTime::now(),
+            started: crate::cpu_clock::ThreadClock::now(),
             limit,
             steps: Cell::new(0),
             exceeded: Cell::new(false),
@@ -53,7 +53,7 @@ impl Budget {
     fn step(&self) -> Result<(), String> {
         let n = self.steps.get().wrapping_add(1);
         self.steps.set(n);
-        if n % Self::EVERY != 0 {
+        if !n.is_multiple_of(Self::EVERY) {
             return Ok(());
         }
         let spent = self.spent();
@@ -87,6 +87,14 @@ struct Charges {
     delta: i64,
 }
 
+/// What applied ticks send on: events for other mods' next ticks, and
+/// reports of bad input.
+#[derive(Default)]
+pub(crate) struct Outbox {
+    pub events: Vec<WireEvent>,
+    pub rejections: Vec<Rejection>,
+}
+
 /// A component value ready to insert.
 pub(crate) enum Value {
     /// An exposed game type (index into [`Exposed::components`]).
@@ -105,6 +113,19 @@ pub(crate) enum Staged {
     WriteBatch(Vec<Entity>, Vec<(usize, Rows)>),
     /// A batch over the rows of the mod's query with this index, as sent.
     WriteQueryRows(usize, Vec<(usize, Rows)>),
+    /// A report of input the mod could not decode, against `culprit`.
+    Reject(Rejection),
+}
+
+/// A mod's report that it could not decode an input.
+#[derive(Clone, Debug)]
+pub(crate) struct Rejection {
+    /// The reporting mod's id.
+    pub by: Arc<str>,
+    /// The id of the mod that made the input, if a mod did.
+    pub culprit: Option<String>,
+    pub about: String,
+    pub reason: String,
 }
 
 /// What staging needs to know of the mod and the world.
@@ -138,13 +159,16 @@ pub(crate) struct StagedTick {
 }
 
 impl Stager<'_> {
-    pub(crate) fn stage(&self, commands: Vec<Command>) -> Result<StagedTick, String> {
+    /// Checks the commands, taking them out of `commands` as it goes;
+    /// those after a refused one are left there.
+    pub(crate) fn stage(&self, commands: &mut Vec<Command>) -> Result<StagedTick, String> {
         let mut spawned: HashSet<Entity> = HashSet::new();
         let mut despawned: HashSet<Entity> = HashSet::new();
         let mut next_reserved = 0;
         let mut out = Vec::with_capacity(commands.len());
         let charges = RefCell::new(Charges::default());
-        for (i, command) in commands.into_iter().enumerate() {
+        let mut commands = commands.drain(..);
+        for (i, command) in commands.by_ref().enumerate() {
             let at = |e: String| format!("command {i}: {e}");
             self.budget.step().map_err(at)?;
             let alive = |e: Entity, spawned: &HashSet<Entity>, despawned: &HashSet<Entity>| {
@@ -220,6 +244,11 @@ impl Stager<'_> {
                             "`{name}` is the game's message; mods cannot send it"
                         )));
                     }
+                    if let Some(owner) = self.exposed.mod_events.denies(&name, self.owner) {
+                        return Err(at(format!(
+                            "event `{name}` belongs to mod `{owner}`; only it emits it"
+                        )));
+                    }
                     value::check_msgpack(&payload, self.depth)
                         .map_err(|e| at(format!("event `{name}`: {e}")))?;
                     Staged::Emit(name, payload.into_vec())
@@ -247,8 +276,7 @@ impl Stager<'_> {
                     }
                     let mut staged_columns = Vec::with_capacity(columns.len());
                     for column in columns {
-                        let (i, rows, sizes) =
-                            self.batch_column(&rows_of, column).map_err(at)?;
+                        let (i, rows, sizes) = self.batch_column(&rows_of, column).map_err(at)?;
                         self.charge_rows(&charges, &rows_of, i, &sizes, &spawned);
                         staged_columns.push((i, rows));
                     }
@@ -277,13 +305,22 @@ impl Stager<'_> {
                     }
                     let mut staged_columns = Vec::with_capacity(columns.len());
                     for column in columns {
-                        let (i, rows_data, sizes) =
-                            self.batch_column(rows, column).map_err(at)?;
+                        let (i, rows_data, sizes) = self.batch_column(rows, column).map_err(at)?;
                         self.charge_rows(&charges, rows, i, &sizes, &spawned);
                         staged_columns.push((i, rows_data));
                     }
                     Staged::WriteQueryRows(query as usize, staged_columns)
                 }
+                Command::Reject {
+                    culprit,
+                    about,
+                    reason,
+                } => Staged::Reject(Rejection {
+                    by: Arc::from(self.owner),
+                    culprit,
+                    about,
+                    reason,
+                }),
             };
             out.push(staged);
         }
@@ -430,11 +467,11 @@ impl Stager<'_> {
             Some(&i) if self.exposed.components[i].access == ModAccess::ReadWrite => Ok(Some(i)),
             Some(_) => Err(format!("component `{name}` is read-only")),
             None if self.manifest.defines.iter().any(|d| d == name) => {
-                match self.exposed.mod_types.owner(name) {
-                    Some(owner) if *owner != *self.owner => Err(format!(
+                match self.exposed.mod_types.denies(name, self.owner) {
+                    Some(owner) => Err(format!(
                         "component `{name}` is defined by mod `{owner}`; only it writes it"
                     )),
-                    _ => Ok(None),
+                    None => Ok(None),
                 }
             }
             None => Err(format!(
@@ -528,17 +565,18 @@ impl Stager<'_> {
 
 impl Staged {
     /// Applies the command, which staging checked against the world as it
-    /// is: it cannot fail half way. `owner` is the mod's name; its events
-    /// go to `events` for other mods' next ticks.
+    /// is: it cannot fail half way. `owner` is the mod's id; its events
+    /// go to `out` for other mods' next ticks, with its reports.
     pub(crate) fn apply(
         self,
         world: &mut World,
         exposed: &Exposed,
         owner: &Arc<str>,
-        events: &mut Vec<WireEvent>,
+        out: &mut Outbox,
         queries: &mut [PreparedQuery],
     ) {
         match self {
+            Staged::Reject(rejection) => out.rejections.push(rejection),
             Staged::Spawn(entity, values) => {
                 if let Err(e) = world.spawn_empty_at(entity) {
                     tracing::error!(mod_id = &**owner, "cannot spawn a reserved entity: {e:?}");
@@ -569,7 +607,7 @@ impl Staged {
                     name: name.clone(),
                     payload: payload.clone(),
                 });
-                events.push(WireEvent {
+                out.events.push(WireEvent {
                     name,
                     source: Some(owner.to_string()),
                     payload: payload.into(),

@@ -558,6 +558,12 @@ impl HostState {
                     columns: columns.iter().map(to_wit).collect(),
                 })
             }
+            // The worker names the culprit; a replayed report names a type.
+            Command::Reject { about, reason, .. } => {
+                use crate::worker::bindings::bevy_wasm::mods::events::{BadInput, Host as _};
+                state.reject(BadInput::Value(about), reason);
+                Ok(())
+            }
         }
     }
 }

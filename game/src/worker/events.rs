@@ -1,17 +1,72 @@
 //! `events`: a mod emits events for the game and for other mods.
 
 use super::state::HostState;
+use crate::expose::ModAccess;
 use crate::protocol::Command;
-use crate::worker::bindings::bevy_wasm::mods::events::Host;
+use crate::worker::bindings::bevy_wasm::mods::events::{BadInput, Host};
 use crate::worker::bindings::types::ModError;
 
 /// Longest event name accepted.
 const MAX_NAME: usize = 256;
 
+/// Most reports of bad input a tick counts.
+const MAX_REJECTS: usize = 16;
+
+/// Longest reason kept from a report.
+const MAX_REASON: usize = 512;
+
 impl Host for HostState {
     fn emit(&mut self, name: String, payload: Vec<u8>) -> Result<(), ModError> {
         let result = self.try_emit(name, payload);
         self.refuse_on_error(result)
+    }
+
+    fn reject(&mut self, input: BadInput, reason: String) {
+        if !self.tick.open || self.tick.rejects >= MAX_REJECTS {
+            return;
+        }
+        let (culprit, about) = match input {
+            BadInput::Event(i) => {
+                let Some((source, name)) = self.tick.delivered.get(i as usize) else {
+                    return;
+                };
+                (
+                    source.clone(),
+                    format!("event `{}`", crate::text::escape(name)),
+                )
+            }
+            BadInput::Value(name) => {
+                let mut shown = name.clone();
+                shown.truncate(shown.floor_char_boundary(128));
+                let shown = crate::text::escape(&shown).into_owned();
+                match self.catalog.components.get(&name) {
+                    Some((ModAccess::Read | ModAccess::ReadWrite, _)) => {
+                        (None, format!("a value of the game's component `{shown}`"))
+                    }
+                    None => {
+                        let owner = self.catalog.mod_types.owner(&name);
+                        let culprit = owner.filter(|o| **o != *self.mod_id);
+                        (
+                            culprit.map(|o| o.to_string()),
+                            format!("a value of component `{shown}`"),
+                        )
+                    }
+                }
+            }
+        };
+        let mut reason = reason;
+        reason.truncate(reason.floor_char_boundary(MAX_REASON));
+        let reason = crate::text::escape(&reason).into_owned();
+        let bytes = about.len() + reason.len();
+        self.tick.rejects += 1;
+        let _ = self.record(
+            Command::Reject {
+                culprit,
+                about,
+                reason,
+            },
+            bytes,
+        );
     }
 }
 
@@ -25,6 +80,12 @@ impl HostState {
         if self.catalog.messages.contains(&name) {
             return Err(ModError::Denied(format!(
                 "`{}` is the game's message; mods cannot send it",
+                crate::text::escape(&name)
+            )));
+        }
+        if let Some(owner) = self.catalog.mod_events.denies(&name, &self.mod_id) {
+            return Err(ModError::Denied(format!(
+                "event `{}` belongs to mod `{owner}`; only it emits it",
                 crate::text::escape(&name)
             )));
         }

@@ -202,9 +202,14 @@ impl Instance {
                     payload: e.payload.into_vec(),
                 })
                 .collect();
+            self.store.data_mut().tick.delivered = events
+                .iter()
+                .map(|e| (e.source.clone(), e.name.clone()))
+                .collect();
             self.call(Hook::Event, |b, s| {
                 b.bevy_wasm_mods_hooks().call_on_event(s, &events)
             })?;
+            self.store.data_mut().tick.delivered.clear();
         }
         let tick = types::Tick {
             frame,

@@ -1,14 +1,18 @@
 //! Worker threads. They share one queue of requests and one table of the
 //! mods' `Store`s: any idle worker runs the next request, so a mod that is
 //! slow or loops holds one thread to its deadline and the others go on
-//! running every other mod. A worker holds its replies until the queue is
-//! empty, so a frame costs about one wake-up per worker rather than one per
-//! mod. Compiling happens on short-lived loader threads, never on the main
-//! thread, and an identical file is compiled once.
+//! running every other mod. When every worker is held by a long call while
+//! requests wait, the courier starts a spare worker, so even as many slow
+//! mods as there are workers make no other mod late. A worker holds its
+//! replies until the queue is empty, so a frame costs about one wake-up per
+//! worker rather than one per mod. Compiling happens on short-lived loader
+//! threads, never on the main thread, and an identical file is compiled
+//! once.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 
@@ -110,14 +114,42 @@ type Mods = Mutex<HashMap<usize, Arc<Mutex<Hosted>>>>;
 /// The worker threads of one app.
 pub(crate) struct WorkerPool {
     jobs: Sender<Job>,
-    threads: Vec<JoinHandle<()>>,
+    /// Workers started at first (spares come and stay as needed).
+    count: usize,
     /// Tells the courier to end.
-    stop: Arc<std::sync::atomic::AtomicBool>,
+    stop: Arc<AtomicBool>,
 }
 
 impl Drop for WorkerPool {
     fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Spare workers the courier may start beyond the first ones.
+const SPARES: usize = 16;
+
+/// A call running this long holds its worker: when every worker is held
+/// and requests wait, a spare is started.
+const HELD: Duration = Duration::from_millis(5);
+
+/// What the workers share: the queue, the mods, each worker's held replies
+/// and how many workers run.
+struct Shared {
+    queue: Receiver<Job>,
+    mods: Mods,
+    outboxes: Box<[Mutex<Outbox>]>,
+    started: AtomicUsize,
+}
+
+impl Shared {
+    /// Starts worker number `i`.
+    fn start_worker(self: &Arc<Self>, i: usize) -> std::io::Result<()> {
+        let shared = self.clone();
+        std::thread::Builder::new()
+            .name(format!("mod worker {i}"))
+            .spawn(move || run(i, &shared))?;
+        Ok(())
     }
 }
 
@@ -126,30 +158,23 @@ impl WorkerPool {
     pub(crate) fn new(count: usize) -> std::io::Result<Self> {
         let count = count.max(1);
         let (jobs, queue) = crossbeam_channel::bounded(QUEUE);
-        let mods: Arc<Mods> = Arc::default();
-        let outboxes: Arc<Outboxes> = (0..count).map(|_| Mutex::default()).collect();
-        let mut threads = Vec::with_capacity(count);
+        let shared = Arc::new(Shared {
+            queue,
+            mods: Mods::default(),
+            outboxes: (0..count + SPARES).map(|_| Mutex::default()).collect(),
+            started: AtomicUsize::new(count),
+        });
         for i in 0..count {
-            let queue = queue.clone();
-            let mods = mods.clone();
-            let outboxes = outboxes.clone();
-            let handle = std::thread::Builder::new()
-                .name(format!("mod worker {i}"))
-                .spawn(move || run(i, queue, mods, outboxes))?;
-            threads.push(handle);
+            shared.start_worker(i)?;
         }
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
         {
             let stop = stop.clone();
             std::thread::Builder::new()
                 .name("mod reply courier".into())
-                .spawn(move || courier(outboxes, stop))?;
+                .spawn(move || courier(&shared, &stop))?;
         }
-        Ok(Self {
-            jobs,
-            threads,
-            stop,
-        })
+        Ok(Self { jobs, count, stop })
     }
 
     /// Loads the given mods: each is compiled on a loader thread, then
@@ -197,9 +222,9 @@ impl WorkerPool {
         Ok(workers)
     }
 
-    /// How many worker threads there are.
+    /// How many worker threads there are at least.
     pub(crate) fn len(&self) -> usize {
-        self.threads.len()
+        self.count
     }
 }
 
@@ -239,49 +264,66 @@ struct Hosted {
     replies: Sender<(u64, Reply)>,
 }
 
-/// Replies a worker holds for its batch, and since when.
+/// Replies a worker holds for its batch, and since when; since when its
+/// current job runs.
 #[derive(Default)]
 struct Outbox {
     held: Vec<(Sender<(u64, Reply)>, (u64, Reply))>,
-    since: Option<std::time::Instant>,
+    since: Option<Instant>,
+    running: Option<Instant>,
 }
 
 /// How long a reply may be held for a batch before the courier sends it:
 /// a worker that went into a long call keeps nobody else's reply.
-const HOLD_AT_MOST: std::time::Duration = std::time::Duration::from_millis(1);
+const HOLD_AT_MOST: Duration = Duration::from_millis(1);
 
-/// Each worker's held replies.
-type Outboxes = [Mutex<Outbox>];
-
-fn run(me: usize, jobs: Receiver<Job>, mods: Arc<Mods>, outboxes: Arc<Outboxes>) {
+fn run(me: usize, shared: &Shared) {
     // Replies are held until the queue is empty, so the main thread, which
     // collects them in one go, is woken once a frame rather than once a
     // mod. If the worker goes into a long call meanwhile, the courier
     // sends them.
-    let out = &outboxes[me];
-    while let Ok(job) = jobs.recv() {
-        handle(job, &mods, out);
-        while let Ok(job) = jobs.try_recv() {
-            handle(job, &mods, out);
+    let out = &shared.outboxes[me];
+    let running = |at: Option<Instant>| out.lock().unwrap_or_else(|e| e.into_inner()).running = at;
+    while let Ok(job) = shared.queue.recv() {
+        running(Some(Instant::now()));
+        handle(job, &shared.mods, out);
+        while let Ok(job) = shared.queue.try_recv() {
+            running(Some(Instant::now()));
+            handle(job, &shared.mods, out);
         }
+        running(None);
         flush(out);
     }
 }
 
-/// Sends, about every millisecond, the replies a worker has held longer
-/// than [`HOLD_AT_MOST`], until `stop`.
-fn courier(outboxes: Arc<Outboxes>, stop: Arc<std::sync::atomic::AtomicBool>) {
-    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+/// About every millisecond until `stop`: sends the replies a worker has
+/// held longer than [`HOLD_AT_MOST`], and starts a spare worker when every
+/// worker is held by a long call while requests wait.
+fn courier(shared: &Arc<Shared>, stop: &AtomicBool) {
+    while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(HOLD_AT_MOST);
-        for outbox in outboxes.iter() {
-            let stale = outbox
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .since
-                .is_some_and(|since| since.elapsed() >= HOLD_AT_MOST);
+        let started = shared.started.load(Ordering::Relaxed);
+        let mut held = 0;
+        for outbox in &shared.outboxes[..started] {
+            let (stale, long) = {
+                let o = outbox.lock().unwrap_or_else(|e| e.into_inner());
+                (
+                    o.since.is_some_and(|since| since.elapsed() >= HOLD_AT_MOST),
+                    o.running.is_some_and(|at| at.elapsed() >= HELD),
+                )
+            };
             if stale {
                 flush(outbox);
             }
+            held += usize::from(long);
+        }
+        if held == started
+            && !shared.queue.is_empty()
+            && started < shared.outboxes.len()
+            && shared.start_worker(started).is_ok()
+        {
+            shared.started.store(started + 1, Ordering::Relaxed);
+            tracing::debug!("every mod worker is held by a long call: started a spare");
         }
     }
 }

@@ -65,6 +65,10 @@ pub(crate) struct TickState {
     pub commands: Vec<Command>,
     pub(super) bytes: usize,
     pub(super) events: usize,
+    /// Sender and name of each event the running `on-event` call was given.
+    pub delivered: Vec<(Option<String>, String)>,
+    /// Reports of bad input this tick.
+    pub(super) rejects: usize,
     /// A cap the mod broke this tick: the whole tick is then refused.
     pub violation: Option<String>,
 }
@@ -84,6 +88,8 @@ impl TickState {
         self.commands.clear();
         self.bytes = 0;
         self.events = 0;
+        self.delivered.clear();
+        self.rejects = 0;
         self.violation = None;
     }
 
@@ -234,12 +240,14 @@ impl HostState {
         let denied = match self.catalog.components.get(name) {
             Some((ModAccess::ReadWrite, _)) => return Ok(()),
             Some((ModAccess::Read, _)) => ModError::ReadOnly(name.into()),
-            None if self.defines.contains(name) => match self.catalog.mod_types.owner(name) {
-                Some(owner) if *owner != *self.mod_id => ModError::Denied(format!(
-                    "component `{name}` is defined by mod `{owner}`; only it writes it"
-                )),
-                _ => return Ok(()),
-            },
+            None if self.defines.contains(name) => {
+                match self.catalog.mod_types.denies(name, &self.mod_id) {
+                    Some(owner) => ModError::Denied(format!(
+                        "component `{name}` is defined by mod `{owner}`; only it writes it"
+                    )),
+                    None => return Ok(()),
+                }
+            }
             None => ModError::UnknownComponent(name.into()),
         };
         // Logged within the mod's line budget: a mod cannot flood the log
@@ -288,6 +296,8 @@ pub(crate) fn manifest_from(m: types::Manifest) -> ModManifest {
         subscribes: m.subscribes,
         queries: m.queries.into_iter().map(|q| q.components).collect(),
         defines: m.defines,
+        emits: m.emits,
+        shares: m.shares,
     }
 }
 

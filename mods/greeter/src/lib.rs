@@ -60,6 +60,8 @@ impl Mod for Greeter {
     fn manifest(&self, manifest: Manifest) -> Manifest {
         manifest
             .subscribe("PlayerJoined")
+            .emits("greeting")
+            .emits("badge-seen")
             .define::<Badge>()
             .query::<Badge>()
     }

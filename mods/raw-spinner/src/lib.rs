@@ -67,6 +67,8 @@ impl Guest for RawSpinner {
                 components: vec!["Position".into(), "Nameplate".into()],
             }],
             defines: vec![],
+            emits: vec![],
+            shares: vec![],
         })
     }
 

@@ -292,7 +292,7 @@ impl Harness {
                 | Command::Despawn { entity }
                 | Command::Insert { entity, .. }
                 | Command::Remove { entity, .. } => map(entity),
-                Command::Emit { .. } | Command::WriteQueryRows { .. } => {}
+                Command::Emit { .. } | Command::WriteQueryRows { .. } | Command::Reject { .. } => {}
                 Command::WriteBatch { entities, .. } => entities.0.iter_mut().for_each(map),
             }
         }

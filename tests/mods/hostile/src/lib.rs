@@ -42,9 +42,38 @@ struct Badge {
 
 component!(Badge);
 
+/// A type this mod defines with `hoard-bytes`: a megabyte a value.
+#[derive(Serialize, Deserialize, Clone)]
+struct Blob {
+    data: serde_bytes::ByteBuf,
+}
+
+component!(Blob);
+
+/// The greeter's `Badge` as a mod that misread its shape would have it.
+#[derive(Serialize, Deserialize, Clone)]
+struct MisreadBadge {
+    greeted: String,
+}
+
+impl mod_api::Component for MisreadBadge {
+    const NAME: &'static str = "Badge";
+}
+
 #[derive(Deserialize, Default)]
 struct Config {
     attack: String,
+    /// `chatter`: events sent each tick (default 1).
+    #[serde(default)]
+    per_tick: Option<u32>,
+    /// `chatter`: send text where listeners expect numbers.
+    #[serde(default)]
+    garble: bool,
+    /// `chatter`: claim the `chat` event name, and whether to share it.
+    #[serde(default)]
+    claim: bool,
+    #[serde(default)]
+    share: bool,
     #[serde(default)]
     from: Option<u64>,
     /// Attack in tick `from` only, and behave after (tick numbers go on
@@ -60,6 +89,8 @@ struct Config {
 struct Hostile {
     config: Config,
     mine: Vec<Entity>,
+    /// `listen`: `chat` events heard, by sender (`game` for the game).
+    heard: std::collections::BTreeMap<String, u64>,
 }
 
 fn escaped(what: &str) -> Result<()> {
@@ -73,11 +104,25 @@ impl Mod for Hostile {
             None => manifest,
         };
         let manifest = manifest.query::<Position>();
-        if self.config.attack == "steal-type" {
-            manifest.define::<Badge>()
-        } else {
-            manifest
+        match self.config.attack.as_str() {
+            "steal-type" => manifest.define::<Badge>(),
+            "hoard-bytes" => manifest.define::<Blob>(),
+            "listen" => manifest.subscribe("chat").query::<MisreadBadge>(),
+            "chatter" if self.config.claim && self.config.share => {
+                manifest.emits("chat").share("chat")
+            }
+            "chatter" if self.config.claim => manifest.emits("chat"),
+            _ => manifest,
         }
+    }
+
+    fn event(&mut self, event: &Event) -> Result<()> {
+        // A number is what a chat event carries; anything else is the
+        // sender's fault, and `?` reports it as such.
+        let _n: u32 = event.decode()?;
+        let from = event.source.clone().unwrap_or_else(|| "game".into());
+        *self.heard.entry(from).or_default() += 1;
+        Ok(())
     }
 
     fn init(&mut self, config: &[u8]) -> Result<()> {
@@ -90,6 +135,34 @@ impl Mod for Hostile {
     }
 
     fn tick(&mut self, tick: &Tick) -> Result<()> {
+        match self.config.attack.as_str() {
+            "chatter" => {
+                for i in 0..self.config.per_tick.unwrap_or(1) {
+                    if self.config.garble {
+                        emit("chat", "not a number")?;
+                    } else {
+                        emit("chat", &i)?;
+                    }
+                }
+                return Ok(());
+            }
+            "listen" => {
+                emit("heard", &self.heard)?;
+                // Read last: the badge's shape is not what this mod thinks.
+                if tick.frame > 0 {
+                    read_batch::<MisreadBadge>()?;
+                }
+                return Ok(());
+            }
+            "hoard-bytes" => {
+                if tick.frame >= self.config.from.unwrap_or(3) {
+                    let data = serde_bytes::ByteBuf::from(vec![7u8; 1 << 20]);
+                    spawn(&Blob { data })?;
+                }
+                return Ok(());
+            }
+            _ => {}
+        }
         if self.config.attack == "hoard" {
             // Spawns as many as it may, every tick; at the cap spawn fails
             // and the mod simply tries again next tick.
@@ -115,12 +188,31 @@ impl Mod for Hostile {
                 spawn(&badge)?;
                 return escaped("wrote another mod's type");
             }
+            "steal-event" => {
+                emit("greeting", "forged")?;
+                return escaped("sent another mod's event");
+            }
             "forge-message" => {
                 emit(
                     "PlayerJoined",
                     &std::collections::BTreeMap::from([("name", "forged"), ("level", "1")]),
                 )?;
                 return escaped("sent the game's message");
+            }
+            "hog-main-thread" => {
+                // Within every per-tick cap, but each insert is decoded by
+                // reflection on the game's main thread.
+                let mine = spawn(&Position { x: 0.0, y: 0.0 })?;
+                for i in 0..99_000 {
+                    insert(
+                        mine,
+                        &Position {
+                            x: i as f32,
+                            y: 0.0,
+                        },
+                    )?;
+                }
+                return Ok(());
             }
             "flood-denied" => {
                 // Each call is refused, and would be logged.
