@@ -156,6 +156,54 @@ fn the_world_state_a_mod_keeps_is_capped_and_counted_as_its_own() {
     assert_eq!(testing::state_bytes_owned(app.world(), "b-hoarder"), 0);
 }
 
+#[test]
+fn other_mods_cannot_inflate_a_mods_query_results_until_it_is_skipped() {
+    // Three hoarders keep about 3 MiB of values each; a reader's query
+    // takes them all, over the 8 MiB message limit.
+    let dir = folder_with(&[
+        ("hostile", "a-hoarder.wasm"),
+        ("hostile", "b-hoarder.wasm"),
+        ("hostile", "c-hoarder.wasm"),
+        ("hostile", "d-reader.wasm"),
+    ]);
+    let mut plugin = ModPlugin::new()
+        .with_mods_dir(&dir)
+        .with_limits(ModLimits {
+            bytes_per_tick: 8 << 20,
+            state_bytes_per_mod: 4 << 20,
+            ..relaxed_limits()
+        })
+        .with_config("d-reader", Hostile::new("read-blobs", "reader").config());
+    // The first shares its type, so the others may write it too.
+    for id in ["a-hoarder", "b-hoarder", "c-hoarder"] {
+        let hoarder = Hostile {
+            share: true,
+            ..Hostile::new("hoard-bytes", id)
+        };
+        plugin = plugin.with_config(id, hoarder.config());
+    }
+    let mut app = app_with(plugin);
+    assert!(load(&mut app).is_empty());
+    let events = frames_collecting::<ModEvent>(&mut app, 20);
+
+    let reader = info(&app, "d-reader");
+    assert_eq!(reader.faults, 0, "{reader:?}");
+    assert_eq!(reader.cost.skipped_ticks, 0, "{reader:?}");
+    assert!(reader.cost.inputs_cut > 0, "{reader:?}");
+    assert!(
+        reader.ticks >= 20,
+        "the reader ticked every frame: {reader:?}"
+    );
+    // It saw the blobs of two hoarders at the end: six of nine.
+    let seen: Vec<usize> = events
+        .iter()
+        .filter(|e| e.name == "blobs")
+        .map(|e| e.decode().unwrap())
+        .collect();
+    assert_eq!(seen.last(), Some(&6), "{seen:?}");
+    assert!(seen.iter().all(|n| *n <= 7), "{seen:?}");
+}
+
 /// The last `heard` report of the listener: `chat` events by sender.
 fn heard(events: &[ModEvent]) -> BTreeMap<String, u64> {
     events

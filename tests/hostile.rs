@@ -294,6 +294,27 @@ fn a_mod_that_returns_an_error_is_stopped_with_its_message() {
 }
 
 #[test]
+fn a_ten_megabyte_error_message_is_cut() {
+    let fault = contain("long-error");
+    assert_fault(
+        &fault,
+        FaultKind::ModError,
+        Hook::Tick,
+        "long error long error",
+    );
+    assert!(
+        fault.message.len() < 9 << 10,
+        "{} bytes",
+        fault.message.len()
+    );
+    assert!(
+        fault.message.ends_with("bytes, cut)"),
+        "{}",
+        &fault.message[8000..]
+    );
+}
+
+#[test]
 fn a_mod_that_floods_events_has_its_tick_refused() {
     let fault = contain("flood");
     assert_fault(

@@ -230,24 +230,28 @@ impl TickRequest {
     /// message ([`ModLimits::bytes_per_tick`](crate::ModLimits)) is checked
     /// against.
     pub fn bytes(&self) -> usize {
-        let events: usize = self
-            .events
-            .iter()
-            .map(|e| e.name.len() + e.payload.len() + e.source.as_ref().map_or(0, String::len))
-            .sum();
-        let queries: usize = self
-            .queries
-            .iter()
-            .map(|q| {
-                let columns: usize = q
-                    .columns
-                    .iter()
-                    .map(|c| c.name.len() + c.data.len() + c.offsets.len() * 4)
-                    .sum();
-                q.entities.0.len() * 8 + q.owned.len() + columns
-            })
-            .sum();
+        let events: usize = self.events.iter().map(WireEvent::bytes).sum();
+        let queries: usize = self.queries.iter().map(QueryResult::bytes).sum();
         events + queries + self.reserved.0.len() * 8
+    }
+}
+
+impl WireEvent {
+    /// About how many bytes the event carries.
+    pub fn bytes(&self) -> usize {
+        self.name.len() + self.payload.len() + self.source.as_ref().map_or(0, String::len)
+    }
+}
+
+impl QueryResult {
+    /// About how many bytes the result carries.
+    pub fn bytes(&self) -> usize {
+        let columns: usize = self
+            .columns
+            .iter()
+            .map(|c| c.name.len() + c.data.len() + c.offsets.len() * 4)
+            .sum();
+        self.entities.0.len() * 8 + self.owned.len() + columns
     }
 }
 

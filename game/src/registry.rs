@@ -66,8 +66,12 @@ pub struct ModCost {
     /// Bytes of component values the mod set on the entities it owns,
     /// capped by [`ModLimits::state_bytes_per_mod`](crate::ModLimits::state_bytes_per_mod).
     pub state_bytes: u64,
-    /// Ticks the mod did not get because its input (events and query
-    /// results) was over the message limit. Each one is also logged.
+    /// Ticks whose query results left out the rows of other mods' entities
+    /// (those keeping the most values first) to fit the message limit.
+    /// Each one is also logged, naming those mods.
+    pub inputs_cut: u64,
+    /// Ticks the mod did not get because its input was over the message
+    /// limit even without other mods' rows. Each one is also logged.
     pub skipped_ticks: u64,
     /// Events meant for the mod that were dropped because senders sent more
     /// than its inbox holds: the biggest sender's oldest went first.

@@ -52,8 +52,9 @@ pub struct ModLimits {
     pub main_thread_per_tick: Duration,
     /// Bytes of component values (as MessagePack) one mod may keep on the
     /// entities it owns, game types and its own types together (default
-    /// 64 MiB). A tick that would go over it is refused whole with
-    /// `InvalidOutput`; despawning or removing values frees room.
+    /// 16 MiB, half the message limit, so a mod's own values always fit in
+    /// its query results). A tick that would go over it is refused whole
+    /// with `InvalidOutput`; despawning or removing values frees room.
     pub state_bytes_per_mod: u64,
     /// Largest mod file read, in bytes (default 128 MiB; a Python mod is
     /// about 18 MB). A larger file is refused without being read.
@@ -76,7 +77,7 @@ impl Default for ModLimits {
             entities_per_mod: 100_000,
             fuel_per_call: None,
             main_thread_per_tick: Duration::from_millis(16),
-            state_bytes_per_mod: 64 << 20,
+            state_bytes_per_mod: 16 << 20,
             file_bytes: 128 << 20,
         }
     }

@@ -131,6 +131,7 @@ impl ModUnderTest {
             &registry,
             &mut self.slot.queries,
             &self.slot.owner,
+            &[],
         )
     }
 

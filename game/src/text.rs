@@ -7,6 +7,18 @@ use std::borrow::Cow;
 /// Longest display name, version, type name or file stem, in bytes.
 pub(crate) const MAX_NAME: usize = 128;
 
+/// Cuts `s` to at most `max` bytes (on a character boundary), saying so.
+pub(crate) fn cut(s: &mut String, max: usize) {
+    if s.len() > max {
+        let total = s.len();
+        s.truncate(s.floor_char_boundary(max));
+        s.push_str(&format!(" … ({total} bytes, cut)"));
+    }
+}
+
+/// Longest fault message kept: a mod's error text and its backtrace.
+pub(crate) const MAX_FAULT: usize = 8 << 10;
+
 /// Whether `s` is a name a player can read: 1 to [`MAX_NAME`] bytes, not
 /// blank, and nothing that is not shown as itself (control and format
 /// characters, line and paragraph separators, zero-width and blank

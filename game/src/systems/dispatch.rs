@@ -2,6 +2,7 @@
 //! ids it may spawn with. Workers then run while the game's systems do.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Instant;
 
 use bevy::prelude::*;
@@ -9,7 +10,7 @@ use bevy::prelude::*;
 use super::{ModHost, ModRegistry, snapshot, with_mods};
 use crate::expose::Exposed;
 use crate::ownership::ModOwnership;
-use crate::protocol::{EntityList, Request, TickRequest, WireEvent};
+use crate::protocol::{EntityList, QueryResult, Request, TickRequest, WireEvent};
 use crate::settings::ModSettings;
 
 pub(crate) fn dispatch_ticks(world: &mut World) {
@@ -83,8 +84,63 @@ fn dispatch(world: &mut World, mods: &mut ModRegistry, host: &mut ModHost) {
         }
         let mod_events = std::mem::take(&mut slot.inbox);
         let clock = crate::cpu_clock::ThreadClock::now();
-        let queries =
-            snapshot::take_all(frozen, exposed, &registry, &mut slot.queries, &slot.owner);
+        let mut left_out: Vec<Arc<str>> = Vec::new();
+        let mut queries = snapshot::take_all(
+            frozen,
+            exposed,
+            &registry,
+            &mut slot.queries,
+            &slot.owner,
+            &left_out,
+        );
+        // Over the message limit, the rows of the other mods that keep the
+        // most values go first: the cap falls on them, and the mod still
+        // ticks, told in its cost and the log.
+        let fixed = mod_events.iter().map(WireEvent::bytes).sum::<usize>() + 4096;
+        let mut size = fixed + queries.iter().map(QueryResult::bytes).sum::<usize>();
+        if size > max_bytes {
+            let mut biggest: Vec<(u64, Arc<str>)> = ownership
+                .bytes
+                .iter()
+                .filter(|(id, _)| ***id != *slot.owner)
+                .map(|(id, bytes)| (*bytes, id.clone()))
+                .collect();
+            biggest.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+            let mut estimate = size as u64;
+            for (bytes, id) in biggest {
+                if size <= max_bytes {
+                    break;
+                }
+                left_out.push(id);
+                estimate = estimate.saturating_sub(bytes);
+                if estimate > max_bytes as u64 {
+                    continue;
+                }
+                queries = snapshot::take_all(
+                    frozen,
+                    exposed,
+                    &registry,
+                    &mut slot.queries,
+                    &slot.owner,
+                    &left_out,
+                );
+                size = fixed + queries.iter().map(QueryResult::bytes).sum::<usize>();
+                estimate = size as u64;
+            }
+            if !left_out.is_empty() && size <= max_bytes {
+                entry.life.cost_mut().inputs_cut += 1;
+                let names: Vec<String> = left_out
+                    .iter()
+                    .map(|id| format!("`{}`", crate::text::escape(id)))
+                    .collect();
+                tracing::warn!(
+                    mod_id = &*slot.owner,
+                    "query results over the {max_bytes}-byte message limit: \
+                     the rows of mods {} were left out",
+                    names.join(", ")
+                );
+            }
+        }
         entry.life.cost_mut().main_thread = clock.elapsed();
         // Never reserve more ids than the mod may still own entities.
         let owned = ownership.entities_of(&slot.owner);
@@ -106,8 +162,8 @@ fn dispatch(world: &mut World, mods: &mut ModRegistry, host: &mut ModHost) {
         };
         let bytes = request.bytes();
         if bytes > max_bytes {
-            // Other mods' entities can make a query this big: the mod is
-            // not at fault, but it must know, and so must the player.
+            // Even without other mods' rows: its own values and the game's
+            // are too many. Never silent.
             let cost = entry.life.cost_mut();
             cost.skipped_ticks += 1;
             cost.events_dropped += request.events.len() as u64;

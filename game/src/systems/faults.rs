@@ -17,7 +17,9 @@ use crate::settings::ModSettings;
 
 /// Records a fault of a mod in app frame `frame` (nothing of the failed
 /// call was applied) and does what its lifecycle decides.
-pub(crate) fn on_fault(world: &mut World, frame: u64, entry: &mut ModEntry, fault: Fault) {
+pub(crate) fn on_fault(world: &mut World, frame: u64, entry: &mut ModEntry, mut fault: Fault) {
+    // What a mod returned as its error can be megabytes: kept short.
+    crate::text::cut(&mut fault.message, crate::text::MAX_FAULT);
     let policy = world.resource::<ModSettings>().faults.clone();
     let reserved: Vec<Entity> = entry.slot.reserved.drain(..).collect();
     world.entity_allocator_mut().free_many(&reserved);

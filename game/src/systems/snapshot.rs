@@ -12,20 +12,22 @@ use crate::expose::{Exposed, ModData};
 use crate::ownership::SpawnedByMod;
 use crate::protocol::{Column, EntityList, QueryResult, pack_bits};
 
-/// Every one of a mod's queries, as its next tick gets them.
+/// Every one of a mod's queries, as its next tick gets them; rows of the
+/// mods in `left_out` are left out.
 pub(crate) fn take_all(
     world: &World,
     exposed: &Exposed,
     registry: &TypeRegistry,
     queries: &mut [PreparedQuery],
     owner: &Arc<str>,
+    left_out: &[Arc<str>],
 ) -> Vec<QueryResult> {
     queries
         .iter_mut()
         .map(|q| {
             timed!(
                 "main: snapshot a query",
-                take(world, exposed, registry, q, owner)
+                take(world, exposed, registry, q, owner, left_out)
             )
         })
         .collect()
@@ -33,13 +35,15 @@ pub(crate) fn take_all(
 
 /// Runs one query and encodes its columns: packed where the type allows,
 /// MessagePack by reflection otherwise, mod-defined data as stored.
-/// `owner` is the mod's name: rows it spawned are marked as its own.
+/// `owner` is the mod's id: rows it spawned are marked as its own. Rows
+/// of entities the mods in `left_out` spawned are left out.
 pub(crate) fn take(
     world: &World,
     exposed: &Exposed,
     registry: &TypeRegistry,
     query: &mut PreparedQuery,
     owner: &Arc<str>,
+    left_out: &[Arc<str>],
 ) -> QueryResult {
     let mut entities: Vec<Entity> = Vec::with_capacity(query.last.len());
     let mut owned: Vec<bool> = Vec::with_capacity(query.last.len());
@@ -68,13 +72,18 @@ pub(crate) fn take(
         .filter(|n| exposed.component(n).is_none())
         .map(String::as_str)
         .collect();
-    if !defined.is_empty() {
+    if !defined.is_empty() || !left_out.is_empty() {
         let keep: Vec<bool> = entities
             .iter()
             .map(|e| {
-                world
-                    .get::<ModData>(*e)
-                    .is_some_and(|d| defined.iter().all(|n| d.values.contains_key(*n)))
+                let has_data = defined.is_empty()
+                    || world
+                        .get::<ModData>(*e)
+                        .is_some_and(|d| defined.iter().all(|n| d.values.contains_key(*n)));
+                let spawner = || world.get::<SpawnedByMod>(*e);
+                has_data
+                    && (left_out.is_empty()
+                        || !spawner().is_some_and(|s| left_out.iter().any(|o| *o == s.0)))
             })
             .collect();
         let mut row = 0;

@@ -256,7 +256,8 @@ fn fault(hook: Hook, e: &wasmtime::Error) -> Fault {
         Some(wasmtime::Trap::Interrupt) => "stopped at its time limit".to_string(),
         Some(wasmtime::Trap::OutOfFuel) => "stopped when its fuel ran out".to_string(),
         Some(trap) => format!("wasm trap: {trap}"),
-        None => format!("{e:#}"),
+        // The cause alone: the error's own text repeats the backtrace.
+        None => cause,
     };
     // The guest's stack, not the host's: that is what a modder can use.
     if let Some(backtrace) = e.downcast_ref::<wasmtime::WasmBacktrace>() {

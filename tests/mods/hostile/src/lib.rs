@@ -69,7 +69,8 @@ struct Config {
     /// `chatter`: send text where listeners expect numbers.
     #[serde(default)]
     garble: bool,
-    /// `chatter`: claim the `chat` event name, and whether to share it.
+    /// `chatter`: claim the `chat` event name, and whether to share it
+    /// (`hoard-bytes`: share the `Blob` type).
     #[serde(default)]
     claim: bool,
     #[serde(default)]
@@ -106,7 +107,9 @@ impl Mod for Hostile {
         let manifest = manifest.query::<Position>();
         match self.config.attack.as_str() {
             "steal-type" => manifest.define::<Badge>(),
+            "hoard-bytes" if self.config.share => manifest.define::<Blob>().share("Blob"),
             "hoard-bytes" => manifest.define::<Blob>(),
+            "read-blobs" => manifest.query::<Blob>(),
             "listen" => manifest.subscribe("chat").query::<MisreadBadge>(),
             "chatter" if self.config.claim && self.config.share => {
                 manifest.emits("chat").share("chat")
@@ -153,6 +156,10 @@ impl Mod for Hostile {
                     read_batch::<MisreadBadge>()?;
                 }
                 return Ok(());
+            }
+            "read-blobs" => {
+                let blobs = read_batch::<Blob>()?.len();
+                return emit("blobs", &blobs);
             }
             "hoard-bytes" => {
                 if tick.frame >= self.config.from.unwrap_or(3) {
@@ -297,6 +304,7 @@ impl Mod for Hostile {
                 Ok(())
             }
             "error" => Err(Error::msg("this mod fails on purpose")),
+            "long-error" => Err(Error::msg("long error ".repeat(1 << 20))),
             "flood" => {
                 // Far more events than a tick may carry; errors ignored.
                 for i in 0..1_000_000u32 {
