@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
 
@@ -83,7 +83,8 @@ fn dispatch(world: &mut World, mods: &mut ModRegistry, host: &mut ModHost) {
             continue;
         }
         let mod_events = std::mem::take(&mut slot.inbox);
-        let clock = crate::cpu_clock::ThreadClock::now();
+        // A mod without queries costs no snapshot, nor a clock reading.
+        let clock = (!slot.queries.is_empty()).then(crate::cpu_clock::ThreadClock::now);
         let mut left_out: Vec<Arc<str>> = Vec::new();
         let mut queries = snapshot::take_all(
             frozen,
@@ -141,7 +142,7 @@ fn dispatch(world: &mut World, mods: &mut ModRegistry, host: &mut ModHost) {
                 );
             }
         }
-        entry.life.cost_mut().main_thread = clock.elapsed();
+        entry.life.cost_mut().main_thread = clock.map_or(Duration::ZERO, |c| c.elapsed());
         // Never reserve more ids than the mod may still own entities.
         let owned = ownership.entities_of(&slot.owner);
         let room = entity_cap.saturating_sub(owned);
