@@ -42,6 +42,18 @@
 //! register_mod!(Drift);
 //! # fn main() {}
 //! ```
+//!
+//! Names are shared with every other mod in the game: a type the mod
+//! [`define`](Manifest::define)s and an event name it claims with
+//! [`emits`](Manifest::emits) belong to the first mod (in load order) to
+//! list them, and only that mod writes or emits them unless it
+//! [`share`](Manifest::share)s them.
+//!
+//! Input from others can be wrong: [`Event::decode`], [`get`] and the batch
+//! readers return [`Error::BadInput`] when a value does not fit the mod's
+//! type. Returned from [`Mod::event`] or [`Mod::tick`] (with `?`), it is
+//! reported to the host, which blames whoever sent the input, and the mod
+//! goes on: the next event is delivered, the tick ends without a fault.
 
 mod batch;
 mod component;
@@ -73,7 +85,8 @@ pub struct Tick {
 /// A mod. Every hook has a default, so a new hook never breaks a mod.
 pub trait Mod: 'static {
     /// Describes the mod. `manifest` comes with the crate's name and version
-    /// from `Cargo.toml`; add queries, subscriptions and defined types.
+    /// from `Cargo.toml`; add queries, subscriptions, defined types and
+    /// claimed event names.
     fn manifest(&self, manifest: Manifest) -> Manifest {
         manifest
     }
@@ -92,7 +105,9 @@ pub trait Mod: 'static {
         Ok(())
     }
 
-    /// Called for each event the mod subscribed to.
+    /// Called for each event the mod subscribed to. An
+    /// [`Error::BadInput`] from [`Event::decode`] skips the event and blames
+    /// its sender; any other error faults the mod.
     fn event(&mut self, event: &Event) -> Result<()> {
         let _ = event;
         Ok(())
