@@ -372,7 +372,7 @@ fn an_event_name_belongs_to_the_mod_that_claims_it_unless_it_shares_it() {
     let dir = folder_with(&[("hostile", "c-claimer.wasm"), ("hostile", "d-other.wasm")]);
     let sharer = Hostile {
         share: true,
-        ..claimer
+        ..claimer.clone()
     };
     let mut app = app_with(
         ModPlugin::new()
@@ -390,6 +390,24 @@ fn an_event_name_belongs_to_the_mod_that_claims_it_unless_it_shares_it() {
             .iter()
             .any(|e| e.source == "d-other" && e.name == "chat")
     );
+
+    // A name the game shares is nobody's to claim: both send it.
+    let dir = folder_with(&[("hostile", "c-claimer.wasm"), ("hostile", "d-other.wasm")]);
+    let mut app = app_with(
+        ModPlugin::new()
+            .with_mods_dir(&dir)
+            .with_limits(relaxed_limits())
+            .with_shared_name("chat")
+            .with_config("c-claimer", claimer.config())
+            .with_config("d-other", Hostile::chatter("other", 1).config()),
+    );
+    load(&mut app);
+    let events = frames_collecting::<ModEvent>(&mut app, 8);
+    for id in ["c-claimer", "d-other"] {
+        let m = info(&app, id);
+        assert_eq!(m.faults, 0, "{m:?}");
+        assert!(events.iter().any(|e| e.source == id && e.name == "chat"));
+    }
 }
 
 /// Everything well-behaved mods did, by mod: the mover's entities and

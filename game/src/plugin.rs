@@ -81,6 +81,14 @@ impl ModPlugin {
         self
     }
 
+    /// Opens the mod-defined component type or event name `name` to every
+    /// mod: any mod may write it (listing it in its `defines`) or emit it,
+    /// and no mod can claim it for itself.
+    pub fn with_shared_name(mut self, name: impl Into<String>) -> Self {
+        self.settings.shared_names.insert(name.into());
+        self
+    }
+
     /// Shows `tap` every tick the workers run, to record real traffic for
     /// tests and fuzzing (see [`crate::testing`]).
     pub fn with_traffic_tap(mut self, tap: crate::testing::TrafficTap) -> Self {

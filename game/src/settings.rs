@@ -178,6 +178,9 @@ pub struct ModSettings {
     pub traffic_tap: Option<crate::testing::TrafficTap>,
     /// How long a frame waits for mods (default: real time, 4 ms).
     pub frame_mode: FrameMode,
+    /// Names of mod-defined component types and events the game opens to
+    /// every mod (default none): no mod can claim them for itself.
+    pub shared_names: std::collections::BTreeSet<String>,
 }
 
 impl Default for ModSettings {
@@ -191,6 +194,7 @@ impl Default for ModSettings {
             worker_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             traffic_tap: None,
             frame_mode: FrameMode::default(),
+            shared_names: Default::default(),
         }
     }
 }

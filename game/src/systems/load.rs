@@ -23,11 +23,20 @@ use crate::worker::engine::Runtime;
 use crate::worker::instance::ModSpec;
 use crate::worker::pool::{Worker, WorkerPool};
 
+/// The owner of the names the game shares: no mod's id is empty.
+pub(crate) static GAME: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| Arc::from(""));
+
 /// Scans the mods folder and starts one worker per `.wasm` file; each
 /// compiles its mod off the main thread.
 pub(crate) fn start_mods(world: &mut World) {
     let settings = world.resource::<ModSettings>().clone();
-    let catalog = world.resource::<Exposed>().catalog();
+    // Names the game opens to all are the game's (an id no file has), shared.
+    let exposed = world.resource::<Exposed>();
+    for name in &settings.shared_names {
+        exposed.mod_types.claim(name, &GAME, true);
+        exposed.mod_events.claim(name, &GAME, true);
+    }
+    let catalog = exposed.catalog();
     let files = find_mods(&settings.mods_dir);
     tracing::info!(
         "found {} mod file(s) in {}",
@@ -282,7 +291,7 @@ fn start_ready(world: &mut World, registry: &mut ModRegistry, frame: u64) {
             for name in names {
                 let shared = manifest.shares.contains(name);
                 let owner = owners.claim(name, &entry.slot.owner, shared);
-                if owner != entry.slot.owner {
+                if owner != entry.slot.owner && !owner.is_empty() {
                     tracing::warn!(
                         mod_id = &*entry.slot.owner,
                         "{what} `{}` belongs to mod `{owner}`: this mod may not {may_not} it \

@@ -45,7 +45,8 @@ impl Host for HostState {
                     }
                     None => {
                         let owner = self.catalog.mod_types.owner(&name);
-                        let culprit = owner.filter(|o| **o != *self.mod_id);
+                        // The game's shared names have no mod to blame.
+                        let culprit = owner.filter(|o| **o != *self.mod_id && !o.is_empty());
                         (
                             culprit.map(|o| o.to_string()),
                             format!("a value of component `{shown}`"),
