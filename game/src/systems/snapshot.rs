@@ -82,8 +82,7 @@ pub(crate) fn take(
                         .is_some_and(|d| defined.iter().all(|n| d.values.contains_key(*n)));
                 let spawner = || world.get::<SpawnedByMod>(*e);
                 has_data
-                    && (left_out.is_empty()
-                        || !spawner().is_some_and(|s| left_out.iter().any(|o| *o == s.0)))
+                    && (left_out.is_empty() || !spawner().is_some_and(|s| left_out.contains(&s.0)))
             })
             .collect();
         let mut row = 0;
