@@ -434,12 +434,18 @@ fn results(app: &mut App) -> Vec<String> {
 fn attackers_beside_several_mods_on_shared_workers_in_real_time() {
     // Each attacker is stopped with its own fault; the movers and the
     // greeter, sharing two workers with them, keep their pace and results.
-    let attackers = [
-        ("x-looper", "loop", FaultKind::Timeout),
-        ("x-hog", "hog-main-thread", FaultKind::OverBudget),
-        ("x-flood", "flood", FaultKind::InvalidOutput),
-        ("x-hoarder", "hoard-bytes", FaultKind::InvalidOutput),
-        ("x-allocator", "allocate", FaultKind::OutOfMemory),
+    // The hog's hundred thousand calls can also outlast its time limit on
+    // the worker when the machine is loaded: stopped either way.
+    let attackers: [(&str, &str, &[FaultKind]); 5] = [
+        ("x-looper", "loop", &[FaultKind::Timeout]),
+        (
+            "x-hog",
+            "hog-main-thread",
+            &[FaultKind::OverBudget, FaultKind::Timeout],
+        ),
+        ("x-flood", "flood", &[FaultKind::InvalidOutput]),
+        ("x-hoarder", "hoard-bytes", &[FaultKind::InvalidOutput]),
+        ("x-allocator", "allocate", &[FaultKind::OutOfMemory]),
     ];
     let honest = [
         ("mover", "a-mover.wasm"),
@@ -507,10 +513,10 @@ fn attackers_beside_several_mods_on_shared_workers_in_real_time() {
 
     let (mut alone, _, _) = run(false);
     let (mut beside, slowest, frames_run) = run(true);
-    for (id, _, kind) in attackers {
+    for (id, _, kinds) in attackers {
         let attacker = info(&beside, id);
         let fault = attacker.last_error.clone().expect("faulted");
-        assert_eq!(fault.kind, kind, "{id}: {fault}");
+        assert!(kinds.contains(&fault.kind), "{id}: {fault}");
     }
     for id in ["a-mover", "b-mover", "c-greeter"] {
         let m = info(&beside, id);

@@ -130,6 +130,12 @@ impl NameOwners {
         claim.owner.clone()
     }
 
+    /// Frees every name mod `id` owns (its file was removed).
+    pub(crate) fn release(&self, id: &str) {
+        let mut owners = self.0.write().unwrap_or_else(|e| e.into_inner());
+        owners.retain(|_, c| *c.owner != *id);
+    }
+
     /// The mod that owns `name`, if any does.
     pub(crate) fn owner(&self, name: &str) -> Option<Arc<str>> {
         let owners = self.0.read().unwrap_or_else(|e| e.into_inner());

@@ -56,7 +56,7 @@ pub use ownership::SpawnedByMod;
 pub use plugin::{ModPlugin, ModSystems};
 pub use registry::{
     ModCost, ModEvent, ModFailed, ModInfo, ModLoaded, ModQuarantined, ModRecovered, ModRegistry,
-    ModStatus, ReloadMod,
+    ModStatus, ModUnloaded, ModUpdateRefused, ModUpdated, ReloadMod,
 };
 pub use settings::{FaultPolicy, FrameMode, ModLimits, ModSettings};
 pub use text::escape;
@@ -66,6 +66,7 @@ pub use worker::engine::{WIT_PACKAGE, WIT_VERSION};
 pub mod prelude {
     pub use crate::{
         ModAccess, ModData, ModEvent, ModFailed, ModGrants, ModLoaded, ModPlugin, ModQuarantined,
-        ModRecovered, ModRegistry, ModStatus, ModSystems, ModdingAppExt, ReloadMod, SpawnedByMod,
+        ModRecovered, ModRegistry, ModStatus, ModSystems, ModUnloaded, ModUpdateRefused,
+        ModUpdated, ModdingAppExt, ReloadMod, SpawnedByMod,
     };
 }

@@ -6,7 +6,8 @@ use bevy::prelude::*;
 
 use crate::grants::ModGrants;
 use crate::registry::{
-    ModEvent, ModFailed, ModLoaded, ModQuarantined, ModRecovered, ModRegistry, ReloadMod,
+    ModEvent, ModFailed, ModLoaded, ModQuarantined, ModRecovered, ModRegistry, ModUnloaded,
+    ModUpdateRefused, ModUpdated, ReloadMod,
 };
 use crate::settings::{FaultPolicy, ModLimits, ModSettings};
 use crate::systems;
@@ -81,6 +82,19 @@ impl ModPlugin {
         self
     }
 
+    /// Watches the mods folder while the game runs (the default), or not.
+    pub fn with_watching(mut self, watch: bool) -> Self {
+        self.settings.watch = watch;
+        self
+    }
+
+    /// Despawns a removed mod's entities with it (the default), or keeps
+    /// them.
+    pub fn with_despawn_on_remove(mut self, despawn: bool) -> Self {
+        self.settings.despawn_on_remove = despawn;
+        self
+    }
+
     /// Opens the mod-defined component type or event name `name` to every
     /// mod: any mod may write it (listing it in its `defines`) or emit it,
     /// and no mod can claim it for itself.
@@ -108,6 +122,9 @@ impl Plugin for ModPlugin {
             .add_message::<ModFailed>()
             .add_message::<ModRecovered>()
             .add_message::<ModQuarantined>()
+            .add_message::<ModUpdated>()
+            .add_message::<ModUpdateRefused>()
+            .add_message::<ModUnloaded>()
             .add_message::<ModEvent>()
             .add_message::<ReloadMod>()
             .configure_sets(PreUpdate, (ModSystems::Load, ModSystems::Dispatch).chain())

@@ -196,8 +196,6 @@ pub struct WireComponent {
 pub enum Request {
     /// Run one tick: deliver events, then call `on-tick`.
     Tick(TickRequest),
-    /// Call `save`, make a fresh instance, `init` it and `restore` the state.
-    Reload,
     /// Make a fresh instance and `init` it, after a fault: the old one's
     /// state is lost (its entities in the world are not).
     Restart,
@@ -328,8 +326,11 @@ pub enum Reply {
     Ticked(Vec<Command>),
     /// The call failed; none of its commands are kept.
     Failed(Fault),
-    /// A reload finished.
-    Reloaded,
+    /// The mod runs new code with its state kept; this is its manifest.
+    Swapped(ModManifest),
+    /// The new code failed (to compile, `init`, `restore`, or with a name
+    /// other than the mod's): the old code goes on as it was.
+    UpdateRefused(Fault),
 }
 
 #[cfg(test)]

@@ -51,6 +51,9 @@ pub struct ModInfo {
     pub recoveries: u32,
     /// The last fault, if any.
     pub last_error: Option<Fault>,
+    /// Why the last new version of the file was refused, while the version
+    /// that ran before goes on (`None` once a new version runs).
+    pub update_refused: Option<Fault>,
     /// What the mod costs the game, and what it lost to its neighbours.
     pub cost: ModCost,
 }
@@ -95,6 +98,7 @@ impl ModInfo {
             faults: 0,
             recoveries: 0,
             last_error: None,
+            update_refused: None,
             cost: ModCost::default(),
         }
     }
@@ -123,8 +127,9 @@ impl ModRegistry {
         self.mods().find(|m| m.name == name)
     }
 
-    /// Whether any mod found at start-up is still loading. Mods start ticking
-    /// together, in the frame in which the last of them is ready.
+    /// Whether any mod is still loading. Mods found at start-up start
+    /// ticking together, in the frame in which the last of them is ready;
+    /// a mod added later starts as soon as it is.
     pub fn is_loading(&self) -> bool {
         self.mods().any(|m| m.status == ModStatus::Loading)
     }
@@ -152,6 +157,46 @@ pub struct ModLoaded {
     pub version: String,
     /// The file it came from.
     pub file: PathBuf,
+}
+
+/// Sent when a running mod was swapped to a new version of its file, with
+/// its state kept; it ticks on from the next frame.
+#[derive(Message, Clone, Debug)]
+pub struct ModUpdated {
+    /// The mod's id (its file's stem).
+    pub id: String,
+    /// The mod's display name.
+    pub name: String,
+    /// The new version.
+    pub version: String,
+    /// The file it came from.
+    pub file: PathBuf,
+}
+
+/// Sent when a new version of a running mod's file was refused; the
+/// version that ran goes on.
+#[derive(Message, Clone, Debug)]
+pub struct ModUpdateRefused {
+    /// The mod's id (its file's stem).
+    pub id: String,
+    /// The file.
+    pub file: PathBuf,
+    /// Why the new version was refused.
+    pub fault: Fault,
+}
+
+/// Sent when a mod's file was removed from the folder: the mod is stopped
+/// and gone from the registry.
+#[derive(Message, Clone, Debug)]
+pub struct ModUnloaded {
+    /// The mod's id (its file's stem).
+    pub id: String,
+    /// The mod's display name.
+    pub name: String,
+    /// The file it came from.
+    pub file: PathBuf,
+    /// How many of its entities were despawned with it.
+    pub despawned: usize,
 }
 
 /// Sent when a mod fails: it could not be loaded, or a call into it failed.

@@ -178,6 +178,16 @@ pub struct ModSettings {
     pub traffic_tap: Option<crate::testing::TrafficTap>,
     /// How long a frame waits for mods (default: real time, 4 ms).
     pub frame_mode: FrameMode,
+    /// Whether the mods folder is watched while the game runs (default
+    /// true): a `.wasm` file that appears is loaded, one that changes is
+    /// swapped in with the mod's state kept (the old version runs on if the
+    /// new one fails), one that goes is unloaded.
+    pub watch: bool,
+    /// Whether the entities of a mod whose file was removed are despawned
+    /// with it (default true: nothing could change them any more, and a
+    /// player removes a mod to be rid of what it does; a file replaced in
+    /// place is an update, not a removal).
+    pub despawn_on_remove: bool,
     /// Names of mod-defined component types and events the game opens to
     /// every mod (default none): no mod can claim them for itself.
     pub shared_names: std::collections::BTreeSet<String>,
@@ -195,6 +205,8 @@ impl Default for ModSettings {
             traffic_tap: None,
             frame_mode: FrameMode::default(),
             shared_names: Default::default(),
+            watch: true,
+            despawn_on_remove: true,
         }
     }
 }

@@ -53,6 +53,34 @@ pub fn built_mods() -> &'static Path {
     })
 }
 
+/// The second version of the greeter (`--features next`: it greets players
+/// back, as version 0.2.0), built once per test process.
+pub fn greeter_next() -> Vec<u8> {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    let file = BUILT.get_or_init(|| {
+        let target = root().join("target/mods-next");
+        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .current_dir(root())
+            .args([
+                "build",
+                "--release",
+                "--target",
+                "wasm32-wasip2",
+                "--target-dir",
+            ])
+            .arg(&target)
+            .args(["-p", "greeter", "--features", "next"])
+            .status()
+            .expect("cannot run cargo to build the greeter's next version");
+        assert!(
+            status.success(),
+            "building the greeter's next version failed"
+        );
+        target.join("wasm32-wasip2/release/greeter.wasm")
+    });
+    std::fs::read(file).expect("the greeter's next version is built")
+}
+
 /// A built mod's bytes, by crate name (`mover`, `greeter`, `raw_spinner`,
 /// `idle`, `hostile`).
 pub fn mod_bytes(name: &str) -> Vec<u8> {

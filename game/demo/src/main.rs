@@ -1,6 +1,9 @@
 //! The demo game: runs the mods in a folder and prints what they did.
 //!
-//! `demo-game --headless --frames 300 --mods assets/mods`
+//! `demo-game --headless --frames 300 --mods assets/mods`, or `--seconds 30`
+//! to run at 60 frames a second of real time while the folder is changed:
+//! each mod loaded, updated, refused, unloaded, faulted, recovered or
+//! quarantined is a line as it happens.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -14,12 +17,17 @@ use demo_game::{DemoPlugin, PlayerJoined, Position};
 
 struct Args {
     frames: u64,
+    /// Run for this long at 60 frames a second instead of `frames` frames.
+    seconds: Option<f64>,
     mods: PathBuf,
 }
+
+const USAGE: &str = "usage: demo-game [--headless] [--frames N | --seconds S] [--mods DIR]";
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         frames: 300,
+        seconds: None,
         mods: PathBuf::from("assets/mods"),
     };
     let mut it = std::env::args().skip(1);
@@ -34,10 +42,16 @@ fn parse_args() -> Result<Args, String> {
                     .and_then(|n| n.parse().ok())
                     .ok_or("--frames needs a number")?;
             }
-            "--mods" => args.mods = it.next().ok_or("--mods needs a folder")?.into(),
-            "--help" | "-h" => {
-                return Err("usage: demo-game [--headless] [--frames N] [--mods DIR]".into());
+            "--seconds" => {
+                let s: f64 = it
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .filter(|s: &f64| s.is_finite() && *s >= 0.0)
+                    .ok_or("--seconds needs a number of seconds")?;
+                args.seconds = Some(s);
             }
+            "--mods" => args.mods = it.next().ok_or("--mods needs a folder")?.into(),
+            "--help" | "-h" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
@@ -72,7 +86,7 @@ fn main() {
     .insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_secs_f64(
         1.0 / 60.0,
     )))
-    .add_systems(Update, greet_players);
+    .add_systems(Update, (greet_players, print_lifecycle));
 
     let started = Instant::now();
     app.update();
@@ -85,9 +99,28 @@ fn main() {
         app.update();
     }
     let loaded_in = started.elapsed();
-    for _ in 0..args.frames {
-        app.update();
-    }
+    let frames = match args.seconds {
+        // Real time, a frame every 1/60 s, for changes to the folder.
+        Some(seconds) => {
+            let step = Duration::from_secs_f64(1.0 / 60.0);
+            let until = Instant::now() + Duration::from_secs_f64(seconds);
+            let mut next = Instant::now();
+            let mut frames = 0u64;
+            while Instant::now() < until {
+                app.update();
+                frames += 1;
+                next += step;
+                std::thread::sleep(next.saturating_duration_since(Instant::now()));
+            }
+            frames
+        }
+        None => {
+            for _ in 0..args.frames {
+                app.update();
+            }
+            args.frames
+        }
+    };
 
     let world = app.world_mut();
     println!(
@@ -103,15 +136,96 @@ fn main() {
             None => println!("  {name} {} [{:?}] {file}", m.version, m.status),
             Some(f) => println!("  {name} [{:?}] {file}: {f}", m.status),
         }
+        let c = &m.cost;
+        println!(
+            "    main thread {:.1?} a tick, {} bytes kept, {} ticks, {} events dropped, \
+             {} inputs cut, {} skipped, {} rejected by others",
+            c.main_thread,
+            c.state_bytes,
+            m.ticks,
+            c.events_dropped,
+            c.inputs_cut,
+            c.skipped_ticks,
+            c.rejected_by_others
+        );
     }
     let positioned = world.query::<&Position>().iter(world).count();
     let entities = world.iter_entities().count();
-    println!("frames: {}", args.frames);
+    println!("frames: {frames}");
     println!("entities: {entities} ({positioned} with a Position)");
     println!(
         "checksum: {:016x}",
         bevy_wasm_mods::moddable_checksum(world)
     );
+}
+
+/// One line per change in a mod's life, as it happens, with its file.
+#[allow(clippy::too_many_arguments)]
+fn print_lifecycle(
+    mut loaded: MessageReader<ModLoaded>,
+    mut updated: MessageReader<ModUpdated>,
+    mut refused: MessageReader<ModUpdateRefused>,
+    mut unloaded: MessageReader<ModUnloaded>,
+    mut failed: MessageReader<ModFailed>,
+    mut recovered: MessageReader<ModRecovered>,
+    mut quarantined: MessageReader<ModQuarantined>,
+) {
+    let file = |f: &std::path::Path| escape(&f.display().to_string()).into_owned();
+    for m in loaded.read() {
+        println!(
+            "loaded: {} {} ({})",
+            escape(&m.name),
+            escape(&m.version),
+            file(&m.file)
+        );
+    }
+    for m in updated.read() {
+        println!(
+            "updated, state kept: {} {} ({})",
+            escape(&m.name),
+            escape(&m.version),
+            file(&m.file)
+        );
+    }
+    for m in refused.read() {
+        println!(
+            "update refused, the running version goes on: {}: {}",
+            file(&m.file),
+            m.fault
+        );
+    }
+    for m in unloaded.read() {
+        println!(
+            "unloaded: {} ({}), {} entities despawned",
+            escape(&m.name),
+            file(&m.file),
+            m.despawned
+        );
+    }
+    for m in failed.read() {
+        println!(
+            "faulted: {} ({}): {}",
+            escape(&m.name),
+            file(&m.file),
+            m.fault
+        );
+    }
+    for m in recovered.read() {
+        println!(
+            "recovered: {} ({}), {} faults so far",
+            escape(&m.name),
+            file(&m.file),
+            m.faults
+        );
+    }
+    for m in quarantined.read() {
+        println!(
+            "quarantined: {} ({}): {}",
+            escape(&m.name),
+            file(&m.file),
+            m.fault
+        );
+    }
 }
 
 /// A player joins every 100 frames once the mods run, so mods that greet

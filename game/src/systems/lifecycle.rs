@@ -3,9 +3,9 @@
 //!
 //! ```text
 //! Loading ─ready→ Ready ─start→ Idle ─send_tick→ InFlight ─tick_returned→ Idle
-//!                   ↑            │ reloading
+//!                   ↑            │ swapping (new code, state kept)
 //!                   │            ↓
-//!              Restarting     Reloading ─reloaded→ Idle
+//!              Restarting     Swapping ─swapped / update_refused→ Idle
 //!                   ↑
 //!   any state ─fault→ BackingOff ─restarting→ Restarting
 //!                   → Quarantined (too many faults in the window)
@@ -35,8 +35,8 @@ pub(crate) enum State {
     Idle,
     /// A tick was sent at `sent`; its reply is due.
     InFlight { sent: Instant },
-    /// Being replaced by a fresh instance that keeps its state.
-    Reloading,
+    /// Being swapped to new code that keeps its state.
+    Swapping,
     /// Waiting out its back-off after a fault; restarted in app frame
     /// `until`.
     BackingOff { until: u64 },
@@ -53,7 +53,7 @@ impl State {
     fn status(self) -> ModStatus {
         match self {
             State::Loading | State::Ready { recovering: false } => ModStatus::Loading,
-            State::Idle | State::InFlight { .. } | State::Reloading => ModStatus::Running,
+            State::Idle | State::InFlight { .. } | State::Swapping => ModStatus::Running,
             State::Ready { recovering: true } | State::BackingOff { .. } | State::Restarting => {
                 ModStatus::Recovering
             }
@@ -86,18 +86,6 @@ pub(crate) enum Started {
     Recovered,
 }
 
-/// What to do about a request to reload a mod.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum ReloadAnswer {
-    /// Send the reload now (then call [`Lifecycle::reloading`]).
-    Now,
-    /// A tick is in flight: the reload is sent once it is back (see
-    /// [`Lifecycle::take_pending_reload`]).
-    Later,
-    /// The mod cannot be reloaded, for this reason.
-    Refused(&'static str),
-}
-
 /// What became of a mod after a fault.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum AfterFault {
@@ -119,8 +107,6 @@ pub(crate) struct Lifecycle {
     /// Whether an instance of the mod ever started (then a restart is a
     /// recovery).
     has_run: bool,
-    /// A reload asked for while a tick was in flight.
-    reload_wanted: bool,
 }
 
 impl Lifecycle {
@@ -131,7 +117,6 @@ impl Lifecycle {
             info,
             recent_faults: VecDeque::new(),
             has_run: false,
-            reload_wanted: false,
         };
         life.set(State::Loading);
         life
@@ -178,7 +163,7 @@ impl Lifecycle {
     pub(crate) fn is_running(&self) -> bool {
         matches!(
             self.state,
-            State::Idle | State::InFlight { .. } | State::Reloading
+            State::Idle | State::InFlight { .. } | State::Swapping
         )
     }
 
@@ -256,47 +241,36 @@ impl Lifecycle {
         }
     }
 
-    /// A reload was asked for.
-    pub(crate) fn want_reload(&mut self) -> ReloadAnswer {
-        match self.state {
-            State::Idle => ReloadAnswer::Now,
-            State::InFlight { .. } => {
-                self.reload_wanted = true;
-                ReloadAnswer::Later
-            }
-            State::Reloading => ReloadAnswer::Refused("it is being reloaded already"),
-            _ => ReloadAnswer::Refused("it is not running"),
-        }
-    }
-
-    /// Whether a reload asked for during a tick is due now; clears it.
-    pub(crate) fn take_pending_reload(&mut self) -> bool {
-        let due = self.reload_wanted && self.state == State::Idle;
-        if due {
-            self.reload_wanted = false;
-        }
-        due
-    }
-
-    /// The reload was sent to the worker.
-    pub(crate) fn reloading(&mut self) {
+    /// A swap to new code was sent to the worker (only an idle mod swaps).
+    pub(crate) fn swapping(&mut self) {
         if self.state == State::Idle {
-            self.set(State::Reloading);
+            self.set(State::Swapping);
         }
     }
 
-    /// The worker swapped in the reloaded instance.
-    pub(crate) fn reloaded(&mut self) -> Result<(), Unexpected> {
+    /// The mod runs its new code, `version`, with its state kept.
+    pub(crate) fn swapped(&mut self, version: &str) -> Result<(), Unexpected> {
         match self.state {
-            State::Reloading => {
+            State::Swapping => {
+                self.info.version = version.to_string();
+                self.info.update_refused = None;
                 self.set(State::Idle);
                 Ok(())
             }
             state => Err(Unexpected {
-                what: "a reload finished",
+                what: "a swap finished",
                 state,
             }),
         }
+    }
+
+    /// A new version was refused: the one that ran goes on. `fault` says
+    /// why; the refusal is not the running mod's fault.
+    pub(crate) fn update_refused(&mut self, fault: Fault) {
+        if self.state == State::Swapping {
+            self.set(State::Idle);
+        }
+        self.info.update_refused = Some(fault);
     }
 
     /// A call into the mod failed in app frame `frame` (nothing of it was
@@ -310,7 +284,6 @@ impl Lifecycle {
         can_restart: bool,
     ) -> AfterFault {
         self.info.faults += 1;
-        self.reload_wanted = false;
         self.recent_faults.push_back(frame);
         while self
             .recent_faults
@@ -415,7 +388,7 @@ mod tests {
     fn replies_that_do_not_fit_the_state_are_refused() {
         let mut life = Lifecycle::loading(info());
         assert!(life.tick_returned().is_err());
-        assert!(life.reloaded().is_err());
+        assert!(life.swapped("2.0.0").is_err());
         assert!(life.start("x", "1").is_err());
         let mut life = running();
         assert_eq!(
@@ -473,10 +446,7 @@ mod tests {
         );
         assert_eq!(life.info().status, ModStatus::Quarantined);
         assert!(!life.restart_due(u64::MAX));
-        assert_eq!(
-            life.want_reload(),
-            ReloadAnswer::Refused("it is not running")
-        );
+        assert!(!life.is_running());
     }
 
     #[test]
@@ -539,45 +509,44 @@ mod tests {
     }
 
     #[test]
-    fn a_reload_waits_for_the_tick_in_flight() {
+    fn a_swap_keeps_the_mod_running_and_takes_its_new_version() {
         let mut life = running();
         life.send_tick(Instant::now());
-        assert_eq!(life.want_reload(), ReloadAnswer::Later);
-        assert!(!life.take_pending_reload(), "not while the tick is out");
-        life.tick_returned().unwrap();
-        assert!(life.take_pending_reload());
-        assert!(!life.take_pending_reload(), "once");
-        life.reloading();
-        assert_eq!(life.info().status, ModStatus::Running);
-        assert!(!life.can_tick(), "no tick while reloading");
-        assert_eq!(
-            life.want_reload(),
-            ReloadAnswer::Refused("it is being reloaded already")
+        life.swapping();
+        assert!(
+            matches!(life.state(), State::InFlight { .. }),
+            "not while a tick is out"
         );
-        life.reloaded().unwrap();
-        assert!(life.can_tick());
-    }
-
-    #[test]
-    fn a_fault_cancels_a_pending_reload() {
-        let mut life = running();
-        life.send_tick(Instant::now());
-        assert_eq!(life.want_reload(), ReloadAnswer::Later);
         life.tick_returned().unwrap();
-        life.fault(trap(Hook::Tick), 1, &policy(), true);
-        life.restarting();
-        life.ready().unwrap();
-        life.start("Drift", "1.0.0").unwrap();
-        assert!(!life.take_pending_reload());
+        life.swapping();
+        assert_eq!(life.info().status, ModStatus::Running);
+        assert!(!life.can_tick(), "no tick while swapping");
+        life.swapped("1.1.0").unwrap();
+        assert!(life.can_tick());
+        assert_eq!(life.info().version, "1.1.0");
+        assert!(life.swapped("1.2.0").is_err(), "no swap was sent");
     }
 
     #[test]
-    fn a_failed_reload_is_a_fault_and_recovers() {
+    fn a_refused_update_leaves_the_running_version() {
         let mut life = running();
-        assert_eq!(life.want_reload(), ReloadAnswer::Now);
-        life.reloading();
+        life.swapping();
+        life.update_refused(trap(Hook::Restore));
+        assert!(life.can_tick());
+        let info = life.info();
+        assert_eq!((info.version.as_str(), info.faults), ("1.0.0", 0));
+        assert!(info.update_refused.is_some());
+        life.swapping();
+        life.swapped("1.0.1").unwrap();
+        assert!(life.info().update_refused.is_none(), "a later one ran");
+    }
+
+    #[test]
+    fn a_failed_save_is_a_fault_and_recovers() {
+        let mut life = running();
+        life.swapping();
         assert!(matches!(
-            life.fault(trap(Hook::Restore), 3, &policy(), true),
+            life.fault(trap(Hook::Save), 3, &policy(), true),
             AfterFault::Retry { .. }
         ));
         assert_eq!(life.info().status, ModStatus::Recovering);

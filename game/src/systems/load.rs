@@ -2,21 +2,21 @@
 //! loaded, all together and in file name order.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bevy::ecs::query::QueryBuilder;
 use bevy::prelude::*;
 
 use super::faults::{on_fault, restart_due};
-use super::lifecycle::{Lifecycle, ReloadAnswer, Started, State};
+use super::lifecycle::{Lifecycle, Started, State};
 use super::replies::on_reply;
 use super::{ModEntry, ModHost, ModSlot, PreparedQuery, with_mods};
 use crate::expose::{Exposed, ModData};
 use crate::fault::{Fault, FaultKind, Hook};
 use crate::grants::{ModGrants, read_grants_file};
+use crate::manifest::ModManifest;
 use crate::ownership::SpawnedByMod;
-use crate::protocol::Request;
 use crate::registry::{ModInfo, ModLoaded, ModRecovered, ModRegistry, ReloadMod};
 use crate::settings::ModSettings;
 use crate::worker::engine::Runtime;
@@ -26,8 +26,66 @@ use crate::worker::pool::{Worker, WorkerPool};
 /// The owner of the names the game shares: no mod's id is empty.
 pub(crate) static GAME: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| Arc::from(""));
 
+/// What it takes to load a mod from its file at any time: the runtime, the
+/// workers' view of the exposed types, the settings and the player's
+/// grants as read at start-up.
+pub(crate) struct Loader {
+    runtime: Arc<Runtime>,
+    catalog: Arc<crate::expose::Catalog>,
+    settings: ModSettings,
+    player_grants: BTreeMap<String, ModGrants>,
+}
+
+impl Loader {
+    /// What the mod in `file` may do: the game's grants and the player's.
+    fn grants(&self, stem: &str) -> ModGrants {
+        let game = self.settings.grants.get(stem).cloned().unwrap_or_default();
+        match self.player_grants.get(stem) {
+            Some(player) => game.and(player),
+            None => game,
+        }
+    }
+
+    /// How to start the mod in `file`.
+    pub(crate) fn spec(&self, file: &Path) -> ModSpec {
+        let stem = stem_of(file);
+        ModSpec {
+            file: file.to_path_buf(),
+            folder: self.settings.mods_dir.clone(),
+            runtime: self.runtime.clone(),
+            catalog: self.catalog.clone(),
+            limits: self.settings.limits.clone(),
+            config: self
+                .settings
+                .configs
+                .get(&stem)
+                .cloned()
+                .unwrap_or_else(|| vec![0xc0]),
+            seed: seed_for(&stem),
+            grants: self.grants(&stem),
+            tap: self.settings.traffic_tap.clone(),
+        }
+    }
+
+    /// A new registry entry for the mod in `file`, loading on `pool` (or
+    /// failed, saying why it could not start).
+    pub(crate) fn entry(&self, pool: &WorkerPool, file: &Path) -> (ModEntry, Option<String>) {
+        let stem = stem_of(file);
+        let (worker, why) = match pool.load(vec![self.spec(file)]) {
+            Ok(mut workers) => (workers.pop(), None),
+            Err(e) => (None, Some(format!("cannot start a loader thread: {e}"))),
+        };
+        let entry = ModEntry {
+            life: Lifecycle::loading(ModInfo::found(file.to_path_buf(), stem.clone())),
+            slot: ModSlot::new(stem.into(), self.grants(&stem_of(file)), worker),
+        };
+        (entry, why)
+    }
+}
+
 /// Scans the mods folder and starts one worker per `.wasm` file; each
-/// compiles its mod off the main thread.
+/// compiles its mod off the main thread. Watches the folder when the
+/// settings say so.
 pub(crate) fn start_mods(world: &mut World) {
     let settings = world.resource::<ModSettings>().clone();
     // Names the game opens to all are the game's (an id no file has), shared.
@@ -47,17 +105,6 @@ pub(crate) fn start_mods(world: &mut World) {
         tracing::error!("grants file refused, so no mod gets more than the defaults: {e}");
         Default::default()
     });
-    let grants: Vec<ModGrants> = files
-        .iter()
-        .map(|file| {
-            let stem = stem_of(file);
-            let game = settings.grants.get(&stem).cloned().unwrap_or_default();
-            match player_grants.get(&stem) {
-                Some(player) => game.and(player),
-                None => game,
-            }
-        })
-        .collect();
     let threads = match settings.worker_threads {
         0 => files.len(),
         n => n.min(files.len()),
@@ -67,82 +114,66 @@ pub(crate) fn start_mods(world: &mut World) {
             WorkerPool::new(threads).map_err(|e| format!("cannot start worker threads: {e}"))?;
         Ok((Arc::new(runtime), pool))
     });
-    let (pool, workers, why) = match started {
+    let mut entries = Vec::with_capacity(files.len());
+    let (pool, loader) = match started {
         Ok((runtime, pool)) => {
-            let specs = files
-                .iter()
-                .enumerate()
-                .map(|(index, file)| {
-                    let stem = stem_of(file);
-                    ModSpec {
-                        file: file.clone(),
-                        folder: settings.mods_dir.clone(),
-                        runtime: runtime.clone(),
-                        catalog: catalog.clone(),
-                        limits: settings.limits.clone(),
-                        config: settings
-                            .configs
-                            .get(&stem)
-                            .cloned()
-                            .unwrap_or_else(|| vec![0xc0]),
-                        seed: seed_for(&stem),
-                        grants: grants[index].clone(),
-                        tap: settings.traffic_tap.clone(),
-                    }
-                })
-                .collect();
-            match pool.load(specs) {
-                Ok(workers) => (Some(pool), workers.into_iter().map(Some).collect(), None),
-                Err(e) => (
-                    None,
-                    Vec::new(),
-                    Some(format!("cannot start loader threads: {e}")),
-                ),
+            let loader = Loader {
+                runtime,
+                catalog,
+                settings: settings.clone(),
+                player_grants,
+            };
+            for file in &files {
+                let (mut entry, why) = loader.entry(&pool, file);
+                if let Some(why) = why {
+                    on_fault(world, 0, &mut entry, load_fault(why));
+                }
+                entries.push(entry);
             }
+            (Some(pool), Some(loader))
         }
-        Err(e) => {
-            tracing::error!("mods are disabled: {e}");
-            (None, Vec::new(), Some(e))
+        Err(why) => {
+            tracing::error!("mods are disabled: {why}");
+            for file in &files {
+                let stem = stem_of(file);
+                let mut entry = ModEntry {
+                    life: Lifecycle::loading(ModInfo::found(file.clone(), stem.clone())),
+                    slot: ModSlot::new(stem.into(), ModGrants::default(), None),
+                };
+                on_fault(world, 0, &mut entry, load_fault(why.clone()));
+                entries.push(entry);
+            }
+            (None, None)
         }
     };
-    let mut workers: Vec<Option<Worker>> = workers;
-    workers.resize_with(files.len(), || None);
-    let mut entries: Vec<ModEntry> = files
-        .iter()
-        .zip(grants)
-        .zip(workers)
-        .map(|((file, grants), worker)| {
-            let stem = stem_of(file);
-            let info = ModInfo::found(file.clone(), stem.clone());
-            ModEntry {
-                life: Lifecycle::loading(info),
-                slot: ModSlot::new(stem.into(), grants, worker),
-            }
-        })
-        .collect();
-    if let Some(why) = why {
-        for entry in &mut entries {
-            on_fault(world, 0, entry, load_fault(why.clone()));
-        }
-    }
+    let watch = (settings.watch && loader.is_some())
+        .then(|| super::live::FolderWatch::start(&settings.mods_dir))
+        .and_then(|started| {
+            started
+                .map_err(|e| tracing::warn!("the mods folder is not watched: {e}"))
+                .ok()
+        });
     world.resource_mut::<ModRegistry>().entries = entries;
     let reloads = world.resource::<Messages<ReloadMod>>().get_cursor();
     world.insert_resource(ModHost {
         pool,
+        loader,
+        watch,
+        started_up: false,
         outbox: Default::default(),
         reloads,
         frame: 0,
     });
 }
 
-fn stem_of(file: &std::path::Path) -> String {
+pub(crate) fn stem_of(file: &std::path::Path) -> String {
     file.file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default()
 }
 
 /// The `.wasm` files in `dir`, sorted by name: the load order.
-fn find_mods(dir: &std::path::Path) -> Vec<PathBuf> {
+pub(crate) fn find_mods(dir: &std::path::Path) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         tracing::warn!("no mods folder at {}", dir.display());
         return Vec::new();
@@ -167,7 +198,7 @@ fn seed_for(stem: &str) -> u64 {
     h
 }
 
-fn load_fault(message: String) -> Fault {
+pub(crate) fn load_fault(message: String) -> Fault {
     Fault {
         kind: FaultKind::Invalid,
         hook: Hook::Load,
@@ -175,17 +206,21 @@ fn load_fault(message: String) -> Fault {
     }
 }
 
-/// Collects workers' start-up, reload and restart replies; once no start-up
-/// mod is still loading, starts every ready one in the same frame.
+/// Takes in changes of the mods folder and asked-for reloads, collects
+/// workers' start-up, swap and restart replies, and starts the mods that
+/// are ready: those found at start-up all together once none is still
+/// loading, any later one as soon as it is.
 pub(crate) fn receive_loaded(world: &mut World) {
     with_mods(world, |world, registry, host| {
         host.frame += 1;
-        start_reloads(world, registry, host);
+        super::live::follow_folder(world, registry, host);
+        super::live::reloads_asked(world, registry, host);
+        super::live::advance_updates(world, registry, host);
         restart_due(registry, host.frame);
         for entry in &mut registry.entries {
             let waiting = matches!(
                 entry.life.state(),
-                State::Loading | State::Reloading | State::Restarting
+                State::Loading | State::Swapping | State::Restarting
             );
             let reply = waiting
                 .then(|| entry.slot.worker.as_ref().and_then(Worker::try_recv))
@@ -198,50 +233,11 @@ pub(crate) fn receive_loaded(world: &mut World) {
             .entries
             .iter()
             .any(|e| e.life.state() == State::Loading);
-        if !loading {
+        if !loading || host.started_up {
+            host.started_up = true;
             start_ready(world, registry, host.frame);
         }
     });
-}
-
-/// Sends a reload to each mod a [`ReloadMod`] names (once its tick in
-/// flight is back, if it has one), and to mods whose reload waited.
-fn start_reloads(world: &mut World, registry: &mut ModRegistry, host: &mut ModHost) {
-    let wanted: Vec<String> = host
-        .reloads
-        .read(world.resource::<Messages<ReloadMod>>())
-        .map(|r| r.id.clone())
-        .collect();
-    for id in wanted {
-        let entry = registry.entries.iter_mut().find(|e| *e.slot.owner == *id);
-        let Some(entry) = entry else {
-            tracing::warn!(mod_id = %id.escape_debug(), "cannot reload: no mod of that id");
-            continue;
-        };
-        match entry.life.want_reload() {
-            ReloadAnswer::Now => send_reload(entry),
-            ReloadAnswer::Later => {}
-            ReloadAnswer::Refused(why) => {
-                tracing::warn!(mod_id = %id, "cannot reload: {why}");
-            }
-        }
-    }
-    for entry in &mut registry.entries {
-        if entry.life.take_pending_reload() {
-            send_reload(entry);
-        }
-    }
-}
-
-fn send_reload(entry: &mut ModEntry) {
-    let sent = entry
-        .slot
-        .worker
-        .as_mut()
-        .is_some_and(|w| w.send(Request::Reload));
-    if sent {
-        entry.life.reloading();
-    }
 }
 
 /// Starts every `Ready` mod, in load order. A display name must differ
@@ -279,33 +275,7 @@ fn start_ready(world: &mut World, registry: &mut ModRegistry, frame: u64) {
             on_fault(world, frame, entry, fault);
             continue;
         }
-        // Types and event names the mod declares are its own, unless a mod
-        // that started before declared them: then it may read them, not
-        // write or emit them (unless that mod shares them).
-        let exposed = world.resource::<Exposed>();
-        let (mod_types, mod_events) = (exposed.mod_types.clone(), exposed.mod_events.clone());
-        for (names, owners, what, may_not) in [
-            (&manifest.defines, &mod_types, "component", "write"),
-            (&manifest.emits, &mod_events, "event", "emit"),
-        ] {
-            for name in names {
-                let shared = manifest.shares.contains(name);
-                let owner = owners.claim(name, &entry.slot.owner, shared);
-                if owner != entry.slot.owner && !owner.is_empty() {
-                    tracing::warn!(
-                        mod_id = &*entry.slot.owner,
-                        "{what} `{}` belongs to mod `{owner}`: this mod may not {may_not} it \
-                         unless that mod shares it",
-                        crate::text::escape(name)
-                    );
-                }
-            }
-        }
-        entry.slot.queries = manifest
-            .queries
-            .iter()
-            .map(|names| prepare_query(world, names))
-            .collect();
+        adopt_manifest(world, entry, &manifest);
         let started = entry.life.start(&manifest.name, &manifest.version);
         let info = entry.life.info();
         match started {
@@ -336,6 +306,38 @@ fn start_ready(world: &mut World, registry: &mut ModRegistry, frame: u64) {
             Err(e) => tracing::error!(mod_id = %info.id, "host error: {e}"),
         }
     }
+}
+
+/// Puts a mod's manifest to work: claims the types and event names it
+/// declares (those a mod that started before declared stay that mod's: this
+/// one may read them, not write or emit them, unless they are shared) and
+/// prepares its queries.
+pub(crate) fn adopt_manifest(world: &mut World, entry: &mut ModEntry, manifest: &ModManifest) {
+    let exposed = world.resource::<Exposed>();
+    let (mod_types, mod_events) = (exposed.mod_types.clone(), exposed.mod_events.clone());
+    for (names, owners, what, may_not) in [
+        (&manifest.defines, &mod_types, "component", "write"),
+        (&manifest.emits, &mod_events, "event", "emit"),
+    ] {
+        for name in names {
+            let shared = manifest.shares.contains(name);
+            let owner = owners.claim(name, &entry.slot.owner, shared);
+            if owner != entry.slot.owner && !owner.is_empty() {
+                tracing::warn!(
+                    mod_id = &*entry.slot.owner,
+                    "{what} `{}` belongs to mod `{owner}`: this mod may not {may_not} it \
+                     unless that mod shares it",
+                    crate::text::escape(name)
+                );
+            }
+        }
+    }
+    entry.slot.queries = manifest
+        .queries
+        .iter()
+        .map(|names| prepare_query(world, names))
+        .collect();
+    entry.slot.manifest = Some(manifest.clone());
 }
 
 /// Builds the ECS query for a list of component names: exposed types by

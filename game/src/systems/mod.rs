@@ -7,6 +7,7 @@ mod apply;
 mod dispatch;
 mod faults;
 pub(crate) mod lifecycle;
+mod live;
 mod load;
 mod replies;
 mod slot;

@@ -24,16 +24,29 @@ pub(crate) fn on_reply(world: &mut World, host: &mut ModHost, entry: &mut ModEnt
                 .map(|()| entry.slot.manifest = Some(manifest))
                 .map_err(|e| host_error(e, Hook::Init)),
         },
-        Reply::Reloaded => entry
-            .life
-            .reloaded()
-            .map(|()| {
+        Reply::Swapped(manifest) => match entry.life.swapped(&manifest.version) {
+            Ok(()) => {
+                super::load::adopt_manifest(world, entry, &manifest);
+                let info = entry.life.info();
                 tracing::info!(
-                    mod_id = &*entry.slot.owner,
-                    "mod reloaded with its saved state"
-                )
-            })
-            .map_err(|e| host_error(e, Hook::Restore)),
+                    mod_id = %info.id,
+                    version = %crate::text::escape(&manifest.version),
+                    "mod updated to the new version of its file, its state kept"
+                );
+                world.write_message(crate::registry::ModUpdated {
+                    id: info.id.clone(),
+                    name: info.name.clone(),
+                    version: info.version.clone(),
+                    file: info.file.clone(),
+                });
+                Ok(())
+            }
+            Err(e) => Err(host_error(e, Hook::Restore)),
+        },
+        Reply::UpdateRefused(fault) => {
+            super::live::refuse_update(world, entry, fault);
+            Ok(())
+        }
         Reply::Ticked(commands) => match entry.life.tick_returned() {
             Ok(()) => {
                 let limits = world.resource::<ModSettings>().limits.clone();

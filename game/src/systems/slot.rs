@@ -35,6 +35,8 @@ pub(crate) struct ModSlot {
     /// Events waiting for the mod's next tick.
     pub inbox: Vec<WireEvent>,
     pub queries: Vec<PreparedQuery>,
+    /// A new version of the mod's file on its way in.
+    pub update: Option<super::live::Update>,
 }
 
 impl ModSlot {
@@ -49,6 +51,7 @@ impl ModSlot {
             reserve_target: MIN_RESERVE,
             inbox: Vec::new(),
             queries: Vec::new(),
+            update: None,
         }
     }
 }
@@ -71,6 +74,14 @@ pub(crate) struct PreparedQuery {
 pub(crate) struct ModHost {
     /// The worker threads; `None` when the runtime could not start.
     pub pool: Option<WorkerPool>,
+    /// What loading a mod later takes; `None` when the runtime could not
+    /// start.
+    pub loader: Option<super::load::Loader>,
+    /// The watch on the mods folder, when it is watched.
+    pub watch: Option<super::live::FolderWatch>,
+    /// Whether the mods found at start-up have started: from then on each
+    /// mod starts as soon as it is ready.
+    pub started_up: bool,
     /// Events mods emitted last frame, delivered to subscribers this frame,
     /// and reports of input mods could not decode.
     pub outbox: super::stage::Outbox,

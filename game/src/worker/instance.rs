@@ -21,6 +21,7 @@ use crate::settings::ModLimits;
 use crate::worker::state::{self, HostState};
 
 /// What it takes to start a mod.
+#[derive(Clone)]
 pub(crate) struct ModSpec {
     pub file: PathBuf,
     /// The mods folder the file was found in.
@@ -33,6 +34,15 @@ pub(crate) struct ModSpec {
     pub grants: ModGrants,
     /// Sees every tick, when the game set one (to record traffic).
     pub tap: Option<crate::testing::TrafficTap>,
+}
+
+/// Why a swap to new code did not happen.
+pub(crate) enum SwapError {
+    /// The running instance failed (in `save`): it is broken.
+    Old(Fault),
+    /// The new code failed (`init`, `restore`, its manifest): the running
+    /// instance is as it was.
+    New(Fault),
 }
 
 /// One live instance of a mod.
@@ -67,6 +77,15 @@ impl Bounds {
 impl Instance {
     /// Instantiates the mod in a fresh store and calls `init`.
     pub(crate) fn start(spec: &ModSpec, pre: &GameModPre<HostState>) -> Result<Self, Fault> {
+        Self::start_at(spec, pre, GameTime::default())
+    }
+
+    /// Like [`start`](Self::start), its clocks reading `time` from `init` on.
+    fn start_at(
+        spec: &ModSpec,
+        pre: &GameModPre<HostState>,
+        time: GameTime,
+    ) -> Result<Self, Fault> {
         let stem = spec
             .file
             .file_stem()
@@ -74,7 +93,6 @@ impl Instance {
             .unwrap_or_default();
         let name: Arc<str> = stem.into();
         let limits = &spec.limits;
-        let time = GameTime::default();
         let lines = LineBudget::default();
         let wasi =
             wasi::context(&name, spec.seed, &time, &lines, &spec.grants).map_err(|e| Fault {
@@ -223,19 +241,37 @@ impl Instance {
         )
     }
 
-    /// Replaces this instance with a fresh one that carries its saved state.
-    pub(crate) fn reload(
+    /// A fresh instance of the code in `pre` that carries this one's saved
+    /// state: `save` here, `init` and `restore` there. The new code must
+    /// keep the mod's display name.
+    pub(crate) fn swap(
         &mut self,
         spec: &ModSpec,
         pre: &GameModPre<HostState>,
-    ) -> Result<Self, Fault> {
+    ) -> Result<Self, SwapError> {
         self.bounds.renew(&mut self.store);
-        let state = self.call(Hook::Save, |b, s| b.bevy_wasm_mods_hooks().call_save(s))?;
-        let mut fresh = Self::start(spec, pre)?;
+        let state = self
+            .call(Hook::Save, |b, s| b.bevy_wasm_mods_hooks().call_save(s))
+            .map_err(SwapError::Old)?;
+        // The new code's clocks go on from the game time the old one saw.
+        let time = self.store.data().time.clone();
+        let mut fresh = Self::start_at(spec, pre, time).map_err(SwapError::New)?;
+        if fresh.manifest.name != self.manifest.name {
+            return Err(SwapError::New(Fault {
+                kind: FaultKind::InvalidOutput,
+                hook: Hook::Init,
+                message: format!(
+                    "an update cannot change the mod's name (from {:?} to {:?})",
+                    self.manifest.name, fresh.manifest.name
+                ),
+            }));
+        }
         fresh.bounds.renew(&mut fresh.store);
-        fresh.call(Hook::Restore, |b, s| {
-            b.bevy_wasm_mods_hooks().call_restore(s, &state)
-        })?;
+        fresh
+            .call(Hook::Restore, |b, s| {
+                b.bevy_wasm_mods_hooks().call_restore(s, &state)
+            })
+            .map_err(SwapError::New)?;
         Ok(fresh)
     }
 }

@@ -18,7 +18,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use super::bindings::GameModPre;
 use super::engine::read_mod_file;
-use super::instance::{Instance, ModSpec};
+use super::instance::{Instance, ModSpec, SwapError};
 use crate::fault::{Fault, FaultKind, Hook};
 use crate::protocol::{Reply, Request};
 use crate::worker::state::HostState;
@@ -38,6 +38,15 @@ enum Job {
         id: usize,
         seq: u64,
         request: Request,
+    },
+    /// Swap mod `id` to new code, keeping its state: `save` on the running
+    /// instance, a fresh one from `pre` with `init`, then `restore`. If the
+    /// new one fails, the old one goes on. Numbered `seq` like a request.
+    Swap {
+        id: usize,
+        seq: u64,
+        spec: Box<ModSpec>,
+        pre: GameModPre<HostState>,
     },
 }
 
@@ -81,6 +90,25 @@ impl Worker {
         None
     }
 
+    /// Queues a swap of the mod to the code in `pre` (see [`Job::Swap`]);
+    /// false when the worker is gone or its queue is full.
+    pub(crate) fn send_swap(&mut self, spec: ModSpec, pre: GameModPre<HostState>) -> bool {
+        let seq = self.sent + 1;
+        let sent = self
+            .jobs
+            .try_send(Job::Swap {
+                id: self.id,
+                seq,
+                spec: Box::new(spec),
+                pre,
+            })
+            .is_ok();
+        if sent {
+            self.sent = seq;
+        }
+        sent
+    }
+
     /// Waits up to `wait` for the reply to the last request.
     pub(crate) fn recv_timeout(&self, wait: std::time::Duration) -> Option<Reply> {
         let until = std::time::Instant::now() + wait;
@@ -118,6 +146,10 @@ pub(crate) struct WorkerPool {
     count: usize,
     /// Tells the courier to end.
     stop: Arc<AtomicBool>,
+    /// The id the next mod gets in the workers' table.
+    next_id: AtomicUsize,
+    /// Compiled mods by file content, for every load and update.
+    cache: Arc<CompileCache>,
 }
 
 impl Drop for WorkerPool {
@@ -174,7 +206,13 @@ impl WorkerPool {
                 .name("mod reply courier".into())
                 .spawn(move || courier(&shared, &stop))?;
         }
-        Ok(Self { jobs, count, stop })
+        Ok(Self {
+            jobs,
+            count,
+            stop,
+            next_id: AtomicUsize::new(0),
+            cache: Arc::default(),
+        })
     }
 
     /// Loads the given mods: each is compiled on a loader thread, then
@@ -183,7 +221,8 @@ impl WorkerPool {
         type LoadJob = (usize, ModSpec, Sender<(u64, Reply)>);
         let (job_tx, job_rx) = crossbeam_channel::unbounded::<LoadJob>();
         let mut workers = Vec::with_capacity(specs.len());
-        for (id, spec) in specs.into_iter().enumerate() {
+        for spec in specs {
+            let id = self.next_id.fetch_add(1, Ordering::Relaxed);
             // Room for a late reply to a request given up on, and the next.
             let (rep_tx, rep_rx) = crossbeam_channel::bounded(4);
             workers.push(Worker {
@@ -200,7 +239,7 @@ impl WorkerPool {
         let loaders = std::thread::available_parallelism()
             .map_or(2, |n| n.get())
             .min(workers.len());
-        let cache = Arc::new(CompileCache::default());
+        let cache = self.cache.clone();
         for i in 0..loaders {
             let job_rx = job_rx.clone();
             let cache = cache.clone();
@@ -220,6 +259,23 @@ impl WorkerPool {
                 })?;
         }
         Ok(workers)
+    }
+
+    /// Reads and compiles a mod's file on a loader thread, for an update of
+    /// a running mod; the result comes on the returned channel.
+    pub(crate) fn compile(
+        &self,
+        spec: &ModSpec,
+    ) -> std::io::Result<Receiver<Result<GameModPre<HostState>, Fault>>> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let cache = self.cache.clone();
+        let spec = spec.clone();
+        std::thread::Builder::new()
+            .name("mod compiler".into())
+            .spawn(move || {
+                let _ = tx.send(cache.prepare(&spec));
+            })?;
+        Ok(rx)
     }
 
     /// How many worker threads there are at least.
@@ -378,6 +434,14 @@ fn handle(job: Job, mods: &Mods, out: &Mutex<Outbox>) {
             };
             table(mods).insert(id, Arc::new(Mutex::new(hosted)));
         }
+        Job::Swap { id, seq, spec, pre } => {
+            let Some(hosted) = table(mods).get(&id).cloned() else {
+                return;
+            };
+            let mut hosted = hosted.lock().unwrap_or_else(|e| e.into_inner());
+            let reply = swap(&mut hosted, *spec, pre);
+            hold(out, hosted.replies.clone(), (seq, reply));
+        }
         Job::Request { id, seq, request } => {
             if matches!(request, Request::Shutdown) {
                 table(mods).remove(&id);
@@ -405,19 +469,6 @@ fn handle(job: Job, mods: &Mods, out: &Mutex<Outbox>) {
                     }
                     None => no_instance(Hook::Tick),
                 },
-                Request::Reload => match hosted.instance.as_mut() {
-                    Some(instance) => match instance.reload(&hosted.spec, &hosted.pre) {
-                        Ok(fresh) => {
-                            hosted.instance = Some(fresh);
-                            Reply::Reloaded
-                        }
-                        Err(fault) => {
-                            hosted.instance = None;
-                            Reply::Failed(fault)
-                        }
-                    },
-                    None => no_instance(Hook::Save),
-                },
                 Request::Restart => {
                     hosted.instance = None;
                     let (instance, reply) = start(&hosted.spec, &hosted.pre);
@@ -427,6 +478,29 @@ fn handle(job: Job, mods: &Mods, out: &Mutex<Outbox>) {
                 Request::Shutdown => return,
             };
             hold(out, hosted.replies.clone(), (seq, reply));
+        }
+    }
+}
+
+/// Swaps a mod to new code under its lock (see [`Job::Swap`]).
+fn swap(hosted: &mut Hosted, spec: ModSpec, pre: GameModPre<HostState>) -> Reply {
+    let Some(instance) = hosted.instance.as_mut() else {
+        return no_instance(Hook::Save);
+    };
+    match instance.swap(&spec, &pre) {
+        Ok(fresh) => {
+            let manifest = fresh.manifest.clone();
+            hosted.instance = Some(fresh);
+            hosted.spec = spec;
+            hosted.pre = pre;
+            Reply::Swapped(manifest)
+        }
+        // The new code failed: the old instance is as it was.
+        Err(SwapError::New(fault)) => Reply::UpdateRefused(fault),
+        // The running instance failed to save: it is broken.
+        Err(SwapError::Old(fault)) => {
+            hosted.instance = None;
+            Reply::Failed(fault)
         }
     }
 }

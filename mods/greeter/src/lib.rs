@@ -58,6 +58,8 @@ struct Greeter {
 
 impl Mod for Greeter {
     fn manifest(&self, manifest: Manifest) -> Manifest {
+        #[cfg(feature = "next")]
+        let manifest = Manifest::new(manifest.name(), "0.2.0");
         manifest
             .subscribe("PlayerJoined")
             .emits("greeting")
@@ -78,8 +80,12 @@ impl Mod for Greeter {
                 Detail::List((1..=joined.level as i64).collect()),
             ),
         ]);
+        #[cfg(not(feature = "next"))]
+        let text = format!("Welcome, {}!", joined.name);
+        #[cfg(feature = "next")]
+        let text = format!("Welcome back, {}!", joined.name);
         let greeting = Greeting {
-            text: format!("Welcome, {}!", joined.name),
+            text,
             count: self.count,
             player: BTreeMap::from([("joined".to_string(), vec![detail])]),
         };

@@ -134,11 +134,31 @@ impl Mod for Hostile {
             #[allow(clippy::empty_loop)]
             loop {}
         }
+        if self.config.attack == "loop-in-late-init" {
+            // Game time starts at 2025-01-01: a start later than half a
+            // second into the game (an update, not the first load) loops.
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_err(|e| Error::msg(e.to_string()))?;
+            if now.as_secs_f64() > 1_735_689_600.5 {
+                #[allow(clippy::empty_loop)]
+                loop {}
+            }
+        }
+        Ok(())
+    }
+
+    fn restore(&mut self, _state: &[u8]) -> Result<()> {
+        if self.config.attack == "fail-restore" {
+            return Err(Error::msg("this mod's restore fails on purpose"));
+        }
         Ok(())
     }
 
     fn tick(&mut self, tick: &Tick) -> Result<()> {
         match self.config.attack.as_str() {
+            // Misbehave only when updated (see `init` and `restore`).
+            "fail-restore" | "loop-in-late-init" => return Ok(()),
             "chatter" => {
                 for i in 0..self.config.per_tick.unwrap_or(1) {
                     if self.config.garble {
@@ -287,9 +307,11 @@ impl Mod for Hostile {
                 Ok(())
             }
             "allocate" => {
+                // Big zeroed blocks: the memory cap is met in a few
+                // growths, whatever the machine's load.
                 let mut hoard: Vec<Vec<u8>> = Vec::new();
                 loop {
-                    hoard.push(vec![1; 1 << 20]);
+                    hoard.push(std::hint::black_box(vec![0u8; 8 << 20]));
                 }
             }
             "recurse" => {

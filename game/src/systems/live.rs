@@ -1,0 +1,314 @@
+//! Live modding: the mods folder is watched while the game runs. A file
+//! that appears is loaded and ticks after the mods already running; one
+//! that changes is compiled off the main thread and swapped in between two
+//! ticks with the mod's state kept (the running version goes on if the new
+//! one fails); one that goes is unloaded. [`ReloadMod`] re-reads the file
+//! the same way.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
+
+use bevy::prelude::*;
+use crossbeam_channel::{Receiver, TryRecvError};
+use notify_debouncer_mini::notify::{RecommendedWatcher, RecursiveMode};
+use notify_debouncer_mini::{DebounceEventResult, Debouncer, new_debouncer};
+
+use super::load::{find_mods, load_fault, stem_of};
+use super::{ModEntry, ModHost};
+use crate::fault::Fault;
+use crate::ownership::SpawnedByMod;
+use crate::registry::{ModRegistry, ModUnloaded, ModUpdateRefused, ReloadMod};
+use crate::settings::ModSettings;
+use crate::worker::bindings::GameModPre;
+use crate::worker::instance::ModSpec;
+use crate::worker::state::HostState;
+
+/// How long a file must stay unchanged before it is read: a file being
+/// copied or written is never loaded half way.
+const SETTLE: Duration = Duration::from_millis(250);
+
+/// Changed paths the watch holds for the main thread; past this, the whole
+/// folder is looked at again.
+const HELD_PATHS: usize = 1024;
+
+/// The watch on the mods folder.
+pub(crate) struct FolderWatch {
+    _debouncer: Debouncer<RecommendedWatcher>,
+    changed: Receiver<PathBuf>,
+    /// More paths changed than were held: look at every file.
+    overflowed: Arc<AtomicBool>,
+    /// Each file's size and time of change as last seen: reading a file is
+    /// an event too, and must not count as a change.
+    seen: HashMap<OsString, Signature>,
+}
+
+/// What tells one version of a file from another without reading it.
+type Signature = Option<(u64, Option<SystemTime>)>;
+
+fn signature(file: &Path) -> Signature {
+    let meta = std::fs::symlink_metadata(file).ok()?;
+    Some((meta.len(), meta.modified().ok()))
+}
+
+impl FolderWatch {
+    /// Watches `dir` (not its sub-folders).
+    pub(crate) fn start(dir: &Path) -> Result<Self, String> {
+        let (tx, changed) = crossbeam_channel::bounded(HELD_PATHS);
+        let overflowed = Arc::new(AtomicBool::new(false));
+        let flag = overflowed.clone();
+        let mut debouncer =
+            new_debouncer(SETTLE, move |result: DebounceEventResult| match result {
+                Ok(events) => {
+                    for event in events {
+                        if tx.try_send(event.path).is_err() {
+                            flag.store(true, Ordering::Relaxed);
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!("watching the mods folder: {e}"),
+            })
+            .map_err(|e| e.to_string())?;
+        debouncer
+            .watcher()
+            .watch(dir, RecursiveMode::NonRecursive)
+            .map_err(|e| format!("{}: {e}", dir.display()))?;
+        let seen = find_mods(dir)
+            .iter()
+            .filter_map(|f| Some((f.file_name()?.to_os_string(), signature(f))))
+            .collect();
+        Ok(Self {
+            _debouncer: debouncer,
+            changed,
+            overflowed,
+            seen,
+        })
+    }
+
+    /// The names of the `.wasm` files that changed (appeared, went, or
+    /// differ in size or time) since the last call, each once, sorted.
+    fn changed(&mut self, dir: &Path) -> Vec<OsString> {
+        let mut names: Vec<OsString> = self
+            .changed
+            .try_iter()
+            .filter_map(|p| p.file_name().map(|n| n.to_os_string()))
+            .collect();
+        if self.overflowed.swap(false, Ordering::Relaxed) {
+            names.extend(
+                find_mods(dir)
+                    .iter()
+                    .filter_map(|p| p.file_name().map(|n| n.to_os_string())),
+            );
+        }
+        names.retain(|n| Path::new(n).extension().is_some_and(|x| x == "wasm"));
+        names.sort();
+        names.dedup();
+        names.retain(|n| {
+            let now = signature(&dir.join(n));
+            let before = self.seen.insert(n.clone(), now);
+            before.flatten() != now
+        });
+        names
+    }
+}
+
+/// A new version of a running mod's file on its way in.
+pub(crate) enum Update {
+    /// Being compiled on a loader thread.
+    Compiling(ModSpec, Receiver<Result<GameModPre<HostState>, Fault>>),
+    /// Compiled: swapped in as soon as the mod is between two ticks.
+    Ready(ModSpec, GameModPre<HostState>),
+}
+
+/// Loads, updates or unloads the mods whose files changed in the folder.
+pub(crate) fn follow_folder(world: &mut World, registry: &mut ModRegistry, host: &mut ModHost) {
+    let dir = world.resource::<ModSettings>().mods_dir.clone();
+    let Some(watch) = host.watch.as_mut() else {
+        return;
+    };
+    let names = watch.changed(&dir);
+    for name in names {
+        let file = dir.join(&name);
+        let stem = stem_of(&file);
+        let at = registry.entries.iter().position(|e| *e.slot.owner == *stem);
+        // Whatever the path is now: a link, a folder or a device is
+        // refused by name when it is read, like at start-up.
+        let there = std::fs::symlink_metadata(&file).is_ok();
+        match (at, there) {
+            (Some(at), true) => update_from_file(world, host, &mut registry.entries[at]),
+            (Some(at), false) => unload(world, registry, at),
+            (None, true) => add(world, registry, host, &file),
+            (None, false) => {}
+        }
+    }
+}
+
+/// Re-reads the file of every mod a [`ReloadMod`] names.
+pub(crate) fn reloads_asked(world: &mut World, registry: &mut ModRegistry, host: &mut ModHost) {
+    let wanted: Vec<String> = host
+        .reloads
+        .read(world.resource::<Messages<ReloadMod>>())
+        .map(|r| r.id.clone())
+        .collect();
+    for id in wanted {
+        match registry.entries.iter_mut().find(|e| *e.slot.owner == *id) {
+            Some(entry) => update_from_file(world, host, entry),
+            None => {
+                tracing::warn!(mod_id = %crate::text::escape(&id), "cannot reload: no mod of that id")
+            }
+        }
+    }
+}
+
+/// A new version of the mod's file: a running mod compiles it while it
+/// goes on ticking, then swaps with its state kept; any other (failed,
+/// quarantined, restarting) starts afresh from it, in its place in the
+/// load order.
+fn update_from_file(world: &mut World, host: &mut ModHost, entry: &mut ModEntry) {
+    let (Some(pool), Some(loader)) = (host.pool.as_ref(), host.loader.as_ref()) else {
+        return;
+    };
+    let file = entry.life.info().file.clone();
+    if entry.life.is_running() {
+        let spec = loader.spec(&file);
+        match pool.compile(&spec) {
+            Ok(compiling) => {
+                tracing::info!(
+                    mod_id = &*entry.slot.owner,
+                    "new version of the file: compiling"
+                );
+                entry.slot.update = Some(Update::Compiling(spec, compiling));
+            }
+            Err(e) => refuse_update(world, entry, load_fault(format!("cannot compile: {e}"))),
+        }
+        return;
+    }
+    tracing::info!(
+        mod_id = &*entry.slot.owner,
+        "new version of the file: loading it afresh"
+    );
+    free_reserved(world, entry);
+    let (mut fresh, why) = loader.entry(pool, &file);
+    if let Some(why) = why {
+        super::faults::on_fault(world, host.frame, &mut fresh, load_fault(why));
+    }
+    *entry = fresh;
+}
+
+/// Moves each update along: a compiled one is swapped in when its mod is
+/// between ticks; one that did not compile is refused.
+pub(crate) fn advance_updates(world: &mut World, registry: &mut ModRegistry, _host: &mut ModHost) {
+    for entry in &mut registry.entries {
+        let Some(update) = entry.slot.update.take() else {
+            continue;
+        };
+        let update = match update {
+            Update::Compiling(spec, compiling) => match compiling.try_recv() {
+                Ok(Ok(pre)) => Update::Ready(spec, pre),
+                Ok(Err(fault)) => {
+                    refuse_update(world, entry, fault);
+                    continue;
+                }
+                Err(TryRecvError::Empty) => Update::Compiling(spec, compiling),
+                Err(TryRecvError::Disconnected) => {
+                    let fault = load_fault("the compiler thread stopped".into());
+                    refuse_update(world, entry, fault);
+                    continue;
+                }
+            },
+            ready => ready,
+        };
+        match update {
+            Update::Ready(spec, pre) if entry.life.can_tick() => {
+                let sent = entry
+                    .slot
+                    .worker
+                    .as_mut()
+                    .is_some_and(|w| w.send_swap(spec, pre));
+                if sent {
+                    entry.life.swapping();
+                }
+            }
+            // A tick is out, or a swap already: next frame.
+            waiting => entry.slot.update = Some(waiting),
+        }
+    }
+}
+
+/// A new version of a running mod was refused; the running one goes on.
+pub(crate) fn refuse_update(world: &mut World, entry: &mut ModEntry, fault: Fault) {
+    let file = entry.life.info().file.clone();
+    tracing::error!(
+        mod_id = &*entry.slot.owner,
+        file = %crate::text::escape(&file.display().to_string()),
+        kind = ?fault.kind,
+        hook = ?fault.hook,
+        "new version refused, the running one goes on: {fault}"
+    );
+    entry.life.update_refused(fault.clone());
+    world.write_message(ModUpdateRefused {
+        id: entry.slot.owner.to_string(),
+        file,
+        fault,
+    });
+}
+
+/// A file that appeared: loaded, it ticks after every mod already there.
+fn add(world: &mut World, registry: &mut ModRegistry, host: &mut ModHost, file: &Path) {
+    let (Some(pool), Some(loader)) = (host.pool.as_ref(), host.loader.as_ref()) else {
+        return;
+    };
+    tracing::info!(
+        file = %crate::text::escape(&file.display().to_string()),
+        "new mod file: loading"
+    );
+    let (mut entry, why) = loader.entry(pool, file);
+    if let Some(why) = why {
+        super::faults::on_fault(world, host.frame, &mut entry, load_fault(why));
+    }
+    registry.entries.push(entry);
+}
+
+/// A file that went: the mod is stopped and leaves the registry, its
+/// entities despawned or kept as the settings say, its names free again.
+fn unload(world: &mut World, registry: &mut ModRegistry, at: usize) {
+    let mut entry = registry.entries.remove(at);
+    free_reserved(world, &mut entry);
+    // Dropping the worker's end stops the instance.
+    entry.slot.worker = None;
+    let owner = entry.slot.owner.clone();
+    let exposed = world.resource::<crate::expose::Exposed>();
+    exposed.mod_types.release(&owner);
+    exposed.mod_events.release(&owner);
+    let despawned = if world.resource::<ModSettings>().despawn_on_remove {
+        let mine: Vec<Entity> = world
+            .query::<(Entity, &SpawnedByMod)>()
+            .iter(world)
+            .filter(|(_, s)| s.0 == owner)
+            .map(|(e, _)| e)
+            .collect();
+        for e in &mine {
+            world.despawn(*e);
+        }
+        mine.len()
+    } else {
+        0
+    };
+    let info = entry.life.info();
+    tracing::info!(mod_id = %info.id, despawned, "mod file removed: unloaded");
+    world.write_message(ModUnloaded {
+        id: info.id.clone(),
+        name: info.name.clone(),
+        file: info.file.clone(),
+        despawned,
+    });
+}
+
+/// Gives the ids reserved for a mod's spawns back.
+fn free_reserved(world: &mut World, entry: &mut ModEntry) {
+    let reserved: Vec<Entity> = entry.slot.reserved.drain(..).collect();
+    world.entity_allocator_mut().free_many(&reserved);
+}

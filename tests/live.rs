@@ -1,0 +1,329 @@
+//! Live modding: files dropped into, replaced in and removed from the mods
+//! folder of a running game, as a player or a modder would.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use bevy::prelude::*;
+use bevy_wasm_mods::prelude::*;
+use bevy_wasm_mods::{FaultKind, Hook, ModLimits};
+use demo_game::PlayerJoined;
+use mod_tests::*;
+
+/// Steps frames (letting real time pass, for the folder watch) until
+/// `done` holds; panics after `limit`. Returns every `M` written meanwhile.
+fn until<M: Message + Clone>(
+    app: &mut App,
+    limit: Duration,
+    mut done: impl FnMut(&mut App, &[M]) -> bool,
+) -> Vec<M> {
+    let started = Instant::now();
+    let mut seen = Vec::new();
+    loop {
+        app.update();
+        seen.extend(drain::<M>(app));
+        if done(app, &seen) {
+            return seen;
+        }
+        assert!(
+            started.elapsed() < limit,
+            "not within {limit:?}: {:?}",
+            app.world().resource::<ModRegistry>()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Writes a file the way a copy does: to a temporary name, then renamed.
+fn put(dir: &Path, file: &str, bytes: &[u8]) {
+    let tmp = dir.join(format!(".{file}.part"));
+    std::fs::write(&tmp, bytes).unwrap();
+    std::fs::rename(&tmp, dir.join(file)).unwrap();
+}
+
+/// The greetings the greeter sent: (text, count).
+fn greetings(events: &[ModEvent]) -> Vec<(String, u32)> {
+    #[derive(serde::Deserialize)]
+    struct Greeting {
+        text: String,
+        count: u32,
+    }
+    events
+        .iter()
+        .filter(|e| e.name == "greeting")
+        .map(|e| {
+            let g: Greeting = e.decode().unwrap();
+            (g.text, g.count)
+        })
+        .collect()
+}
+
+/// A player joins; the greeting that answers it, a frame or two later.
+fn join(app: &mut App, name: &str) -> (String, u32) {
+    app.world_mut().write_message(PlayerJoined {
+        name: name.into(),
+        level: 1,
+    });
+    let events = until::<ModEvent>(app, Duration::from_secs(10), |_, seen| {
+        !greetings(seen).is_empty()
+    });
+    greetings(&events).remove(0)
+}
+
+fn watched(dir: &Path) -> App {
+    app_with(
+        ModPlugin::new()
+            .with_mods_dir(dir)
+            .with_limits(relaxed_limits()),
+    )
+}
+
+const WAIT: Duration = Duration::from_secs(60);
+
+#[test]
+fn a_mod_dropped_into_the_folder_starts_ticking_after_the_others() {
+    let dir = folder_with(&[("mover", "mover.wasm")]);
+    let mut app = watched(&dir);
+    assert!(load(&mut app).is_empty());
+    frames(&mut app, 5);
+
+    put(&dir, "greeter.wasm", &mod_bytes("greeter"));
+    let loaded = until::<ModLoaded>(&mut app, WAIT, |_, seen| !seen.is_empty());
+    assert_eq!(loaded[0].id, "greeter");
+    let before = info(&app, "greeter").ticks;
+    frames(&mut app, 5);
+    let greeter = info(&app, "greeter");
+    assert_eq!(greeter.status, ModStatus::Running);
+    assert_eq!(greeter.ticks, before + 5, "ticks every frame from then on");
+    let order: Vec<String> = app
+        .world()
+        .resource::<ModRegistry>()
+        .mods()
+        .map(|m| m.id.clone())
+        .collect();
+    assert_eq!(order, ["mover", "greeter"], "after the mods already there");
+    assert_eq!(info(&app, "mover").faults, 0);
+    assert_eq!(join(&mut app, "Ada"), ("Welcome, Ada!".into(), 1));
+}
+
+#[test]
+fn a_changed_greeter_keeps_its_count_and_runs_its_new_code() {
+    let dir = folder_with(&[("greeter", "greeter.wasm")]);
+    let mut app = watched(&dir);
+    assert!(load(&mut app).is_empty());
+    assert_eq!(join(&mut app, "Ada"), ("Welcome, Ada!".into(), 1));
+    assert_eq!(join(&mut app, "Bo"), ("Welcome, Bo!".into(), 2));
+    let entities = testing_entities(&mut app, "greeter");
+
+    put(&dir, "greeter.wasm", &greeter_next());
+    let updated = until::<ModUpdated>(&mut app, WAIT, |_, seen| !seen.is_empty());
+    assert_eq!(
+        (updated[0].id.as_str(), updated[0].version.as_str()),
+        ("greeter", "0.2.0")
+    );
+    let greeter = info(&app, "greeter");
+    assert_eq!(
+        (greeter.status, greeter.version.as_str(), greeter.faults),
+        (ModStatus::Running, "0.2.0", 0)
+    );
+    // Its count came across; its new code greets.
+    assert_eq!(join(&mut app, "Cy"), ("Welcome back, Cy!".into(), 3));
+    assert_eq!(
+        testing_entities(&mut app, "greeter"),
+        entities,
+        "its entities stay"
+    );
+}
+
+/// The entities a mod owns.
+fn testing_entities(app: &mut App, owner: &str) -> Vec<Entity> {
+    let world = app.world_mut();
+    let mut out: Vec<Entity> = world
+        .query::<(Entity, &SpawnedByMod)>()
+        .iter(world)
+        .filter(|(_, s)| &*s.0 == owner)
+        .map(|(e, _)| e)
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn a_broken_update_leaves_the_running_version_as_it_was() {
+    let dir = folder_with(&[("greeter", "greeter.wasm")]);
+    let mut app = watched(&dir);
+    assert!(load(&mut app).is_empty());
+    assert_eq!(join(&mut app, "Ada"), ("Welcome, Ada!".into(), 1));
+
+    // Not a component at all, then another mod that cannot start with the
+    // greeter's config: each refused, the greeter going on as it was.
+    let noise: Vec<u8> = (0..50_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    for (bytes, hook) in [(noise, Hook::Load), (mod_bytes("hostile"), Hook::Init)] {
+        put(&dir, "greeter.wasm", &bytes);
+        let refused = until::<ModUpdateRefused>(&mut app, WAIT, |_, seen| !seen.is_empty());
+        assert_eq!(refused[0].id, "greeter");
+        assert_eq!(refused[0].fault.hook, hook, "{}", refused[0].fault);
+        let greeter = info(&app, "greeter");
+        assert_eq!(
+            (greeter.status, greeter.version.as_str(), greeter.faults),
+            (ModStatus::Running, "0.1.0", 0),
+            "{greeter:?}"
+        );
+        assert_eq!(greeter.update_refused.as_ref(), Some(&refused[0].fault));
+    }
+    assert_eq!(join(&mut app, "Bo"), ("Welcome, Bo!".into(), 2));
+
+    // A good version after the bad ones runs, with the count.
+    put(&dir, "greeter.wasm", &greeter_next());
+    until::<ModUpdated>(&mut app, WAIT, |_, seen| !seen.is_empty());
+    assert!(info(&app, "greeter").update_refused.is_none());
+    assert_eq!(join(&mut app, "Cy"), ("Welcome back, Cy!".into(), 3));
+}
+
+#[test]
+fn an_update_whose_restore_fails_or_whose_init_loops_is_refused() {
+    #[derive(serde::Serialize)]
+    struct Config {
+        attack: &'static str,
+        name: &'static str,
+    }
+    let config = |attack, name| rmp_serde::to_vec_named(&Config { attack, name }).unwrap();
+    let dir = folder_with(&[("hostile", "a-restore.wasm"), ("hostile", "b-loop.wasm")]);
+    let mut app = app_with(
+        ModPlugin::new()
+            .with_mods_dir(&dir)
+            .with_limits(ModLimits {
+                hard_call_limit: Duration::from_millis(500),
+                soft_call_budget: Duration::from_millis(500),
+                ..ModLimits::default()
+            })
+            .with_config("a-restore", config("fail-restore", "restore"))
+            .with_config("b-loop", config("loop-in-late-init", "loop")),
+    );
+    assert!(load(&mut app).is_empty());
+    // A second of game time: a start from now on is late.
+    frames(&mut app, 60);
+    let ticks = info(&app, "a-restore").ticks;
+
+    // The same bytes written again are a new version all the same.
+    for file in ["a-restore.wasm", "b-loop.wasm"] {
+        put(&dir, file, &mod_bytes("hostile"));
+    }
+    let refused = until::<ModUpdateRefused>(&mut app, WAIT, |_, seen| seen.len() == 2);
+    for (id, kind, hook) in [
+        ("a-restore", FaultKind::ModError, Hook::Restore),
+        ("b-loop", FaultKind::Timeout, Hook::Init),
+    ] {
+        let r = refused.iter().find(|r| r.id == id).expect("refused");
+        assert_eq!((r.fault.kind, r.fault.hook), (kind, hook), "{}", r.fault);
+        let m = info(&app, id);
+        assert_eq!((m.status, m.faults), (ModStatus::Running, 0), "{m:?}");
+    }
+    frames(&mut app, 3);
+    assert!(info(&app, "a-restore").ticks > ticks, "it goes on ticking");
+}
+
+#[test]
+fn a_removed_mod_is_unloaded_and_its_entities_follow_the_setting() {
+    for despawn in [true, false] {
+        let dir = folder_with(&[("greeter", "greeter.wasm"), ("mover", "mover.wasm")]);
+        let mut app = app_with(
+            ModPlugin::new()
+                .with_mods_dir(&dir)
+                .with_limits(relaxed_limits())
+                .with_despawn_on_remove(despawn)
+                .with_config("mover", mover_config(5, false, "mover")),
+        );
+        assert!(load(&mut app).is_empty());
+        frames(&mut app, 5);
+        assert_eq!(testing_entities(&mut app, "mover").len(), 5);
+
+        std::fs::remove_file(dir.join("mover.wasm")).unwrap();
+        let gone = until::<ModUnloaded>(&mut app, WAIT, |_, seen| !seen.is_empty());
+        assert_eq!(gone[0].id, "mover");
+        assert!(app.world().resource::<ModRegistry>().get("mover").is_none());
+        let left = testing_entities(&mut app, "mover").len();
+        assert_eq!(
+            (gone[0].despawned, left),
+            if despawn { (5, 0) } else { (0, 5) }
+        );
+        frames(&mut app, 3);
+        let greeter = info(&app, "greeter");
+        assert_eq!((greeter.status, greeter.faults), (ModStatus::Running, 0));
+        // The same file put back is a new mod again.
+        put(&dir, "mover.wasm", &mod_bytes("mover"));
+        until::<ModLoaded>(&mut app, WAIT, |_, seen| {
+            seen.iter().any(|l| l.id == "mover")
+        });
+    }
+}
+
+#[test]
+fn a_half_written_file_is_not_loaded() {
+    let dir = folder_with(&[("mover", "mover.wasm")]);
+    let mut app = watched(&dir);
+    assert!(load(&mut app).is_empty());
+    let bytes = mod_bytes("greeter");
+    let (first, rest) = bytes.split_at(bytes.len() / 2);
+
+    // Written in two goes, a little apart, as a slow copy does.
+    let file = dir.join("greeter.wasm");
+    std::fs::write(&file, first).unwrap();
+    for _ in 0..10 {
+        app.update();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut out = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&file)
+        .unwrap();
+    std::io::Write::write_all(&mut out, rest).unwrap();
+    drop(out);
+    let failed = until::<ModFailed>(&mut app, WAIT, |app, _| {
+        app.world()
+            .resource::<ModRegistry>()
+            .get("greeter")
+            .is_some_and(|g| g.status == ModStatus::Running)
+    });
+    assert!(failed.is_empty(), "{failed:?}");
+
+    // A file left half written is refused by name; completed, it loads.
+    let file = dir.join("late.wasm");
+    std::fs::write(&file, first).unwrap();
+    let failed = until::<ModFailed>(&mut app, WAIT, |_, seen| !seen.is_empty());
+    assert_eq!(failed[0].id, "late");
+    assert_eq!(failed[0].fault.hook, Hook::Load, "{}", failed[0].fault);
+    put(&dir, "late.wasm", &mod_bytes("idle"));
+    until::<ModLoaded>(&mut app, WAIT, |_, seen| {
+        seen.iter().any(|l| l.id == "late")
+    });
+    assert_eq!(info(&app, "late").status, ModStatus::Running);
+}
+
+#[test]
+fn reload_mod_reads_the_file_again() {
+    let dir = folder_with(&[("greeter", "greeter.wasm")]);
+    let mut app = app_with(
+        ModPlugin::new()
+            .with_mods_dir(&dir)
+            .with_limits(relaxed_limits())
+            .with_watching(false),
+    );
+    assert!(load(&mut app).is_empty());
+    assert_eq!(join(&mut app, "Ada"), ("Welcome, Ada!".into(), 1));
+    put(&dir, "greeter.wasm", &greeter_next());
+    frames(&mut app, 30);
+    assert_eq!(
+        info(&app, "greeter").version,
+        "0.1.0",
+        "the folder is not watched"
+    );
+
+    app.world_mut().write_message(ReloadMod {
+        id: "greeter".into(),
+    });
+    until::<ModUpdated>(&mut app, WAIT, |_, seen| !seen.is_empty());
+    assert_eq!(join(&mut app, "Bo"), ("Welcome back, Bo!".into(), 2));
+}
