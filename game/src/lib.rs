@@ -55,11 +55,13 @@ pub use manifest::ModManifest;
 pub use ownership::SpawnedByMod;
 pub use plugin::{ModPlugin, ModSystems};
 pub use registry::{
-    ModCost, ModEvent, ModFailed, ModInfo, ModLoaded, ModQuarantined, ModRecovered, ModRegistry,
-    ModStatus, ModUnloaded, ModUpdateRefused, ModUpdated, ReloadMod,
+    LoadPhase, ModCost, ModEvent, ModFailed, ModInfo, ModLoaded, ModQuarantined, ModRecovered,
+    ModRegistry, ModStatus, ModUnloaded, ModUpdateRefused, ModUpdated, ReloadMod,
 };
 pub use settings::{FaultPolicy, FrameMode, ModLimits, ModSettings};
+pub use systems::diagnostics::{CostFigure, FIGURES as COST_FIGURES, mod_diagnostic};
 pub use text::escape;
+pub use worker::disk_cache::default_folder as default_compile_cache;
 pub use worker::engine::{WIT_PACKAGE, WIT_VERSION};
 
 /// The names a game needs to run mods.

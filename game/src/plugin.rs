@@ -103,6 +103,13 @@ impl ModPlugin {
         self
     }
 
+    /// Keeps compiled mods in `folder` between runs (`None`: compiles
+    /// every mod at every start); see [`ModSettings::compile_cache`].
+    pub fn with_compile_cache(mut self, folder: Option<PathBuf>) -> Self {
+        self.settings.compile_cache = folder;
+        self
+    }
+
     /// Shows `tap` every tick the workers run, to record real traffic for
     /// tests and fuzzing (see [`crate::testing`]).
     pub fn with_traffic_tap(mut self, tap: crate::testing::TrafficTap) -> Self {
@@ -118,6 +125,7 @@ impl Plugin for ModPlugin {
             .init_resource::<crate::expose::Exposed>()
             .init_resource::<crate::ownership::ModOwnership>()
             .init_resource::<AppTypeRegistry>()
+            .init_resource::<bevy::diagnostic::DiagnosticsStore>()
             .add_message::<ModLoaded>()
             .add_message::<ModFailed>()
             .add_message::<ModRecovered>()
@@ -137,7 +145,9 @@ impl Plugin for ModPlugin {
             )
             .add_systems(
                 PostUpdate,
-                systems::apply_commands.in_set(ModSystems::Apply),
+                (systems::apply_commands, systems::diagnostics::publish_costs)
+                    .chain()
+                    .in_set(ModSystems::Apply),
             );
     }
 }

@@ -317,6 +317,40 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// About how many bytes the command carries.
+    pub fn bytes(&self) -> usize {
+        let components = |cs: &[WireComponent]| {
+            cs.iter()
+                .map(|c| c.name.len() + c.value.len())
+                .sum::<usize>()
+        };
+        let columns = |cs: &[Column]| {
+            cs.iter()
+                .map(|c| c.name.len() + c.data.len() + c.offsets.len() * 4)
+                .sum::<usize>()
+        };
+        match self {
+            Command::Spawn { components: cs, .. } | Command::Insert { components: cs, .. } => {
+                8 + components(cs)
+            }
+            Command::Despawn { .. } => 8,
+            Command::Remove { names, .. } => 8 + names.iter().map(String::len).sum::<usize>(),
+            Command::Emit { name, payload } => name.len() + payload.len(),
+            Command::WriteBatch {
+                entities,
+                columns: cs,
+            } => entities.0.len() * 8 + columns(cs),
+            Command::WriteQueryRows { columns: cs, .. } => 4 + columns(cs),
+            Command::Reject {
+                culprit,
+                about,
+                reason,
+            } => culprit.as_ref().map_or(0, String::len) + about.len() + reason.len(),
+        }
+    }
+}
+
 /// Worker to main thread.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Reply {

@@ -54,8 +54,50 @@ pub struct ModInfo {
     /// Why the last new version of the file was refused, while the version
     /// that ran before goes on (`None` once a new version runs).
     pub update_refused: Option<Fault>,
+    /// What the mod's file is going through while the mod loads, or while
+    /// a new version of it is prepared (the old version runs on meanwhile);
+    /// `None` otherwise.
+    pub phase: Option<LoadPhase>,
+    /// How long the mod took from its file being found to its `init`
+    /// returning, the last time it was loaded from its file.
+    pub load_time: Option<Duration>,
+    /// Whether that load found the file's compiled code in the disk cache
+    /// (see [`ModSettings::compile_cache`](crate::ModSettings::compile_cache))
+    /// rather than compiling it.
+    pub compiled_from_cache: bool,
     /// What the mod costs the game, and what it lost to its neighbours.
     pub cost: ModCost,
+}
+
+/// A step of loading a mod file (see [`ModInfo::phase`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoadPhase {
+    /// Waiting for a loader thread (as many run as there are cores).
+    Queued,
+    /// Its file is being read and checked.
+    Reading,
+    /// Its code is being compiled: seconds for a big mod, once per version
+    /// of the file, since the compiled code is then kept on disk (see
+    /// [`ModSettings::compile_cache`](crate::ModSettings::compile_cache)).
+    Compiling,
+    /// Its compiled code is being loaded from the disk cache.
+    LoadingCompiled,
+    /// It is being instantiated and initialised (`init`, and `restore` for
+    /// a new version) on a worker.
+    Instantiating,
+}
+
+impl LoadPhase {
+    /// The phase in a word or two, for a console or a panel.
+    pub fn describe(self) -> &'static str {
+        match self {
+            LoadPhase::Queued => "queued",
+            LoadPhase::Reading => "reading",
+            LoadPhase::Compiling => "compiling",
+            LoadPhase::LoadingCompiled => "loading compiled code",
+            LoadPhase::Instantiating => "instantiating",
+        }
+    }
 }
 
 /// What one mod costs the game, and what limits took from it. Updated with
@@ -66,6 +108,23 @@ pub struct ModCost {
     /// snapshot, then staging and applying its commands. Charged against
     /// [`ModLimits::main_thread_per_tick`](crate::ModLimits::main_thread_per_tick).
     pub main_thread: Duration,
+    /// The same, averaged over about the last 60 ticks.
+    pub main_thread_avg: Duration,
+    /// Time the mod's last tick took on its worker: `on-event` and
+    /// `on-tick`, with the host calls they made.
+    pub guest_time: Duration,
+    /// The same, averaged over about the last 60 ticks.
+    pub guest_time_avg: Duration,
+    /// Bytes of input the mod's last tick carried: query results, events
+    /// and reserved entity ids.
+    pub bytes_in: u64,
+    /// Bytes of commands the mod's last tick returned.
+    pub bytes_out: u64,
+    /// Entities the mod owns (it spawned them and they still exist).
+    pub entities: u64,
+    /// Linear memory the mod's instance holds, in bytes (what its
+    /// `memory.grow` calls reached; WebAssembly never gives memory back).
+    pub memory_bytes: u64,
     /// Bytes of component values the mod set on the entities it owns,
     /// capped by [`ModLimits::state_bytes_per_mod`](crate::ModLimits::state_bytes_per_mod).
     pub state_bytes: u64,
@@ -99,6 +158,9 @@ impl ModInfo {
             recoveries: 0,
             last_error: None,
             update_refused: None,
+            phase: Some(LoadPhase::Queued),
+            load_time: None,
+            compiled_from_cache: false,
             cost: ModCost::default(),
         }
     }
@@ -132,6 +194,12 @@ impl ModRegistry {
     /// a mod added later starts as soon as it is.
     pub fn is_loading(&self) -> bool {
         self.mods().any(|m| m.status == ModStatus::Loading)
+    }
+
+    /// How many mod files are being loaded, or prepared as a new version
+    /// of a running mod: those with a [`ModInfo::phase`].
+    pub fn loading_count(&self) -> usize {
+        self.mods().filter(|m| m.phase.is_some()).count()
     }
 
     /// Mods that are running.

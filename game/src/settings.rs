@@ -191,6 +191,17 @@ pub struct ModSettings {
     /// Names of mod-defined component types and events the game opens to
     /// every mod (default none): no mod can claim them for itself.
     pub shared_names: std::collections::BTreeSet<String>,
+    /// Where compiled mods are kept between runs, so a mod whose file did
+    /// not change starts without compiling (default: the player's cache
+    /// folder, see [`default_compile_cache`](crate::default_compile_cache);
+    /// `None` compiles every mod at every start). The folder is created
+    /// for the player alone and refused if anyone else may write to it or
+    /// if it is in the mods folder: compiled code is trusted like the
+    /// game's own (see `docs/security.md`).
+    pub compile_cache: Option<PathBuf>,
+    /// How big the compiled-mods folder may grow (default 2 GiB); the least
+    /// recently used entries go first.
+    pub compile_cache_bytes: u64,
 }
 
 impl Default for ModSettings {
@@ -207,6 +218,8 @@ impl Default for ModSettings {
             shared_names: Default::default(),
             watch: true,
             despawn_on_remove: true,
+            compile_cache: crate::default_compile_cache(),
+            compile_cache_bytes: 2 << 30,
         }
     }
 }

@@ -282,3 +282,68 @@ pub fn assert_mover_exact(world: &mut World, owner: &str, count: u32, ticks: u64
     let want: Vec<(Position, Velocity)> = (0..count).map(|i| expected(i, ticks)).collect();
     assert_eq!(mine, want, "{owner}'s entities after {ticks} ticks");
 }
+
+/// A mod as big to compile as a mod written in Python (whose component
+/// carries a whole interpreter): the `idle` mod with a core module of
+/// `functions` generated functions of about `ops` instructions each added
+/// to its component. Wasmtime compiles every core module a component
+/// holds, so this one costs compile time, cache room and load time like a
+/// real interpreter, and runs like `idle`. `seed` makes distinct files.
+pub fn big_mod(functions: u32, ops: u32, seed: u32) -> Vec<u8> {
+    use wasm_encoder::{
+        BlockType, CodeSection, ExportKind, ExportSection, Function, FunctionSection, Module,
+        TypeSection, ValType,
+    };
+    let mut types = TypeSection::new();
+    types.ty().function([ValType::I32], [ValType::I32]);
+    let mut funcs = FunctionSection::new();
+    let mut code = CodeSection::new();
+    let mut exports = ExportSection::new();
+    for f in 0..functions {
+        funcs.function(0);
+        let mut body = Function::new([(1, ValType::I32)]);
+        let mut sink = body.instructions();
+        for op in 0..ops / 12 {
+            let k = (seed ^ f.wrapping_mul(2_654_435_761) ^ op.wrapping_mul(40_503)) as i32;
+            sink.local_get(0)
+                .i32_const(k | 1)
+                .i32_mul()
+                .i32_const(k >> 7)
+                .i32_xor()
+                .local_tee(1)
+                .i32_const(0)
+                .i32_lt_s()
+                .if_(BlockType::Empty)
+                .local_get(1)
+                .local_set(0)
+                .end();
+        }
+        sink.local_get(0).end();
+        code.function(&body);
+        if f < 16 {
+            exports.export(&format!("f{f}"), ExportKind::Func, f);
+        }
+    }
+    let mut module = Module::new();
+    module
+        .section(&types)
+        .section(&funcs)
+        .section(&exports)
+        .section(&code);
+    let module = module.finish();
+    // A component's core module section: id 1, the size, the module.
+    let mut bytes = mod_bytes("idle");
+    bytes.push(1);
+    let mut size = module.len() as u64;
+    loop {
+        let byte = (size & 0x7f) as u8;
+        size >>= 7;
+        if size == 0 {
+            bytes.push(byte);
+            break;
+        }
+        bytes.push(byte | 0x80);
+    }
+    bytes.extend_from_slice(&module);
+    bytes
+}

@@ -20,15 +20,19 @@ struct Args {
     /// Run for this long at 60 frames a second instead of `frames` frames.
     seconds: Option<f64>,
     mods: PathBuf,
+    /// Where compiled mods are kept; `None` compiles at every start.
+    cache: Option<PathBuf>,
 }
 
-const USAGE: &str = "usage: demo-game [--headless] [--frames N | --seconds S] [--mods DIR]";
+const USAGE: &str = "usage: demo-game [--headless] [--frames N | --seconds S] [--mods DIR] \
+                     [--compile-cache DIR | --no-compile-cache]";
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         frames: 300,
         seconds: None,
         mods: PathBuf::from("assets/mods"),
+        cache: bevy_wasm_mods::default_compile_cache(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -51,6 +55,10 @@ fn parse_args() -> Result<Args, String> {
                 args.seconds = Some(s);
             }
             "--mods" => args.mods = it.next().ok_or("--mods needs a folder")?.into(),
+            "--compile-cache" => {
+                args.cache = Some(it.next().ok_or("--compile-cache needs a folder")?.into())
+            }
+            "--no-compile-cache" => args.cache = None,
             "--help" | "-h" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument `{other}`")),
         }
@@ -79,6 +87,7 @@ fn main() {
         // Lockstep: the summary's checksum is the same run after run.
         ModPlugin::new()
             .with_mods_dir(&args.mods)
+            .with_compile_cache(args.cache.clone())
             .with_frame_mode(FrameMode::Lockstep),
         DemoPlugin,
     ))
@@ -136,17 +145,30 @@ fn main() {
             None => println!("  {name} {} [{:?}] {file}", m.version, m.status),
             Some(f) => println!("  {name} [{:?}] {file}: {f}", m.status),
         }
+        if let Some(took) = m.load_time {
+            let how = if m.compiled_from_cache {
+                "its compiled code from the cache"
+            } else {
+                "compiled"
+            };
+            println!("    loaded in {took:.1?}, {how}");
+        }
         let c = &m.cost;
         println!(
-            "    main thread {:.1?} a tick, {} bytes kept, {} ticks, {} events dropped, \
-             {} inputs cut, {} skipped, {} rejected by others",
-            c.main_thread,
+            "    guest {:.1?} last tick, {:.1?} on average; main thread {:.1?}, {:.1?} on average",
+            c.guest_time, c.guest_time_avg, c.main_thread, c.main_thread_avg
+        );
+        println!(
+            "    {} bytes in, {} bytes out a tick; {} entities, {} bytes kept; {} KiB of memory",
+            c.bytes_in,
+            c.bytes_out,
+            c.entities,
             c.state_bytes,
-            m.ticks,
-            c.events_dropped,
-            c.inputs_cut,
-            c.skipped_ticks,
-            c.rejected_by_others
+            c.memory_bytes / 1024
+        );
+        println!(
+            "    {} ticks, {} events dropped, {} inputs cut, {} skipped, {} rejected by others",
+            m.ticks, c.events_dropped, c.inputs_cut, c.skipped_ticks, c.rejected_by_others
         );
     }
     let positioned = world.query::<&Position>().iter(world).count();

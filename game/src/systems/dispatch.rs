@@ -176,6 +176,7 @@ fn dispatch(world: &mut World, mods: &mut ModRegistry, host: &mut ModHost) {
             continue;
         }
         if worker.send(Request::Tick(request)) {
+            entry.life.cost_mut().bytes_in = bytes as u64;
             entry.life.send_tick(Instant::now());
         }
     }

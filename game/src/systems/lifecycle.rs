@@ -136,6 +136,18 @@ impl Lifecycle {
         &mut self.info.cost
     }
 
+    /// The mod's file was loaded in `took`, its code from the disk cache
+    /// or not.
+    pub(crate) fn loaded_in(&mut self, took: std::time::Duration, from_cache: bool) {
+        self.info.load_time = Some(took);
+        self.info.compiled_from_cache = from_cache;
+    }
+
+    /// Says what the mod's file is going through (see [`ModInfo::phase`]).
+    pub(crate) fn set_phase(&mut self, phase: Option<crate::registry::LoadPhase>) {
+        self.info.phase = phase;
+    }
+
     /// The only place the state changes, so the public status follows it.
     fn set(&mut self, state: State) {
         self.state = state;

@@ -174,7 +174,12 @@ fn update_from_file(world: &mut World, host: &mut ModHost, entry: &mut ModEntry)
     let file = entry.life.info().file.clone();
     if entry.life.is_running() {
         let spec = loader.spec(&file);
-        match pool.compile(&spec) {
+        let gauge = entry
+            .slot
+            .worker
+            .as_ref()
+            .map_or_else(Default::default, |w| w.gauge().clone());
+        match pool.compile(&spec, &gauge) {
             Ok(compiling) => {
                 tracing::info!(
                     mod_id = &*entry.slot.owner,

@@ -19,7 +19,7 @@ use crate::manifest::ModManifest;
 use crate::ownership::SpawnedByMod;
 use crate::registry::{ModInfo, ModLoaded, ModRecovered, ModRegistry, ReloadMod};
 use crate::settings::ModSettings;
-use crate::worker::engine::Runtime;
+use crate::worker::engine::{CacheSpot, Runtime};
 use crate::worker::instance::ModSpec;
 use crate::worker::pool::{Worker, WorkerPool};
 
@@ -109,7 +109,13 @@ pub(crate) fn start_mods(world: &mut World) {
         0 => files.len(),
         n => n.min(files.len()),
     };
-    let started = Runtime::new(settings.limits.fuel_per_call.is_some()).and_then(|runtime| {
+    let cache = settings.compile_cache.as_ref().map(|dir| CacheSpot {
+        dir: dir.clone(),
+        mods_dir: settings.mods_dir.clone(),
+        max_bytes: settings.compile_cache_bytes,
+    });
+    let fuel = settings.limits.fuel_per_call.is_some();
+    let started = Runtime::new(fuel, cache.as_ref()).and_then(|runtime| {
         let pool =
             WorkerPool::new(threads).map_err(|e| format!("cannot start worker threads: {e}"))?;
         Ok((Arc::new(runtime), pool))
@@ -229,6 +235,9 @@ pub(crate) fn receive_loaded(world: &mut World) {
                 on_reply(world, host, entry, reply);
             }
         }
+        for entry in &mut registry.entries {
+            track_phase(entry);
+        }
         let loading = registry
             .entries
             .iter()
@@ -238,6 +247,37 @@ pub(crate) fn receive_loaded(world: &mut World) {
             start_ready(world, registry, host.frame);
         }
     });
+}
+
+/// Copies what a loading mod's file is going through into the registry,
+/// and logs a long phase (a big mod compiling) once a second at most.
+fn track_phase(entry: &mut ModEntry) {
+    let preparing = matches!(entry.life.state(), State::Loading | State::Swapping)
+        || entry.slot.update.is_some();
+    let phase = preparing
+        .then(|| entry.slot.worker.as_ref().and_then(|w| w.gauge().phase()))
+        .flatten();
+    entry.life.set_phase(phase);
+    let Some(phase) = phase else {
+        entry.slot.progress = None;
+        return;
+    };
+    let now = std::time::Instant::now();
+    let progress = match entry.slot.progress {
+        Some(seen) if seen.0 == phase => seen,
+        _ => (phase, now, 0),
+    };
+    let seconds = now.duration_since(progress.1).as_secs();
+    entry.slot.progress = Some((phase, progress.1, seconds.max(progress.2)));
+    if seconds > progress.2 {
+        let info = entry.life.info();
+        tracing::info!(
+            mod_id = %info.id,
+            "{}: {} for {seconds} s",
+            crate::text::escape(&info.file.display().to_string()),
+            phase.describe()
+        );
+    }
 }
 
 /// Starts every `Ready` mod, in load order. A display name must differ

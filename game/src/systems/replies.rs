@@ -1,12 +1,14 @@
 //! The one place a worker's reply is matched: each kind of reply is a
 //! transition of the mod's lifecycle, and a tick's commands are applied.
 
+use std::time::Duration;
+
 use bevy::prelude::*;
 
 use super::lifecycle::Unexpected;
 use super::{ModEntry, ModHost, apply, faults};
 use crate::fault::{Fault, FaultKind, Hook};
-use crate::protocol::Reply;
+use crate::protocol::{Command, Reply};
 use crate::settings::ModSettings;
 
 /// Handles `reply` from `entry`'s worker.
@@ -18,11 +20,17 @@ pub(crate) fn on_reply(world: &mut World, host: &mut ModHost, entry: &mut ModEnt
                 hook: Hook::Init,
                 message,
             }),
-            Ok(()) => entry
-                .life
-                .ready()
-                .map(|()| entry.slot.manifest = Some(manifest))
-                .map_err(|e| host_error(e, Hook::Init)),
+            Ok(()) => {
+                let first = !entry.life.has_run();
+                let ready = entry.life.ready();
+                if first && let Some(worker) = &entry.slot.worker {
+                    let from_disk = worker.gauge().cached();
+                    entry.life.loaded_in(entry.slot.found.elapsed(), from_disk);
+                }
+                ready
+                    .map(|()| entry.slot.manifest = Some(manifest))
+                    .map_err(|e| host_error(e, Hook::Init))
+            }
         },
         Reply::Swapped(manifest) => match entry.life.swapped(&manifest.version) {
             Ok(()) => {
@@ -50,13 +58,29 @@ pub(crate) fn on_reply(world: &mut World, host: &mut ModHost, entry: &mut ModEnt
         Reply::Ticked(commands) => match entry.life.tick_returned() {
             Ok(()) => {
                 let limits = world.resource::<ModSettings>().limits.clone();
+                let bytes_out = commands.iter().map(Command::bytes).sum::<usize>() as u64;
                 let (spent, result) =
                     apply::apply_tick(world, &mut entry.slot, commands, &limits, &mut host.outbox);
+                let ownership = world.resource::<crate::ownership::ModOwnership>();
+                let (bytes, entities) = (
+                    ownership.bytes_of(&entry.slot.owner),
+                    ownership.entities_of(&entry.slot.owner),
+                );
+                let ticks = entry.life.info().ticks;
+                let gauge = entry.slot.worker.as_ref().map(|w| w.gauge().clone());
                 let cost = entry.life.cost_mut();
                 cost.main_thread += spent;
-                cost.state_bytes = world
-                    .resource::<crate::ownership::ModOwnership>()
-                    .bytes_of(&entry.slot.owner);
+                cost.main_thread_avg =
+                    moving_average(cost.main_thread_avg, cost.main_thread, ticks);
+                cost.state_bytes = bytes;
+                cost.entities = entities as u64;
+                cost.bytes_out = bytes_out;
+                if let Some(gauge) = gauge {
+                    cost.guest_time = gauge.guest_time();
+                    cost.guest_time_avg =
+                        moving_average(cost.guest_time_avg, cost.guest_time, ticks);
+                    cost.memory_bytes = gauge.memory_bytes();
+                }
                 result
             }
             Err(e) => Err(host_error(e, Hook::Tick)),
@@ -71,6 +95,21 @@ pub(crate) fn on_reply(world: &mut World, host: &mut ModHost, entry: &mut ModEnt
     };
     if let Err(fault) = outcome {
         faults::on_fault(world, host.frame, entry, fault);
+    }
+}
+
+/// Ticks a moving average spans, about.
+const AVERAGE_TICKS: u64 = 60;
+
+/// The average of the last [`AVERAGE_TICKS`] values, about, after tick
+/// number `ticks` (counted from 1) brought `value`: a plain mean until
+/// there are that many, then exponential.
+fn moving_average(average: Duration, value: Duration, ticks: u64) -> Duration {
+    let n = ticks.clamp(1, AVERAGE_TICKS) as u32;
+    if value >= average {
+        average + (value - average) / n
+    } else {
+        average - (average - value) / n
     }
 }
 

@@ -37,6 +37,11 @@ pub(crate) struct ModSlot {
     pub queries: Vec<PreparedQuery>,
     /// A new version of the mod's file on its way in.
     pub update: Option<super::live::Update>,
+    /// The load phase last seen, since when, and how many whole seconds
+    /// of it were logged.
+    pub progress: Option<(crate::registry::LoadPhase, std::time::Instant, u64)>,
+    /// When its file was found (for [`ModInfo::load_time`](crate::ModInfo)).
+    pub found: std::time::Instant,
 }
 
 impl ModSlot {
@@ -52,6 +57,8 @@ impl ModSlot {
             inbox: Vec::new(),
             queries: Vec::new(),
             update: None,
+            progress: None,
+            found: std::time::Instant::now(),
         }
     }
 }

@@ -12,9 +12,12 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine};
 
 use super::bindings;
+use super::disk_cache::{Digest32, DiskCache};
+use super::gauge::Gauge;
 use super::state::HostState;
 use super::wasi;
 use crate::fault::{Fault, FaultKind, Hook};
+use crate::registry::LoadPhase;
 
 /// The WIT package version this host implements.
 pub const WIT_VERSION: &str = "0.1.0";
@@ -28,13 +31,21 @@ pub(crate) const EPOCH_PERIOD: Duration = Duration::from_millis(1);
 pub(crate) struct Runtime {
     pub engine: Engine,
     pub linker: Arc<Linker<HostState>>,
+    /// Compiled mods kept on disk, when the settings ask for it and the
+    /// folder is the player's own.
+    disk: Option<DiskCache>,
+    /// The threads that compile mods, at a low priority: a big mod's
+    /// compile takes the cores the game leaves idle, not its frames.
+    compiler: Option<rayon::ThreadPool>,
     ticker: Option<JoinHandle<()>>,
     stop: Arc<AtomicBool>,
 }
 
 impl Runtime {
     /// Starts the engine; `fuel` turns on fuel metering for every mod.
-    pub(crate) fn new(fuel: bool) -> Result<Self, String> {
+    /// Compiled mods are kept in `cache` when it is given and fit to hold
+    /// them (otherwise every start compiles, and says why once).
+    pub(crate) fn new(fuel: bool, cache: Option<&CacheSpot>) -> Result<Self, String> {
         let mut config = Config::new();
         config.epoch_interruption(true);
         config.consume_fuel(fuel);
@@ -49,6 +60,21 @@ impl Runtime {
         )
         .map_err(|e| format!("cannot link the mod interfaces: {e:?}"))?;
 
+        let disk = cache.and_then(|spot| {
+            DiskCache::open(&spot.dir, &spot.mods_dir, &engine, spot.max_bytes)
+                .map_err(|e| {
+                    tracing::warn!(
+                        "compiled mods are not kept on disk, so every start compiles them: {e}"
+                    )
+                })
+                .ok()
+        });
+        let compiler = rayon::ThreadPoolBuilder::new()
+            .thread_name(|i| format!("mod compiler {i}"))
+            .start_handler(|_| lower_priority())
+            .build()
+            .map_err(|e| tracing::warn!("mods compile on their loader threads: {e}"))
+            .ok();
         let stop = Arc::new(AtomicBool::new(false));
         let ticker = {
             let engine = engine.clone();
@@ -75,24 +101,50 @@ impl Runtime {
         Ok(Self {
             engine,
             linker: Arc::new(linker),
+            disk,
+            compiler,
             ticker: Some(ticker),
             stop,
         })
     }
 
-    /// Compiles and links a mod file; every refusal says why in words a
-    /// player can act on.
-    pub(crate) fn prepare(&self, bytes: &[u8]) -> Result<bindings::GameModPre<HostState>, Fault> {
-        let invalid = |message: String| Fault {
-            kind: FaultKind::Invalid,
-            hook: Hook::Load,
-            message,
-        };
+    /// Compiles and links a mod file whose bytes have the digest `file`
+    /// (or loads the code compiled from it before, from the disk cache);
+    /// every refusal says why in words a player can act on.
+    pub(crate) fn prepare(
+        &self,
+        bytes: &[u8],
+        file: &Digest32,
+        gauge: &Gauge,
+    ) -> Result<bindings::GameModPre<HostState>, Fault> {
         check_header(bytes).map_err(invalid)?;
-        let component = Component::new(&self.engine, bytes)
-            .map_err(|e| invalid(format!("not a valid component: {}", first_line(&e))))?;
-        check_world(&self.engine, &component).map_err(invalid)?;
-        let pre = self.linker.instantiate_pre(&component).map_err(|e| {
+        let cached = self.disk.as_ref().and_then(|disk| {
+            gauge.set_phase(Some(LoadPhase::LoadingCompiled));
+            disk.load(&self.engine, file)
+        });
+        gauge.set_cached(cached.is_some());
+        if let Some(component) = cached {
+            return self.link(&component);
+        }
+        gauge.set_phase(Some(LoadPhase::Compiling));
+        let compile = || Component::new(&self.engine, bytes);
+        let component = match &self.compiler {
+            // Wasmtime's parallel compile runs on the pool it is called in.
+            Some(pool) => pool.install(compile),
+            None => compile(),
+        }
+        .map_err(|e| invalid(format!("not a valid component: {}", first_line(&e))))?;
+        let pre = self.link(&component)?;
+        if let Some(disk) = &self.disk {
+            disk.store(&component, file);
+        }
+        Ok(pre)
+    }
+
+    /// Checks a compiled mod against this game's world and links it.
+    fn link(&self, component: &Component) -> Result<bindings::GameModPre<HostState>, Fault> {
+        check_world(&self.engine, component).map_err(invalid)?;
+        let pre = self.linker.instantiate_pre(component).map_err(|e| {
             invalid(format!(
                 "imports something this game does not provide: {}",
                 first_line(&e)
@@ -109,6 +161,42 @@ impl Drop for Runtime {
         if let Some(t) = self.ticker.take() {
             let _ = t.join();
         }
+    }
+}
+
+/// Lowers the calling thread's scheduling priority (its nice value, which
+/// Linux keeps per thread), so the scheduler runs the main thread and the
+/// mods' workers first whenever they are ready.
+#[cfg(target_os = "linux")]
+fn lower_priority() {
+    let me = rustix::thread::gettid();
+    if let Err(e) = rustix::process::setpriority_process(Some(me), COMPILER_NICE) {
+        tracing::debug!("a compiler thread keeps its priority: {e}");
+    }
+}
+
+/// Elsewhere the priority is per process: compiler threads keep theirs.
+#[cfg(not(target_os = "linux"))]
+fn lower_priority() {}
+
+/// The compiler threads' nice value: the scheduler gives a thread of the
+/// default priority about ten times their share of a busy core.
+#[cfg(target_os = "linux")]
+const COMPILER_NICE: i32 = 10;
+
+/// Where compiled mods are kept, and how much room they may take.
+pub(crate) struct CacheSpot {
+    pub dir: std::path::PathBuf,
+    /// The mods folder, which the cache must never be.
+    pub mods_dir: std::path::PathBuf,
+    pub max_bytes: u64,
+}
+
+fn invalid(message: String) -> Fault {
+    Fault {
+        kind: FaultKind::Invalid,
+        hook: Hook::Load,
+        message,
     }
 }
 

@@ -52,6 +52,8 @@ pub(crate) struct Instance {
     pub manifest: ModManifest,
     soft: Duration,
     bounds: Bounds,
+    /// How long the last tick's calls took.
+    pub guest_time: Duration,
 }
 
 /// What bounds one call, or one tick's calls together.
@@ -109,14 +111,16 @@ impl Instance {
         );
         state.lines = lines;
         state.time = time;
-        state.limits = StoreLimitsBuilder::new()
-            .memory_size(spec.grants.memory_bytes.unwrap_or(limits.memory_bytes))
-            .table_elements(limits.table_elements)
-            .instances(16)
-            .tables(64)
-            .memories(16)
-            .trap_on_grow_failure(true)
-            .build();
+        state.limits = state::MeteredLimits::new(
+            StoreLimitsBuilder::new()
+                .memory_size(spec.grants.memory_bytes.unwrap_or(limits.memory_bytes))
+                .table_elements(limits.table_elements)
+                .instances(16)
+                .tables(64)
+                .memories(16)
+                .trap_on_grow_failure(true)
+                .build(),
+        );
         let mut store = Store::new(&spec.runtime.engine, state);
         store.limiter(|s| &mut s.limits);
         store.epoch_deadline_trap();
@@ -137,6 +141,7 @@ impl Instance {
             manifest: ModManifest::default(),
             soft: limits.soft_call_budget,
             bounds,
+            guest_time: Duration::ZERO,
         };
         let config = spec.config.clone();
         let manifest = instance.call(Hook::Init, |b, s| {
@@ -182,6 +187,11 @@ impl Instance {
         }
     }
 
+    /// Bytes of linear memory the instance holds.
+    pub(crate) fn memory_bytes(&self) -> u64 {
+        self.store.data().limits.memory_bytes
+    }
+
     /// Runs one tick: `on-event` when there are events, then `on-tick`,
     /// under one deadline (and one fuel allowance) for both.
     pub(crate) fn tick(&mut self, request: TickRequest) -> Reply {
@@ -190,7 +200,9 @@ impl Instance {
         data.time.set(request.game_time_nanos);
         data.tick
             .begin(request.queries, &request.reserved.0, request.at_entity_cap);
+        let started = Instant::now();
         let result = self.run_hooks(request.frame, request.delta_seconds, request.events);
+        self.guest_time = started.elapsed();
         let finished = self.store.data_mut().tick.finish();
         // A refused write or a broken cap names the cause better than the
         // error the mod returned because of it.

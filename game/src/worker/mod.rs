@@ -8,9 +8,11 @@
 
 pub(crate) mod bindings;
 pub(crate) mod clock;
+pub(crate) mod disk_cache;
 pub(crate) mod engine;
 pub(crate) mod entities;
 mod events;
+pub(crate) mod gauge;
 pub(crate) mod instance;
 mod log;
 pub(crate) mod pool;

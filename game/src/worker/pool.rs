@@ -17,10 +17,13 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 
 use super::bindings::GameModPre;
+use super::disk_cache::{Digest32, digest};
 use super::engine::read_mod_file;
+use super::gauge::Gauge;
 use super::instance::{Instance, ModSpec, SwapError};
 use crate::fault::{Fault, FaultKind, Hook};
 use crate::protocol::{Reply, Request};
+use crate::registry::LoadPhase;
 use crate::worker::state::HostState;
 
 /// Messages to the worker threads.
@@ -32,6 +35,7 @@ enum Job {
         spec: ModSpec,
         prepared: Result<GameModPre<HostState>, Fault>,
         replies: Sender<(u64, Reply)>,
+        gauge: Arc<Gauge>,
     },
     /// A [`Request`] for mod `id`, numbered `seq`.
     Request {
@@ -59,9 +63,16 @@ pub(crate) struct Worker {
     replies: Receiver<(u64, Reply)>,
     /// The number of the last request sent.
     sent: u64,
+    /// Where its loading stands, what its last tick cost.
+    gauge: Arc<Gauge>,
 }
 
 impl Worker {
+    /// What the mod's loader and worker say without a message.
+    pub(crate) fn gauge(&self) -> &Arc<Gauge> {
+        &self.gauge
+    }
+
     /// Queues a request; false when the worker is gone or its queue is full.
     pub(crate) fn send(&mut self, request: Request) -> bool {
         let seq = self.sent + 1;
@@ -218,22 +229,24 @@ impl WorkerPool {
     /// Loads the given mods: each is compiled on a loader thread, then
     /// instantiated by a worker. Returns the main thread's ends, in order.
     pub(crate) fn load(&self, specs: Vec<ModSpec>) -> std::io::Result<Vec<Worker>> {
-        type LoadJob = (usize, ModSpec, Sender<(u64, Reply)>);
+        type LoadJob = (usize, ModSpec, Sender<(u64, Reply)>, Arc<Gauge>);
         let (job_tx, job_rx) = crossbeam_channel::unbounded::<LoadJob>();
         let mut workers = Vec::with_capacity(specs.len());
         for spec in specs {
             let id = self.next_id.fetch_add(1, Ordering::Relaxed);
             // Room for a late reply to a request given up on, and the next.
             let (rep_tx, rep_rx) = crossbeam_channel::bounded(4);
+            let gauge = Arc::new(Gauge::queued());
             workers.push(Worker {
                 id,
                 jobs: self.jobs.clone(),
                 replies: rep_rx,
                 sent: 0,
+                gauge: gauge.clone(),
             });
             // An unbounded queue is fine here: it holds at most one job per
             // file found at start-up.
-            let _ = job_tx.send((id, spec, rep_tx));
+            let _ = job_tx.send((id, spec, rep_tx, gauge));
         }
         drop(job_tx);
         let loaders = std::thread::available_parallelism()
@@ -247,13 +260,15 @@ impl WorkerPool {
             std::thread::Builder::new()
                 .name(format!("mod loader {i}"))
                 .spawn(move || {
-                    for (id, spec, replies) in job_rx {
-                        let prepared = cache.prepare(&spec);
+                    for (id, spec, replies, gauge) in job_rx {
+                        let prepared = cache.prepare(&spec, &gauge);
+                        gauge.set_phase(Some(LoadPhase::Instantiating));
                         let _ = jobs.send(Job::Start {
                             id,
                             spec,
                             prepared,
                             replies,
+                            gauge,
                         });
                     }
                 })?;
@@ -262,18 +277,24 @@ impl WorkerPool {
     }
 
     /// Reads and compiles a mod's file on a loader thread, for an update of
-    /// a running mod; the result comes on the returned channel.
+    /// a running mod, telling `gauge` how it goes; the result comes on the
+    /// returned channel.
     pub(crate) fn compile(
         &self,
         spec: &ModSpec,
+        gauge: &Arc<Gauge>,
     ) -> std::io::Result<Receiver<Result<GameModPre<HostState>, Fault>>> {
         let (tx, rx) = crossbeam_channel::bounded(1);
         let cache = self.cache.clone();
         let spec = spec.clone();
+        let gauge = gauge.clone();
+        gauge.set_phase(Some(LoadPhase::Reading));
         std::thread::Builder::new()
             .name("mod compiler".into())
             .spawn(move || {
-                let _ = tx.send(cache.prepare(&spec));
+                let prepared = cache.prepare(&spec, &gauge);
+                gauge.set_phase(Some(LoadPhase::Instantiating));
+                let _ = tx.send(prepared);
             })?;
         Ok(rx)
     }
@@ -284,27 +305,55 @@ impl WorkerPool {
     }
 }
 
-/// Compiled mods by file content, so copies of one file compile once.
+/// Compiled mods by the digest of their file, so copies of one file
+/// compile once; the disk cache behind it keeps them across runs.
 #[derive(Default)]
 struct CompileCache {
-    done: std::sync::Mutex<HashMap<Arc<[u8]>, GameModPre<HostState>>>,
+    done: std::sync::Mutex<CompiledByDigest>,
 }
 
+/// The latest compiled files, at most [`KEPT_IN_MEMORY`] of them (a mod
+/// updated again and again does not keep every version it had).
+#[derive(Default)]
+struct CompiledByDigest {
+    pre: HashMap<Digest32, GameModPre<HostState>>,
+    order: std::collections::VecDeque<Digest32>,
+}
+
+/// Compiled files kept in memory for copies and reloads beyond the mods
+/// that run them.
+const KEPT_IN_MEMORY: usize = 32;
+
 impl CompileCache {
-    fn prepare(&self, spec: &ModSpec) -> Result<GameModPre<HostState>, Fault> {
-        let bytes: Arc<[u8]> = read_mod_file(&spec.file, &spec.folder, spec.limits.file_bytes)
-            .map_err(|message| Fault {
-                kind: FaultKind::Invalid,
-                hook: Hook::Load,
-                message,
-            })?
-            .into();
-        if let Some(pre) = self.done.lock().ok().and_then(|d| d.get(&bytes).cloned()) {
+    fn prepare(&self, spec: &ModSpec, gauge: &Gauge) -> Result<GameModPre<HostState>, Fault> {
+        gauge.set_phase(Some(LoadPhase::Reading));
+        let bytes =
+            read_mod_file(&spec.file, &spec.folder, spec.limits.file_bytes).map_err(|message| {
+                Fault {
+                    kind: FaultKind::Invalid,
+                    hook: Hook::Load,
+                    message,
+                }
+            })?;
+        let file = digest(&bytes);
+        if let Some(pre) = self
+            .done
+            .lock()
+            .ok()
+            .and_then(|d| d.pre.get(&file).cloned())
+        {
             return Ok(pre);
         }
-        let pre = spec.runtime.prepare(&bytes)?;
-        if let Ok(mut done) = self.done.lock() {
-            done.insert(bytes, pre.clone());
+        let pre = spec.runtime.prepare(&bytes, &file, gauge)?;
+        if let Ok(mut done) = self.done.lock()
+            && done.pre.insert(file, pre.clone()).is_none()
+        {
+            done.order.push_back(file);
+            while done.order.len() > KEPT_IN_MEMORY {
+                if let Some(old) = done.order.pop_front() {
+                    done.pre.remove(&old);
+                }
+            }
         }
         Ok(pre)
     }
@@ -318,6 +367,7 @@ struct Hosted {
     /// for a restart (the broken one is dropped at once, with its memory).
     instance: Option<Instance>,
     replies: Sender<(u64, Reply)>,
+    gauge: Arc<Gauge>,
 }
 
 /// Replies a worker holds for its batch, and since when; since when its
@@ -415,22 +465,27 @@ fn handle(job: Job, mods: &Mods, out: &Mutex<Outbox>) {
             spec,
             prepared,
             replies,
+            gauge,
         } => {
             // A file that does not compile has nothing to restart from.
             let pre = match prepared {
                 Ok(pre) => pre,
                 Err(fault) => {
+                    gauge.set_phase(None);
                     hold(out, replies, (0, Reply::Failed(fault)));
                     return;
                 }
             };
             let (instance, reply) = start(&spec, &pre);
+            gauge.set_memory(instance.as_ref().map_or(0, Instance::memory_bytes));
+            gauge.set_phase(None);
             hold(out, replies.clone(), (0, reply));
             let hosted = Hosted {
                 spec,
                 pre,
                 instance,
                 replies,
+                gauge,
             };
             table(mods).insert(id, Arc::new(Mutex::new(hosted)));
         }
@@ -440,6 +495,10 @@ fn handle(job: Job, mods: &Mods, out: &Mutex<Outbox>) {
             };
             let mut hosted = hosted.lock().unwrap_or_else(|e| e.into_inner());
             let reply = swap(&mut hosted, *spec, pre);
+            hosted.gauge.set_phase(None);
+            if let Some(instance) = &hosted.instance {
+                hosted.gauge.set_memory(instance.memory_bytes());
+            }
             hold(out, hosted.replies.clone(), (seq, reply));
         }
         Job::Request { id, seq, request } => {
@@ -459,6 +518,9 @@ fn handle(job: Job, mods: &Mods, out: &Mutex<Outbox>) {
                         // Only a recording needs the request after the tick.
                         let tapped = hosted.spec.tap.as_ref().map(|tap| (tap, tick.clone()));
                         let reply = instance.tick(tick);
+                        hosted
+                            .gauge
+                            .ticked(instance.guest_time, instance.memory_bytes());
                         if let Some((tap, tick)) = tapped {
                             tap.record(&instance.manifest, &tick, &reply);
                         }
@@ -472,6 +534,9 @@ fn handle(job: Job, mods: &Mods, out: &Mutex<Outbox>) {
                 Request::Restart => {
                     hosted.instance = None;
                     let (instance, reply) = start(&hosted.spec, &hosted.pre);
+                    hosted
+                        .gauge
+                        .set_memory(instance.as_ref().map_or(0, Instance::memory_bytes));
                     hosted.instance = instance;
                     reply
                 }

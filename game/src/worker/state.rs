@@ -26,11 +26,74 @@ pub(crate) struct OutputCaps {
     pub depth: usize,
 }
 
+/// The store's limits on memories and tables, counting the linear memory
+/// the instance holds as it grows.
+pub(crate) struct MeteredLimits {
+    inner: StoreLimits,
+    /// Bytes of linear memory in all of the instance's memories.
+    pub memory_bytes: u64,
+}
+
+impl MeteredLimits {
+    pub(crate) fn new(inner: StoreLimits) -> Self {
+        Self {
+            inner,
+            memory_bytes: 0,
+        }
+    }
+}
+
+impl wasmtime::ResourceLimiter for MeteredLimits {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let allowed = self.inner.memory_growing(current, desired, maximum)?;
+        if allowed {
+            self.memory_bytes = self
+                .memory_bytes
+                .saturating_add(desired.saturating_sub(current) as u64);
+        }
+        Ok(allowed)
+    }
+
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.inner.memory_grow_failed(error)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.inner.table_growing(current, desired, maximum)
+    }
+
+    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.inner.table_grow_failed(error)
+    }
+
+    fn instances(&self) -> usize {
+        self.inner.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.inner.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.inner.memories()
+    }
+}
+
 /// Everything a mod's `Store` holds.
 pub(crate) struct HostState {
     pub wasi: WasiCtx,
     pub table: ResourceTable,
-    pub limits: StoreLimits,
+    pub limits: MeteredLimits,
     pub mod_id: Arc<str>,
     pub catalog: Arc<Catalog>,
     pub caps: OutputCaps,
@@ -145,7 +208,7 @@ impl HostState {
         HostState {
             wasi,
             table: ResourceTable::new(),
-            limits: StoreLimits::default(),
+            limits: MeteredLimits::new(StoreLimits::default()),
             mod_id: name,
             catalog,
             caps: OutputCaps {

@@ -1,0 +1,105 @@
+//! Every mod's cost as Bevy diagnostics, so a game's own diagnostics tools
+//! (a log, an overlay) show them beside its frame time. Paths are
+//! `mods/<id>/<figure>`; see [`FIGURES`].
+
+use std::collections::HashMap;
+
+use bevy::diagnostic::{Diagnostic, DiagnosticMeasurement, DiagnosticPath, DiagnosticsStore};
+use bevy::prelude::*;
+
+use crate::registry::{ModCost, ModRegistry};
+
+/// One figure of a mod's cost, published as a diagnostic.
+pub struct CostFigure {
+    /// The last component of its path.
+    pub name: &'static str,
+    /// The unit shown after its value.
+    pub unit: &'static str,
+    /// Reads it from a mod's cost.
+    pub read: fn(&ModCost) -> f64,
+}
+
+/// The figures each mod has as diagnostics.
+pub const FIGURES: [CostFigure; 6] = [
+    CostFigure {
+        name: "guest_time",
+        unit: "ms",
+        read: |c| c.guest_time.as_secs_f64() * 1000.0,
+    },
+    CostFigure {
+        name: "main_thread",
+        unit: "ms",
+        read: |c| c.main_thread.as_secs_f64() * 1000.0,
+    },
+    CostFigure {
+        name: "bytes_in",
+        unit: "B",
+        read: |c| c.bytes_in as f64,
+    },
+    CostFigure {
+        name: "bytes_out",
+        unit: "B",
+        read: |c| c.bytes_out as f64,
+    },
+    CostFigure {
+        name: "entities",
+        unit: "",
+        read: |c| c.entities as f64,
+    },
+    CostFigure {
+        name: "memory",
+        unit: "B",
+        read: |c| c.memory_bytes as f64,
+    },
+];
+
+/// The diagnostic path of figure `figure` (one of [`FIGURES`]) of mod `id`.
+pub fn mod_diagnostic(id: &str, figure: &str) -> DiagnosticPath {
+    // A mod's id is a file's stem: never empty, never holds a `/`.
+    DiagnosticPath::from_components(["mods", id, figure])
+}
+
+/// Adds one measurement per figure for each mod that ticked since the last
+/// frame; clears the history of a mod that is gone.
+pub(crate) fn publish_costs(
+    registry: Res<ModRegistry>,
+    store: Option<ResMut<DiagnosticsStore>>,
+    mut seen: Local<HashMap<String, u64>>,
+) {
+    let Some(mut store) = store else {
+        return;
+    };
+    let now = bevy::platform::time::Instant::now();
+    for info in registry.mods() {
+        let last = seen.get(&info.id).copied();
+        if last == Some(info.ticks) || info.ticks == 0 {
+            continue;
+        }
+        seen.insert(info.id.clone(), info.ticks);
+        for figure in &FIGURES {
+            let path = mod_diagnostic(&info.id, figure.name);
+            if store.get(&path).is_none() {
+                store.add(Diagnostic::new(path.clone()).with_suffix(figure.unit));
+            }
+            if let Some(diagnostic) = store.get_mut(&path)
+                && diagnostic.is_enabled
+            {
+                diagnostic.add_measurement(DiagnosticMeasurement {
+                    time: now,
+                    value: (figure.read)(&info.cost),
+                });
+            }
+        }
+    }
+    seen.retain(|id, _| {
+        let here = registry.get(id).is_some();
+        if !here {
+            for figure in &FIGURES {
+                if let Some(d) = store.get_mut(&mod_diagnostic(id, figure.name)) {
+                    d.clear_history();
+                }
+            }
+        }
+        here
+    });
+}

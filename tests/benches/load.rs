@@ -1,0 +1,259 @@
+//! Loading benchmark: cold and cached loads, frames while a big mod
+//! compiles, and memory per idle mod.
+//!
+//! `cargo bench -p mod-tests --bench load` (`-- cache`, `-- compile` or
+//! `-- memory` runs one part)
+//!
+//! The machine is shared: read the ratios, each measured in the same run.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use bevy::prelude::*;
+use bevy_wasm_mods::LoadPhase;
+use bevy_wasm_mods::prelude::*;
+use mod_tests::*;
+
+/// The big mod: about as much code as a Python mod's interpreter.
+const BIG: (u32, u32) = (24_000, 240);
+
+fn main() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .init();
+    }
+    built_mods();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [first, n, cache, ..] = &args[..]
+        && first == "memory-child"
+    {
+        let cache = (cache != "-").then(|| std::path::PathBuf::from(cache));
+        memory_child(n.parse().expect("a number of mods"), cache);
+        return;
+    }
+    let only = args.iter().find(|a| !a.starts_with('-')).cloned();
+    let run = |part: &str| only.as_deref().is_none_or(|o| o == part);
+    if run("cache") {
+        cold_and_cached();
+    }
+    if run("compile") {
+        frames_while_compiling();
+    }
+    if run("memory") {
+        memory_per_idle_mod();
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// An app that loads the mods in `dir`, caching in `cache`, in real time.
+fn app_in(dir: &Path, cache: Option<&Path>) -> App {
+    app_in_real_time(
+        ModPlugin::new()
+            .with_mods_dir(dir)
+            .with_limits(relaxed_limits())
+            .with_compile_cache(cache.map(Path::to_path_buf)),
+    )
+}
+
+/// Wall time from the app's first frame to every mod running.
+fn time_to_running(dir: &Path, cache: Option<&Path>) -> (Duration, bool) {
+    let mut app = app_in(dir, cache);
+    let started = Instant::now();
+    let failed = load(&mut app);
+    let took = started.elapsed();
+    assert!(failed.is_empty(), "{failed:?}");
+    let cached = app
+        .world()
+        .resource::<ModRegistry>()
+        .mods()
+        .all(|m| m.compiled_from_cache);
+    (took, cached)
+}
+
+fn cold_and_cached() {
+    println!("loading one mod: cold (compiled) and cached (from the disk cache)");
+    println!(
+        "{:>10} {:>10} {:>12} {:>12} {:>14}",
+        "mod", "size (KB)", "cold (ms)", "cached (ms)", "cached / cold"
+    );
+    let big = big_mod(BIG.0, BIG.1, 7);
+    for (name, bytes) in [("rust", mod_bytes("mover")), ("big", big)] {
+        let dir = mods_folder();
+        std::fs::write(dir.join(format!("{name}.wasm")), &bytes).unwrap();
+        let cache = mods_folder();
+        let (cold, from_cache) = time_to_running(&dir, Some(&cache));
+        assert!(!from_cache);
+        // The best of three: the cached load is short enough for noise.
+        let cached = (0..3)
+            .map(|_| {
+                let (t, from_cache) = time_to_running(&dir, Some(&cache));
+                assert!(from_cache, "the second start found the cache");
+                t
+            })
+            .min()
+            .unwrap();
+        println!(
+            "{name:>10} {:>10} {:>12.1} {:>12.1} {:>14.3}",
+            bytes.len() / 1000,
+            ms(cold),
+            ms(cached),
+            cached.as_secs_f64() / cold.as_secs_f64()
+        );
+    }
+}
+
+/// Frame times of an app running the mover while nothing loads, then
+/// while the big mod compiles beside it.
+fn frames_while_compiling() {
+    let dir = mods_folder();
+    std::fs::write(dir.join("mover.wasm"), mod_bytes("mover")).unwrap();
+    let mut app = app_in_real_time(
+        ModPlugin::new()
+            .with_mods_dir(&dir)
+            .with_limits(relaxed_limits())
+            .with_compile_cache(None)
+            .with_config("mover", mover_config(1000, false, "mover")),
+    );
+    load(&mut app);
+    let step = Duration::from_millis(16);
+    let frame = |app: &mut App| {
+        let t = Instant::now();
+        app.update();
+        let took = t.elapsed();
+        std::thread::sleep(step.saturating_sub(took));
+        took
+    };
+    let mut normal: Vec<Duration> = (0..300).map(|_| frame(&mut app)).collect();
+    std::fs::write(dir.join("big.wasm"), big_mod(BIG.0, BIG.1, 8)).unwrap();
+    let mut compiling = Vec::new();
+    loop {
+        let took = frame(&mut app);
+        let big = app.world().resource::<ModRegistry>().get("big").cloned();
+        match big.as_ref().map(|m| (m.status, m.phase)) {
+            Some((_, Some(LoadPhase::Compiling))) => compiling.push(took),
+            Some((ModStatus::Running, _)) => break,
+            _ => {}
+        }
+    }
+    normal.sort();
+    compiling.sort();
+    let median = |v: &[Duration]| v[v.len() / 2];
+    let longest = |v: &[Duration]| *v.last().unwrap();
+    let p99 = |v: &[Duration]| v[v.len() * 99 / 100];
+    println!("frames of a game running the mover (1000 entities), 60 a second");
+    println!(
+        "{:>28} {:>8} {:>12} {:>12} {:>12}",
+        "", "frames", "median (ms)", "p99 (ms)", "longest (ms)"
+    );
+    for (what, v) in [
+        ("nothing loading", &normal),
+        ("a big mod compiling", &compiling),
+    ] {
+        println!(
+            "{what:>28} {:>8} {:>12.3} {:>12.3} {:>12.3}",
+            v.len(),
+            ms(median(v)),
+            ms(p99(v)),
+            ms(longest(v))
+        );
+    }
+    println!(
+        "longest frame while compiling, over the longest normal one: {:+.3} ms",
+        ms(longest(&compiling)) - ms(longest(&normal))
+    );
+}
+
+/// This process's resident memory, from the kernel.
+fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// `idle` made distinct: a custom section holding `i`, so each file is
+/// compiled and kept on its own, as different mods would be.
+fn distinct_idle(i: usize) -> Vec<u8> {
+    let mut bytes = mod_bytes("idle");
+    let name = b"distinct";
+    let payload = (i as u64).to_le_bytes();
+    bytes.push(0);
+    bytes.push((1 + name.len() + payload.len()) as u8);
+    bytes.push(name.len() as u8);
+    bytes.extend_from_slice(name);
+    bytes.extend_from_slice(&payload);
+    bytes
+}
+
+/// Each count of mods is measured in a process of its own, so memory freed
+/// by one measure is not counted in the next.
+fn memory_per_idle_mod() {
+    println!("memory per idle mod (distinct files, each compiled on its own)");
+    println!(
+        "{:>6} {:>28} {:>28} {:>26}",
+        "mods",
+        "resident / mod, compiled (KB)",
+        "resident / mod, cached (KB)",
+        "linear memory / mod (KB)"
+    );
+    let child = |n: usize, cache: &str| {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["memory-child", &n.to_string(), cache])
+            .output()
+            .expect("cannot run the benchmark again");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let line = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let figures: Vec<f64> = line.split(' ').filter_map(|f| f.parse().ok()).collect();
+        (figures[0], figures[1])
+    };
+    for n in [1usize, 10, 100] {
+        let (compiled, linear) = child(n, "-");
+        let cache = mods_folder();
+        let cache = cache.to_str().unwrap();
+        child(n, cache);
+        let (cached, _) = child(n, cache);
+        println!("{n:>6} {compiled:>29.0} {cached:>28.0} {linear:>26.0}");
+    }
+    println!("(resident: the process's growth with the mods loaded, compiled code included)");
+}
+
+/// One measure of [`memory_per_idle_mod`]: `n` distinct idle mods, compiled
+/// or from `cache`; prints resident and linear memory per mod in KB.
+fn memory_child(n: usize, cache: Option<std::path::PathBuf>) {
+    let dir = mods_folder();
+    let mut plugin = ModPlugin::new()
+        .with_mods_dir(&dir)
+        .with_compile_cache(cache);
+    for i in 0..n {
+        let stem = format!("idle-{i:03}");
+        std::fs::write(dir.join(format!("{stem}.wasm")), distinct_idle(i)).unwrap();
+        let config = rmp_serde::to_vec_named(&BTreeMap::from([("name", &stem)])).unwrap();
+        plugin = plugin.with_config(stem, config);
+    }
+    // The baseline: an app with the engine, workers and Bevy, and no mods.
+    let mut base = app_with(ModPlugin::new().with_mods_dir(mods_folder()));
+    load(&mut base);
+    frames(&mut base, 30);
+    let before = resident_bytes().unwrap_or(0);
+    let mut app = app_with(plugin);
+    load(&mut app);
+    frames(&mut app, 30);
+    let after = resident_bytes().unwrap_or(0);
+    let registry = app.world().resource::<ModRegistry>();
+    assert_eq!(registry.running().count(), n);
+    let linear: u64 = registry.mods().map(|m| m.cost.memory_bytes).sum();
+    println!(
+        "{:.0} {:.0}",
+        after.saturating_sub(before) as f64 / n as f64 / 1024.0,
+        linear as f64 / n as f64 / 1024.0
+    );
+}
