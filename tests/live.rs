@@ -108,7 +108,7 @@ fn a_mod_dropped_into_the_folder_starts_ticking_after_the_others() {
 
 #[test]
 fn a_changed_greeter_keeps_its_count_and_runs_its_new_code() {
-    let dir = folder_with(&[("greeter", "greeter.wasm")]);
+    let dir = folder_with(&[("greeter", "greeter.wasm"), ("mover", "mover.wasm")]);
     let mut app = watched(&dir);
     assert!(load(&mut app).is_empty());
     assert_eq!(join(&mut app, "Ada"), ("Welcome, Ada!".into(), 1));
@@ -133,6 +133,42 @@ fn a_changed_greeter_keeps_its_count_and_runs_its_new_code() {
         entities,
         "its entities stay"
     );
+    let order: Vec<String> = app
+        .world()
+        .resource::<ModRegistry>()
+        .mods()
+        .map(|m| m.id.clone())
+        .collect();
+    assert_eq!(
+        order,
+        ["greeter", "mover"],
+        "the new version keeps its place"
+    );
+}
+
+/// The greeter as if built against another minor version of the WIT
+/// package: every `@0.1.0` in its names is `@0.2.0` (the same length, so
+/// the component is otherwise intact).
+fn greeter_for_next_wit() -> Vec<u8> {
+    let mut bytes = mod_bytes("greeter");
+    let (old, new) = (b"bevy-wasm:mods/", b"@0.1.0");
+    let mut i = 0;
+    let mut changed = 0;
+    while i + old.len() < bytes.len() {
+        if bytes[i..].starts_with(old) {
+            let rest = i + old.len();
+            let end = (rest..bytes.len().min(rest + 64)).find(|&j| bytes[j..].starts_with(new));
+            if let Some(at) = end {
+                bytes[at + 3] = b'2';
+                changed += 1;
+                i = at + new.len();
+                continue;
+            }
+        }
+        i += 1;
+    }
+    assert!(changed > 0, "the greeter names its WIT package");
+    bytes
 }
 
 /// The entities a mod owns.
@@ -160,11 +196,24 @@ fn a_broken_update_leaves_the_running_version_as_it_was() {
     let noise: Vec<u8> = (0..50_000u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
-    for (bytes, hook) in [(noise, Hook::Load), (mod_bytes("hostile"), Hook::Init)] {
+    for (bytes, hook, why) in [
+        (noise, Hook::Load, "not a WebAssembly file"),
+        (
+            greeter_for_next_wit(),
+            Hook::Load,
+            "built for bevy-wasm:mods@0.2.0",
+        ),
+        (mod_bytes("hostile"), Hook::Init, ""),
+    ] {
         put(&dir, "greeter.wasm", &bytes);
         let refused = until::<ModUpdateRefused>(&mut app, WAIT, |_, seen| !seen.is_empty());
         assert_eq!(refused[0].id, "greeter");
         assert_eq!(refused[0].fault.hook, hook, "{}", refused[0].fault);
+        assert!(
+            refused[0].fault.message.contains(why),
+            "{}",
+            refused[0].fault
+        );
         let greeter = info(&app, "greeter");
         assert_eq!(
             (greeter.status, greeter.version.as_str(), greeter.faults),
