@@ -141,9 +141,15 @@ fn main() {
         let name = escape(&m.name);
         let file = m.file.display().to_string();
         let file = escape(&file);
-        match &m.last_error {
-            None => println!("  {name} {} [{:?}] {file}", m.version, m.status),
-            Some(f) => println!("  {name} [{:?}] {file}: {f}", m.status),
+        println!("  {name} {} [{:?}] {file}", escape(&m.version), m.status);
+        if let Some(f) = &m.last_error {
+            println!(
+                "    {} fault(s), {} recovery(ies); last: {f}",
+                m.faults, m.recoveries
+            );
+        }
+        if let Some(f) = &m.update_refused {
+            println!("    a newer file was refused, this version runs on: {f}");
         }
         if let Some(took) = m.load_time {
             let how = if m.compiled_from_cache {

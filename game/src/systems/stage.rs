@@ -513,8 +513,11 @@ impl Stager<'_> {
             .ok_or_else(|| format!("`{}` is not registered for reflection", c.name))?;
         let dynamic = value::from_msgpack(bytes, registration, self.registry, self.depth)
             .map_err(|e| format!("`{}`: {e}", c.name))?;
-        (c.ops.from_reflect)(&*dynamic)
-            .ok_or_else(|| format!("`{}`: the value does not fit the type", c.name))
+        (c.ops.from_reflect)(&*dynamic).ok_or_else(|| {
+            let why = value::missing_field(&*dynamic, registration, self.registry)
+                .unwrap_or_else(|| "the value does not fit the type".into());
+            format!("`{}`: {why}", c.name)
+        })
     }
 
     /// A batch column checked against `rows`, with each row's encoded size

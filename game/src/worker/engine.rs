@@ -145,9 +145,9 @@ impl Runtime {
     fn link(&self, component: &Component) -> Result<bindings::GameModPre<HostState>, Fault> {
         check_world(&self.engine, component).map_err(invalid)?;
         let pre = self.linker.instantiate_pre(component).map_err(|e| {
-            invalid(format!(
-                "imports something this game does not provide: {}",
-                first_line(&e)
+            invalid(import_refused(
+                &first_line(&e),
+                &format!("{:#}", e.root_cause()),
             ))
         })?;
         bindings::GameModPre::new(pre)
@@ -265,6 +265,37 @@ pub(crate) fn read_mod_file(path: &Path, folder: &Path, max: u64) -> Result<Vec<
     Ok(bytes)
 }
 
+/// Why a mod's import was refused, from wasmtime's words (`component
+/// imports instance `wasi:http/types@0.2.3`, but ...` and its root cause),
+/// with what a modder can do about it.
+fn import_refused(context: &str, cause: &str) -> String {
+    let Some(name) = context.split('`').nth(1) else {
+        return format!("imports something this game does not provide: {context}");
+    };
+    let advice = if name.starts_with("wasi:http/") {
+        "mods get no network. A JavaScript mod made with componentize-js imports it \
+         unless built without its HTTP features (`-d http fetch-event`)"
+    } else if name.starts_with("wasi:sockets/") {
+        "mods get no network; build the mod without networking"
+    } else if name.starts_with("wasi:") {
+        "mods get WASI 0.2 (preview 2) without network, HTTP or other proposals; \
+         build for `wasm32-wasip2` or another WASI 0.2 target"
+    } else if name.starts_with(WIT_PACKAGE) {
+        "rebuild the mod against this game's WIT package"
+    } else {
+        "a mod may import only this game's WIT package and WASI 0.2 interfaces"
+    };
+    let why = if cause == context || cause.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", crate::text::escape(cause))
+    };
+    format!(
+        "imports `{}`, which this game does not provide{why}: {advice}",
+        crate::text::escape(name)
+    )
+}
+
 /// Tells a core module, a component and anything else apart by the header.
 fn check_header(bytes: &[u8]) -> Result<(), String> {
     if bytes.is_empty() {
@@ -352,6 +383,38 @@ mod tests {
                 .contains("core")
         );
         assert!(check_header(b"\0asm\x0d\0\x01\0").is_ok());
+    }
+
+    #[test]
+    fn a_refused_import_is_named_with_what_to_do() {
+        let said = |name: &str| {
+            import_refused(
+                &format!(
+                    "component imports instance `{name}`, but a matching implementation \
+                     was not found in the linker"
+                ),
+                "",
+            )
+        };
+        let http = said("wasi:http/types@0.2.3");
+        assert!(
+            http.starts_with("imports `wasi:http/types@0.2.3`, which this game does not provide")
+                && http.contains("-d http fetch-event"),
+            "{http}"
+        );
+        assert!(said("wasi:sockets/tcp@0.2.0").contains("no network"));
+        assert!(said("wasi:nn/graph@0.2.0").contains("WASI 0.2"));
+        assert!(said("bevy-wasm:mods/future@0.1.0").contains("rebuild the mod"));
+        assert!(said("acme:thing/x").contains("only this game's WIT package"));
+        let typed = import_refused(
+            "component imports instance `wasi:cli/stdout@0.2.0`, but a matching \
+             implementation was not found in the linker",
+            "instance export `get-stdout` has the wrong type",
+        );
+        assert!(
+            typed.contains("(instance export `get-stdout` has the wrong type)"),
+            "{typed}"
+        );
     }
 
     #[test]

@@ -134,7 +134,7 @@ impl Instance {
         bounds.renew(&mut store);
         let bindings = pre
             .instantiate(&mut store)
-            .map_err(|e| fault(Hook::Load, &e))?;
+            .map_err(|e| fault(Hook::Load, &e, store.data().lines.last_words()))?;
         let mut instance = Self {
             store,
             bindings,
@@ -165,6 +165,7 @@ impl Instance {
         hook: Hook,
         f: impl FnOnce(&GameMod, &mut Store<HostState>) -> wasmtime::Result<Result<R, types::ModError>>,
     ) -> Result<R, Fault> {
+        self.store.data().lines.clear_tail();
         let start = Instant::now();
         let result = f(&self.bindings, &mut self.store);
         let elapsed = start.elapsed();
@@ -183,7 +184,7 @@ impl Instance {
                 hook,
                 message: state::describe(&e),
             }),
-            Err(e) => Err(fault(hook, &e)),
+            Err(e) => Err(fault(hook, &e, self.store.data().lines.last_words())),
         }
     }
 
@@ -291,7 +292,11 @@ impl Instance {
 /// Names the kind of a guest failure from wasmtime's error.
 /// The message starts with the cause (the trap, or the limit hit), then the
 /// guest backtrace when wasmtime has one.
-fn fault(hook: Hook, e: &wasmtime::Error) -> Fault {
+/// The fault a failed call into the guest is: its kind, a message a
+/// modder can act on (what the mod wrote to stderr before it trapped, such
+/// as a panic message or an uncaught exception's traceback, then the trap
+/// and the guest's backtrace).
+fn fault(hook: Hook, e: &wasmtime::Error, last_words: Option<String>) -> Fault {
     let cause = format!("{:#}", e.root_cause());
     let trap = e.downcast_ref::<wasmtime::Trap>();
     let kind = match trap {
@@ -303,7 +308,16 @@ fn fault(hook: Hook, e: &wasmtime::Error) -> Fault {
     let mut message = match trap {
         Some(wasmtime::Trap::Interrupt) => "stopped at its time limit".to_string(),
         Some(wasmtime::Trap::OutOfFuel) => "stopped when its fuel ran out".to_string(),
-        Some(trap) => format!("wasm trap: {trap}"),
+        Some(trap) => {
+            let trap = match trap.to_string() {
+                t if t.starts_with("wasm trap") => t,
+                t => format!("wasm trap: {t}"),
+            };
+            match last_words.filter(|_| kind == FaultKind::Trap) {
+                Some(words) => format!("{words}\n({trap})"),
+                None => trap,
+            }
+        }
         // The cause alone: the error's own text repeats the backtrace.
         None => cause,
     };

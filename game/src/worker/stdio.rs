@@ -13,14 +13,59 @@ const MAX_LINE: usize = 4096;
 
 /// Log lines a mod may still write this tick; the worker refills it before
 /// each tick. The first line over the budget is replaced by one warning,
-/// the rest are dropped, so a mod cannot flood the game's log.
+/// the rest are dropped, so a mod cannot flood the game's log. It also
+/// keeps the last lines the mod wrote to stderr during the current call,
+/// logged or not: a panic message or an uncaught exception's traceback
+/// that explains a trap (see [`LineBudget::last_words`]).
 #[derive(Clone, Default)]
 pub(crate) struct LineBudget {
     left: Arc<AtomicUsize>,
     cap: Arc<AtomicUsize>,
+    tail: Arc<Mutex<std::collections::VecDeque<String>>>,
 }
 
+/// Stderr lines kept for a fault's message, and how long each may be.
+const TAIL_LINES: usize = 24;
+const TAIL_LINE: usize = 512;
+
 impl LineBudget {
+    /// Forgets the stderr lines of earlier calls.
+    pub(crate) fn clear_tail(&self) {
+        if let Ok(mut tail) = self.tail.lock() {
+            tail.clear();
+        }
+    }
+
+    fn keep(&self, line: &str) {
+        // Rust's panic handler suggests an environment variable a mod
+        // cannot set; its backtrace is in the fault anyway.
+        if line.starts_with("note: run with `RUST_BACKTRACE=1`") {
+            return;
+        }
+        let Ok(mut tail) = self.tail.lock() else {
+            return;
+        };
+        if tail.len() == TAIL_LINES {
+            tail.pop_front();
+        }
+        let mut line = line.to_string();
+        crate::text::cut(&mut line, TAIL_LINE);
+        tail.push_back(line);
+    }
+
+    /// What the mod last wrote to stderr in this call, a line each (cut,
+    /// not yet escaped), or `None` when it wrote nothing.
+    pub(crate) fn last_words(&self) -> Option<String> {
+        let tail = self.tail.lock().ok()?;
+        let words = tail
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join("\n");
+        let words = words.trim_matches('\n');
+        (!words.is_empty()).then(|| words.to_string())
+    }
+
     pub(crate) fn refill(&self, lines: usize) {
         self.cap.store(lines, Ordering::Relaxed);
         self.left.store(lines + 1, Ordering::Relaxed);
@@ -79,11 +124,14 @@ impl LogPipe {
     }
 
     fn emit(&self, line: &[u8]) {
+        let text = String::from_utf8_lossy(line);
+        if self.stderr {
+            self.budget.keep(&text);
+        }
+        let text = crate::text::escape(&text);
         if !self.budget.take(&self.mod_id) {
             return;
         }
-        let text = String::from_utf8_lossy(line);
-        let text = crate::text::escape(&text);
         if self.stderr {
             tracing::warn!(target: "mod", mod_id = &*self.mod_id, stream = "stderr", "{text}");
         } else {
