@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the example mods for wasm32-wasip2 and puts them in assets/mods/,
-# the folder the game loads at start-up.
+# Builds the example mods and puts them in assets/mods/, the folder the game
+# loads at start-up: the Rust ones for wasm32-wasip2, the Python ones with
+# componentize-py (mods/python/build.sh installs it, pinned, on first use).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rustup target add wasm32-wasip2 >/dev/null 2>&1 || rustup target add wasm32-wasip2
@@ -9,4 +10,6 @@ mkdir -p assets/mods
 for m in mover greeter raw_spinner; do
     cp "target/mods/wasm32-wasip2/release/$m.wasm" assets/mods/
 done
+bash mods/python/build.sh
+cp target/mods-py/*_py.wasm assets/mods/
 ls -l assets/mods/*.wasm

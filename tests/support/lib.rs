@@ -347,3 +347,19 @@ pub fn big_mod(functions: u32, ops: u32, seed: u32) -> Vec<u8> {
     bytes.extend_from_slice(&module);
     bytes
 }
+
+/// Builds the Python example mods (`bash mods/python/build.sh`, which
+/// installs its pinned toolchain on first use), once per test process, and
+/// returns the folder holding `mover_py.wasm`, `greeter_py.wasm` and
+/// `next/greeter_py.wasm`.
+pub fn python_mods() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let status = Command::new("bash")
+            .arg(root().join("mods/python/build.sh"))
+            .status()
+            .expect("cannot run mods/python/build.sh");
+        assert!(status.success(), "building the Python mods failed");
+        root().join("target/mods-py")
+    })
+}

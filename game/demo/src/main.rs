@@ -88,6 +88,11 @@ fn main() {
         ModPlugin::new()
             .with_mods_dir(&args.mods)
             .with_compile_cache(args.cache.clone())
+            // The greeters in Rust and in Python both keep a `Badge` and
+            // send `greeting`s: the game opens those names to every mod.
+            .with_shared_name("Badge")
+            .with_shared_name("greeting")
+            .with_shared_name("badge-seen")
             .with_frame_mode(FrameMode::Lockstep),
         DemoPlugin,
     ))

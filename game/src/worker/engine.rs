@@ -180,9 +180,10 @@ fn lower_priority() {
 fn lower_priority() {}
 
 /// The compiler threads' nice value: the scheduler gives a thread of the
-/// default priority about ten times their share of a busy core.
+/// default priority about three times their share of a busy core, and a
+/// compile still gets a quarter of a core on a machine that is busy besides.
 #[cfg(target_os = "linux")]
-const COMPILER_NICE: i32 = 10;
+const COMPILER_NICE: i32 = 5;
 
 /// Where compiled mods are kept, and how much room they may take.
 pub(crate) struct CacheSpot {
