@@ -21,7 +21,11 @@ out=target/mods-py
 if [ ! -x "$py/venv/bin/componentize-py" ] ||
     [ "$("$py/venv/bin/componentize-py" --version 2>/dev/null)" != "componentize-py $COMPONENTIZE_PY" ]; then
     echo "installing componentize-py $COMPONENTIZE_PY into $py/venv" >&2
-    python3 -m venv "$py/venv"
+    python3 -m venv "$py/venv" || {
+        echo "python3 cannot make a virtual environment: install its venv module" \
+            "(on Debian and Ubuntu: apt-get install python3-venv)" >&2
+        exit 1
+    }
     "$py/venv/bin/pip" install --quiet --disable-pip-version-check "componentize-py==$COMPONENTIZE_PY"
 fi
 if [ ! -f "$py/site/msgpack-$MSGPACK.dist-info/METADATA" ]; then
