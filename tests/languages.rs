@@ -119,7 +119,7 @@ fn the_python_greeter_keeps_its_count_across_a_live_update() {
     std::fs::write(dir.join("greeter_py.wasm"), python("greeter")).unwrap();
     let mut app = app_with(plugin(&dir));
     assert!(load(&mut app).is_empty());
-    let mut join = |app: &mut App, name: &str| -> Greeting {
+    let join = |app: &mut App, name: &str| -> Greeting {
         app.world_mut().write_message(PlayerJoined {
             name: name.into(),
             level: 1,

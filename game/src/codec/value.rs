@@ -263,6 +263,20 @@ mod tests {
             "invalid type: string \"just a string\", expected Body (a map keyed by field name)"
         );
 
+        // Any number that fits is taken for a numeric field.
+        #[derive(serde::Serialize)]
+        struct IntPos {
+            pos: BTreeMap<&'static str, i64>,
+            name: &'static str,
+            tags: Vec<u8>,
+        }
+        let ints = IntPos {
+            pos: BTreeMap::from([("x", 1), ("y", -2)]),
+            name: "n",
+            tags: vec![7],
+        };
+        assert!(decode_body(&ints).is_ok(), "{:?}", decode_body(&ints).err());
+
         // A field left out decodes, and is named when the value is made.
         let partial = decode_body(&BTreeMap::from([("name", "x")])).unwrap();
         let mut registry = TypeRegistry::default();
@@ -272,5 +286,25 @@ mod tests {
             missing_field(&*partial, registration, &registry).unwrap(),
             "field `pos` (Pos) is missing"
         );
+    }
+
+    #[derive(Reflect, Debug, PartialEq)]
+    enum Shape {
+        Circle,
+        Rect { w: f32 },
+    }
+
+    #[test]
+    fn enums_are_a_variant_name_or_a_map_of_one_variant() {
+        use std::collections::BTreeMap;
+        let mut registry = TypeRegistry::default();
+        registry.register::<Shape>();
+        let mut out = Vec::new();
+        to_msgpack(&Shape::Circle, &registry, &mut out).unwrap();
+        assert_eq!(rmp_serde::from_slice::<String>(&out).unwrap(), "Circle");
+        out.clear();
+        to_msgpack(&Shape::Rect { w: 2.0 }, &registry, &mut out).unwrap();
+        let rect: BTreeMap<String, BTreeMap<String, f32>> = rmp_serde::from_slice(&out).unwrap();
+        assert_eq!(rect["Rect"]["w"], 2.0);
     }
 }
