@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds the example mods and puts them in assets/mods/, the folder the game
 # loads at start-up: the Rust ones for wasm32-wasip2, the Python ones with
-# componentize-py (mods/python/build.sh installs it, pinned, on first use).
+# componentize-py and the JavaScript ones with componentize-js
+# (mods/python/build.sh and mods/js/build.sh install them, pinned, on first
+# use).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rustup target add wasm32-wasip2 >/dev/null 2>&1 || rustup target add wasm32-wasip2
@@ -12,4 +14,6 @@ for m in mover greeter raw_spinner; do
 done
 bash mods/python/build.sh
 cp target/mods-py/*_py.wasm assets/mods/
+bash mods/js/build.sh
+cp target/mods-js/*_js.wasm assets/mods/
 ls -l assets/mods/*.wasm

@@ -1,8 +1,9 @@
 //! The example mods written in Python (`mods/python/`, on the guest
-//! library `mod-api/python/bevy_mods`) pass the tests the Rust ones pass:
-//! positions after N frames, the nested event round trip, state across a
-//! live update, and beside the Rust mods. A Python exception reaches the
-//! registry with its traceback.
+//! library `mod-api/python/bevy_mods`) and in JavaScript (`mods/js/`, on
+//! `mod-api/js/bevy-mods.js`) pass the tests the Rust ones pass: positions
+//! after N frames, the nested event round trip, state across a live update,
+//! and beside the Rust mods. An exception reaches the registry with its
+//! traceback or stack.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -15,10 +16,34 @@ use demo_game::PlayerJoined;
 use mod_tests::*;
 use serde::Deserialize;
 
-/// A built Python mod's bytes: `mover`, `greeter`, or `next/greeter`.
-fn python(name: &str) -> Vec<u8> {
-    let path = python_mods().join(format!("{name}_py.wasm"));
-    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+/// A language other than Rust: its file suffix and where its mods are built.
+struct Lang {
+    suffix: &'static str,
+    built: fn() -> &'static Path,
+}
+
+const LANGS: [Lang; 2] = [
+    Lang {
+        suffix: "py",
+        built: python_mods,
+    },
+    Lang {
+        suffix: "js",
+        built: js_mods,
+    },
+];
+
+impl Lang {
+    /// A built mod's bytes: `mover`, `greeter`, or `next/greeter`.
+    fn bytes(&self, name: &str) -> Vec<u8> {
+        let path = (self.built)().join(format!("{name}_{}.wasm", self.suffix));
+        std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+    }
+
+    /// The mod's id (file stem) for example `name`.
+    fn id(&self, name: &str) -> String {
+        format!("{name}_{}", self.suffix)
+    }
 }
 
 fn plugin(dir: &Path) -> ModPlugin {
@@ -28,25 +53,29 @@ fn plugin(dir: &Path) -> ModPlugin {
 }
 
 #[test]
-fn the_python_mover_moves_exactly_like_the_rust_mover_beside_it() {
+fn the_python_and_javascript_movers_move_exactly_like_the_rust_mover_beside_them() {
     for read_write in [false, true] {
         let dir = mods_folder();
         std::fs::write(dir.join("mover.wasm"), mod_bytes("mover")).unwrap();
-        std::fs::write(dir.join("mover_py.wasm"), python("mover")).unwrap();
-        let mut app = app_with(
-            plugin(&dir)
-                .with_config("mover", mover_config(12, read_write, "mover"))
-                .with_config("mover_py", mover_config(12, read_write, "mover-py")),
-        );
+        let mut plugin = plugin(&dir).with_config("mover", mover_config(12, read_write, "mover"));
+        let mut ids = vec!["mover".to_string()];
+        for lang in &LANGS {
+            let id = lang.id("mover");
+            std::fs::write(dir.join(format!("{id}.wasm")), lang.bytes("mover")).unwrap();
+            let name = format!("mover-{}", lang.suffix);
+            plugin = plugin.with_config(id.clone(), mover_config(12, read_write, &name));
+            ids.push(id);
+        }
+        let mut app = app_with(plugin);
         let failed = load(&mut app);
         assert!(failed.is_empty(), "{failed:?}");
         frames(&mut app, 40);
-        for id in ["mover", "mover_py"] {
+        for id in &ids {
             let m = info(&app, id);
             assert_eq!((m.status, m.faults), (ModStatus::Running, 0), "{m:?}");
             assert_mover_exact(app.world_mut(), id, 12, m.ticks);
         }
-        assert_eq!(info(&app, "mover_py").name, "mover-py");
+        assert_eq!(info(&app, "mover_js").name, "mover-js");
     }
 }
 
@@ -101,22 +130,32 @@ fn greet(file: &str, bytes: &[u8]) -> (Vec<Greeting>, Vec<Badge>) {
 }
 
 #[test]
-fn the_python_greeter_answers_with_the_same_nested_events_as_the_rust_greeter() {
+fn the_python_and_javascript_greeters_answer_with_the_same_nested_events_as_the_rust_one() {
     let (rust, rust_badges) = greet("greeter.wasm", &mod_bytes("greeter"));
-    let (python, python_badges) = greet("greeter_py.wasm", &python("greeter"));
     assert_eq!(rust.len(), 3);
-    assert_eq!(python, rust);
-    assert_eq!(python_badges, rust_badges);
     assert_eq!(
-        python.last().map(|g| (g.text.as_str(), g.count)),
+        rust.last().map(|g| (g.text.as_str(), g.count)),
         Some(("Welcome, edsger!", 3))
     );
+    for lang in &LANGS {
+        let file = format!("{}.wasm", lang.id("greeter"));
+        let (greetings, badges) = greet(&file, &lang.bytes("greeter"));
+        assert_eq!(greetings, rust, "{file}");
+        assert_eq!(badges, rust_badges, "{file}");
+    }
 }
 
 #[test]
-fn the_python_greeter_keeps_its_count_across_a_live_update() {
+fn the_python_and_javascript_greeters_keep_their_count_across_a_live_update() {
+    for lang in &LANGS {
+        greeter_keeps_its_count_across_a_live_update(lang);
+    }
+}
+
+fn greeter_keeps_its_count_across_a_live_update(lang: &Lang) {
+    let id = lang.id("greeter");
     let dir = mods_folder();
-    std::fs::write(dir.join("greeter_py.wasm"), python("greeter")).unwrap();
+    std::fs::write(dir.join(format!("{id}.wasm")), lang.bytes("greeter")).unwrap();
     let mut app = app_with(plugin(&dir));
     assert!(load(&mut app).is_empty());
     let join = |app: &mut App, name: &str| -> Greeting {
@@ -139,20 +178,20 @@ fn the_python_greeter_keeps_its_count_across_a_live_update() {
     assert_eq!(join(&mut app, "Ada").count, 1);
     assert_eq!(join(&mut app, "Bo").count, 2);
 
-    let tmp = dir.join(".greeter_py.part");
-    std::fs::write(&tmp, python("next/greeter")).unwrap();
-    std::fs::rename(&tmp, dir.join("greeter_py.wasm")).unwrap();
+    let tmp = dir.join(format!(".{id}.part"));
+    std::fs::write(&tmp, lang.bytes("next/greeter")).unwrap();
+    std::fs::rename(&tmp, dir.join(format!("{id}.wasm"))).unwrap();
     let started = Instant::now();
     while drain::<ModUpdated>(&mut app).is_empty() {
         assert!(
             started.elapsed() < Duration::from_secs(300),
             "not updated: {:?}",
-            info(&app, "greeter_py")
+            info(&app, &id)
         );
         std::thread::sleep(Duration::from_millis(5));
         app.update();
     }
-    let m = info(&app, "greeter_py");
+    let m = info(&app, &id);
     assert_eq!((m.version.as_str(), m.faults), ("0.2.0", 0), "{m:?}");
     let greeting = join(&mut app, "Cy");
     assert_eq!(
@@ -162,25 +201,41 @@ fn the_python_greeter_keeps_its_count_across_a_live_update() {
 }
 
 #[test]
-fn a_python_exception_reaches_the_registry_with_its_traceback() {
-    let dir = mods_folder();
-    std::fs::write(dir.join("mover_py.wasm"), python("mover")).unwrap();
-    // A count the mover cannot compare with a number: a TypeError in `tick`.
-    let config = rmp_serde::to_vec_named(&BTreeMap::from([("count", "many")])).unwrap();
-    let mut app = app_with(plugin(&dir).with_config("mover_py", config));
-    let mut failed = load(&mut app);
-    failed.extend(frames_collecting::<ModFailed>(&mut app, 3));
-    let fault = &failed.first().expect("the mod faulted").fault;
-    assert_eq!(
-        (fault.kind, fault.hook),
-        (FaultKind::ModError, Hook::Tick),
-        "{fault}"
-    );
-    for says in ["Traceback (most recent call last)", "app.py", "TypeError"] {
-        assert!(
-            fault.message.contains(says),
-            "`{says}` in: {}",
-            fault.message
+fn an_exception_reaches_the_registry_with_its_traceback_or_stack() {
+    // A count that is not a number: Python's comparison raises a TypeError
+    // in `tick`; the JavaScript mover checks it and throws one.
+    for (lang, says) in [
+        (
+            &LANGS[0],
+            &["Traceback (most recent call last)", "app.py", "TypeError"][..],
+        ),
+        (
+            &LANGS[1],
+            &["TypeError: count must be a number", "mover.js"][..],
+        ),
+    ] {
+        let id = lang.id("mover");
+        let dir = mods_folder();
+        std::fs::write(dir.join(format!("{id}.wasm")), lang.bytes("mover")).unwrap();
+        let config = rmp_serde::to_vec_named(&BTreeMap::from([("count", "many")])).unwrap();
+        let mut app = app_with(plugin(&dir).with_config(id.clone(), config));
+        let mut failed = load(&mut app);
+        failed.extend(frames_collecting::<ModFailed>(&mut app, 3));
+        let fault = &failed
+            .first()
+            .unwrap_or_else(|| panic!("{id} faulted"))
+            .fault;
+        assert_eq!(
+            (fault.kind, fault.hook),
+            (FaultKind::ModError, Hook::Tick),
+            "{id}: {fault}"
         );
+        for says in says {
+            assert!(
+                fault.message.contains(says),
+                "`{says}` in: {}",
+                fault.message
+            );
+        }
     }
 }

@@ -365,3 +365,19 @@ pub fn python_mods() -> &'static Path {
         root().join("target/mods-py")
     })
 }
+
+/// Builds the JavaScript example mods (`bash mods/js/build.sh`, which
+/// installs its pinned toolchain on first use), once per test process, and
+/// returns the folder holding `mover_js.wasm`, `greeter_js.wasm` and
+/// `next/greeter_js.wasm`.
+pub fn js_mods() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let status = Command::new("bash")
+            .arg(root().join("mods/js/build.sh"))
+            .status()
+            .expect("cannot run mods/js/build.sh");
+        assert!(status.success(), "building the JavaScript mods failed");
+        root().join("target/mods-js")
+    })
+}
