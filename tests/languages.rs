@@ -101,6 +101,30 @@ struct Badge {
     names: Vec<String>,
 }
 
+/// Everything logged in this test process, as text without colours.
+fn captured_logs() -> &'static std::sync::Mutex<Vec<u8>> {
+    use std::sync::{Mutex, OnceLock};
+    static LOGS: OnceLock<&'static Mutex<Vec<u8>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs: &'static Mutex<Vec<u8>> = Box::leak(Box::new(Mutex::new(Vec::new())));
+        struct Sink(&'static Mutex<Vec<u8>>);
+        impl std::io::Write for Sink {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let _ = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || Sink(logs))
+            .try_init();
+        logs
+    })
+}
+
 /// Players join a greeter alone in its folder; what it answered and the
 /// badges it kept in the world.
 fn greet(file: &str, bytes: &[u8]) -> (Vec<Greeting>, Vec<Badge>) {
@@ -137,11 +161,25 @@ fn the_python_and_javascript_greeters_answer_with_the_same_nested_events_as_the_
         rust.last().map(|g| (g.text.as_str(), g.count)),
         Some(("Welcome, edsger!", 3))
     );
+    let logs = captured_logs();
     for lang in &LANGS {
-        let file = format!("{}.wasm", lang.id("greeter"));
+        let id = lang.id("greeter");
+        let file = format!("{id}.wasm");
         let (greetings, badges) = greet(&file, &lang.bytes("greeter"));
         assert_eq!(greetings, rust, "{file}");
         assert_eq!(badges, rust_badges, "{file}");
+        // What it logged, printed (`print`, `console.log`), under its id.
+        let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+        let ours: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains(&format!("mod_id=\"{id}\"")))
+            .collect();
+        for says in ["greeted edsger (3 so far)", "stdout works too: edsger"] {
+            assert!(
+                ours.iter().any(|l| l.contains(says)),
+                "`{says}` from {id}: {ours:#?}"
+            );
+        }
     }
 }
 

@@ -32,6 +32,7 @@ class Greeter extends Mod {
     const text = NEXT ? `Welcome back, ${name}!` : `Welcome, ${name}!`;
     emit('greeting', { text, count: this.count, player: { joined: [detail] } });
     log.info(`greeted ${name} (${this.count} so far)`);
+    console.log(`stdout works too: ${name}`);
   }
 
   tick() {

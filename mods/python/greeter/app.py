@@ -39,6 +39,7 @@ class Greeter(Mod):
         text = f"Welcome back, {name}!" if NEXT else f"Welcome, {name}!"
         emit("greeting", {"text": text, "count": self.count, "player": {"joined": [detail]}})
         log.info(f"greeted {name} ({self.count} so far)")
+        print(f"stdout works too: {name}")
 
     def tick(self, tick):
         # Report the badge as the world holds it (written last tick).
