@@ -35,7 +35,7 @@ fn with<R>(f: impl FnOnce(&mut dyn Mod) -> crate::Result<R>) -> Result<R, ModErr
 
 /// Input that did not decode is reported to the host, which blames its
 /// maker; the mod goes on. Any other error stands.
-fn reported(result: crate::Result<()>) -> crate::Result<()> {
+pub(crate) fn reported(result: crate::Result<()>) -> crate::Result<()> {
     match result {
         Err(crate::Error::BadInput { input, reason }) => {
             crate::events::reject(&input, &reason);

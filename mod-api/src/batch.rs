@@ -8,7 +8,7 @@
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
-use crate::__private::bindings::bevy_wasm::mods::entities as host;
+use crate::sys::entities as host;
 use mod_api_packed as packed;
 
 use crate::__private::bindings::bevy_wasm::mods::types::{
@@ -34,6 +34,14 @@ thread_local! {
 }
 
 packed::wit_scalar_conversions!(Scalar);
+
+/// Forgets the layouts and unwritable rows seen so far: natively, where
+/// one thread may run one test world after another.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn forget_layouts() {
+    LAYOUTS.with(|l| l.borrow_mut().clear());
+    NOT_WRITABLE.with(|n| n.borrow_mut().clear());
+}
 
 /// Which of a query's rows `ids` (as `query-batch` gave them) the mod may
 /// change: `None` when all, else a flag per row. Remembers the others, so

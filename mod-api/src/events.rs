@@ -3,7 +3,7 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::__private::bindings::bevy_wasm::mods::events as host;
+use crate::sys::events as host;
 use crate::error::{BadInput, Error, Result};
 
 /// An event delivered to the mod.

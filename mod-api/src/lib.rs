@@ -61,6 +61,9 @@ mod error;
 mod events;
 pub mod log;
 mod manifest;
+mod sys;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod testing;
 mod world;
 
 #[doc(hidden)]

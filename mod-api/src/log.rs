@@ -1,6 +1,6 @@
 //! Logging into the game's log, under the mod's name.
 
-use crate::__private::bindings::bevy_wasm::mods::log::{Level, log};
+use crate::sys::log::{Level, log};
 
 /// Logs a trace line.
 pub fn trace(message: impl AsRef<str>) {

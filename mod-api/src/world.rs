@@ -5,7 +5,7 @@
 //! are applied by the game after the tick, all together or not at all: if
 //! the tick fails, none of them happen.
 
-use crate::__private::bindings::bevy_wasm::mods::entities as host;
+use crate::sys::entities as host;
 use crate::component::{Bundle, Component, ComponentSet};
 use crate::error::Result;
 

@@ -121,3 +121,65 @@ impl Mod for Greeter {
 }
 
 register_mod!(Greeter);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mod_api::testing::TestWorld;
+
+    #[derive(Serialize)]
+    struct Joined {
+        name: &'static str,
+        level: u32,
+    }
+
+    #[test]
+    fn greets_each_player_with_nested_details_and_keeps_a_badge() {
+        let mut world = TestWorld::<Greeter>::new();
+        world.send("PlayerJoined", &Joined { name: "Ada", level: 3 });
+        world.tick().unwrap();
+        world.send("PlayerJoined", &Joined { name: "Bo", level: 1 });
+        world.run(2).unwrap();
+
+        let greetings: Vec<Greeting> = world.emitted_as("greeting");
+        assert_eq!(greetings.len(), 2);
+        assert_eq!(greetings[1].count, 2);
+        let detail = &greetings[0].player["joined"][0];
+        assert_eq!(detail["name"], Detail::Text("Ada".into()));
+        assert_eq!(detail["milestones"], Detail::List(vec![1, 2, 3]));
+        #[cfg(not(feature = "next"))]
+        assert_eq!(greetings[0].text, "Welcome, Ada!");
+
+        // The badge it wrote is read back the tick after.
+        let badges: Vec<Badge> = world.emitted_as("badge-seen");
+        assert_eq!(badges.last().unwrap().names, ["Ada", "Bo"]);
+        let [badge] = world.entities_owned_by_mod()[..] else {
+            panic!("one badge entity")
+        };
+        assert_eq!(world.get::<Badge>(badge).unwrap().greeted, 2);
+        assert!(world.logs().iter().any(|l| l.message == "greeted Bo (2 so far)"));
+    }
+
+    #[test]
+    fn a_reload_keeps_the_count() {
+        let mut world = TestWorld::<Greeter>::new();
+        world.send("PlayerJoined", &Joined { name: "Ada", level: 1 });
+        world.run(2).unwrap();
+        world.reload().unwrap();
+        world.send("PlayerJoined", &Joined { name: "Cy", level: 2 });
+        world.run(2).unwrap();
+        let greetings: Vec<Greeting> = world.emitted_as("greeting");
+        assert_eq!(greetings[1].count, 2);
+        assert_eq!(world.entities_owned_by_mod().len(), 1);
+    }
+
+    #[test]
+    fn a_payload_that_does_not_decode_is_blamed_on_the_game() {
+        let mut world = TestWorld::<Greeter>::new();
+        world.send("PlayerJoined", &"not a player");
+        world.tick().unwrap();
+        assert_eq!(world.rejects().len(), 1);
+        assert_eq!(world.rejects()[0].culprit, None);
+        assert!(world.emitted_as::<Greeting>("greeting").is_empty());
+    }
+}

@@ -111,3 +111,75 @@ impl Mod for Mover {
 }
 
 register_mod!(Mover);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mod_api::testing::TestWorld;
+
+    /// The game as the demo sets it up: both types read-write.
+    fn world() -> TestWorld<Mover> {
+        TestWorld::new().expose::<Position>().expose::<Velocity>()
+    }
+
+    #[test]
+    fn moves_each_entity_by_its_velocity_every_tick() {
+        let mut world = world();
+        world.run(6).unwrap();
+        let mine = world.entities_owned_by_mod();
+        assert_eq!(mine.len(), 10);
+        // Spawned in tick 0, moved by ticks 1 to 5.
+        for (i, e) in mine.iter().enumerate() {
+            let i = i as f32;
+            assert_eq!(
+                world.get::<Position>(*e),
+                Some(Position {
+                    x: i + 5.0,
+                    y: 5.0 * (i / 10.0)
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn both_batch_apis_move_alike_and_other_entities_stay() {
+        #[derive(Serialize)]
+        struct Config {
+            count: u32,
+            api: &'static str,
+        }
+        let mut a = world().config(&Config {
+            count: 40,
+            api: "update",
+        });
+        let mut b = world().config(&Config {
+            count: 40,
+            api: "read-write",
+        });
+        let rocks = [&mut a, &mut b].map(|w| {
+            w.spawn(&(Position { x: -1.0, y: -1.0 }, Velocity { x: 3.0, y: 3.0 }))
+        });
+        a.run(8).unwrap();
+        b.run(8).unwrap();
+        // 40 entities take three ticks: the game reserves 16 ids, then 32.
+        let positions = |w: &TestWorld<Mover>| {
+            w.entities_owned_by_mod()
+                .into_iter()
+                .map(|e| w.get::<Position>(e).unwrap())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(positions(&a).len(), 40);
+        assert_eq!(positions(&a), positions(&b));
+        assert_eq!(a.get::<Position>(rocks[0]), Some(Position { x: -1.0, y: -1.0 }));
+        assert_eq!(b.get::<Position>(rocks[1]), Some(Position { x: -1.0, y: -1.0 }));
+    }
+
+    #[test]
+    fn a_reload_spawns_no_more() {
+        let mut world = world();
+        world.run(2).unwrap();
+        world.reload().unwrap();
+        world.run(2).unwrap();
+        assert_eq!(world.entities_owned_by_mod().len(), 10);
+    }
+}
