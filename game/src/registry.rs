@@ -184,6 +184,15 @@ impl ModRegistry {
         self.mods().find(|m| m.id == id)
     }
 
+    /// The manifest of the mod with this id, as the game took it when the
+    /// mod last started or was updated; `None` before it first started.
+    pub fn manifest(&self, id: &str) -> Option<&crate::ModManifest> {
+        self.entries
+            .iter()
+            .find(|e| e.life.info().id == id)
+            .and_then(|e| e.slot.manifest.as_ref())
+    }
+
     /// The mod with this display name.
     pub fn get_by_name(&self, name: &str) -> Option<&ModInfo> {
         self.mods().find(|m| m.name == name)

@@ -139,12 +139,22 @@ pub trait Mod: 'static {
 #[macro_export]
 macro_rules! register_mod {
     ($ty:ty) => {
+        /// The mod, for a native build (one that runs its tests): what the
+        /// game would start.
+        #[doc(hidden)]
+        #[cfg(not(target_arch = "wasm32"))]
+        pub fn __mod_api_new_mod() -> impl $crate::Mod {
+            <$ty as ::core::default::Default>::default()
+        }
         const _: () = {
             type __ModApiEntry = $crate::__private::Adapter<$ty>;
             impl $crate::__private::Describe for $ty {
                 const NAME: &'static str = env!("CARGO_PKG_NAME");
                 const VERSION: &'static str = env!("CARGO_PKG_VERSION");
             }
+            // Natively (under `cargo test`) the crate exports nothing: its
+            // hooks run in a `mod_api::testing::TestWorld`.
+            #[cfg(target_arch = "wasm32")]
             $crate::__private::bindings::__export_game_mod!(
                 __ModApiEntry with_types_in $crate::__private::bindings
             );

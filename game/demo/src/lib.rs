@@ -1,10 +1,18 @@
 //! The demo game: its moddable types and the plugin that exposes them.
 //! They are what the bundled example mods, the tests and the benchmark use;
-//! a game of your own exposes its own types instead.
+//! a game of your own exposes its own types instead. Also the headless game
+//! loop and its console report, which the `demo-game` binary and `modkit`
+//! share.
 
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use bevy::app::ScheduleRunnerPlugin;
 use bevy::prelude::*;
+use bevy::time::TimeUpdateStrategy;
 
-use bevy_wasm_mods::{ModAccess, ModdingAppExt};
+use bevy_wasm_mods::prelude::*;
+use bevy_wasm_mods::{FrameMode, ModAccess, ModdingAppExt, escape};
 
 /// Where an entity is.
 #[derive(
@@ -94,4 +102,186 @@ impl Plugin for DemoPlugin {
             .add_moddable_component::<Health>(ModAccess::Read)
             .add_moddable_message::<PlayerJoined>();
     }
+}
+
+/// The mod plugin as the demo game sets it up: the mods in `mods`, compiled
+/// code kept in `cache`, lockstep frames (a run gives the same world every
+/// time), and the names the example greeters in every language share.
+pub fn mod_plugin(mods: &Path, cache: Option<PathBuf>) -> ModPlugin {
+    ModPlugin::new()
+        .with_mods_dir(mods)
+        .with_compile_cache(cache)
+        // The greeters in Rust, Python and JavaScript all keep a `Badge`
+        // and send `greeting`s: the game opens those names to every mod.
+        .with_shared_name("Badge")
+        .with_shared_name("greeting")
+        .with_shared_name("badge-seen")
+        .with_frame_mode(FrameMode::Lockstep)
+}
+
+/// The demo game without a window: a frame per [`App::update`], at a fixed
+/// step of 1/60 s, a player joining every 100 frames, and a console line
+/// for each change in a mod's life.
+pub fn headless_app(plugin: ModPlugin) -> App {
+    let mut app = App::new();
+    app.add_plugins((
+        MinimalPlugins.set(ScheduleRunnerPlugin::run_once()),
+        plugin,
+        DemoPlugin,
+    ))
+    // A fixed step, so a run is the same every time.
+    .insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_secs_f64(
+        1.0 / 60.0,
+    )))
+    .add_systems(Update, (greet_players, print_lifecycle));
+    app
+}
+
+/// Runs frames until no mod is loading; returns how long that took.
+/// Compiling is done at low priority: on a machine busy besides, a big
+/// mod's first load can take minutes (then it is cached).
+pub fn load_mods(app: &mut App, limit: Duration) -> Result<Duration, String> {
+    let started = Instant::now();
+    app.update();
+    while app.world().resource::<ModRegistry>().is_loading() {
+        if started.elapsed() > limit {
+            return Err(format!("mods did not finish loading in {limit:.0?}"));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+        app.update();
+    }
+    Ok(started.elapsed())
+}
+
+/// Prints each mod's state and costs, as the demo's summary does.
+pub fn print_mods(registry: &ModRegistry) {
+    for m in registry.mods() {
+        // A failed mod's name is its file's, which may hold anything.
+        let name = escape(&m.name);
+        let file = m.file.display().to_string();
+        let file = escape(&file);
+        println!("  {name} {} [{:?}] {file}", escape(&m.version), m.status);
+        if let Some(f) = &m.last_error {
+            println!(
+                "    {} fault(s), {} recovery(ies); last: {f}",
+                m.faults, m.recoveries
+            );
+        }
+        if let Some(f) = &m.update_refused {
+            println!("    a newer file was refused, this version runs on: {f}");
+        }
+        if let Some(took) = m.load_time {
+            let how = if m.compiled_from_cache {
+                "its compiled code from the cache"
+            } else {
+                "compiled"
+            };
+            println!("    loaded in {took:.1?}, {how}");
+        }
+        let c = &m.cost;
+        println!(
+            "    guest {:.1?} last tick, {:.1?} on average; main thread {:.1?}, {:.1?} on average",
+            c.guest_time, c.guest_time_avg, c.main_thread, c.main_thread_avg
+        );
+        println!(
+            "    {} bytes in, {} bytes out a tick; {} entities, {} bytes kept; {} KiB of memory",
+            c.bytes_in,
+            c.bytes_out,
+            c.entities,
+            c.state_bytes,
+            c.memory_bytes / 1024
+        );
+        println!(
+            "    {} ticks, {} events dropped, {} inputs cut, {} skipped, {} rejected by others",
+            m.ticks, c.events_dropped, c.inputs_cut, c.skipped_ticks, c.rejected_by_others
+        );
+    }
+}
+
+/// One line per change in a mod's life, as it happens, with its file.
+#[allow(clippy::too_many_arguments)]
+pub fn print_lifecycle(
+    mut loaded: MessageReader<ModLoaded>,
+    mut updated: MessageReader<ModUpdated>,
+    mut refused: MessageReader<ModUpdateRefused>,
+    mut unloaded: MessageReader<ModUnloaded>,
+    mut failed: MessageReader<ModFailed>,
+    mut recovered: MessageReader<ModRecovered>,
+    mut quarantined: MessageReader<ModQuarantined>,
+) {
+    let file = |f: &std::path::Path| escape(&f.display().to_string()).into_owned();
+    for m in loaded.read() {
+        println!(
+            "loaded: {} {} ({})",
+            escape(&m.name),
+            escape(&m.version),
+            file(&m.file)
+        );
+    }
+    for m in updated.read() {
+        println!(
+            "updated, state kept: {} {} ({})",
+            escape(&m.name),
+            escape(&m.version),
+            file(&m.file)
+        );
+    }
+    for m in refused.read() {
+        println!(
+            "update refused, the running version goes on: {}: {}",
+            file(&m.file),
+            m.fault
+        );
+    }
+    for m in unloaded.read() {
+        println!(
+            "unloaded: {} ({}), {} entities despawned",
+            escape(&m.name),
+            file(&m.file),
+            m.despawned
+        );
+    }
+    for m in failed.read() {
+        println!(
+            "faulted: {} ({}): {}",
+            escape(&m.name),
+            file(&m.file),
+            m.fault
+        );
+    }
+    for m in recovered.read() {
+        println!(
+            "recovered: {} ({}), {} faults so far",
+            escape(&m.name),
+            file(&m.file),
+            m.faults
+        );
+    }
+    for m in quarantined.read() {
+        println!(
+            "quarantined: {} ({}): {}",
+            escape(&m.name),
+            file(&m.file),
+            m.fault
+        );
+    }
+}
+
+/// A player joins every 100 frames once the mods run, so mods that greet
+/// players have work.
+pub fn greet_players(
+    mut frame: Local<u32>,
+    registry: Res<ModRegistry>,
+    mut joined: MessageWriter<PlayerJoined>,
+) {
+    if registry.is_loading() {
+        return;
+    }
+    if *frame % 100 == 0 {
+        joined.write(PlayerJoined {
+            name: format!("player-{}", *frame / 100),
+            level: 1 + *frame / 100,
+        });
+    }
+    *frame += 1;
 }
