@@ -65,6 +65,31 @@ pub(crate) struct Exposed {
     pub mod_events: NameOwners,
 }
 
+/// What a game exposes to mods, by name: for tools and panels that tell a
+/// modder what a mod may use (see [`exposed_names`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ExposedNames {
+    /// Each component type's short name and what mods may do with it.
+    pub components: Vec<(String, ModAccess)>,
+    /// The game's message names, which mods may subscribe to.
+    pub messages: Vec<String>,
+}
+
+/// The component types and messages the game exposed to mods (empty
+/// before [`ModPlugin`](crate::ModPlugin) is added).
+pub fn exposed_names(world: &World) -> ExposedNames {
+    world
+        .get_resource::<Exposed>()
+        .map_or_else(ExposedNames::default, |e| ExposedNames {
+            components: e
+                .components
+                .iter()
+                .map(|c| (c.name.clone(), c.access))
+                .collect(),
+            messages: e.messages.iter().map(|m| m.name.clone()).collect(),
+        })
+}
+
 impl Exposed {
     pub(crate) fn component(&self, name: &str) -> Option<&ExposedComponent> {
         self.by_name.get(name).map(|i| &self.components[*i])

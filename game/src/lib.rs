@@ -48,7 +48,9 @@ mod systems;
 mod worker;
 
 pub use checksum::moddable_checksum;
-pub use expose::{ModAccess, ModData, ModdableComponent, ModdingAppExt};
+pub use expose::{
+    ExposedNames, ModAccess, ModData, ModdableComponent, ModdingAppExt, exposed_names,
+};
 pub use fault::{Fault, FaultKind, Hook};
 pub use grants::{GRANTS_FILE, GUEST_DATA_DIR, ModGrants};
 pub use manifest::ModManifest;

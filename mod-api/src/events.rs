@@ -3,8 +3,8 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::sys::events as host;
 use crate::error::{BadInput, Error, Result};
+use crate::sys::events as host;
 
 /// An event delivered to the mod.
 #[derive(Clone, Debug, PartialEq)]

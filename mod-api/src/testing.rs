@@ -242,11 +242,16 @@ struct GameType {
     packed: Option<PackedCodec>,
 }
 
+/// Values (MessagePack each) to packed records.
+type Pack = fn(&[&[u8]]) -> Result<Vec<u8>, String>;
+/// Packed records of a layout, so many rows, to values.
+type Unpack = fn(&[u8], &[PackedField], usize) -> Result<Vec<Vec<u8>>, String>;
+
 #[derive(Clone)]
 struct PackedCodec {
     fields: Vec<PackedField>,
-    pack: fn(&[&[u8]]) -> Result<Vec<u8>, String>,
-    unpack: fn(&[u8], &[PackedField], usize) -> Result<Vec<Vec<u8>>, String>,
+    pack: Pack,
+    unpack: Unpack,
 }
 
 fn check_as<T: Component>(bytes: &[u8]) -> Result<(), String> {
@@ -461,13 +466,12 @@ impl Session {
 
     /// A refused call refuses the tick, except running out of spawn ids.
     fn refuse_on_error<T>(&mut self, result: Result<T, ModError>) -> Result<T, ModError> {
-        if let Err(e) = &result {
-            if self.open
-                && self.violation.is_none()
-                && !matches!(e, ModError::LimitExceeded(_))
-            {
-                self.violation = Some(crate::Error::from(e.clone()).to_string());
-            }
+        if let Err(e) = &result
+            && self.open
+            && self.violation.is_none()
+            && !matches!(e, ModError::LimitExceeded(_))
+        {
+            self.violation = Some(crate::Error::from(e.clone()).to_string());
         }
         result
     }
@@ -543,7 +547,11 @@ impl Session {
     }
 
     fn check_owner(&self, entity: u64) -> Result<(), ModError> {
-        let owner = self.world.entities.get(&entity).and_then(|e| e.owner.as_deref());
+        let owner = self
+            .world
+            .entities
+            .get(&entity)
+            .and_then(|e| e.owner.as_deref());
         if self.world.modify_any
             || self.spawned.contains(&entity)
             || owner == Some(self.world.id.as_str())
@@ -646,7 +654,8 @@ impl Session {
             );
         }
         self.world.entities = entities;
-        self.world.reserve_target = (spawned * 2).clamp(MIN_RESERVE, self.world.limits.spawns_per_tick);
+        self.world.reserve_target =
+            (spawned * 2).clamp(MIN_RESERVE, self.world.limits.spawns_per_tick);
         (self.world, Ok(emitted))
     }
 }
@@ -759,7 +768,9 @@ pub(crate) mod host {
         use super::super::*;
 
         fn components(list: &[WitComponent]) -> Vec<(String, Vec<u8>)> {
-            list.iter().map(|c| (c.name.clone(), c.value.clone())).collect()
+            list.iter()
+                .map(|c| (c.name.clone(), c.value.clone()))
+                .collect()
         }
 
         pub(crate) fn spawn(list: &[WitComponent]) -> Result<u64, ModError> {
@@ -875,16 +886,17 @@ pub(crate) mod host {
                 let query = &s.queries[q];
                 let mut columns = Vec::with_capacity(names.len());
                 for (col, name) in names.iter().enumerate() {
-                    let values: Vec<&[u8]> =
-                        rows.iter().map(|r| query.values[col][*r].as_slice()).collect();
+                    let values: Vec<&[u8]> = rows
+                        .iter()
+                        .map(|r| query.values[col][*r].as_slice())
+                        .collect();
                     let codec = s.world.game_types.get(name).and_then(|t| t.packed.as_ref());
                     columns.push(match codec {
                         Some(codec) => Column {
                             name: name.clone(),
                             encoding: ColumnEncoding::Packed(codec.fields.clone()),
-                            data: (codec.pack)(&values).map_err(|e| {
-                                ModError::Failed(format!("packing `{name}`: {e}"))
-                            })?,
+                            data: (codec.pack)(&values)
+                                .map_err(|e| ModError::Failed(format!("packing `{name}`: {e}")))?,
                         },
                         None => {
                             let mut data = Vec::new();
@@ -955,9 +967,7 @@ pub(crate) mod host {
                                 .map_err(|e| ModError::InvalidValue(format!("{name}: {e}")))?,
                             ColumnEncoding::Packed(fields) => {
                                 let codec = game_type.packed.as_ref().ok_or_else(|| {
-                                    ModError::InvalidValue(format!(
-                                        "`{name}` has no packed layout"
-                                    ))
+                                    ModError::InvalidValue(format!("`{name}` has no packed layout"))
                                 })?;
                                 if *fields != codec.fields {
                                     return Err(ModError::InvalidValue(format!(
@@ -1164,11 +1174,15 @@ impl<M: Mod + Default> TestWorld<M> {
     }
 
     fn world(&self) -> &World {
-        self.world.as_ref().expect("the world is back after every hook")
+        self.world
+            .as_ref()
+            .expect("the world is back after every hook")
     }
 
     fn world_mut(&mut self) -> &mut World {
-        self.world.as_mut().expect("the world is back after every hook")
+        self.world
+            .as_mut()
+            .expect("the world is back after every hook")
     }
 
     /// The game exposes component type `C` read-write: mods may write it on
@@ -1294,9 +1308,15 @@ impl<M: Mod + Default> TestWorld<M> {
             frame,
             delta_seconds: self.delta_seconds,
         };
-        let mut session = Session::new(self.world.take().expect("between hooks"), manifest.defines.clone());
+        let mut session = Session::new(
+            self.world.take().expect("between hooks"),
+            manifest.defines.clone(),
+        );
         session.begin_tick(&manifest.queries);
-        session.delivered = events.iter().map(|(n, s, _)| (s.clone(), n.clone())).collect();
+        session.delivered = events
+            .iter()
+            .map(|(n, s, _)| (s.clone(), n.clone()))
+            .collect();
         let result = self.run_in(session, |m| {
             for (index, (name, source, payload)) in events.into_iter().enumerate() {
                 let event = Event {
@@ -1341,9 +1361,10 @@ impl<M: Mod + Default> TestWorld<M> {
         let state = self.call(Hook::Save, false, |m| m.save())?;
         let old = std::mem::take(&mut self.the_mod);
         self.manifest = None;
-        let restored = self.start().map(|_| ()).and_then(|()| {
-            self.call(Hook::Restore, false, |m| m.restore(&state))
-        });
+        let restored = self
+            .start()
+            .map(|_| ())
+            .and_then(|()| self.call(Hook::Restore, false, |m| m.restore(&state)));
         if restored.is_err() {
             // The game keeps the old version running when the new one fails.
             self.the_mod = old;
@@ -1460,10 +1481,16 @@ impl<M: Mod + Default> TestWorld<M> {
     /// Component `C` of an entity, decoded; `None` when the entity or the
     /// component is missing (a value that does not decode as `C` panics).
     pub fn get<C: Component>(&self, entity: Entity) -> Option<C> {
-        let bytes = self.world().entities.get(&entity.0)?.components.get(C::NAME)?;
-        Some(rmp_serde::from_slice(bytes).unwrap_or_else(|e| {
-            panic!("{entity:?}'s `{}` does not decode: {e}", C::NAME)
-        }))
+        let bytes = self
+            .world()
+            .entities
+            .get(&entity.0)?
+            .components
+            .get(C::NAME)?;
+        Some(
+            rmp_serde::from_slice(bytes)
+                .unwrap_or_else(|e| panic!("{entity:?}'s `{}` does not decode: {e}", C::NAME)),
+        )
     }
 
     /// The entities that have every component of `Q`, in id order.
@@ -1560,7 +1587,9 @@ fn check_manifest(m: &Manifest) -> Result<(), String> {
                 || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{206f}' | '\u{feff}')
         };
         if s.chars().any(invisible) {
-            return Err(format!("{what} {s:?} holds characters not shown as themselves"));
+            return Err(format!(
+                "{what} {s:?} holds characters not shown as themselves"
+            ));
         }
         Ok(())
     };
@@ -1586,7 +1615,13 @@ fn check_manifest(m: &Manifest) -> Result<(), String> {
             printable("component name in a query", name)?;
         }
     }
-    for name in m.defines.iter().chain(&m.subscribes).chain(&m.emits).chain(&m.shares) {
+    for name in m
+        .defines
+        .iter()
+        .chain(&m.subscribes)
+        .chain(&m.emits)
+        .chain(&m.shares)
+    {
         printable("name", name)?;
     }
     if let Some(name) = m

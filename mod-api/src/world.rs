@@ -5,9 +5,9 @@
 //! are applied by the game after the tick, all together or not at all: if
 //! the tick fails, none of them happen.
 
-use crate::sys::entities as host;
 use crate::component::{Bundle, Component, ComponentSet};
 use crate::error::Result;
+use crate::sys::entities as host;
 
 /// An entity in the game world. Ids of entities the mod spawns are final
 /// from the moment `spawn` returns; keep them across ticks as you like.

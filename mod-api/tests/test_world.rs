@@ -60,13 +60,19 @@ impl Mod for Mover {
 fn a_mod_moves_its_own_entities_and_leaves_others_alone() {
     let mut w = world::<Mover>();
     let rock = w.spawn(&(Position { x: 5.0, y: 5.0 }, Velocity { x: 1.0, y: 1.0 }));
-    let rival = w.spawn_as("rival", &(Position { x: 9.0, y: 9.0 }, Velocity { x: 1.0, y: 1.0 }));
+    let rival = w.spawn_as(
+        "rival",
+        &(Position { x: 9.0, y: 9.0 }, Velocity { x: 1.0, y: 1.0 }),
+    );
     w.run(4).unwrap();
     let mine = w.entities_owned_by_mod();
     assert_eq!(mine.len(), 1);
     assert_eq!(w.owner(mine[0]), Some("test-mod"));
     // Spawned during tick 0 (not in that tick's query), moved by ticks 1-3.
-    assert_eq!(w.get::<Position>(mine[0]), Some(Position { x: 3.0, y: 6.0 }));
+    assert_eq!(
+        w.get::<Position>(mine[0]),
+        Some(Position { x: 3.0, y: 6.0 })
+    );
     assert_eq!(w.get::<Position>(rock), Some(Position { x: 5.0, y: 5.0 }));
     assert_eq!(w.get::<Position>(rival), Some(Position { x: 9.0, y: 9.0 }));
 }
@@ -101,7 +107,10 @@ fn a_refused_write_refuses_the_whole_tick() {
     // The mod returned the error; the host had refused the tick already.
     assert_eq!(fault.kind, FaultKind::Refused);
     assert!(fault.message.contains("Health"), "{fault}");
-    assert!(w.entities_with::<Position>().is_empty(), "nothing is half-applied");
+    assert!(
+        w.entities_with::<Position>().is_empty(),
+        "nothing is half-applied"
+    );
     assert!(w.emitted().is_empty());
 }
 
@@ -141,7 +150,10 @@ impl Mod for Swarm {
     fn tick(&mut self, _: &Tick) -> Result<()> {
         let mut refused = 0;
         for i in 0..100 {
-            match spawn(&Position { x: i as f32, y: 0.0 }) {
+            match spawn(&Position {
+                x: i as f32,
+                y: 0.0,
+            }) {
                 Ok(_) => {}
                 Err(Error::LimitExceeded(_)) => refused += 1,
                 Err(e) => return Err(e),
@@ -196,7 +208,14 @@ impl Mod for Echo {
 fn events_arrive_next_tick_game_first_and_never_from_oneself() {
     let mut w = world::<Echo>();
     let nested = vec![vec!["a".to_string(), "b".to_string()], vec![]];
-    w.send_from("other", "ping", &Ping { n: 2, path: nested.clone() });
+    w.send_from(
+        "other",
+        "ping",
+        &Ping {
+            n: 2,
+            path: nested.clone(),
+        },
+    );
     w.send("PlayerJoined", &Ping { n: 1, path: vec![] });
     w.send_from("other", "unheard", &0);
     w.run(3).unwrap();
@@ -232,11 +251,15 @@ fn game_messages_and_claimed_names_cannot_be_emitted() {
     assert!(matches!(fault.kind, FaultKind::Refused), "{fault}");
     assert!(fault.message.contains("the game's message"), "{fault}");
 
-    let mut w = world::<Impostor>()
-        .config(&"score")
-        .event_claimed_by("score", "scorekeeper", false);
+    let mut w =
+        world::<Impostor>()
+            .config(&"score")
+            .event_claimed_by("score", "scorekeeper", false);
     let fault = w.tick().unwrap_err();
-    assert!(fault.message.contains("belongs to mod `scorekeeper`"), "{fault}");
+    assert!(
+        fault.message.contains("belongs to mod `scorekeeper`"),
+        "{fault}"
+    );
 
     let mut w = world::<Impostor>()
         .config(&"score")
@@ -296,7 +319,13 @@ impl Mod for Reader {
         // through `get`.
         assert_eq!(query::<Position>()?.len(), before);
         assert_eq!(get::<Position>(e)?, Some(Position { x: 1.0, y: 1.0 }));
-        insert(e, &Note { text: format!("tick {}", tick.frame), tags: vec!["x".into()] })?;
+        insert(
+            e,
+            &Note {
+                text: format!("tick {}", tick.frame),
+                tags: vec!["x".into()],
+            },
+        )?;
         assert_eq!(get::<Health>(e), Err(Error::NotQueried("Health".into())));
         for (_, note) in read_batch::<Note>()? {
             self.seen.push(note.text);
@@ -304,7 +333,7 @@ impl Mod for Reader {
         Ok(())
     }
     fn save(&self) -> Result<Vec<u8>> {
-        Ok(rmp_serde::to_vec(&self.seen).map_err(|e| Error::msg(e.to_string()))?)
+        rmp_serde::to_vec(&self.seen).map_err(|e| Error::msg(e.to_string()))
     }
     fn restore(&mut self, state: &[u8]) -> Result<()> {
         self.seen = rmp_serde::from_slice(state).map_err(|e| Error::msg(e.to_string()))?;

@@ -4,17 +4,16 @@
 # from npm, pinned, installed into target/js/. Needs node and npm. A mod
 # whose sources did not change since its last build is not built again.
 #
-# componentize-js 0.23.0, called directly: `jco componentize` 1.35.0 cannot
-# read a WIT folder, and jco 1.34.0's componentize-js 0.22.0 panics on
-# `list<entity>`. `-d http fetch-event` leaves out the HTTP imports the game
-# does not provide (mods get no network).
+# componentize-js, pinned in mods/tools.env (with why), called directly.
+# `-d http fetch-event` leaves out the HTTP imports the game does not
+# provide (mods get no network).
 #
 #   bash mods/js/build.sh            # every mod in mods/js/
 #   bash mods/js/build.sh mover      # only these
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-COMPONENTIZE_JS=0.23.0
+. mods/tools.env
 js=target/js
 out=target/mods-js
 if [ ! -f "$js/node_modules/@bytecodealliance/componentize-js/package.json" ] ||

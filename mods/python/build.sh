@@ -10,11 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-# componentize-py 0.25.1: the version these mods were written and tested
-# against. msgpack 1.1.2 as pure Python (no C extension can be loaded in a
-# component).
-COMPONENTIZE_PY=0.25.1
-MSGPACK=1.1.2
+# componentize-py and msgpack (pure Python), at the versions pinned there.
+. mods/tools.env
 
 py=target/python
 out=target/mods-py

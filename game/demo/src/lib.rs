@@ -277,7 +277,7 @@ pub fn greet_players(
     if registry.is_loading() {
         return;
     }
-    if *frame % 100 == 0 {
+    if (*frame).is_multiple_of(100) {
         joined.write(PlayerJoined {
             name: format!("player-{}", *frame / 100),
             level: 1 + *frame / 100,

@@ -124,4 +124,3 @@ fn main() {
         bevy_wasm_mods::moddable_checksum(world)
     );
 }
-

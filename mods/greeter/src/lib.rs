@@ -136,9 +136,21 @@ mod tests {
     #[test]
     fn greets_each_player_with_nested_details_and_keeps_a_badge() {
         let mut world = TestWorld::<Greeter>::new();
-        world.send("PlayerJoined", &Joined { name: "Ada", level: 3 });
+        world.send(
+            "PlayerJoined",
+            &Joined {
+                name: "Ada",
+                level: 3,
+            },
+        );
         world.tick().unwrap();
-        world.send("PlayerJoined", &Joined { name: "Bo", level: 1 });
+        world.send(
+            "PlayerJoined",
+            &Joined {
+                name: "Bo",
+                level: 1,
+            },
+        );
         world.run(2).unwrap();
 
         let greetings: Vec<Greeting> = world.emitted_as("greeting");
@@ -157,16 +169,33 @@ mod tests {
             panic!("one badge entity")
         };
         assert_eq!(world.get::<Badge>(badge).unwrap().greeted, 2);
-        assert!(world.logs().iter().any(|l| l.message == "greeted Bo (2 so far)"));
+        assert!(
+            world
+                .logs()
+                .iter()
+                .any(|l| l.message == "greeted Bo (2 so far)")
+        );
     }
 
     #[test]
     fn a_reload_keeps_the_count() {
         let mut world = TestWorld::<Greeter>::new();
-        world.send("PlayerJoined", &Joined { name: "Ada", level: 1 });
+        world.send(
+            "PlayerJoined",
+            &Joined {
+                name: "Ada",
+                level: 1,
+            },
+        );
         world.run(2).unwrap();
         world.reload().unwrap();
-        world.send("PlayerJoined", &Joined { name: "Cy", level: 2 });
+        world.send(
+            "PlayerJoined",
+            &Joined {
+                name: "Cy",
+                level: 2,
+            },
+        );
         world.run(2).unwrap();
         let greetings: Vec<Greeting> = world.emitted_as("greeting");
         assert_eq!(greetings[1].count, 2);

@@ -156,9 +156,8 @@ mod tests {
             count: 40,
             api: "read-write",
         });
-        let rocks = [&mut a, &mut b].map(|w| {
-            w.spawn(&(Position { x: -1.0, y: -1.0 }, Velocity { x: 3.0, y: 3.0 }))
-        });
+        let rocks = [&mut a, &mut b]
+            .map(|w| w.spawn(&(Position { x: -1.0, y: -1.0 }, Velocity { x: 3.0, y: 3.0 })));
         a.run(8).unwrap();
         b.run(8).unwrap();
         // 40 entities take three ticks: the game reserves 16 ids, then 32.
@@ -170,8 +169,14 @@ mod tests {
         };
         assert_eq!(positions(&a).len(), 40);
         assert_eq!(positions(&a), positions(&b));
-        assert_eq!(a.get::<Position>(rocks[0]), Some(Position { x: -1.0, y: -1.0 }));
-        assert_eq!(b.get::<Position>(rocks[1]), Some(Position { x: -1.0, y: -1.0 }));
+        assert_eq!(
+            a.get::<Position>(rocks[0]),
+            Some(Position { x: -1.0, y: -1.0 })
+        );
+        assert_eq!(
+            b.get::<Position>(rocks[1]),
+            Some(Position { x: -1.0, y: -1.0 })
+        );
     }
 
     #[test]

@@ -1,0 +1,328 @@
+//! `check` and `run`: mods in the real host, headless, beside the demo
+//! game.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bevy::prelude::*;
+use bevy_wasm_mods::prelude::*;
+use bevy_wasm_mods::{ModAccess, ModSettings, escape, exposed_names};
+
+/// How long mods may take to load (a big mod compiling at low priority on
+/// a busy machine takes minutes the first time).
+const LOAD_LIMIT: Duration = Duration::from_secs(600);
+
+/// A folder of its own for the mods of one run, removed afterwards.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Result<Self, String> {
+        let base = std::env::temp_dir();
+        for n in 0..1000u32 {
+            let dir = base.join(format!("modkit-{}-{n}", std::process::id()));
+            match std::fs::create_dir(&dir) {
+                Ok(()) => return Ok(Scratch(dir)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(format!("{}: {e}", dir.display())),
+            }
+        }
+        Err(format!("no free folder in {}", base.display()))
+    }
+
+    /// Copies the mod files in, each under its own name; returns their ids.
+    fn add(&self, files: &[PathBuf]) -> Result<Vec<String>, String> {
+        let mut ids: Vec<String> = Vec::new();
+        for file in files {
+            let stem = file
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .filter(|_| file.extension().is_some_and(|e| e == "wasm"))
+                .ok_or_else(|| format!("{}: a mod is a `.wasm` file", file.display()))?;
+            if !file.is_file() {
+                return Err(format!("{}: no such file", file.display()));
+            }
+            if ids.iter().any(|i| i == stem) {
+                return Err(format!(
+                    "two mods named {stem}.wasm: the game knows a mod by its file's name"
+                ));
+            }
+            std::fs::copy(file, self.0.join(format!("{stem}.wasm")))
+                .map_err(|e| format!("{}: {e}", file.display()))?;
+            ids.push(stem.to_string());
+        }
+        Ok(ids)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The game's log on the console: every line the mods write, the host's
+/// warnings.
+fn log_to_console() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,mod=trace,wasmtime=error,cranelift=error".into()),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// The demo game headless with the mods in `files`, loaded.
+fn start(files: &[PathBuf]) -> Result<(Scratch, Vec<String>, App), String> {
+    let scratch = Scratch::new()?;
+    let ids = scratch.add(files)?;
+    log_to_console();
+    let plugin = demo_game::mod_plugin(&scratch.0, bevy_wasm_mods::default_compile_cache())
+        .with_watching(false);
+    let mut app = demo_game::headless_app(plugin);
+    demo_game::load_mods(&mut app, LOAD_LIMIT)?;
+    Ok((scratch, ids, app))
+}
+
+/// A list for the console: `a, b` or `-`.
+fn list<'a>(items: impl IntoIterator<Item = &'a String>) -> String {
+    let shown: Vec<String> = items.into_iter().map(|s| escape(s).into_owned()).collect();
+    if shown.is_empty() {
+        "-".into()
+    } else {
+        shown.join(", ")
+    }
+}
+
+/// The value at quantile `q` of sorted `values`.
+fn quantile<T: Copy>(sorted: &[T], q: f64) -> Option<T> {
+    let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+    sorted.get(i).copied()
+}
+
+/// `modkit check`.
+pub fn check(file: &Path, frames: u64) -> Result<(), String> {
+    println!("checking {}", file.display());
+    let (_scratch, ids, mut app) = start(&[file.to_path_buf()])?;
+    let id = &ids[0];
+
+    let mut times = Vec::new();
+    let mut bytes_out = Vec::new();
+    let mut bytes_in = Vec::new();
+    let mut memory = 0u64;
+    let mut last_tick = app
+        .world()
+        .resource::<ModRegistry>()
+        .get(id)
+        .map_or(0, |m| m.ticks);
+    for _ in 0..frames {
+        app.update();
+        let registry = app.world().resource::<ModRegistry>();
+        let Some(m) = registry.get(id) else { break };
+        // Costs are those of the mod's last tick: one sample per tick.
+        if m.ticks > last_tick {
+            times.push(m.cost.guest_time);
+            bytes_out.push(m.cost.bytes_out);
+            bytes_in.push(m.cost.bytes_in);
+        }
+        last_tick = m.ticks;
+        memory = memory.max(m.cost.memory_bytes);
+    }
+
+    let world = app.world();
+    let registry = world.resource::<ModRegistry>();
+    let limits = &world.resource::<ModSettings>().limits;
+    let exposed = exposed_names(world);
+    let m = registry
+        .get(id)
+        .ok_or_else(|| format!("the game did not take {}", file.display()))?;
+    let mut problems: Vec<String> = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
+
+    match registry.manifest(id) {
+        Some(manifest) => {
+            println!(
+                "manifest: {} {}",
+                escape(&manifest.name),
+                escape(&manifest.version)
+            );
+            let queries: Vec<String> = manifest
+                .queries
+                .iter()
+                .map(|q| format!("({})", list(q)))
+                .collect();
+            println!("  queries:    {}", list(&queries));
+            println!("  subscribes: {}", list(&manifest.subscribes));
+            println!("  defines:    {}", list(&manifest.defines));
+            println!("  emits:      {}", list(&manifest.emits));
+            println!("  shares:     {}", list(&manifest.shares));
+            let game_type = |n: &String| exposed.components.iter().find(|(c, _)| c == n);
+            for name in manifest.queries.iter().flatten() {
+                if game_type(name).is_none() && !manifest.defines.contains(name) {
+                    notes.push(format!(
+                        "queries `{}`, which this game does not expose and the mod does not \
+                         define: only another mod's type can match it",
+                        escape(name)
+                    ));
+                }
+            }
+            for name in &manifest.subscribes {
+                if !exposed.messages.contains(name) {
+                    notes.push(format!(
+                        "subscribes to `{}`, which is not one of this game's messages \
+                         ({}): only another mod's events can arrive",
+                        escape(name),
+                        list(&exposed.messages)
+                    ));
+                }
+            }
+            let types: Vec<String> = exposed
+                .components
+                .iter()
+                .map(|(n, a)| match a {
+                    ModAccess::ReadWrite => n.clone(),
+                    ModAccess::Read => format!("{n} (read-only)"),
+                })
+                .collect();
+            println!(
+                "  the game exposes: {}; messages: {}",
+                list(&types),
+                list(&exposed.messages)
+            );
+        }
+        None => println!("manifest: none (the mod never started)"),
+    }
+
+    println!(
+        "status: {:?} after {frames} frames, {} ticks",
+        m.status, m.ticks
+    );
+    if let Some(took) = m.load_time {
+        let how = if m.compiled_from_cache {
+            "compiled code from the cache"
+        } else {
+            "compiled"
+        };
+        println!("  loaded in {took:.1?} ({how})");
+    }
+    times.sort();
+    if let (Some(median), Some(p99), Some(max)) = (
+        quantile(&times, 0.5),
+        quantile(&times, 0.99),
+        times.last().copied(),
+    ) {
+        println!(
+            "  time per tick: median {median:.1?}, 99th percentile {p99:.1?}, longest {max:.1?} \
+             (the game warns over {:.0?} and stops a call at {:.0?})",
+            limits.soft_call_budget, limits.hard_call_limit
+        );
+        let over = times
+            .iter()
+            .filter(|t| **t > limits.soft_call_budget)
+            .count();
+        if over > 0 {
+            notes.push(format!(
+                "{over} of {} ticks took longer than the game's {:.0?} budget",
+                times.len(),
+                limits.soft_call_budget
+            ));
+        }
+    }
+    bytes_out.sort();
+    bytes_in.sort();
+    if let (Some(out_median), Some(out_max), Some(in_median)) = (
+        quantile(&bytes_out, 0.5),
+        bytes_out.last().copied(),
+        quantile(&bytes_in, 0.5),
+    ) {
+        println!(
+            "  output per tick (commands and events): median {out_median} bytes, most {out_max} bytes; \
+             input per tick (queries and events): median {in_median} bytes"
+        );
+    }
+    println!(
+        "  memory: {:.2} MiB of linear memory at most; {} entities holding {} bytes of values",
+        memory as f64 / (1024.0 * 1024.0),
+        m.cost.entities,
+        m.cost.state_bytes
+    );
+    let c = &m.cost;
+    for (n, what) in [
+        (
+            c.events_dropped,
+            "events sent to it were dropped (its inbox was full)",
+        ),
+        (
+            c.inputs_cut,
+            "query results were cut to fit the game's message limit",
+        ),
+        (
+            c.skipped_ticks,
+            "ticks were skipped while a late reply was awaited",
+        ),
+    ] {
+        if n > 0 {
+            notes.push(format!("{n} {what}"));
+        }
+    }
+
+    if m.faults > 0 {
+        problems.push(format!(
+            "{} fault(s), {} recovery(ies)",
+            m.faults, m.recoveries
+        ));
+    }
+    if let Some(f) = &m.last_error {
+        // Escaped to one line when it was recorded; shown as the lines it
+        // had (a traceback, a panic's message and place).
+        let shown = f.to_string().replace("\\n", "\n    ");
+        problems.push(format!("last fault: {shown}"));
+    }
+    if let Some(f) = &m.update_refused {
+        problems.push(format!("refused: {f}"));
+    }
+    if m.status != ModStatus::Running {
+        problems.push(format!("it is {:?}, not running", m.status));
+    } else if m.ticks == 0 {
+        problems.push("it never ticked".into());
+    }
+    for n in &notes {
+        println!("note: {n}");
+    }
+    if problems.is_empty() {
+        println!("clean: {id} ran {} ticks without a fault", m.ticks);
+        Ok(())
+    } else {
+        for p in &problems {
+            println!("problem: {p}");
+        }
+        Err(format!("{} did not run clean", file.display()))
+    }
+}
+
+/// `modkit run`.
+pub fn run(files: &[PathBuf], frames: u64) -> Result<(), String> {
+    let (_scratch, ids, mut app) = start(files)?;
+    for _ in 0..frames {
+        app.update();
+    }
+    let world = app.world_mut();
+    let positioned = world.query::<&demo_game::Position>().iter(world).count();
+    let registry = world.resource::<ModRegistry>();
+    println!("after {frames} frames:");
+    demo_game::print_mods(registry);
+    println!("entities with a Position: {positioned}");
+    let stopped: Vec<&String> = ids
+        .iter()
+        .filter(|id| {
+            registry
+                .get(id)
+                .is_none_or(|m| m.status != ModStatus::Running)
+        })
+        .collect();
+    if stopped.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("not running at the end: {}", list(stopped)))
+    }
+}

@@ -1,0 +1,162 @@
+//! `modkit` as a modder uses it: a project in each language from its
+//! template, tested, built and checked in the real host; a mod that faults
+//! fails the check with its traceback; bad input gets a clear error.
+//!
+//! The Python and JavaScript tools are the repository's own (`target/`,
+//! where `mods/build.sh` installs them, or modkit on first use).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn modkit(dir: &Path, args: &[&str]) -> Output {
+    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target");
+    Command::new(env!("CARGO_BIN_EXE_modkit"))
+        .current_dir(dir)
+        .env("MODKIT_TOOLS", tools)
+        .args(args)
+        .output()
+        .expect("modkit runs")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}\n--- stderr ---\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Runs modkit and insists it succeeds; returns its output.
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = modkit(dir, args);
+    let all = text(&out);
+    assert!(out.status.success(), "modkit {args:?} failed:\n{all}");
+    all
+}
+
+/// A scratch folder, removed at the end.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("modkit-test-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// New, test, build and check a project from a template; returns its
+/// folder and built file.
+fn make(scratch: &Scratch, name: &str, lang: &str) -> (PathBuf, PathBuf) {
+    ok(&scratch.0, &["new", name, "--lang", lang]);
+    let dir = scratch.0.join(name);
+    ok(&dir, &["test"]);
+    let built = ok(&dir, &["build"]);
+    assert!(
+        built.contains(&format!("built build/{name}.wasm")),
+        "{built}"
+    );
+    let wasm = dir.join("build").join(format!("{name}.wasm"));
+    let checked = ok(&dir, &["check", &format!("build/{name}.wasm")]);
+    assert!(
+        checked.contains(&format!("manifest: {name} 0.1.0")),
+        "{checked}"
+    );
+    assert!(
+        checked.contains("queries:    (Position, Velocity)"),
+        "{checked}"
+    );
+    assert!(checked.contains("time per tick: median"), "{checked}");
+    assert!(checked.contains("3 entities"), "{checked}");
+    assert!(checked.contains(&format!("clean: {name} ran")), "{checked}");
+    // What the template's mod logs reaches the console under its id.
+    assert!(checked.contains("spawned three entities"), "{checked}");
+    (dir, wasm)
+}
+
+#[test]
+fn a_rust_mod_from_the_template_tests_builds_checks_and_runs() {
+    let scratch = Scratch::new("rust");
+    let (_, rust) = make(&scratch, "hello-rs", "rust");
+    // Beside a bundled example, in the demo game.
+    let mover = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/mods/mover.wasm");
+    if mover.exists() {
+        let ran = ok(
+            &scratch.0,
+            &[
+                "run",
+                rust.to_str().unwrap(),
+                mover.to_str().unwrap(),
+                "--frames",
+                "60",
+            ],
+        );
+        assert!(ran.contains("hello-rs 0.1.0 [Running]"), "{ran}");
+        assert!(ran.contains("mover 0.1.0 [Running]"), "{ran}");
+        assert!(ran.contains("entities with a Position: 13"), "{ran}");
+    }
+}
+
+#[test]
+fn a_python_mod_from_the_template_and_its_fault() {
+    let scratch = Scratch::new("python");
+    let (dir, _) = make(&scratch, "hello-py", "python");
+    // A bug: the check fails, and says where.
+    let app = dir.join("app.py");
+    let code = std::fs::read_to_string(&app).unwrap().replace(
+        "        dt = tick.delta_seconds\n",
+        "        if tick.frame == 5:\n            {}[\"missing-key\"]\n        dt = tick.delta_seconds\n",
+    );
+    std::fs::write(&app, code).unwrap();
+    ok(&dir, &["build"]);
+    let out = modkit(&dir, &["check", "build/hello-py.wasm"]);
+    let all = text(&out);
+    assert!(!out.status.success(), "{all}");
+    assert!(all.contains("KeyError: 'missing-key'"), "{all}");
+    assert!(all.contains("app.py\", line"), "{all}");
+    assert!(all.contains("did not run clean"), "{all}");
+}
+
+#[test]
+fn a_javascript_mod_from_the_template() {
+    let scratch = Scratch::new("js");
+    make(&scratch, "hello-js", "js");
+}
+
+#[test]
+fn mistakes_get_errors_that_say_what_to_do() {
+    let scratch = Scratch::new("mistakes");
+    let out = modkit(&scratch.0, &["new", "My_Mod", "--lang", "rust"]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("lowercase letters"), "{}", text(&out));
+
+    ok(&scratch.0, &["new", "taken", "--lang", "js"]);
+    let out = modkit(&scratch.0, &["new", "taken", "--lang", "python"]);
+    assert!(text(&out).contains("already exists"), "{}", text(&out));
+
+    let out = modkit(&scratch.0, &["build"]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("modkit new NAME"), "{}", text(&out));
+
+    let out = modkit(&scratch.0, &["check", "nothing.wasm"]);
+    assert!(
+        text(&out).contains("nothing.wasm: no such file"),
+        "{}",
+        text(&out)
+    );
+
+    // Not a component: the game refuses it, and the check says so.
+    let junk = scratch.0.join("junk.wasm");
+    std::fs::write(&junk, b"\0asm but not really").unwrap();
+    let out = modkit(&scratch.0, &["check", "junk.wasm"]);
+    let all = text(&out);
+    assert!(!out.status.success(), "{all}");
+    assert!(all.contains("problem:"), "{all}");
+}
