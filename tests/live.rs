@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
 use bevy_wasm_mods::prelude::*;
-use bevy_wasm_mods::{FaultKind, Hook, ModLimits};
+use bevy_wasm_mods::{FaultKind, Hook, ModLimits, SetModEnabled};
 use demo_game::PlayerJoined;
 use mod_tests::*;
 
@@ -375,4 +375,45 @@ fn reload_mod_reads_the_file_again() {
     });
     until::<ModUpdated>(&mut app, WAIT, |_, seen| !seen.is_empty());
     assert_eq!(join(&mut app, "Bo"), ("Welcome back, Bo!".into(), 2));
+}
+
+#[test]
+fn a_mod_turned_off_stops_where_it_is_and_goes_on_when_turned_on() {
+    let dir = folder_with(&[("mover", "mover.wasm"), ("greeter", "greeter.wasm")]);
+    let mut app = app_with(
+        ModPlugin::new()
+            .with_mods_dir(&dir)
+            .with_limits(relaxed_limits())
+            .with_watching(false),
+    );
+    assert!(load(&mut app).is_empty());
+    frames(&mut app, 5);
+    let ticked = info(&app, "mover").ticks;
+    assert_mover_exact(app.world_mut(), "mover", 10, ticked);
+
+    app.world_mut().write_message(SetModEnabled {
+        id: "mover".into(),
+        enabled: false,
+    });
+    frames(&mut app, 20);
+    let off = info(&app, "mover");
+    assert_eq!((off.status, off.enabled), (ModStatus::Disabled, false));
+    // A tick in flight when it was turned off may still land.
+    let stopped_at = off.ticks;
+    assert!(stopped_at <= ticked + 1, "{stopped_at} ticks");
+    assert_mover_exact(app.world_mut(), "mover", 10, stopped_at);
+    // Its neighbour goes on.
+    assert_eq!(join(&mut app, "Ada"), ("Welcome, Ada!".into(), 1));
+
+    app.world_mut().write_message(SetModEnabled {
+        id: "mover".into(),
+        enabled: true,
+    });
+    frames(&mut app, 10);
+    let on = info(&app, "mover");
+    assert_eq!(on.status, ModStatus::Running);
+    assert!(on.ticks > stopped_at + 5);
+    // The same instance, so the same state: its entities go on from where
+    // they stood, none spawned twice.
+    assert_mover_exact(app.world_mut(), "mover", 10, on.ticks);
 }

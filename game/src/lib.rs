@@ -58,7 +58,7 @@ pub use ownership::SpawnedByMod;
 pub use plugin::{ModPlugin, ModSystems};
 pub use registry::{
     LoadPhase, ModCost, ModEvent, ModFailed, ModInfo, ModLoaded, ModQuarantined, ModRecovered,
-    ModRegistry, ModStatus, ModUnloaded, ModUpdateRefused, ModUpdated, ReloadMod,
+    ModRegistry, ModStatus, ModUnloaded, ModUpdateRefused, ModUpdated, ReloadMod, SetModEnabled,
 };
 pub use settings::{FaultPolicy, FrameMode, ModLimits, ModSettings};
 pub use systems::diagnostics::{CostFigure, FIGURES as COST_FIGURES, mod_diagnostic};
@@ -71,6 +71,6 @@ pub mod prelude {
     pub use crate::{
         ModAccess, ModData, ModEvent, ModFailed, ModGrants, ModLoaded, ModPlugin, ModQuarantined,
         ModRecovered, ModRegistry, ModStatus, ModSystems, ModUnloaded, ModUpdateRefused,
-        ModUpdated, ModdingAppExt, ReloadMod, SpawnedByMod,
+        ModUpdated, ModdingAppExt, ReloadMod, SetModEnabled, SpawnedByMod,
     };
 }

@@ -135,6 +135,7 @@ impl Plugin for ModPlugin {
             .add_message::<ModUnloaded>()
             .add_message::<ModEvent>()
             .add_message::<ReloadMod>()
+            .add_message::<crate::registry::SetModEnabled>()
             .configure_sets(PreUpdate, (ModSystems::Load, ModSystems::Dispatch).chain())
             .configure_sets(PostUpdate, ModSystems::Apply)
             .add_systems(Startup, systems::start_mods)

@@ -25,6 +25,10 @@ pub enum ModStatus {
     Quarantined,
     /// Could not be loaded; `last_error` says why.
     Failed,
+    /// Loaded and well, but not ticked: the game or the player turned it
+    /// off with [`SetModEnabled`]. Its instance, its state and its entities
+    /// are kept; it ticks again, from where it stopped, when turned on.
+    Disabled,
 }
 
 /// One mod file and what became of it. The registry keeps it up to date
@@ -67,6 +71,10 @@ pub struct ModInfo {
     pub compiled_from_cache: bool,
     /// What the mod costs the game, and what it lost to its neighbours.
     pub cost: ModCost,
+    /// Whether the mod may tick (true unless turned off with
+    /// [`SetModEnabled`]; a mod turned off shows as
+    /// [`ModStatus::Disabled`] while it is otherwise well).
+    pub enabled: bool,
 }
 
 /// A step of loading a mod file (see [`ModInfo::phase`]).
@@ -162,6 +170,7 @@ impl ModInfo {
             load_time: None,
             compiled_from_cache: false,
             cost: ModCost::default(),
+            enabled: true,
         }
     }
 }
@@ -328,6 +337,19 @@ pub struct ModQuarantined {
 pub struct ReloadMod {
     /// The mod's id (its file's stem).
     pub id: String,
+}
+
+/// Ask the plugin to turn a mod off or on again (a mod panel's switch). A
+/// mod turned off keeps its instance, state and entities and is not
+/// ticked; events sent to it meanwhile wait in its inbox (up to its cap).
+/// Turned on, it goes on where it stopped. A mod that is loading,
+/// recovering or being updated keeps doing so, and stays off afterwards.
+#[derive(Message, Clone, Debug, PartialEq, Eq)]
+pub struct SetModEnabled {
+    /// The mod's id (its file's stem).
+    pub id: String,
+    /// On (`true`) or off.
+    pub enabled: bool,
 }
 
 /// An event a mod emitted. Game systems read these with a

@@ -89,6 +89,65 @@ pub struct PlayerJoined {
     pub level: u32,
 }
 
+/// How an entity is drawn in the windowed game. An entity with a
+/// `Position` and no `Look` is drawn as a small square in its mod's colour.
+#[derive(Component, Reflect, Clone, Debug, PartialEq)]
+#[reflect(Component, Default)]
+pub struct Look {
+    /// `circle`, `square`, `triangle` or `ring` (anything else: `square`).
+    pub shape: String,
+    /// `#rrggbb`, or a name: `white`, `red`, `green`, `blue`, `yellow`,
+    /// `orange`, `purple`, `cyan`, `grey` (anything else: white).
+    pub color: String,
+    /// Width and height in world units, 1 to 200.
+    pub size: f32,
+}
+
+impl Default for Look {
+    fn default() -> Self {
+        Look {
+            shape: "square".into(),
+            color: "white".into(),
+            size: 10.0,
+        }
+    }
+}
+
+/// How fast the game moves its asteroids: a rule of the game's own that
+/// mods can read, and change when the game or the player grants a mod
+/// the right to change the game's entities.
+#[derive(Component, Reflect, Clone, Copy, Debug, PartialEq)]
+#[reflect(Component, Default)]
+pub struct Hazard {
+    /// The asteroid's speed as a multiple of its `Velocity` (0 to 10).
+    pub speed: f32,
+}
+
+impl Default for Hazard {
+    fn default() -> Self {
+        Hazard { speed: 1.0 }
+    }
+}
+
+/// Sent by the game when two entities touch (the player's ship and
+/// anything with a `Position`); mods may subscribe to it.
+#[derive(Message, Reflect, Clone, Debug, Default, PartialEq)]
+pub struct Collided {
+    /// The ship.
+    pub a: u64,
+    /// What it touched.
+    pub b: u64,
+}
+
+/// Sent by the windowed game when the player presses a key; mods may
+/// subscribe to it.
+#[derive(Message, Reflect, Clone, Debug, Default, PartialEq)]
+pub struct KeyPressed {
+    /// The key's name, as Bevy's `KeyCode` spells it (`KeyA`, `Space`,
+    /// `ArrowUp`).
+    pub key: String,
+}
+
 /// Exposes the demo types to mods.
 pub struct DemoPlugin;
 
@@ -100,9 +159,17 @@ impl Plugin for DemoPlugin {
             .add_moddable_component_pod::<Velocity>(ModAccess::ReadWrite)
             .add_moddable_component::<Nameplate>(ModAccess::ReadWrite)
             .add_moddable_component::<Health>(ModAccess::Read)
-            .add_moddable_message::<PlayerJoined>();
+            .add_moddable_component::<Look>(ModAccess::ReadWrite)
+            .add_moddable_component::<Hazard>(ModAccess::ReadWrite)
+            .add_moddable_message::<PlayerJoined>()
+            .add_moddable_message::<Collided>()
+            .add_moddable_message::<KeyPressed>();
     }
 }
+
+pub mod arena;
+#[cfg(feature = "window")]
+pub mod window;
 
 /// The mod plugin as the demo game sets it up: the mods in `mods`, compiled
 /// code kept in `cache`, lockstep frames (a run gives the same world every
@@ -119,15 +186,16 @@ pub fn mod_plugin(mods: &Path, cache: Option<PathBuf>) -> ModPlugin {
         .with_frame_mode(FrameMode::Lockstep)
 }
 
-/// The demo game without a window: a frame per [`App::update`], at a fixed
-/// step of 1/60 s, a player joining every 100 frames, and a console line
-/// for each change in a mod's life.
+/// The demo game without a window: the arena's rules, a frame per
+/// [`App::update`] at a fixed step of 1/60 s, a player joining every 100
+/// frames, and a console line for each change in a mod's life.
 pub fn headless_app(plugin: ModPlugin) -> App {
     let mut app = App::new();
     app.add_plugins((
         MinimalPlugins.set(ScheduleRunnerPlugin::run_once()),
         plugin,
         DemoPlugin,
+        arena::ArenaPlugin,
     ))
     // A fixed step, so a run is the same every time.
     .insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_secs_f64(

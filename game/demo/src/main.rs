@@ -1,9 +1,14 @@
-//! The demo game: runs the mods in a folder and prints what they did.
+//! The demo game: runs the mods in a folder, in a window where there is a
+//! display and the binary was built with the `window` feature, headless
+//! otherwise.
 //!
-//! `demo-game --headless --frames 300 --mods assets/mods`, or `--seconds 30`
-//! to run at 60 frames a second of real time while the folder is changed:
-//! each mod loaded, updated, refused, unloaded, faulted, recovered or
-//! quarantined is a line as it happens.
+//! `demo-game --headless --frames 300 --mods assets/mods` runs 300 frames
+//! and prints what the mods did, or `--seconds 30` runs at 60 frames a
+//! second of real time while the folder is changed: each mod loaded,
+//! updated, refused, unloaded, faulted, recovered or quarantined is a line
+//! as it happens. In a window: `--panel` opens the mod panel at the start,
+//! `--screenshot PATH` saves a screenshot `--frames N` frames (default 60)
+//! after the mods loaded and quits.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -13,6 +18,14 @@ use bevy_wasm_mods::prelude::*;
 use demo_game::Position;
 
 struct Args {
+    /// Without a window, even where one could be opened.
+    headless: bool,
+    /// A screenshot to save (windowed).
+    screenshot: Option<PathBuf>,
+    /// Whether the mod panel starts open (windowed).
+    panel: bool,
+    /// Whether `--frames` was given.
+    frames_given: bool,
     frames: u64,
     /// Run for this long at 60 frames a second instead of `frames` frames.
     seconds: Option<f64>,
@@ -22,10 +35,14 @@ struct Args {
 }
 
 const USAGE: &str = "usage: demo-game [--headless] [--frames N | --seconds S] [--mods DIR] \
-                     [--compile-cache DIR | --no-compile-cache]";
+                     [--compile-cache DIR | --no-compile-cache] [--panel] [--screenshot PATH]";
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
+        headless: false,
+        screenshot: None,
+        panel: false,
+        frames_given: false,
         frames: 300,
         seconds: None,
         mods: PathBuf::from("assets/mods"),
@@ -34,14 +51,17 @@ fn parse_args() -> Result<Args, String> {
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
-            // This build has no window; the flag is accepted so scripts can
-            // ask for headless runs explicitly.
-            "--headless" => {}
+            "--headless" => args.headless = true,
+            "--panel" => args.panel = true,
+            "--screenshot" => {
+                args.screenshot = Some(it.next().ok_or("--screenshot needs a file")?.into())
+            }
             "--frames" => {
                 args.frames = it
                     .next()
                     .and_then(|n| n.parse().ok())
                     .ok_or("--frames needs a number")?;
+                args.frames_given = true;
             }
             "--seconds" => {
                 let s: f64 = it
@@ -77,6 +97,16 @@ fn main() {
             std::process::exit(2);
         }
     };
+    if !args.headless {
+        match window_possible() {
+            Ok(()) => return run_windowed(&args),
+            Err(why) if args.screenshot.is_some() => {
+                eprintln!("cannot take a screenshot: {why}");
+                std::process::exit(1);
+            }
+            Err(why) => eprintln!("{why}: running headless"),
+        }
+    }
 
     let mut app = demo_game::headless_app(demo_game::mod_plugin(&args.mods, args.cache.clone()));
     let loaded_in = match demo_game::load_mods(&mut app, Duration::from_secs(600)) {
@@ -123,4 +153,39 @@ fn main() {
         "checksum: {:016x}",
         bevy_wasm_mods::moddable_checksum(world)
     );
+}
+
+/// Whether this binary can open a window here, or why not.
+fn window_possible() -> Result<(), String> {
+    if !cfg!(feature = "window") {
+        return Err("this build has no window (build with `--features window`)".into());
+    }
+    #[cfg(all(unix, not(target_os = "macos")))]
+    if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
+        return Err("no display (DISPLAY is not set)".into());
+    }
+    Ok(())
+}
+
+#[cfg(feature = "window")]
+fn run_windowed(args: &Args) {
+    let mut plugin = demo_game::mod_plugin(&args.mods, args.cache.clone());
+    if args.screenshot.is_none() {
+        // A player's game: a slow mod never slows a frame.
+        plugin = plugin.with_frame_mode(bevy_wasm_mods::FrameMode::default());
+    }
+    let options = demo_game::window::WindowOptions {
+        screenshot: args.screenshot.clone(),
+        screenshot_after: if args.frames_given { args.frames } else { 60 },
+        panel_open: args.panel,
+    };
+    let exit = demo_game::window::windowed_app(plugin, options).run();
+    if !exit.is_success() {
+        std::process::exit(1);
+    }
+}
+
+#[cfg(not(feature = "window"))]
+fn run_windowed(_: &Args) {
+    unreachable!("window_possible() says no without the feature")
 }

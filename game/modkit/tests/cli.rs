@@ -100,7 +100,8 @@ fn a_rust_mod_from_the_template_tests_builds_checks_and_runs() {
         );
         assert!(ran.contains("hello-rs 0.1.0 [Running]"), "{ran}");
         assert!(ran.contains("mover 0.1.0 [Running]"), "{ran}");
-        assert!(ran.contains("entities with a Position: 13"), "{ran}");
+        // Its 3, the mover's 10, and the game's ship and six asteroids.
+        assert!(ran.contains("entities with a Position: 20"), "{ran}");
     }
 }
 

@@ -151,7 +151,16 @@ impl Lifecycle {
     /// The only place the state changes, so the public status follows it.
     fn set(&mut self, state: State) {
         self.state = state;
-        self.info.status = state.status();
+        self.info.status = match state.status() {
+            ModStatus::Running if !self.info.enabled => ModStatus::Disabled,
+            status => status,
+        };
+    }
+
+    /// The game or the player turns the mod on or off.
+    pub(crate) fn set_enabled(&mut self, enabled: bool) {
+        self.info.enabled = enabled;
+        self.set(self.state);
     }
 
     /// Whether an instance of the mod ever started.
@@ -218,7 +227,7 @@ impl Lifecycle {
 
     /// Whether a tick may be sent now.
     pub(crate) fn can_tick(&self) -> bool {
-        self.state == State::Idle
+        self.state == State::Idle && self.info.enabled
     }
 
     /// A tick was sent.
@@ -339,6 +348,33 @@ mod tests {
 
     fn info() -> ModInfo {
         ModInfo::found("mods/a.wasm".into(), "a".into())
+    }
+
+    #[test]
+    fn a_disabled_mod_does_not_tick_and_goes_on_when_enabled() {
+        let mut life = Lifecycle::loading(info());
+        life.ready().unwrap();
+        life.start("Drift", "1.0.0").unwrap();
+        life.send_tick(Instant::now());
+        life.set_enabled(false);
+        // The tick in flight comes back; no other is sent.
+        assert_eq!(life.info().status, ModStatus::Disabled);
+        life.tick_returned().unwrap();
+        assert!(!life.can_tick());
+        assert_eq!(life.info().status, ModStatus::Disabled);
+        // A fault while off is still a fault; the restarted mod stays off.
+        life.fault(trap(Hook::Tick), 10, &FaultPolicy::default(), true);
+        assert_eq!(life.info().status, ModStatus::Recovering);
+        life.set_enabled(true);
+        assert_eq!(life.info().status, ModStatus::Recovering);
+        life.set_enabled(false);
+        life.restarting();
+        life.ready().unwrap();
+        life.start("Drift", "1.0.0").unwrap();
+        assert_eq!(life.info().status, ModStatus::Disabled);
+        life.set_enabled(true);
+        assert_eq!(life.info().status, ModStatus::Running);
+        assert!(life.can_tick());
     }
 
     fn trap(hook: Hook) -> Fault {

@@ -163,6 +163,31 @@ pub(crate) fn reloads_asked(world: &mut World, registry: &mut ModRegistry, host:
     }
 }
 
+/// Turns off or on every mod a [`SetModEnabled`](crate::registry::SetModEnabled) names.
+pub(crate) fn enables_asked(world: &mut World, registry: &mut ModRegistry, host: &mut ModHost) {
+    let wanted: Vec<(String, bool)> = host
+        .enables
+        .read(world.resource::<Messages<crate::registry::SetModEnabled>>())
+        .map(|r| (r.id.clone(), r.enabled))
+        .collect();
+    for (id, enabled) in wanted {
+        match registry.entries.iter_mut().find(|e| *e.slot.owner == *id) {
+            Some(entry) => {
+                entry.life.set_enabled(enabled);
+                tracing::info!(
+                    mod_id = &*entry.slot.owner,
+                    "mod turned {}",
+                    if enabled { "on" } else { "off" }
+                );
+            }
+            None => tracing::warn!(
+                mod_id = %crate::text::escape(&id),
+                "cannot turn a mod on or off: no mod of that id"
+            ),
+        }
+    }
+}
+
 /// A new version of the mod's file: a running mod compiles it while it
 /// goes on ticking, then swaps with its state kept; any other (failed,
 /// quarantined, restarting) starts afresh from it, in its place in the

@@ -161,6 +161,9 @@ pub(crate) fn start_mods(world: &mut World) {
         });
     world.resource_mut::<ModRegistry>().entries = entries;
     let reloads = world.resource::<Messages<ReloadMod>>().get_cursor();
+    let enables = world
+        .resource::<Messages<crate::registry::SetModEnabled>>()
+        .get_cursor();
     world.insert_resource(ModHost {
         pool,
         loader,
@@ -168,6 +171,7 @@ pub(crate) fn start_mods(world: &mut World) {
         started_up: false,
         outbox: Default::default(),
         reloads,
+        enables,
         frame: 0,
     });
 }
@@ -221,6 +225,7 @@ pub(crate) fn receive_loaded(world: &mut World) {
         host.frame += 1;
         super::live::follow_folder(world, registry, host);
         super::live::reloads_asked(world, registry, host);
+        super::live::enables_asked(world, registry, host);
         super::live::advance_updates(world, registry, host);
         restart_due(registry, host.frame);
         for entry in &mut registry.entries {

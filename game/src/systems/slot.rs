@@ -93,6 +93,7 @@ pub(crate) struct ModHost {
     /// and reports of input mods could not decode.
     pub outbox: super::stage::Outbox,
     pub reloads: MessageCursor<ReloadMod>,
+    pub enables: MessageCursor<crate::registry::SetModEnabled>,
     /// Frames since start-up; back-off and the fault window count these.
     pub frame: u64,
 }

@@ -1,0 +1,226 @@
+//! The demo game's own rules, with or without a window: the player's ship
+//! in an arena of drifting asteroids, a score, and the messages mods hear
+//! (`Collided`). The ship flies itself in a circle until the player steers
+//! it (the windowed game's arrow keys).
+
+use std::collections::BTreeSet;
+
+use bevy::prelude::*;
+
+use crate::{Collided, Hazard, Look, Nameplate, Position, Velocity};
+
+/// The arena's size in world units; its centre is the origin.
+pub const ARENA: Vec2 = Vec2::new(800.0, 600.0);
+
+/// The player's ship.
+#[derive(Component, Debug)]
+pub struct Ship;
+
+/// One of the game's asteroids.
+#[derive(Component, Debug)]
+pub struct Asteroid;
+
+/// How the ship is steered.
+#[derive(Resource, Clone, Copy, Debug, Default, PartialEq)]
+pub enum Steering {
+    /// In a circle around the arena's centre (until the player steers).
+    #[default]
+    Autopilot,
+    /// By the player: the direction held, each axis -1, 0 or 1.
+    Player(Vec2),
+}
+
+/// The player's score: points for each mod's entity the ship touches, less
+/// for each asteroid.
+#[derive(Resource, Clone, Copy, Debug, Default, PartialEq)]
+pub struct Score {
+    /// Points.
+    pub points: i64,
+    /// Asteroids hit.
+    pub hits: u32,
+}
+
+/// What the ship touched last frame, so a contact is one `Collided`.
+#[derive(Resource, Default)]
+struct Touching(BTreeSet<Entity>);
+
+/// Ship speed, units a second.
+const SHIP_SPEED: f32 = 180.0;
+
+/// The game's rules: spawns the ship and asteroids and runs them.
+pub struct ArenaPlugin;
+
+impl Plugin for ArenaPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<Steering>()
+            .init_resource::<Score>()
+            .init_resource::<Touching>()
+            .add_systems(Startup, spawn_arena)
+            .add_systems(Update, (steer, fly, collide).chain());
+    }
+}
+
+fn spawn_arena(mut commands: Commands) {
+    commands.spawn((
+        Ship,
+        Position { x: 150.0, y: 0.0 },
+        Velocity::default(),
+        Look {
+            shape: "triangle".into(),
+            color: "#4fc3f7".into(),
+            size: 28.0,
+        },
+        Nameplate {
+            text: "you".into(),
+            tags: vec!["player".into()],
+        },
+    ));
+    // Six asteroids, the same every run.
+    for i in 0..6 {
+        let a = i as f32 * std::f32::consts::TAU / 6.0 + 0.3;
+        commands.spawn((
+            Asteroid,
+            Position {
+                x: 300.0 * a.cos(),
+                y: 220.0 * a.sin(),
+            },
+            Velocity {
+                x: 40.0 * (a * 2.0).sin(),
+                y: 35.0 * (a * 3.0).cos(),
+            },
+            Look {
+                shape: "circle".into(),
+                color: "grey".into(),
+                size: 30.0 + 6.0 * i as f32,
+            },
+            Hazard::default(),
+        ));
+    }
+}
+
+/// Sets the ship's velocity: the player's keys, or the autopilot's circle.
+fn steer(steering: Res<Steering>, mut ship: Query<(&Position, &mut Velocity), With<Ship>>) {
+    for (p, mut v) in &mut ship {
+        *v = match *steering {
+            Steering::Player(dir) => {
+                let d = dir.normalize_or_zero() * SHIP_SPEED;
+                Velocity { x: d.x, y: d.y }
+            }
+            Steering::Autopilot => {
+                // Tangent to a circle of radius 150 around the centre,
+                // pulled back onto it.
+                let at = Vec2::new(p.x, p.y);
+                let radial = at.normalize_or(Vec2::X);
+                let pull = (150.0 - at.length()) * 2.0;
+                let d = radial.perp() * SHIP_SPEED * 0.6 + radial * pull;
+                Velocity { x: d.x, y: d.y }
+            }
+        };
+    }
+}
+
+/// Moves the game's own entities: the ship stays in the arena, asteroids
+/// wrap around its edges at their `Hazard` speed.
+#[allow(clippy::type_complexity)]
+fn fly(
+    time: Res<Time>,
+    mut ships: Query<(&mut Position, &Velocity), With<Ship>>,
+    mut rocks: Query<(&mut Position, &Velocity, Option<&Hazard>), (With<Asteroid>, Without<Ship>)>,
+) {
+    let dt = time.delta_secs();
+    let half = ARENA / 2.0;
+    for (mut p, v) in &mut ships {
+        p.x = (p.x + v.x * dt).clamp(-half.x, half.x);
+        p.y = (p.y + v.y * dt).clamp(-half.y, half.y);
+    }
+    for (mut p, v, hazard) in &mut rocks {
+        // A mod may set any number; the game keeps it sane.
+        let speed = hazard.map_or(1.0, |h| h.speed);
+        let speed = if speed.is_finite() {
+            speed.clamp(0.0, 10.0)
+        } else {
+            1.0
+        };
+        p.x = wrap(p.x + v.x * speed * dt, half.x);
+        p.y = wrap(p.y + v.y * speed * dt, half.y);
+    }
+}
+
+/// `x` brought back into `-half..half` across the far edge.
+fn wrap(x: f32, half: f32) -> f32 {
+    if !x.is_finite() {
+        return 0.0;
+    }
+    (x + half).rem_euclid(2.0 * half) - half
+}
+
+/// The size an entity is drawn at (its `Look`'s, or a mod entity's
+/// default), within the limits the game allows.
+pub fn drawn_size(look: Option<&Look>) -> f32 {
+    let size = look.map_or(10.0, |l| l.size);
+    if size.is_finite() {
+        size.clamp(1.0, 200.0)
+    } else {
+        10.0
+    }
+}
+
+/// The ship touching anything drawn: a `Collided` per new contact, and
+/// the score.
+#[allow(clippy::type_complexity)]
+fn collide(
+    ship: Query<(Entity, &Position, Option<&Look>), With<Ship>>,
+    others: Query<(Entity, &Position, Option<&Look>, Has<Asteroid>), Without<Ship>>,
+    mut touching: ResMut<Touching>,
+    mut score: ResMut<Score>,
+    mut collided: MessageWriter<Collided>,
+) {
+    let Ok((ship, at, look)) = ship.single() else {
+        return;
+    };
+    let reach = drawn_size(look) / 2.0;
+    let mut now = BTreeSet::new();
+    for (other, p, look, asteroid) in &others {
+        let d = Vec2::new(p.x - at.x, p.y - at.y).length();
+        if d < reach + drawn_size(look) / 2.0 {
+            now.insert(other);
+            if !touching.0.contains(&other) {
+                collided.write(Collided {
+                    a: ship.to_bits(),
+                    b: other.to_bits(),
+                });
+                if asteroid {
+                    score.points -= 5;
+                    score.hits += 1;
+                } else {
+                    score.points += 1;
+                }
+            }
+        }
+    }
+    touching.0 = now;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn asteroids_wrap_across_the_far_edge() {
+        assert_eq!(wrap(401.0, 400.0), -399.0);
+        assert_eq!(wrap(-401.0, 400.0), 399.0);
+        assert_eq!(wrap(10.0, 400.0), 10.0);
+        assert_eq!(wrap(f32::NAN, 400.0), 0.0);
+    }
+
+    #[test]
+    fn sizes_stay_within_what_the_game_draws() {
+        let look = |size| Look {
+            size,
+            ..Look::default()
+        };
+        assert_eq!(drawn_size(None), 10.0);
+        assert_eq!(drawn_size(Some(&look(1e9))), 200.0);
+        assert_eq!(drawn_size(Some(&look(f32::NAN))), 10.0);
+    }
+}

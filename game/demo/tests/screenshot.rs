@@ -1,0 +1,197 @@
+//! The windowed demo as a player sees it: run with the example mods under a
+//! display (Xvfb with Mesa's software Vulkan when there is none), it saves
+//! a screenshot, and the pixels say what is drawn: every entity the game
+//! reports at its place on screen, in front of the background elsewhere;
+//! the ship in its colour; the mod panel when it is open.
+//!
+//! Needs the packages `.ci/run` installs (xvfb, mesa-vulkan-drivers, ...)
+//! and the example mods in `assets/mods` (`bash mods/build.sh`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// An entity as the game printed it: who owns it, where its centre is on
+/// screen, how big it is drawn.
+#[derive(Debug)]
+struct Drawn {
+    owner: String,
+    x: f32,
+    y: f32,
+    size: f32,
+}
+
+struct Shot {
+    width: usize,
+    height: usize,
+    rgb: Vec<u8>,
+    drawn: Vec<Drawn>,
+}
+
+impl Shot {
+    fn pixel(&self, x: usize, y: usize) -> [u8; 3] {
+        let i = (y * self.width + x) * 3;
+        [self.rgb[i], self.rgb[i + 1], self.rgb[i + 2]]
+    }
+}
+
+/// The demo's background, as the PNG holds it (sRGB 0.04, 0.05, 0.09).
+const BACKGROUND: [u8; 3] = [10, 13, 23];
+
+fn near(a: [u8; 3], b: [u8; 3], by: i32) -> bool {
+    a.iter()
+        .zip(b)
+        .all(|(a, b)| (*a as i32 - b as i32).abs() <= by)
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Runs the windowed demo with `args` until it has saved `name`.
+fn screenshot(name: &str, args: &[&str]) -> Shot {
+    let dir = repo().join("target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    let _ = std::fs::remove_file(&path);
+    let demo = env!("CARGO_BIN_EXE_demo-game");
+    let mut cmd = if std::env::var_os("DISPLAY").is_some() {
+        Command::new(demo)
+    } else {
+        let mut c = Command::new("xvfb-run");
+        c.args(["-a", "-s", "-screen 0 1024x768x24", demo]);
+        c
+    };
+    let out = cmd
+        .current_dir(repo())
+        .args(["--mods", "assets/mods", "--screenshot"])
+        .arg(&path)
+        .args(args)
+        .output()
+        .expect("xvfb-run runs (install xvfb, see .ci/run)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && path.exists(),
+        "the demo did not save a screenshot ({}):\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let drawn = stdout
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.strip_prefix("drawn ")?.split(' ');
+            Some(Drawn {
+                owner: w.next()?.to_string(),
+                x: w.next()?.parse().ok()?,
+                y: w.next()?.parse().ok()?,
+                size: w.next()?.parse().ok()?,
+            })
+        })
+        .collect();
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    assert_eq!(info.color_type, png::ColorType::Rgb, "Bevy saves RGB");
+    buf.truncate(info.buffer_size());
+    Shot {
+        width: info.width as usize,
+        height: info.height as usize,
+        rgb: buf,
+        drawn,
+    }
+}
+
+/// Whether something other than the background is within 2 pixels of
+/// (x, y): an entity moves a pixel or so between the frame whose
+/// positions were printed and the frame captured.
+fn drawn_near(shot: &Shot, x: f32, y: f32) -> bool {
+    let (x, y) = (x.round() as i64, y.round() as i64);
+    (-2..=2).any(|dy| {
+        (-2..=2).any(|dx| {
+            let (px, py) = (x + dx, y + dy);
+            px >= 0
+                && py >= 0
+                && (px as usize) < shot.width
+                && (py as usize) < shot.height
+                && !near(shot.pixel(px as usize, py as usize), BACKGROUND, 24)
+        })
+    })
+}
+
+/// Near-white pixels (text) in a rectangle.
+fn white_in(shot: &Shot, x0: usize, y0: usize, x1: usize, y1: usize) -> usize {
+    (y0..y1.min(shot.height))
+        .flat_map(|y| (x0..x1.min(shot.width)).map(move |x| (x, y)))
+        .filter(|(x, y)| shot.pixel(*x, *y).iter().all(|c| *c > 200))
+        .count()
+}
+
+#[test]
+fn what_the_world_holds_is_on_screen_and_the_panel_opens() {
+    let world = screenshot("world.png", &["--frames", "60"]);
+    assert_eq!((world.width, world.height), (800, 600));
+
+    // Every entity whose centre is on screen is drawn there.
+    let on_screen: Vec<&Drawn> = world
+        .drawn
+        .iter()
+        .filter(|d| d.x >= 4.0 && d.y >= 4.0 && d.x < 796.0 && d.y < 596.0)
+        .collect();
+    let missing: Vec<&&Drawn> = on_screen
+        .iter()
+        .filter(|d| !drawn_near(&world, d.x, d.y))
+        .collect();
+    assert!(missing.is_empty(), "not drawn: {missing:?}");
+    let mods = on_screen.iter().filter(|d| d.owner != "game").count();
+    let game = on_screen.iter().filter(|d| d.owner == "game").count();
+    assert!(game >= 6, "the ship and asteroids: {:?}", world.drawn);
+    for owner in ["mover", "mover_py", "mover_js", "raw_spinner"] {
+        assert!(
+            on_screen.iter().any(|d| d.owner == owner),
+            "{owner}'s entities on screen: {:?}",
+            world.drawn
+        );
+    }
+    assert!(mods >= 20, "{mods} mod entities on screen");
+
+    // Away from every entity (and the text along the edges), background.
+    let clear = |x: f32, y: f32| {
+        world
+            .drawn
+            .iter()
+            .all(|d| ((d.x - x).powi(2) + (d.y - y).powi(2)).sqrt() > d.size / 2.0 + 30.0)
+    };
+    let mut empty = 0;
+    let mut background = 0;
+    for y in (40..540).step_by(20) {
+        for x in (10..790).step_by(20) {
+            if clear(x as f32, y as f32) {
+                empty += 1;
+                background += near(world.pixel(x, y), BACKGROUND, 3) as usize;
+            }
+        }
+    }
+    assert!(empty > 200, "{empty} empty places sampled");
+    assert_eq!(background, empty, "the background elsewhere");
+
+    // The ship in its colour (#4fc3f7), at its centre.
+    let ship = world
+        .drawn
+        .iter()
+        .find(|d| d.owner == "game" && d.size == 28.0)
+        .expect("the ship");
+    let (sx, sy) = (ship.x.round() as usize, ship.y.round() as usize);
+    let blue = (sy - 2..=sy + 2)
+        .flat_map(|y| (sx - 2..=sx + 2).map(move |x| (x, y)))
+        .any(|(x, y)| near(world.pixel(x, y), [79, 195, 247], 12));
+    assert!(blue, "the ship is blue at ({sx}, {sy})");
+
+    // The panel: a row of text for each of the seven mods, on the right.
+    let panel = screenshot("panel.png", &["--frames", "60", "--panel"]);
+    let closed = white_in(&world, 440, 36, 794, 440);
+    let open = white_in(&panel, 440, 36, 794, 440);
+    assert!(
+        open > 3000 && open > 4 * closed,
+        "panel text: {open} white pixels, {closed} without it"
+    );
+}
