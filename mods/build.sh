@@ -7,9 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rustup target add wasm32-wasip2 >/dev/null 2>&1 || rustup target add wasm32-wasip2
-cargo build --release --target wasm32-wasip2 --target-dir target/mods -p mover -p greeter -p raw-spinner
+cargo build --release --target wasm32-wasip2 --target-dir target/mods -p mover -p greeter -p storm -p raw-spinner
 mkdir -p assets/mods
-for m in mover greeter raw_spinner; do
+for m in mover greeter storm raw_spinner; do
     cp "target/mods/wasm32-wasip2/release/$m.wasm" assets/mods/
 done
 bash mods/python/build.sh

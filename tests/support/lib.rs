@@ -40,6 +40,8 @@ pub fn built_mods() -> &'static Path {
                 "-p",
                 "greeter",
                 "-p",
+                "storm",
+                "-p",
                 "raw-spinner",
                 "-p",
                 "idle",

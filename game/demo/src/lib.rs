@@ -173,7 +173,8 @@ pub mod window;
 
 /// The mod plugin as the demo game sets it up: the mods in `mods`, compiled
 /// code kept in `cache`, lockstep frames (a run gives the same world every
-/// time), and the names the example greeters in every language share.
+/// time), the names the example greeters in every language share, and the
+/// storm's grant.
 pub fn mod_plugin(mods: &Path, cache: Option<PathBuf>) -> ModPlugin {
     ModPlugin::new()
         .with_mods_dir(mods)
@@ -183,6 +184,13 @@ pub fn mod_plugin(mods: &Path, cache: Option<PathBuf>) -> ModPlugin {
         .with_shared_name("Badge")
         .with_shared_name("greeting")
         .with_shared_name("badge-seen")
+        // The storm example changes the game's own asteroids: the game
+        // grants it, by its file name, the right to change the game's
+        // entities.
+        .with_grants(
+            "storm",
+            bevy_wasm_mods::ModGrants::default().modify_any_entity(),
+        )
         .with_frame_mode(FrameMode::Lockstep)
 }
 

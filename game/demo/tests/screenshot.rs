@@ -101,13 +101,13 @@ fn screenshot(name: &str, args: &[&str]) -> Shot {
     }
 }
 
-/// Whether something other than the background is within 2 pixels of
-/// (x, y): an entity moves a pixel or so between the frame whose
-/// positions were printed and the frame captured.
-fn drawn_near(shot: &Shot, x: f32, y: f32) -> bool {
+/// Whether something other than the background is drawn within `reach`
+/// pixels of (x, y): an entity moves a pixel or so between the frame whose
+/// positions were printed and the frame captured, and a ring is hollow.
+fn drawn_near(shot: &Shot, x: f32, y: f32, reach: i64) -> bool {
     let (x, y) = (x.round() as i64, y.round() as i64);
-    (-2..=2).any(|dy| {
-        (-2..=2).any(|dx| {
+    (-reach..=reach).any(|dy| {
+        (-reach..=reach).any(|dx| {
             let (px, py) = (x + dx, y + dy);
             px >= 0
                 && py >= 0
@@ -139,13 +139,21 @@ fn what_the_world_holds_is_on_screen_and_the_panel_opens() {
         .collect();
     let missing: Vec<&&Drawn> = on_screen
         .iter()
-        .filter(|d| !drawn_near(&world, d.x, d.y))
+        .filter(|d| !drawn_near(&world, d.x, d.y, (d.size * 0.4).max(2.0) as i64))
         .collect();
     assert!(missing.is_empty(), "not drawn: {missing:?}");
     let mods = on_screen.iter().filter(|d| d.owner != "game").count();
     let game = on_screen.iter().filter(|d| d.owner == "game").count();
     assert!(game >= 6, "the ship and asteroids: {:?}", world.drawn);
-    for owner in ["mover", "mover_py", "mover_js", "raw_spinner"] {
+    for owner in [
+        "mover",
+        "mover_py",
+        "mover_js",
+        "raw_spinner",
+        "storm",
+        "fireflies_py",
+        "beacons_js",
+    ] {
         assert!(
             on_screen.iter().any(|d| d.owner == owner),
             "{owner}'s entities on screen: {:?}",
@@ -154,24 +162,26 @@ fn what_the_world_holds_is_on_screen_and_the_panel_opens() {
     }
     assert!(mods >= 20, "{mods} mod entities on screen");
 
-    // Away from every entity (and the text along the edges), background.
+    // Away from every entity and where its label may be (centred above
+    // it, up to 48 characters), and from the text along the edges: only
+    // background.
     let clear = |x: f32, y: f32| {
-        world
-            .drawn
-            .iter()
-            .all(|d| ((d.x - x).powi(2) + (d.y - y).powi(2)).sqrt() > d.size / 2.0 + 30.0)
+        world.drawn.iter().all(|d| {
+            let r = d.size / 2.0 + 6.0;
+            (x - d.x).abs() > r.max(200.0) || y < d.y - r - 24.0 || y > d.y + r
+        })
     };
     let mut empty = 0;
     let mut background = 0;
-    for y in (40..540).step_by(20) {
-        for x in (10..790).step_by(20) {
+    for y in (40..500).step_by(10) {
+        for x in (10..790).step_by(10) {
             if clear(x as f32, y as f32) {
                 empty += 1;
                 background += near(world.pixel(x, y), BACKGROUND, 3) as usize;
             }
         }
     }
-    assert!(empty > 200, "{empty} empty places sampled");
+    assert!(empty > 300, "{empty} empty places sampled");
     assert_eq!(background, empty, "the background elsewhere");
 
     // The ship in its colour (#4fc3f7), at its centre.
@@ -186,7 +196,7 @@ fn what_the_world_holds_is_on_screen_and_the_panel_opens() {
         .any(|(x, y)| near(world.pixel(x, y), [79, 195, 247], 12));
     assert!(blue, "the ship is blue at ({sx}, {sy})");
 
-    // The panel: a row of text for each of the seven mods, on the right.
+    // The panel: a row of text for each of the ten mods, on the right.
     let panel = screenshot("panel.png", &["--frames", "60", "--panel"]);
     let closed = white_in(&world, 440, 36, 794, 440);
     let open = white_in(&panel, 440, 36, 794, 440);
