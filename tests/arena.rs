@@ -13,7 +13,7 @@ use demo_game::arena::Asteroid;
 use demo_game::{Hazard, Look, Nameplate, Position};
 use mod_tests::*;
 
-fn owned<'a, T: Component + Clone>(world: &'a mut World, owner: &str) -> Vec<(Position, T)> {
+fn owned<T: Component + Clone>(world: &mut World, owner: &str) -> Vec<(Position, T)> {
     world
         .query::<(&Position, &T, &SpawnedByMod)>()
         .iter(world)
