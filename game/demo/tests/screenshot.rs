@@ -205,3 +205,35 @@ fn what_the_world_holds_is_on_screen_and_the_panel_opens() {
         "panel text: {open} white pixels, {closed} without it"
     );
 }
+
+#[test]
+fn without_a_display_the_game_says_so_and_runs_headless() {
+    let out = Command::new(env!("CARGO_BIN_EXE_demo-game"))
+        .current_dir(repo())
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .args(["--mods", "assets/mods", "--frames", "30"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("no display (DISPLAY is not set): running headless"),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("frames: 30") && stdout.contains("checksum: "),
+        "{stdout}"
+    );
+    // A screenshot cannot be taken headless: said, and a failure.
+    let out = Command::new(env!("CARGO_BIN_EXE_demo-game"))
+        .current_dir(repo())
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .args(["--screenshot", "target/never.png"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot take a screenshot: no display"));
+}
