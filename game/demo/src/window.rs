@@ -65,7 +65,7 @@ pub fn windowed_app(plugin: ModPlugin, options: WindowOptions) -> App {
     .insert_resource(ClearColor(BACKGROUND))
     .insert_resource(options)
     .init_resource::<Notices>()
-    .init_resource::<PanelRows>()
+    .add_plugins(PanelPlugin)
     .add_systems(Startup, setup)
     .add_systems(
         Update,
@@ -74,8 +74,6 @@ pub fn windowed_app(plugin: ModPlugin, options: WindowOptions) -> App {
             crate::print_lifecycle,
             keys,
             notices,
-            panel,
-            panel_clicks,
             score_text,
             screenshot_when_due,
         ),
@@ -111,20 +109,66 @@ struct ScoreText;
 #[derive(Component)]
 struct NoticeText;
 
+/// The mod panel's node: its rows are made under it.
 #[derive(Component)]
-struct PanelRoot;
+pub struct PanelRoot;
 
 /// A panel button: what it does to which mod.
-#[derive(Component, Clone)]
-struct PanelButton {
-    id: String,
-    action: PanelAction,
+#[derive(Component, Clone, Debug)]
+pub struct PanelButton {
+    /// The mod's id.
+    pub id: String,
+    /// What pressing it does.
+    pub action: PanelAction,
 }
 
-#[derive(Clone, Copy, PartialEq)]
-enum PanelAction {
+/// What a panel button does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PanelAction {
+    /// Turns the mod off, or on again.
     Toggle,
+    /// Reloads the mod from its file.
     Reload,
+}
+
+/// The mod panel's rows and buttons, kept to the registry every frame,
+/// under the entity with [`PanelRoot`] (which [`spawn_panel`] makes).
+pub struct PanelPlugin;
+
+impl Plugin for PanelPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<PanelRows>()
+            .add_systems(Update, (panel_clicks, panel).chain());
+    }
+}
+
+/// The mod panel, empty, on the right of the window.
+pub fn spawn_panel(commands: &mut Commands, open: bool) -> Entity {
+    commands
+        .spawn((
+            PanelRoot,
+            Node {
+                position_type: PositionType::Absolute,
+                right: px(6),
+                top: px(30),
+                width: px(360),
+                flex_direction: FlexDirection::Column,
+                row_gap: px(6),
+                padding: UiRect::all(px(8)),
+                ..default()
+            },
+            BackgroundColor(Color::srgba(0.0, 0.0, 0.0, 0.78)),
+            if open {
+                Visibility::Inherited
+            } else {
+                Visibility::Hidden
+            },
+            children![(
+                Text::new("Mods  (Tab: close)"),
+                TextFont::from_font_size(16.0),
+            )],
+        ))
+        .id()
 }
 
 /// The panel's row for each mod: the row, its text and its switch's label.
@@ -192,29 +236,7 @@ fn setup(mut commands: Commands, mut images: ResMut<Assets<Image>>, options: Res
             ..default()
         },
     ));
-    commands.spawn((
-        PanelRoot,
-        Node {
-            position_type: PositionType::Absolute,
-            right: px(6),
-            top: px(30),
-            width: px(360),
-            flex_direction: FlexDirection::Column,
-            row_gap: px(6),
-            padding: UiRect::all(px(8)),
-            ..default()
-        },
-        BackgroundColor(Color::srgba(0.0, 0.0, 0.0, 0.78)),
-        if options.panel_open {
-            Visibility::Inherited
-        } else {
-            Visibility::Hidden
-        },
-        children![(
-            Text::new("Mods  (Tab: close)"),
-            TextFont::from_font_size(16.0),
-        )],
-    ));
+    spawn_panel(&mut commands, options.panel_open);
 }
 
 /// Draws every entity with a `Position` from now on.

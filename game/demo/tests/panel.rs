@@ -1,0 +1,112 @@
+//! The mod panel without a window: a row per mod kept to the registry
+//! every frame, and its buttons turning a mod off and on (what a click
+//! does: the button's `Interaction` becomes `Pressed`).
+
+use std::time::Duration;
+
+use bevy::prelude::*;
+use bevy_wasm_mods::prelude::*;
+use demo_game::window::{PanelAction, PanelButton, PanelPlugin, spawn_panel};
+
+fn panel_text(app: &mut App) -> String {
+    let world = app.world_mut();
+    let mut lines: Vec<String> = world
+        .query::<&Text>()
+        .iter(world)
+        .map(|t| t.0.clone())
+        .collect();
+    lines.sort();
+    lines.join("\n")
+}
+
+fn press(app: &mut App, id: &str, action: PanelAction) {
+    let world = app.world_mut();
+    let button = world
+        .query::<(Entity, &PanelButton)>()
+        .iter(world)
+        .find(|(_, b)| b.id == id && b.action == action)
+        .map(|(e, _)| e)
+        .unwrap_or_else(|| panic!("a {action:?} button for {id}"));
+    world.entity_mut(button).insert(Interaction::Pressed);
+}
+
+#[test]
+fn the_panel_shows_each_mod_and_turns_it_off_and_on() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = std::env::temp_dir().join(format!("panel-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for m in ["mover", "storm"] {
+        std::fs::copy(
+            repo.join(format!("assets/mods/{m}.wasm")),
+            dir.join(format!("{m}.wasm")),
+        )
+        .expect("the example mods are built (bash mods/build.sh)");
+    }
+    let plugin = demo_game::mod_plugin(&dir, None).with_watching(false);
+    let mut app = demo_game::headless_app(plugin);
+    app.add_plugins(PanelPlugin);
+    app.world_mut()
+        .run_system_cached(|mut commands: Commands| {
+            spawn_panel(&mut commands, true);
+        })
+        .unwrap();
+    demo_game::load_mods(&mut app, Duration::from_secs(600)).unwrap();
+    for _ in 0..3 {
+        app.update();
+    }
+    let shown = panel_text(&mut app);
+    assert!(shown.contains("mover 0.1.0  [Running]"), "{shown}");
+    assert!(shown.contains("storm 0.1.0  [Running]"), "{shown}");
+    assert!(shown.contains("entities 10"), "{shown}");
+
+    // A click on the mover's switch: off, within a frame or two.
+    press(&mut app, "mover", PanelAction::Toggle);
+    app.update();
+    app.update();
+    let mover = app
+        .world()
+        .resource::<ModRegistry>()
+        .get("mover")
+        .unwrap()
+        .clone();
+    assert_eq!(mover.status, ModStatus::Disabled);
+    let shown = panel_text(&mut app);
+    assert!(shown.contains("mover 0.1.0  [Disabled]"), "{shown}");
+    assert!(shown.contains("Turn on"), "{shown}");
+    let ticks = mover.ticks;
+    for _ in 0..10 {
+        app.update();
+    }
+    assert!(
+        app.world()
+            .resource::<ModRegistry>()
+            .get("mover")
+            .unwrap()
+            .ticks
+            <= ticks + 1
+    );
+
+    // And on again.
+    app.world_mut()
+        .run_system_cached(|mut q: Query<&mut Interaction>| {
+            for mut i in &mut q {
+                *i = Interaction::None;
+            }
+        })
+        .unwrap();
+    press(&mut app, "mover", PanelAction::Toggle);
+    for _ in 0..5 {
+        app.update();
+    }
+    let mover = app
+        .world()
+        .resource::<ModRegistry>()
+        .get("mover")
+        .unwrap()
+        .clone();
+    assert_eq!(mover.status, ModStatus::Running);
+    assert!(mover.ticks > ticks + 2);
+    assert!(panel_text(&mut app).contains("mover 0.1.0  [Running]"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
