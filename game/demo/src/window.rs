@@ -64,7 +64,6 @@ pub fn windowed_app(plugin: ModPlugin, options: WindowOptions) -> App {
     })
     .insert_resource(ClearColor(BACKGROUND))
     .insert_resource(options)
-    .init_resource::<Notices>()
     .add_plugins(PanelPlugin)
     .add_systems(Startup, setup)
     .add_systems(
@@ -73,7 +72,6 @@ pub fn windowed_app(plugin: ModPlugin, options: WindowOptions) -> App {
             crate::greet_players,
             crate::print_lifecycle,
             keys,
-            notices,
             score_text,
             screenshot_when_due,
         ),
@@ -106,8 +104,9 @@ struct LabelText(Entity);
 #[derive(Component)]
 struct ScoreText;
 
+/// The text that shows notices.
 #[derive(Component)]
-struct NoticeText;
+pub struct NoticeText;
 
 /// The mod panel's node: its rows are made under it.
 #[derive(Component)]
@@ -132,14 +131,35 @@ pub enum PanelAction {
 }
 
 /// The mod panel's rows and buttons, kept to the registry every frame,
-/// under the entity with [`PanelRoot`] (which [`spawn_panel`] makes).
+/// under the entity with [`PanelRoot`] (which [`spawn_panel`] makes), and
+/// the notices of changes in mods' lives (in the text [`spawn_notices`]
+/// makes).
 pub struct PanelPlugin;
 
 impl Plugin for PanelPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<PanelRows>()
-            .add_systems(Update, (panel_clicks, panel).chain());
+            .init_resource::<Notices>()
+            .add_systems(Update, ((panel_clicks, panel).chain(), notices));
     }
+}
+
+/// The notices' text, at the bottom left of the window.
+pub fn spawn_notices(commands: &mut Commands) -> Entity {
+    commands
+        .spawn((
+            NoticeText,
+            Text::new(""),
+            TextFont::from_font_size(14.0),
+            TextColor(Color::srgb(1.0, 0.85, 0.4)),
+            Node {
+                position_type: PositionType::Absolute,
+                left: px(8),
+                bottom: px(6),
+                ..default()
+            },
+        ))
+        .id()
 }
 
 /// The mod panel, empty, on the right of the window.
@@ -224,18 +244,7 @@ fn setup(mut commands: Commands, mut images: ResMut<Assets<Image>>, options: Res
             ..default()
         },
     ));
-    commands.spawn((
-        NoticeText,
-        Text::new(""),
-        TextFont::from_font_size(14.0),
-        TextColor(Color::srgb(1.0, 0.85, 0.4)),
-        Node {
-            position_type: PositionType::Absolute,
-            left: px(8),
-            bottom: px(6),
-            ..default()
-        },
-    ));
+    spawn_notices(&mut commands);
     spawn_panel(&mut commands, options.panel_open);
 }
 

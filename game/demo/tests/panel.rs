@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use bevy::prelude::*;
 use bevy_wasm_mods::prelude::*;
-use demo_game::window::{PanelAction, PanelButton, PanelPlugin, spawn_panel};
+use demo_game::window::{
+    NoticeText, PanelAction, PanelButton, PanelPlugin, spawn_notices, spawn_panel,
+};
 
 fn panel_text(app: &mut App) -> String {
     let world = app.world_mut();
@@ -17,6 +19,15 @@ fn panel_text(app: &mut App) -> String {
         .collect();
     lines.sort();
     lines.join("\n")
+}
+
+fn notice_text(app: &mut App) -> String {
+    let world = app.world_mut();
+    world
+        .query_filtered::<&Text, With<NoticeText>>()
+        .iter(world)
+        .map(|t| t.0.clone())
+        .collect()
 }
 
 fn press(app: &mut App, id: &str, action: PanelAction) {
@@ -49,12 +60,17 @@ fn the_panel_shows_each_mod_and_turns_it_off_and_on() {
     app.world_mut()
         .run_system_cached(|mut commands: Commands| {
             spawn_panel(&mut commands, true);
+            spawn_notices(&mut commands);
         })
         .unwrap();
     demo_game::load_mods(&mut app, Duration::from_secs(600)).unwrap();
     for _ in 0..3 {
         app.update();
     }
+    // Each mod that loaded has a notice on screen.
+    let notices = notice_text(&mut app);
+    assert!(notices.contains("mod loaded: mover 0.1.0"), "{notices}");
+    assert!(notices.contains("mod loaded: storm 0.1.0"), "{notices}");
     let shown = panel_text(&mut app);
     assert!(shown.contains("mover 0.1.0  [Running]"), "{shown}");
     assert!(shown.contains("storm 0.1.0  [Running]"), "{shown}");
@@ -108,5 +124,27 @@ fn the_panel_shows_each_mod_and_turns_it_off_and_on() {
     assert_eq!(mover.status, ModStatus::Running);
     assert!(mover.ticks > ticks + 2);
     assert!(panel_text(&mut app).contains("mover 0.1.0  [Running]"));
+
+    // Reload from the panel: the file is read again and swapped in with
+    // the mod's state kept, and a notice says so.
+    press(&mut app, "storm", PanelAction::Reload);
+    let started = std::time::Instant::now();
+    while !notice_text(&mut app).contains("mod updated, state kept: storm 0.1.0") {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "{}",
+            notice_text(&mut app)
+        );
+        std::thread::sleep(Duration::from_millis(5));
+        app.update();
+    }
+    assert_eq!(
+        app.world()
+            .resource::<ModRegistry>()
+            .get("storm")
+            .unwrap()
+            .status,
+        ModStatus::Running
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
