@@ -171,9 +171,11 @@ pub fn spawn_panel(commands: &mut Commands, open: bool) -> Entity {
                 position_type: PositionType::Absolute,
                 right: px(6),
                 top: px(30),
-                width: px(360),
+                width: px(400),
+                max_height: px(560),
+                overflow: Overflow::clip_y(),
                 flex_direction: FlexDirection::Column,
-                row_gap: px(6),
+                row_gap: px(5),
                 padding: UiRect::all(px(8)),
                 ..default()
             },
@@ -528,7 +530,7 @@ fn panel(
     for m in registry.mods() {
         let c = &m.cost;
         let mut text = format!(
-            "{} {}  [{:?}]\nfaults {}  |  tick {} avg  |  entities {}",
+            "{} {}  [{:?}]\nfaults {} | tick {} | {} entities",
             shown(&m.name),
             shown(&m.version),
             m.status,
@@ -595,16 +597,20 @@ fn panel(
                     .insert(ChildOf(reload_button));
                 let buttons = commands
                     .spawn(Node {
-                        column_gap: px(6),
+                        flex_direction: FlexDirection::Column,
+                        row_gap: px(2),
+                        flex_shrink: 0.0,
                         ..default()
                     })
                     .add_children(&[toggle_button, reload_button])
                     .id();
+                // The mod's lines on the left, its buttons on the right.
                 let row = commands
                     .spawn((
                         Node {
-                            flex_direction: FlexDirection::Column,
-                            row_gap: px(3),
+                            justify_content: JustifyContent::SpaceBetween,
+                            align_items: AlignItems::Center,
+                            column_gap: px(6),
                             ..default()
                         },
                         ChildOf(root),

@@ -74,7 +74,7 @@ fn the_panel_shows_each_mod_and_turns_it_off_and_on() {
     let shown = panel_text(&mut app);
     assert!(shown.contains("mover 0.1.0  [Running]"), "{shown}");
     assert!(shown.contains("storm 0.1.0  [Running]"), "{shown}");
-    assert!(shown.contains("entities 10"), "{shown}");
+    assert!(shown.contains("| 10 entities"), "{shown}");
 
     // A click on the mover's switch: off, within a frame or two.
     press(&mut app, "mover", PanelAction::Toggle);

@@ -198,8 +198,8 @@ fn what_the_world_holds_is_on_screen_and_the_panel_opens() {
 
     // The panel: a row of text for each of the ten mods, on the right.
     let panel = screenshot("panel.png", &["--frames", "60", "--panel"]);
-    let closed = white_in(&world, 440, 36, 794, 440);
-    let open = white_in(&panel, 440, 36, 794, 440);
+    let closed = white_in(&world, 400, 36, 794, 440);
+    let open = white_in(&panel, 400, 36, 794, 440);
     assert!(
         open > 3000 && open > 4 * closed,
         "panel text: {open} white pixels, {closed} without it"
