@@ -38,6 +38,14 @@ pub const BACKGROUND: Color = Color::srgb(0.04, 0.05, 0.09);
 pub fn windowed_app(plugin: ModPlugin, options: WindowOptions) -> App {
     let mut app = App::new();
     let screenshot = options.screenshot.is_some();
+    if screenshot {
+        // Game time advances 1/60 s a frame however long a frame takes, so
+        // what is on screen when the screenshot is taken is where the game
+        // says it is, and the same run after run.
+        app.insert_resource(bevy::time::TimeUpdateStrategy::ManualDuration(
+            std::time::Duration::from_secs_f64(1.0 / 60.0),
+        ));
+    }
     app.add_plugins((
         DefaultPlugins
             .set(WindowPlugin {
