@@ -173,6 +173,16 @@ fn run_windowed(args: &Args) {
     if args.screenshot.is_none() {
         // A player's game: a slow mod never slows a frame.
         plugin = plugin.with_frame_mode(bevy_wasm_mods::FrameMode::default());
+    } else {
+        // A screenshot is a replay (lockstep, a fixed step): the same
+        // picture on a loaded machine too, where starting an interpreter
+        // (a Python or JavaScript mod's init) can take longer than the
+        // default 50 ms call limit.
+        plugin = plugin.with_limits(bevy_wasm_mods::ModLimits {
+            hard_call_limit: Duration::from_secs(2),
+            soft_call_budget: Duration::from_millis(500),
+            ..Default::default()
+        });
     }
     let options = demo_game::window::WindowOptions {
         screenshot: args.screenshot.clone(),

@@ -34,6 +34,15 @@ fn ok(dir: &Path, args: &[&str]) -> String {
     all
 }
 
+/// One test at a time: a check runs the mod under the game's own limits
+/// (50 ms a call), which a Python interpreter's start can pass on a
+/// machine busy with the other tests' builds.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn turn() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// A scratch folder, removed at the end.
 struct Scratch(PathBuf);
 
@@ -83,6 +92,7 @@ fn make(scratch: &Scratch, name: &str, lang: &str) -> (PathBuf, PathBuf) {
 
 #[test]
 fn a_rust_mod_from_the_template_tests_builds_checks_and_runs() {
+    let _turn = turn();
     let scratch = Scratch::new("rust");
     let (_, rust) = make(&scratch, "hello-rs", "rust");
     // Beside a bundled example, in the demo game.
@@ -107,6 +117,7 @@ fn a_rust_mod_from_the_template_tests_builds_checks_and_runs() {
 
 #[test]
 fn a_python_mod_from_the_template_and_its_fault() {
+    let _turn = turn();
     let scratch = Scratch::new("python");
     let (dir, _) = make(&scratch, "hello-py", "python");
     // A bug: the check fails, and says where.
@@ -127,12 +138,14 @@ fn a_python_mod_from_the_template_and_its_fault() {
 
 #[test]
 fn a_javascript_mod_from_the_template() {
+    let _turn = turn();
     let scratch = Scratch::new("js");
     make(&scratch, "hello-js", "js");
 }
 
 #[test]
 fn mistakes_get_errors_that_say_what_to_do() {
+    let _turn = turn();
     let scratch = Scratch::new("mistakes");
     let out = modkit(&scratch.0, &["new", "My_Mod", "--lang", "rust"]);
     assert!(!out.status.success());
