@@ -314,7 +314,13 @@ impl Lifecycle {
             self.recent_faults.pop_front();
         }
         let in_window = self.recent_faults.len() as u32;
-        let permanent = fault.hook == Hook::Load || !can_restart;
+        // A file that does not load stays failed until it changes; but
+        // starting it may only have been slow (an interpreter's start on a
+        // loaded machine), so a timeout is retried like any fault, and
+        // quarantined if it keeps happening.
+        let permanent = (fault.hook == Hook::Load
+            && fault.kind != crate::fault::FaultKind::Timeout)
+            || !can_restart;
         self.info.last_error = Some(fault);
         let (state, after) = if permanent {
             (State::Failed, AfterFault::Failed)
@@ -522,6 +528,21 @@ mod tests {
         );
         assert_eq!(life.info().status, ModStatus::Failed);
         assert!(!life.restart_due(u64::MAX));
+        // A start that ran out of time is tried again, as a load.
+        let mut life = Lifecycle::loading(info());
+        let slow = Fault {
+            kind: FaultKind::Timeout,
+            hook: Hook::Load,
+            message: "stopped at its time limit".into(),
+        };
+        assert_eq!(
+            life.fault(slow, 0, &policy(), true),
+            AfterFault::Retry { at: 10 }
+        );
+        assert!(life.restart_due(10));
+        life.restarting();
+        life.ready().unwrap();
+        assert_eq!(life.start("Drift", "1.0.0"), Ok(Started::Loaded));
         // Without a worker a mod cannot be restarted either.
         let mut life = running();
         assert_eq!(
