@@ -101,37 +101,13 @@ struct Badge {
     names: Vec<String>,
 }
 
-/// Everything logged in this test process, as text without colours.
-fn captured_logs() -> &'static std::sync::Mutex<Vec<u8>> {
-    use std::sync::{Mutex, OnceLock};
-    static LOGS: OnceLock<&'static Mutex<Vec<u8>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let logs: &'static Mutex<Vec<u8>> = Box::leak(Box::new(Mutex::new(Vec::new())));
-        struct Sink(&'static Mutex<Vec<u8>>);
-        impl std::io::Write for Sink {
-            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                self.0.lock().unwrap().extend_from_slice(buf);
-                Ok(buf.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let _ = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_writer(move || Sink(logs))
-            .try_init();
-        logs
-    })
-}
-
 /// Players join a greeter alone in its folder; what it answered and the
 /// badges it kept in the world.
 fn greet(file: &str, bytes: &[u8]) -> (Vec<Greeting>, Vec<Badge>) {
     let dir = mods_folder();
     std::fs::write(dir.join(file), bytes).unwrap();
     let mut app = app_with(plugin(&dir));
-    assert!(load(&mut app).is_empty());
+    load_clean(&mut app);
     let mut greetings = Vec::new();
     let mut seen = Vec::new();
     for (name, level) in [("ada", 3), ("grace", 1), ("edsger", 5)] {
@@ -195,7 +171,7 @@ fn greeter_keeps_its_count_across_a_live_update(lang: &Lang) {
     let dir = mods_folder();
     std::fs::write(dir.join(format!("{id}.wasm")), lang.bytes("greeter")).unwrap();
     let mut app = app_with(plugin(&dir));
-    assert!(load(&mut app).is_empty());
+    load_clean(&mut app);
     let join = |app: &mut App, name: &str| -> Greeting {
         app.world_mut().write_message(PlayerJoined {
             name: name.into(),

@@ -45,7 +45,8 @@ fn started(dir: &Path, cache: Option<&Path>, ids: &[&str]) -> App {
 #[test]
 fn a_second_start_takes_unchanged_mods_from_the_cache_and_runs_the_same() {
     let dir = folder_with(&[("mover", "mover.wasm"), ("greeter", "greeter.wasm")]);
-    let cache = mods_folder().join("compiled");
+    let scratch = mods_folder();
+    let cache = scratch.join("compiled");
     let ids = ["mover", "greeter"];
 
     let mut first = started(&dir, Some(&cache), &ids);
@@ -77,7 +78,8 @@ fn a_second_start_takes_unchanged_mods_from_the_cache_and_runs_the_same() {
 #[test]
 fn a_damaged_cache_entry_costs_a_compile_and_nothing_else() {
     let dir = folder_with(&[("mover", "mover.wasm")]);
-    let cache = mods_folder().join("compiled");
+    let scratch = mods_folder();
+    let cache = scratch.join("compiled");
     drop(started(&dir, Some(&cache), &["mover"]));
     let entry = entries(&cache).pop().expect("the mover was kept");
 
@@ -116,7 +118,7 @@ fn sha_of(bytes: &[u8]) -> [u8; 32] {
 #[test]
 fn the_mods_folder_is_never_used_as_the_cache() {
     let dir = folder_with(&[("mover", "mover.wasm")]);
-    for cache in [dir.clone(), dir.join("compiled")] {
+    for cache in [dir.to_path_buf(), dir.join("compiled")] {
         let mut app = started(&dir, Some(&cache), &["mover"]);
         frames(&mut app, 5);
         assert!(!info(&app, "mover").compiled_from_cache);
@@ -186,7 +188,7 @@ fn a_big_mod_compiling_never_stalls_the_frames_of_running_mods() {
             .with_limits(relaxed_limits())
             .with_compile_cache(None),
     );
-    assert!(load(&mut app).is_empty());
+    load_clean(&mut app);
     frames(&mut app, 10);
     // The machine is busy besides: a core's worth of other work.
     let (stop, busy) = busy_threads(1);
@@ -241,7 +243,7 @@ fn every_mod_cost_is_in_the_registry_and_in_bevy_diagnostics() {
             .with_limits(relaxed_limits())
             .with_config("mover", mover_config(500, false, "mover")),
     );
-    assert!(load(&mut app).is_empty());
+    load_clean(&mut app);
     frames(&mut app, 20);
     let m = info(&app, "mover");
     let c = &m.cost;

@@ -236,30 +236,6 @@ fn only_regular_files_inside_the_folder_and_under_the_size_limit_are_read() {
     }
 }
 
-/// Everything logged in this test process, as text without colours.
-fn captured_logs() -> &'static std::sync::Mutex<Vec<u8>> {
-    use std::sync::{Mutex, OnceLock};
-    static LOGS: OnceLock<&'static Mutex<Vec<u8>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let logs: &'static Mutex<Vec<u8>> = Box::leak(Box::new(Mutex::new(Vec::new())));
-        struct Sink(&'static Mutex<Vec<u8>>);
-        impl std::io::Write for Sink {
-            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                self.0.lock().unwrap().extend_from_slice(buf);
-                Ok(buf.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let _ = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_writer(move || Sink(logs))
-            .try_init();
-        logs
-    })
-}
-
 #[test]
 fn text_from_a_mod_reaches_the_log_escaped() {
     let logs = captured_logs();

@@ -198,11 +198,12 @@ fn mover() {
     println!();
     println!("position += velocity for {ENTITIES} entities, per frame");
     // Native: the same entities, moved by a Bevy system.
-    let mut empty = app(&mods_folder());
+    let (empty_dir, native_dir) = (mods_folder(), mods_folder());
+    let mut empty = app(&empty_dir);
     load(&mut empty);
     spawn_grid(empty.world_mut());
 
-    let mut native = app(&mods_folder());
+    let mut native = app(&native_dir);
     native
         .init_resource::<NativeTimes>()
         .add_systems(Update, native_move);

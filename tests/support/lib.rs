@@ -4,7 +4,6 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
@@ -90,21 +89,55 @@ pub fn mod_bytes(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
 
-/// A fresh, empty folder for one test's mods.
-pub fn mods_folder() -> PathBuf {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "bevy-wasm-mods-test-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("cannot make a mods folder");
-    dir
+/// A test's own folder in the system's temporary folder, removed with
+/// everything in it when the value is dropped (at the end of the test, or
+/// when it panics). It reads as a `Path`.
+#[derive(Debug)]
+pub struct Scratch(tempfile::TempDir);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl From<&Scratch> for PathBuf {
+    fn from(scratch: &Scratch) -> PathBuf {
+        scratch.0.path().to_path_buf()
+    }
+}
+
+/// Keeps `scratch` until the test's thread ends (each test runs on a
+/// thread of its own), for a helper that hands out a plugin or an app
+/// rather than the folder; returns its path.
+pub fn kept(scratch: Scratch) -> PathBuf {
+    thread_local! {
+        static KEPT: std::cell::RefCell<Vec<Scratch>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let path = scratch.to_path_buf();
+    KEPT.with(|kept| kept.borrow_mut().push(scratch));
+    path
+}
+
+/// A fresh, empty folder for one test's mods, removed when dropped.
+pub fn mods_folder() -> Scratch {
+    Scratch(
+        tempfile::Builder::new()
+            .prefix("bevy-wasm-mods-test-")
+            .tempdir()
+            .expect("cannot make a mods folder"),
+    )
 }
 
 /// A folder with the named built mods in it, in the given file names.
-pub fn folder_with(mods: &[(&str, &str)]) -> PathBuf {
+pub fn folder_with(mods: &[(&str, &str)]) -> Scratch {
     let dir = mods_folder();
     for (crate_name, file) in mods {
         std::fs::write(dir.join(file), mod_bytes(crate_name)).expect("cannot copy a mod");
@@ -149,6 +182,13 @@ pub fn app(dir: &Path) -> App {
             .with_mods_dir(dir)
             .with_limits(relaxed_limits()),
     )
+}
+
+/// Steps the app until no start-up mod is loading, and fails the test,
+/// printing each failure, if any mod failed meanwhile.
+pub fn load_clean(app: &mut App) {
+    let failed = load(app);
+    assert!(failed.is_empty(), "mods failed while loading: {failed:#?}");
 }
 
 /// Steps the app until no start-up mod is loading; returns the failures
@@ -382,4 +422,45 @@ pub fn js_mods() -> &'static Path {
         assert!(status.success(), "building the JavaScript mods failed");
         root().join("target/mods-js")
     })
+}
+
+/// Everything logged in this test process, as text without colours (the
+/// first call installs the subscriber that keeps it).
+pub fn captured_logs() -> &'static std::sync::Mutex<Vec<u8>> {
+    use std::sync::{Mutex, OnceLock};
+    static LOGS: OnceLock<&'static Mutex<Vec<u8>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs: &'static Mutex<Vec<u8>> = Box::leak(Box::new(Mutex::new(Vec::new())));
+        struct Sink(&'static Mutex<Vec<u8>>);
+        impl std::io::Write for Sink {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let _ = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || Sink(logs))
+            .try_init();
+        logs
+    })
+}
+
+/// The ten example mods, in Rust, Python and JavaScript: each built file
+/// and the id it has in `assets/mods/`.
+pub fn example_mods() -> Vec<(std::path::PathBuf, &'static str)> {
+    let mut files = Vec::new();
+    for m in ["mover", "greeter", "storm", "raw_spinner"] {
+        files.push((built_mods().join(format!("{m}.wasm")), m));
+    }
+    for m in ["mover_py", "greeter_py", "fireflies_py"] {
+        files.push((python_mods().join(format!("{m}.wasm")), m));
+    }
+    for m in ["mover_js", "greeter_js", "beacons_js"] {
+        files.push((js_mods().join(format!("{m}.wasm")), m));
+    }
+    files
 }

@@ -44,9 +44,8 @@ fn press(app: &mut App, id: &str, action: PanelAction) {
 #[test]
 fn the_panel_shows_each_mod_and_turns_it_off_and_on() {
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let dir = std::env::temp_dir().join(format!("panel-test-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = tempfile::Builder::new().prefix("panel-test-").tempdir().unwrap();
+    let dir = scratch.path();
     for m in ["mover", "storm"] {
         std::fs::copy(
             repo.join(format!("assets/mods/{m}.wasm")),
@@ -54,7 +53,7 @@ fn the_panel_shows_each_mod_and_turns_it_off_and_on() {
         )
         .expect("the example mods are built (bash mods/build.sh)");
     }
-    let plugin = demo_game::mod_plugin(&dir, None).with_watching(false);
+    let plugin = demo_game::mod_plugin(dir, None).with_watching(false);
     let mut app = demo_game::headless_app(plugin);
     app.add_plugins(PanelPlugin);
     app.world_mut()
@@ -146,5 +145,4 @@ fn the_panel_shows_each_mod_and_turns_it_off_and_on() {
             .status,
         ModStatus::Running
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -13,20 +13,19 @@ use bevy_wasm_mods::{ModAccess, ModSettings, escape, exposed_names};
 const LOAD_LIMIT: Duration = Duration::from_secs(600);
 
 /// A folder of its own for the mods of one run, removed afterwards.
-struct Scratch(PathBuf);
+struct Scratch(tempfile::TempDir);
 
 impl Scratch {
     fn new() -> Result<Self, String> {
-        let base = std::env::temp_dir();
-        for n in 0..1000u32 {
-            let dir = base.join(format!("modkit-{}-{n}", std::process::id()));
-            match std::fs::create_dir(&dir) {
-                Ok(()) => return Ok(Scratch(dir)),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(format!("{}: {e}", dir.display())),
-            }
-        }
-        Err(format!("no free folder in {}", base.display()))
+        tempfile::Builder::new()
+            .prefix("modkit-")
+            .tempdir()
+            .map(Scratch)
+            .map_err(|e| format!("no scratch folder in {}: {e}", std::env::temp_dir().display()))
+    }
+
+    fn path(&self) -> &Path {
+        self.0.path()
     }
 
     /// Copies the mod files in, each under its own name; returns their ids.
@@ -46,7 +45,7 @@ impl Scratch {
                     "two mods named {stem}.wasm: the game knows a mod by its file's name"
                 ));
             }
-            std::fs::copy(file, self.0.join(format!("{stem}.wasm")))
+            std::fs::copy(file, self.path().join(format!("{stem}.wasm")))
                 .map_err(|e| format!("{}: {e}", file.display()))?;
             ids.push(stem.to_string());
         }
@@ -54,11 +53,6 @@ impl Scratch {
     }
 }
 
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// The game's log on the console: every line the mods write, the host's
 /// warnings.
@@ -77,7 +71,7 @@ fn start(files: &[PathBuf]) -> Result<(Scratch, Vec<String>, App), String> {
     let scratch = Scratch::new()?;
     let ids = scratch.add(files)?;
     log_to_console();
-    let plugin = demo_game::mod_plugin(&scratch.0, bevy_wasm_mods::default_compile_cache())
+    let plugin = demo_game::mod_plugin(scratch.path(), bevy_wasm_mods::default_compile_cache())
         .with_watching(false);
     let mut app = demo_game::headless_app(plugin);
     demo_game::load_mods(&mut app, LOAD_LIMIT)?;

@@ -43,29 +43,25 @@ fn turn() -> std::sync::MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// A scratch folder, removed at the end.
-struct Scratch(PathBuf);
+/// A scratch folder, removed at the end (pass or fail).
+struct Scratch(tempfile::TempDir);
 
 impl Scratch {
     fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("modkit-test-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        Scratch(
+            tempfile::Builder::new()
+                .prefix(&format!("modkit-test-{name}-"))
+                .tempdir()
+                .unwrap(),
+        )
     }
 }
 
 /// New, test, build and check a project from a template; returns its
 /// folder and built file.
 fn make(scratch: &Scratch, name: &str, lang: &str) -> (PathBuf, PathBuf) {
-    ok(&scratch.0, &["new", name, "--lang", lang]);
-    let dir = scratch.0.join(name);
+    ok(scratch.0.path(), &["new", name, "--lang", lang]);
+    let dir = scratch.0.path().join(name);
     ok(&dir, &["test"]);
     let built = ok(&dir, &["build"]);
     assert!(
@@ -99,7 +95,7 @@ fn a_rust_mod_from_the_template_tests_builds_checks_and_runs() {
     let mover = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/mods/mover.wasm");
     if mover.exists() {
         let ran = ok(
-            &scratch.0,
+            scratch.0.path(),
             &[
                 "run",
                 rust.to_str().unwrap(),
@@ -147,19 +143,19 @@ fn a_javascript_mod_from_the_template() {
 fn mistakes_get_errors_that_say_what_to_do() {
     let _turn = turn();
     let scratch = Scratch::new("mistakes");
-    let out = modkit(&scratch.0, &["new", "My_Mod", "--lang", "rust"]);
+    let out = modkit(scratch.0.path(), &["new", "My_Mod", "--lang", "rust"]);
     assert!(!out.status.success());
     assert!(text(&out).contains("lowercase letters"), "{}", text(&out));
 
-    ok(&scratch.0, &["new", "taken", "--lang", "js"]);
-    let out = modkit(&scratch.0, &["new", "taken", "--lang", "python"]);
+    ok(scratch.0.path(), &["new", "taken", "--lang", "js"]);
+    let out = modkit(scratch.0.path(), &["new", "taken", "--lang", "python"]);
     assert!(text(&out).contains("already exists"), "{}", text(&out));
 
-    let out = modkit(&scratch.0, &["build"]);
+    let out = modkit(scratch.0.path(), &["build"]);
     assert!(!out.status.success());
     assert!(text(&out).contains("modkit new NAME"), "{}", text(&out));
 
-    let out = modkit(&scratch.0, &["check", "nothing.wasm"]);
+    let out = modkit(scratch.0.path(), &["check", "nothing.wasm"]);
     assert!(
         text(&out).contains("nothing.wasm: no such file"),
         "{}",
@@ -167,9 +163,9 @@ fn mistakes_get_errors_that_say_what_to_do() {
     );
 
     // Not a component: the game refuses it, and the check says so.
-    let junk = scratch.0.join("junk.wasm");
+    let junk = scratch.0.path().join("junk.wasm");
     std::fs::write(&junk, b"\0asm but not really").unwrap();
-    let out = modkit(&scratch.0, &["check", "junk.wasm"]);
+    let out = modkit(scratch.0.path(), &["check", "junk.wasm"]);
     let all = text(&out);
     assert!(!out.status.success(), "{all}");
     assert!(all.contains("problem:"), "{all}");

@@ -364,11 +364,12 @@ mod tests {
         Engine::default()
     }
 
-    fn scratch(name: &str) -> PathBuf {
-        let dir =
-            std::env::temp_dir().join(format!("bwm-cache-unit-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        dir
+    /// A path not yet made, in a temporary folder removed when the guard
+    /// returned beside it drops.
+    fn scratch(name: &str) -> (tempfile::TempDir, PathBuf) {
+        let root = tempfile::tempdir().unwrap();
+        let path = root.path().join(name);
+        (root, path)
     }
 
     /// The smallest component there is.
@@ -377,8 +378,8 @@ mod tests {
     #[test]
     fn an_entry_round_trips_and_a_damaged_one_is_dropped() {
         let engine = engine();
-        let dir = scratch("round");
-        let mods = scratch("round-mods");
+        let (_dir_root, dir) = scratch("round");
+        let (_mods_root, mods) = scratch("round-mods");
         let cache = DiskCache::open(&dir, &mods, &engine, 1 << 30).unwrap();
         let component = Component::new(&engine, EMPTY).unwrap();
         let key = digest(EMPTY);
@@ -395,13 +396,12 @@ mod tests {
         std::fs::write(&path, &bytes).unwrap();
         assert!(cache.load(&engine, &key).is_none());
         assert!(!path.exists());
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn another_engine_configuration_finds_nothing() {
-        let dir = scratch("engines");
-        let mods = scratch("engines-mods");
+        let (_dir_root, dir) = scratch("engines");
+        let (_mods_root, mods) = scratch("engines-mods");
         let plain = engine();
         let cache = DiskCache::open(&dir, &mods, &plain, 1 << 30).unwrap();
         cache.store(&Component::new(&plain, EMPTY).unwrap(), &digest(EMPTY));
@@ -411,12 +411,11 @@ mod tests {
         let other = DiskCache::open(&dir, &mods, &fuel, 1 << 30).unwrap();
         assert!(other.load(&fuel, &digest(EMPTY)).is_none());
         assert!(cache.load(&plain, &digest(EMPTY)).is_some());
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn the_mods_folder_is_never_the_cache() {
-        let mods = scratch("mods-as-cache");
+        let (_mods_root, mods) = scratch("mods-as-cache");
         std::fs::create_dir_all(&mods).unwrap();
         let why = DiskCache::open(&mods, &mods, &engine(), 1 << 30)
             .err()
@@ -424,28 +423,28 @@ mod tests {
         assert!(why.contains("mods folder"), "{why}");
         let inside = mods.join("cache");
         assert!(DiskCache::open(&inside, &mods, &engine(), 1 << 30).is_err());
-        let _ = std::fs::remove_dir_all(&mods);
     }
 
     #[cfg(unix)]
     #[test]
     fn a_folder_others_may_write_is_refused() {
         use std::os::unix::fs::PermissionsExt;
-        let dir = scratch("open-to-all");
+        let (_dir_root, dir) = scratch("open-to-all");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
-        let why = DiskCache::open(&dir, &scratch("x"), &engine(), 1 << 30)
+        let (_x_root, x) = scratch("x");
+        let why = DiskCache::open(&dir, &x, &engine(), 1 << 30)
             .err()
             .unwrap();
         assert!(why.contains("written by others"), "{why}");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn the_least_recently_used_go_first() {
         let engine = engine();
-        let dir = scratch("trim");
-        let cache = DiskCache::open(&dir, &scratch("trim-mods"), &engine, 1 << 30).unwrap();
+        let (_dir_root, dir) = scratch("trim");
+        let (_mods_root, mods) = scratch("trim-mods");
+        let cache = DiskCache::open(&dir, &mods, &engine, 1 << 30).unwrap();
         let component = Component::new(&engine, EMPTY).unwrap();
         cache.store(&component, &digest(b"a"));
         let size = std::fs::metadata(cache.entry(&digest(b"a"))).unwrap().len();
@@ -463,6 +462,5 @@ mod tests {
         small.store(&component, &digest(b"b"));
         assert!(!small.entry(&digest(b"a")).exists(), "the older one went");
         assert!(small.entry(&digest(b"b")).exists());
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }
