@@ -81,7 +81,7 @@ fn a_mod_whose_commands_hog_the_main_thread_faults_and_the_movers_do_not_notice(
             .with_config("b-mover", mover_config(7, true, "mover-b"))
             .with_config("c-hog", hog.config()),
     );
-    assert!(load(&mut app).is_empty());
+    load_clean(&mut app);
     frames(&mut app, 40);
 
     let hog = info(&app, "c-hog");
@@ -89,7 +89,8 @@ fn a_mod_whose_commands_hog_the_main_thread_faults_and_the_movers_do_not_notice(
     assert_eq!(fault.kind, FaultKind::OverBudget, "{fault}");
     assert!(fault.message.contains("of the main thread"), "{fault}");
     // Staging stopped at the budget: nothing of the tick reached the world
-    // (only its keeper at (3, 3), spawned in an earlier tick).
+    // (only its keeper at (3, 3), spawned in an earlier tick: the mod saves
+    // no state, so it restarts afresh with its entities).
     assert_eq!(positions_of(&mut app, "c-hog"), [(3.0, 3.0)]);
     for (id, count) in [("a-mover", 5), ("b-mover", 7)] {
         let mover = info(&app, id);
@@ -117,7 +118,7 @@ fn the_world_state_a_mod_keeps_is_capped_and_counted_as_its_own() {
             .with_config("a-mover", mover_config(5, false, "mover"))
             .with_config("b-hoarder", Hostile::new("hoard-bytes", "hoarder").config()),
     );
-    assert!(load(&mut app).is_empty());
+    load_clean(&mut app);
     // A megabyte a tick from its third: three fit, the fourth does not;
     // restarted, it tries again and is refused again.
     for _ in 0..200 {
@@ -183,7 +184,7 @@ fn other_mods_cannot_inflate_a_mods_query_results_until_it_is_skipped() {
         plugin = plugin.with_config(id, hoarder.config());
     }
     let mut app = app_with(plugin);
-    assert!(load(&mut app).is_empty());
+    load_clean(&mut app);
     let events = frames_collecting::<ModEvent>(&mut app, 20);
 
     let reader = info(&app, "d-reader");
@@ -247,7 +248,7 @@ fn a_flood_of_events_costs_the_flooders_and_not_the_quiet_sender() {
         plugin = plugin.with_config(f, Hostile::chatter(f, 10).config());
     }
     let mut app = app_with(plugin);
-    assert!(load(&mut app).is_empty());
+    load_clean(&mut app);
     let events = frames_collecting::<ModEvent>(&mut app, FRAMES);
 
     let heard = heard(&events);
@@ -290,7 +291,7 @@ fn input_a_mod_cannot_decode_is_reported_against_whoever_made_it() {
             .with_config("c-chatter", Hostile::chatter("chatter", 1).config())
             .with_config("z-listener", Hostile::new("listen", "listener").config()),
     );
-    assert!(load(&mut app).is_empty());
+    load_clean(&mut app);
     // The greeter keeps a badge once a player joined; the listener reads
     // badges with a shape of its own.
     app.world_mut().write_message(PlayerJoined {
@@ -493,7 +494,7 @@ fn attackers_beside_several_mods_on_shared_workers_in_real_time() {
             plugin = plugin.with_config(id, Hostile::new(attack, id).config());
         }
         let mut app = app_in_real_time(plugin);
-        assert!(load(&mut app).is_empty());
+        load_clean(&mut app);
         let (stop, spinners) = busy_threads(2);
         let started = Instant::now();
         let mut slowest = Duration::ZERO;

@@ -35,7 +35,7 @@ fn policy() -> FaultPolicy {
         max_backoff_frames: 8,
         quarantine_after: 3,
         window_frames: 1_000_000,
-        despawn_on_quarantine: false,
+        ..FaultPolicy::default()
     }
 }
 
@@ -102,7 +102,10 @@ fn beside_mover(attack: &str, once: bool) -> ModPlugin {
         attack: &'a str,
         once: bool,
     }
-    let dir = folder_with(&[("hostile", "a-hostile.wasm"), ("mover", "b-mover.wasm")]);
+    let dir = kept(folder_with(&[
+        ("hostile", "a-hostile.wasm"),
+        ("mover", "b-mover.wasm"),
+    ]));
     let limits = match attack {
         // The host copies an 11 MB error out of the guest after the call
         // returns, where no deadline interrupts it: on a busy machine that

@@ -84,7 +84,7 @@ const WAIT: Duration = Duration::from_secs(60);
 fn a_mod_dropped_into_the_folder_starts_ticking_after_the_others() {
     let dir = folder_with(&[("mover", "mover.wasm")]);
     let mut app = watched(&dir);
-    assert!(load(&mut app).is_empty());
+    load_clean(&mut app);
     frames(&mut app, 5);
 
     put(&dir, "greeter.wasm", &mod_bytes("greeter"));
@@ -110,7 +110,7 @@ fn a_mod_dropped_into_the_folder_starts_ticking_after_the_others() {
 fn a_changed_greeter_keeps_its_count_and_runs_its_new_code() {
     let dir = folder_with(&[("greeter", "greeter.wasm"), ("mover", "mover.wasm")]);
     let mut app = watched(&dir);
-    assert!(load(&mut app).is_empty());
+    load_clean(&mut app);
     assert_eq!(join(&mut app, "Ada"), ("Welcome, Ada!".into(), 1));
     assert_eq!(join(&mut app, "Bo"), ("Welcome, Bo!".into(), 2));
     let entities = testing_entities(&mut app, "greeter");
@@ -188,7 +188,7 @@ fn testing_entities(app: &mut App, owner: &str) -> Vec<Entity> {
 fn a_broken_update_leaves_the_running_version_as_it_was() {
     let dir = folder_with(&[("greeter", "greeter.wasm")]);
     let mut app = watched(&dir);
-    assert!(load(&mut app).is_empty());
+    load_clean(&mut app);
     assert_eq!(join(&mut app, "Ada"), ("Welcome, Ada!".into(), 1));
 
     // Not a component at all, then another mod that cannot start with the
@@ -251,7 +251,7 @@ fn an_update_whose_restore_fails_or_whose_init_loops_is_refused() {
             .with_config("a-restore", config("fail-restore", "restore"))
             .with_config("b-loop", config("loop-in-late-init", "loop")),
     );
-    assert!(load(&mut app).is_empty());
+    load_clean(&mut app);
     // A second of game time: a start from now on is late.
     frames(&mut app, 60);
     let ticks = info(&app, "a-restore").ticks;
@@ -285,7 +285,7 @@ fn a_removed_mod_is_unloaded_and_its_entities_follow_the_setting() {
                 .with_despawn_on_remove(despawn)
                 .with_config("mover", mover_config(5, false, "mover")),
         );
-        assert!(load(&mut app).is_empty());
+        load_clean(&mut app);
         frames(&mut app, 5);
         assert_eq!(testing_entities(&mut app, "mover").len(), 5);
 
@@ -313,7 +313,7 @@ fn a_removed_mod_is_unloaded_and_its_entities_follow_the_setting() {
 fn a_half_written_file_is_not_loaded() {
     let dir = folder_with(&[("mover", "mover.wasm")]);
     let mut app = watched(&dir);
-    assert!(load(&mut app).is_empty());
+    load_clean(&mut app);
     let bytes = mod_bytes("greeter");
     let (first, rest) = bytes.split_at(bytes.len() / 2);
 
@@ -360,7 +360,7 @@ fn reload_mod_reads_the_file_again() {
             .with_limits(relaxed_limits())
             .with_watching(false),
     );
-    assert!(load(&mut app).is_empty());
+    load_clean(&mut app);
     assert_eq!(join(&mut app, "Ada"), ("Welcome, Ada!".into(), 1));
     put(&dir, "greeter.wasm", &greeter_next());
     frames(&mut app, 30);
@@ -386,7 +386,7 @@ fn a_mod_turned_off_stops_where_it_is_and_goes_on_when_turned_on() {
             .with_limits(relaxed_limits())
             .with_watching(false),
     );
-    assert!(load(&mut app).is_empty());
+    load_clean(&mut app);
     frames(&mut app, 5);
     let ticked = info(&app, "mover").ticks;
     assert_mover_exact(app.world_mut(), "mover", 10, ticked);
@@ -416,4 +416,71 @@ fn a_mod_turned_off_stops_where_it_is_and_goes_on_when_turned_on() {
     // The same instance, so the same state: its entities go on from where
     // they stood, none spawned twice.
     assert_mover_exact(app.world_mut(), "mover", 10, on.ticks);
+}
+
+/// `bytes` with a custom section appended that makes the file distinct
+/// (another digest, so another compile) without changing what it does.
+fn distinct(bytes: &[u8], n: u32) -> Vec<u8> {
+    let name = b"storm";
+    let payload = n.to_le_bytes();
+    let mut out = bytes.to_vec();
+    out.push(0);
+    out.push((1 + name.len() + payload.len()) as u8);
+    out.push(name.len() as u8);
+    out.extend_from_slice(name);
+    out.extend_from_slice(&payload);
+    out
+}
+
+/// Threads of this process now.
+fn threads() -> usize {
+    std::fs::read_dir("/proc/self/task").map_or(0, |d| d.count())
+}
+
+#[test]
+fn a_file_rewritten_many_times_a_second_costs_one_compile_at_a_time_and_ends_newest() {
+    let dir = folder_with(&[("greeter", "greeter.wasm")]);
+    let mut app = watched(&dir);
+    load_clean(&mut app);
+    assert_eq!(join(&mut app, "Ada"), ("Welcome, Ada!".into(), 1));
+    let before = threads();
+
+    // Two seconds of writes, 100 a second, each a file that needs a
+    // compile of its own; the last one is the next version.
+    let (old, next) = (mod_bytes("greeter"), greeter_next());
+    let started = Instant::now();
+    let mut most = 0;
+    let mut updates = Vec::new();
+    let mut n = 0;
+    while started.elapsed() < Duration::from_secs(2) {
+        n += 1;
+        let base = if n % 2 == 0 { &old } else { &next };
+        std::fs::write(dir.join("greeter.wasm"), distinct(base, n)).unwrap();
+        app.update();
+        updates.extend(drain::<ModUpdated>(&mut app));
+        most = most.max(threads());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    put(&dir, "greeter.wasm", &distinct(&next, n + 1));
+    let stopped = Instant::now();
+    // The newest file wins, soon after the writes stop.
+    updates.extend(until::<ModUpdated>(&mut app, WAIT, |app, _| {
+        info(app, "greeter").version == "0.2.0"
+            && app.world().resource::<ModRegistry>().loading_count() == 0
+    }));
+    let settled = stopped.elapsed();
+    frames(&mut app, 30);
+    let greeter = info(&app, "greeter");
+    assert_eq!(
+        (greeter.status, greeter.version.as_str(), greeter.faults),
+        (ModStatus::Running, "0.2.0", 0),
+        "{greeter:?}"
+    );
+    assert_eq!(join(&mut app, "Bo"), ("Welcome back, Bo!".into(), 2));
+    // Far fewer updates than writes: superseded versions were dropped.
+    assert!(updates.len() < n as usize / 4, "{} updates for {n} writes", updates.len());
+    // One compile at a time, whatever the folder does: a handful of
+    // threads more at most, not one per write.
+    assert!(most <= before + 6, "{most} threads, {before} before; {n} writes");
+    assert!(settled < Duration::from_secs(30), "settled after {settled:?}");
 }

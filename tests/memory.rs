@@ -35,7 +35,7 @@ fn memory_stays_flat_while_a_mod_allocates_without_end_and_is_restarted() {
                 max_backoff_frames: 1,
                 quarantine_after: FAULTS,
                 window_frames: u64::MAX,
-                despawn_on_quarantine: false,
+                ..FaultPolicy::default()
             })
             .with_config("a-hostile", config),
     );

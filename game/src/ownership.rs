@@ -17,6 +17,13 @@ use bevy::prelude::*;
 #[component(immutable, on_insert = count_owned, on_discard = uncount_owned)]
 pub struct SpawnedByMod(pub Arc<str>);
 
+/// The mod's tick in which an entity it owns was spawned (its tick count,
+/// `tick.frame`), beside [`SpawnedByMod`]: a mod resumed from a checkpoint
+/// of that tick loses the entities it spawned from then on, which its
+/// saved state does not know.
+#[derive(Component, Clone, Copy, Debug)]
+pub(crate) struct SpawnTick(pub u64);
+
 /// How much each mod owns, by mod id.
 #[derive(Resource, Default, Debug)]
 pub(crate) struct ModOwnership {

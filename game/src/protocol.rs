@@ -196,8 +196,8 @@ pub struct WireComponent {
 pub enum Request {
     /// Run one tick: deliver events, then call `on-tick`.
     Tick(TickRequest),
-    /// Make a fresh instance and `init` it, after a fault: the old one's
-    /// state is lost (its entities in the world are not).
+    /// Make a fresh instance and `init` it, after a fault, and `restore`
+    /// the mod's last checkpoint into it when there is one.
     Restart,
     /// Drop the instance and end the thread.
     Shutdown,
@@ -354,8 +354,15 @@ impl Command {
 /// Worker to main thread.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Reply {
-    /// The mod is instantiated and `init` returned this manifest.
-    Ready(ModManifest),
+    /// The mod is instantiated and `init` returned this manifest; after a
+    /// fault, `resumed_at` is the tick of the checkpoint the fresh
+    /// instance was restored to (`None`: it started afresh).
+    Ready {
+        /// What `init` returned.
+        manifest: ModManifest,
+        /// The checkpoint's tick, when resumed from one.
+        resumed_at: Option<u64>,
+    },
     /// The tick ran; these are its commands in issue order.
     Ticked(Vec<Command>),
     /// The call failed; none of its commands are kept.

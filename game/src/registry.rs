@@ -133,6 +133,11 @@ pub struct ModCost {
     /// Linear memory the mod's instance holds, in bytes (what its
     /// `memory.grow` calls reached; WebAssembly never gives memory back).
     pub memory_bytes: u64,
+    /// Times the mod's instance was renewed, its state kept, because its
+    /// linear memory reached
+    /// [`ModLimits::renew_at_memory_percent`](crate::ModLimits::renew_at_memory_percent)
+    /// of its cap.
+    pub renewals: u64,
     /// Bytes of component values the mod set on the entities it owns,
     /// capped by [`ModLimits::state_bytes_per_mod`](crate::ModLimits::state_bytes_per_mod).
     pub state_bytes: u64,
@@ -301,8 +306,9 @@ pub struct ModFailed {
     pub fault: Fault,
 }
 
-/// Sent when a mod that faulted runs again, restarted from its compiled
-/// component with fresh state.
+/// Sent when a mod that faulted runs again: a fresh instance of its
+/// compiled component, given the state of its last checkpoint (see
+/// [`FaultPolicy::checkpoint_every_ticks`](crate::FaultPolicy::checkpoint_every_ticks)).
 #[derive(Message, Clone, Debug)]
 pub struct ModRecovered {
     /// The mod's id (its file's stem).
@@ -313,6 +319,11 @@ pub struct ModRecovered {
     pub file: PathBuf,
     /// Its faults so far.
     pub faults: u32,
+    /// The mod's tick whose checkpoint it resumed from (the entities it
+    /// spawned from that tick on were despawned); `None` when it started
+    /// afresh (it saves no state, or had no checkpoint yet), its entities
+    /// left as they were.
+    pub resumed_at: Option<u64>,
 }
 
 /// Sent when a mod has faulted too often and is stopped for good.

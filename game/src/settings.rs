@@ -13,13 +13,31 @@ use crate::grants::ModGrants;
 pub struct ModLimits {
     /// Linear memory one mod may grow to, in bytes (default 64 MiB).
     pub memory_bytes: usize,
+    /// When a mod's linear memory reaches this share of its cap, in
+    /// percent (default 75; 0: never), its instance is renewed between two
+    /// ticks, its state kept: `save`, a fresh instance, `init`, `restore`,
+    /// as for an update, at most once every 600 ticks. Linear memory never
+    /// shrinks, and some guest toolchains leak a little on every call or
+    /// collect garbage late: renewing gives the memory back before the cap
+    /// is reached, without a fault. The one-time hooks' limit applies.
+    pub renew_at_memory_percent: u8,
     /// Table elements one mod may have (default 100,000).
     pub table_elements: usize,
     /// A call into a mod that takes longer than this is logged as a warning
     /// (default 4 ms).
     pub soft_call_budget: Duration,
-    /// A call into a mod is stopped at this limit (default 50 ms).
+    /// A tick (its `on-event` and `on-tick` together) is stopped at this
+    /// limit (default 50 ms).
     pub hard_call_limit: Duration,
+    /// The one-time hooks, `init`, `save` and `restore`, and making the
+    /// instance before `init`, are each stopped at this limit (default
+    /// 1 s). They start an interpreter in a Python or JavaScript mod, or
+    /// carry its whole state, and on a loaded machine that can take tens
+    /// of times a tick's work: measured on a 2-core machine with both cores
+    /// kept busy, a Python mod's `init` passed 50 ms. A mod stuck in one
+    /// holds one worker at most this long; a worker kept busy makes the
+    /// pool start a spare, so other mods' ticks are not late.
+    pub hook_call_limit: Duration,
     /// Commands one mod may issue in one tick (default 100,000).
     pub commands_per_tick: usize,
     /// Bytes of commands one mod may issue in one tick, and bytes of any one
@@ -29,8 +47,19 @@ pub struct ModLimits {
     pub events_per_tick: usize,
     /// Deepest nesting of a MessagePack value from a mod (default 64).
     pub value_depth: usize,
-    /// Log lines one mod may write in one tick (default 100).
+    /// Log lines one mod may write in one tick (default 100), through the
+    /// `log` interface, stdout and stderr together.
     pub log_lines_per_tick: usize,
+    /// Bytes one mod may write to the game's log at once, through `log`,
+    /// stdout and stderr together (default 256 KiB), before its steady
+    /// rate applies.
+    pub output_burst_bytes: u64,
+    /// Bytes a minute one mod may write to the game's log once its burst is
+    /// spent (default 1 MiB). What goes over is dropped before it is
+    /// formatted, and one line at most every ten seconds says how much was
+    /// dropped, so a mod writing all it can never fills the disk or slows
+    /// the frames.
+    pub output_bytes_per_minute: u64,
     /// Most entities one mod may spawn in one tick (default 16,384). The host
     /// reserves ids ahead of each tick, more for mods that spawn more.
     pub spawns_per_tick: usize,
@@ -65,14 +94,18 @@ impl Default for ModLimits {
     fn default() -> Self {
         Self {
             memory_bytes: 64 << 20,
+            renew_at_memory_percent: 75,
             table_elements: 100_000,
             soft_call_budget: Duration::from_millis(4),
             hard_call_limit: Duration::from_millis(50),
+            hook_call_limit: Duration::from_secs(1),
             commands_per_tick: 100_000,
             bytes_per_tick: 32 << 20,
             events_per_tick: 1_000,
             value_depth: 64,
             log_lines_per_tick: 100,
+            output_burst_bytes: 256 << 10,
+            output_bytes_per_minute: 1 << 20,
             spawns_per_tick: 16_384,
             entities_per_mod: 100_000,
             fuel_per_call: None,
@@ -102,6 +135,19 @@ pub struct FaultPolicy {
     /// Whether the entities a quarantined mod spawned are despawned (default
     /// false: they stay, and simply stop changing).
     pub despawn_on_quarantine: bool,
+    /// How often a mod's state is saved for a restart to resume from, in
+    /// the mod's ticks (default 180, three seconds at 60 fps; 0: never).
+    /// The worker calls the mod's `save` at the start of its first tick
+    /// and then every this many ticks, under the one-time hooks' limit;
+    /// its time counts as the tick's guest time. After a fault the fresh
+    /// instance is given that state (`restore`), and the entities the mod
+    /// spawned since are despawned, since the state does not know them:
+    /// the mod goes on from the checkpoint with exactly the entities it
+    /// knew then, never a second copy. A mod whose `save` returns nothing
+    /// (the default of a Rust mod) keeps no checkpoint: it restarts afresh
+    /// and its entities stay, as they do when a checkpoint cannot be
+    /// restored.
+    pub checkpoint_every_ticks: u64,
 }
 
 impl Default for FaultPolicy {
@@ -112,6 +158,7 @@ impl Default for FaultPolicy {
             quarantine_after: 4,
             window_frames: 3_600,
             despawn_on_quarantine: false,
+            checkpoint_every_ticks: 180,
         }
     }
 }

@@ -2,7 +2,10 @@
 //! compiles, and memory per idle mod.
 //!
 //! `cargo bench -p mod-tests --bench load` (`-- cache`, `-- compile` or
-//! `-- memory` runs one part)
+//! `-- memory` runs one part). `-- soak [FRAMES]` runs the ten example
+//! mods together for 100,000 frames (or FRAMES) and prints each one's
+//! memory as it goes; it is not part of a plain run (it takes about
+//! twenty minutes).
 //!
 //! The machine is shared: read the ratios, each measured in the same run.
 
@@ -43,6 +46,14 @@ fn main() {
     }
     if run("memory") {
         memory_per_idle_mod();
+    }
+    if only.as_deref() == Some("soak") {
+        let frames = args
+            .iter()
+            .filter(|a| !a.starts_with('-'))
+            .nth(1)
+            .map_or(100_000, |n| n.parse().expect("a number of frames"));
+        soak(frames);
     }
 }
 
@@ -240,7 +251,8 @@ fn memory_child(n: usize, cache: Option<std::path::PathBuf>) {
         plugin = plugin.with_config(stem, config);
     }
     // The baseline: an app with the engine, workers and Bevy, and no mods.
-    let mut base = app_with(ModPlugin::new().with_mods_dir(mods_folder()));
+    let empty = mods_folder();
+    let mut base = app_with(ModPlugin::new().with_mods_dir(&*empty));
     load(&mut base);
     frames(&mut base, 30);
     let before = resident_bytes().unwrap_or(0);
@@ -256,4 +268,60 @@ fn memory_child(n: usize, cache: Option<std::path::PathBuf>) {
         after.saturating_sub(before) as f64 / n as f64 / 1024.0,
         linear as f64 / n as f64 / 1024.0
     );
+}
+
+
+/// The ten example mods together, headless in lockstep, for `frames`
+/// frames: each mod's linear memory, renewals and faults every tenth of
+/// the run, and the most memory each held.
+fn soak(total: usize) {
+    println!();
+    println!("the ten example mods together for {total} frames");
+    let dir = mods_folder();
+    for (from, id) in example_mods() {
+        std::fs::copy(&from, dir.join(format!("{id}.wasm"))).unwrap();
+    }
+    let plugin = demo_game::mod_plugin(&dir, bevy_wasm_mods::default_compile_cache())
+        .with_watching(false);
+    let mut app = demo_game::headless_app(plugin);
+    demo_game::load_mods(&mut app, Duration::from_secs(600)).unwrap();
+    let ids: Vec<&str> = example_mods().into_iter().map(|(_, id)| id).collect();
+    print!("{:>8}", "frame");
+    for id in &ids {
+        print!(" {id:>12}");
+    }
+    println!("   (KiB of linear memory, renewals)");
+    let mut most: BTreeMap<&str, u64> = BTreeMap::new();
+    let started = Instant::now();
+    let step = (total / 10).max(1);
+    let mut done = 0;
+    while done < total {
+        let n = step.min(total - done);
+        for _ in 0..n {
+            app.update();
+            for id in &ids {
+                let memory = info(&app, id).cost.memory_bytes;
+                let top = most.entry(id).or_default();
+                *top = (*top).max(memory);
+            }
+        }
+        done += n;
+        print!("{done:>8}");
+        for id in &ids {
+            let m = info(&app, id);
+            print!(" {:>7} {:>4}", m.cost.memory_bytes >> 10, m.cost.renewals);
+        }
+        println!();
+    }
+    println!("{total} frames in {:.0?}", started.elapsed());
+    for id in &ids {
+        let m = info(&app, id);
+        println!(
+            "  {id:>12}: {:?}, {} faults, {} renewals, at most {} KiB",
+            m.status,
+            m.faults,
+            m.cost.renewals,
+            most[id] >> 10
+        );
+    }
 }

@@ -260,12 +260,13 @@ pub fn print_mods(registry: &ModRegistry) {
             c.guest_time, c.guest_time_avg, c.main_thread, c.main_thread_avg
         );
         println!(
-            "    {} bytes in, {} bytes out a tick; {} entities, {} bytes kept; {} KiB of memory",
+            "    {} bytes in, {} bytes out a tick; {} entities, {} bytes kept; {} KiB of memory, renewed {} times",
             c.bytes_in,
             c.bytes_out,
             c.entities,
             c.state_bytes,
-            c.memory_bytes / 1024
+            c.memory_bytes / 1024,
+            c.renewals
         );
         println!(
             "    {} ticks, {} events dropped, {} inputs cut, {} skipped, {} rejected by others",
@@ -326,8 +327,12 @@ pub fn print_lifecycle(
         );
     }
     for m in recovered.read() {
+        let from = match m.resumed_at {
+            Some(tick) => format!("resumed from its checkpoint of tick {tick}"),
+            None => "started afresh".to_string(),
+        };
         println!(
-            "recovered: {} ({}), {} faults so far",
+            "recovered: {} ({}), {from}, {} faults so far",
             escape(&m.name),
             file(&m.file),
             m.faults
@@ -344,7 +349,7 @@ pub fn print_lifecycle(
 }
 
 /// A player joins every 100 frames once the mods run, so mods that greet
-/// players have work.
+/// players have work; levels go from 1 to 10 and round again.
 pub fn greet_players(
     mut frame: Local<u32>,
     registry: Res<ModRegistry>,
@@ -356,7 +361,7 @@ pub fn greet_players(
     if (*frame).is_multiple_of(100) {
         joined.write(PlayerJoined {
             name: format!("player-{}", *frame / 100),
-            level: 1 + *frame / 100,
+            level: 1 + (*frame / 100) % 10,
         });
     }
     *frame += 1;

@@ -36,15 +36,24 @@ fn collect_replies(world: &mut World, mods: &mut ModRegistry, host: &mut ModHost
     // One deadline bounds a whole tick (on-event and on-tick), and a worker
     // thread runs its mods, and any restart, one after another.
     let per_tick = limits.hard_call_limit + REPLY_MARGIN;
+    // A restart makes an instance and runs `init` and `restore`, each
+    // under the one-time hooks' limit.
+    let per_restart = limits.hook_call_limit * 2 + REPLY_MARGIN;
     // Requests wait in one queue for the next free worker: a reply may
     // wait for as many calls as each worker has ahead of it.
-    let busy = mods
+    let ticking = mods
         .entries
         .iter()
-        .filter(|e| e.life.in_flight_since().is_some() || e.life.state() == State::Restarting)
+        .filter(|e| e.life.in_flight_since().is_some())
+        .count();
+    let restarting = mods
+        .entries
+        .iter()
+        .filter(|e| e.life.state() == State::Restarting)
         .count();
     let threads = host.pool.as_ref().map_or(1, |p| p.len()).max(1);
-    let allowed = per_tick * busy.div_ceil(threads).max(1) as u32;
+    let allowed = per_tick * ticking.div_ceil(threads).max(1) as u32
+        + per_restart * restarting.div_ceil(threads) as u32;
     for entry in &mut mods.entries {
         let Some(sent) = entry.life.in_flight_since() else {
             continue;
@@ -197,12 +206,13 @@ fn stage_and_apply(
     slot.reserved.drain(..spawned);
 
     let owner = slot.owner.clone();
+    let tick = slot.sent_frame;
     let queries = &mut slot.queries;
     timed!(
         "main: apply the commands",
         world.resource_scope(|world, exposed: Mut<Exposed>| {
             for command in staged.commands {
-                command.apply(world, &exposed, &owner, out, queries);
+                command.apply(world, &exposed, (&owner, tick), out, queries);
             }
         })
     );

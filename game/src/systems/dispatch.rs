@@ -175,7 +175,9 @@ fn dispatch(world: &mut World, mods: &mut ModRegistry, host: &mut ModHost) {
             );
             continue;
         }
+        let frame = request.frame;
         if worker.send(Request::Tick(request)) {
+            slot.sent_frame = frame;
             entry.life.cost_mut().bytes_in = bytes as u64;
             entry.life.send_tick(Instant::now());
         }

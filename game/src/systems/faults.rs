@@ -10,7 +10,7 @@ use bevy::prelude::*;
 use super::lifecycle::AfterFault;
 use super::{ModEntry, ModRegistry};
 use crate::fault::Fault;
-use crate::ownership::SpawnedByMod;
+use crate::ownership::{SpawnTick, SpawnedByMod};
 use crate::protocol::Request;
 use crate::registry::{ModFailed, ModInfo, ModQuarantined};
 use crate::settings::ModSettings;
@@ -98,6 +98,28 @@ fn despawn_owned(world: &mut World, owner: &Arc<str>) {
         .collect();
     tracing::info!(mod_id = &**owner, "despawning its {} entities", owned.len());
     for e in owned {
+        world.despawn(e);
+    }
+}
+
+/// A restarted mod resumed from its checkpoint of tick `resumed_at`, so
+/// the entities it spawned since, which its state does not know, go; those
+/// it knew stay as the world has them. A mod restarted afresh (it saves no
+/// state, or had no checkpoint) keeps every entity.
+pub(crate) fn roll_back_spawns(world: &mut World, entry: &ModEntry, resumed_at: u64) {
+    let owner = &entry.slot.owner;
+    let mut query = world.query::<(Entity, &SpawnedByMod, Option<&SpawnTick>)>();
+    let unknown: Vec<Entity> = query
+        .iter(world)
+        .filter(|(_, s, tick)| *s.0 == **owner && tick.is_none_or(|t| t.0 >= resumed_at))
+        .map(|(e, _, _)| e)
+        .collect();
+    tracing::info!(
+        mod_id = %entry.life.info().id,
+        "resumed from its checkpoint of tick {resumed_at}; despawning the {} entities it spawned since",
+        unknown.len()
+    );
+    for e in unknown {
         world.despawn(e);
     }
 }

@@ -397,7 +397,7 @@ mod tests {
             max_backoff_frames: 25,
             quarantine_after: 3,
             window_frames: 100,
-            despawn_on_quarantine: false,
+            ..FaultPolicy::default()
         }
     }
 

@@ -192,10 +192,22 @@ pub(crate) fn enables_asked(world: &mut World, registry: &mut ModRegistry, host:
 /// goes on ticking, then swaps with its state kept; any other (failed,
 /// quarantined, restarting) starts afresh from it, in its place in the
 /// load order.
+///
+/// At most one version of a mod's file is on its way in at a time: a file
+/// that changes again while one is compiling, loading, restarting or being
+/// swapped in is read again once that is done, and the version on its way
+/// is dropped if it is not yet in. However often the file is written, one
+/// compile per mod runs at a time and the newest file is in within about
+/// two compiles of the last write.
 fn update_from_file(world: &mut World, host: &mut ModHost, entry: &mut ModEntry) {
     let (Some(pool), Some(loader)) = (host.pool.as_ref(), host.loader.as_ref()) else {
         return;
     };
+    if busy(entry) {
+        entry.slot.reread = true;
+        return;
+    }
+    entry.slot.reread = false;
     let file = entry.life.info().file.clone();
     if entry.life.is_running() {
         let spec = loader.spec(&file);
@@ -228,15 +240,49 @@ fn update_from_file(world: &mut World, host: &mut ModHost, entry: &mut ModEntry)
     *entry = fresh;
 }
 
+/// Whether a version of the mod's file is on its way in: compiling,
+/// loading, restarting or being swapped in.
+fn busy(entry: &ModEntry) -> bool {
+    use super::lifecycle::State;
+    matches!(entry.slot.update, Some(Update::Compiling(..)))
+        || matches!(
+            entry.life.state(),
+            State::Loading | State::Swapping | State::Restarting
+        )
+}
+
+/// Reads again the files that changed while a version of them was on its
+/// way in, once it is.
+pub(crate) fn reread_changed(world: &mut World, registry: &mut ModRegistry, host: &mut ModHost) {
+    for entry in &mut registry.entries {
+        if entry.slot.reread && !busy(entry) {
+            tracing::info!(
+                mod_id = &*entry.slot.owner,
+                "its file changed again meanwhile: reading the newest"
+            );
+            update_from_file(world, host, entry);
+        }
+    }
+}
+
 /// Moves each update along: a compiled one is swapped in when its mod is
-/// between ticks; one that did not compile is refused.
+/// between ticks; one that did not compile is refused; one whose file has
+/// changed since is dropped (the newest is read next).
 pub(crate) fn advance_updates(world: &mut World, registry: &mut ModRegistry, _host: &mut ModHost) {
     for entry in &mut registry.entries {
         let Some(update) = entry.slot.update.take() else {
             continue;
         };
+        if entry.slot.reread && matches!(update, Update::Ready(..)) {
+            tracing::debug!(mod_id = &*entry.slot.owner, "superseded version dropped");
+            continue;
+        }
         let update = match update {
             Update::Compiling(spec, compiling) => match compiling.try_recv() {
+                Ok(Ok(_)) | Ok(Err(_)) if entry.slot.reread => {
+                    tracing::debug!(mod_id = &*entry.slot.owner, "superseded version dropped");
+                    continue;
+                }
                 Ok(Ok(pre)) => Update::Ready(spec, pre),
                 Ok(Err(fault)) => {
                     refuse_update(world, entry, fault);

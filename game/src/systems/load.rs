@@ -64,6 +64,7 @@ impl Loader {
             seed: seed_for(&stem),
             grants: self.grants(&stem),
             tap: self.settings.traffic_tap.clone(),
+            checkpoint_every: self.settings.faults.checkpoint_every_ticks,
         }
     }
 
@@ -240,6 +241,7 @@ pub(crate) fn receive_loaded(world: &mut World) {
                 on_reply(world, host, entry, reply);
             }
         }
+        super::live::reread_changed(world, registry, host);
         for entry in &mut registry.entries {
             track_phase(entry);
         }
@@ -325,12 +327,19 @@ fn start_ready(world: &mut World, registry: &mut ModRegistry, frame: u64) {
         let info = entry.life.info();
         match started {
             Ok(Started::Recovered) => {
-                tracing::info!(mod_id = %info.id, faults = info.faults, "mod restarted after a fault");
+                let resumed_at = entry.slot.resumed_at;
+                tracing::info!(
+                    mod_id = %info.id,
+                    faults = info.faults,
+                    resumed_at,
+                    "mod restarted after a fault"
+                );
                 world.write_message(ModRecovered {
                     id: info.id.clone(),
                     name: manifest.name,
                     file: info.file.clone(),
                     faults: info.faults,
+                    resumed_at,
                 });
             }
             Ok(Started::Loaded) => {

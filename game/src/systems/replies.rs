@@ -14,7 +14,10 @@ use crate::settings::ModSettings;
 /// Handles `reply` from `entry`'s worker.
 pub(crate) fn on_reply(world: &mut World, host: &mut ModHost, entry: &mut ModEntry, reply: Reply) {
     let outcome = match reply {
-        Reply::Ready(manifest) => match entry.life.check_name(&manifest.name) {
+        Reply::Ready {
+            manifest,
+            resumed_at,
+        } => match entry.life.check_name(&manifest.name) {
             Err(message) => Err(Fault {
                 kind: FaultKind::InvalidOutput,
                 hook: Hook::Init,
@@ -22,6 +25,12 @@ pub(crate) fn on_reply(world: &mut World, host: &mut ModHost, entry: &mut ModEnt
             }),
             Ok(()) => {
                 let first = !entry.life.has_run();
+                if !first {
+                    if let Some(tick) = resumed_at {
+                        faults::roll_back_spawns(world, entry, tick);
+                    }
+                    entry.slot.resumed_at = resumed_at;
+                }
                 let ready = entry.life.ready();
                 if first && let Some(worker) = &entry.slot.worker {
                     let from_disk = worker.gauge().cached();
@@ -80,6 +89,7 @@ pub(crate) fn on_reply(world: &mut World, host: &mut ModHost, entry: &mut ModEnt
                     cost.guest_time_avg =
                         moving_average(cost.guest_time_avg, cost.guest_time, ticks);
                     cost.memory_bytes = gauge.memory_bytes();
+                    cost.renewals = gauge.renewals();
                 }
                 result
             }

@@ -42,6 +42,14 @@ pub(crate) struct ModSlot {
     pub progress: Option<(crate::registry::LoadPhase, std::time::Instant, u64)>,
     /// When its file was found (for [`ModInfo::load_time`](crate::ModInfo)).
     pub found: std::time::Instant,
+    /// The mod's tick count in the last tick sent (what its entities
+    /// spawned then are stamped with, see [`SpawnTick`](crate::ownership::SpawnTick)).
+    pub sent_frame: u64,
+    /// The tick of the checkpoint the last restart resumed from.
+    pub resumed_at: Option<u64>,
+    /// Its file changed while a version of it was on its way in: read it
+    /// again once that is done.
+    pub reread: bool,
 }
 
 impl ModSlot {
@@ -59,6 +67,9 @@ impl ModSlot {
             update: None,
             progress: None,
             found: std::time::Instant::now(),
+            sent_frame: 0,
+            resumed_at: None,
+            reread: false,
         }
     }
 }

@@ -24,7 +24,7 @@ use crate::codec::column::Rows;
 use crate::codec::value;
 use crate::expose::{Exposed, ModAccess, ModData};
 use crate::manifest::ModManifest;
-use crate::ownership::{Footprint, SlotKey, SpawnedByMod, data_key};
+use crate::ownership::{Footprint, SlotKey, SpawnTick, SpawnedByMod, data_key};
 use crate::protocol::{Column, Command, Encoding, WireComponent, WireEvent};
 use crate::registry::ModEvent;
 
@@ -574,7 +574,7 @@ impl Staged {
         self,
         world: &mut World,
         exposed: &Exposed,
-        owner: &Arc<str>,
+        (owner, tick): (&Arc<str>, u64),
         out: &mut Outbox,
         queries: &mut [PreparedQuery],
     ) {
@@ -585,7 +585,9 @@ impl Staged {
                     tracing::error!(mod_id = &**owner, "cannot spawn a reserved entity: {e:?}");
                     return;
                 }
-                world.entity_mut(entity).insert(SpawnedByMod(owner.clone()));
+                world
+                    .entity_mut(entity)
+                    .insert((SpawnedByMod(owner.clone()), SpawnTick(tick)));
                 insert_values(world, exposed, entity, values);
             }
             Staged::Despawn(entity) => {

@@ -108,7 +108,7 @@ impl HostState {
     /// Logs a refused change to an entity the mod did not spawn (within
     /// its line budget).
     fn deny_entity(&self, entity: Entity) -> ModError {
-        if self.lines.take(&self.mod_id) {
+        if self.lines.take(&self.mod_id, 80) {
             tracing::warn!(
                 target: "mod",
                 mod_id = &*self.mod_id,

@@ -15,6 +15,8 @@ pub(crate) struct Gauge {
     phase: AtomicU8,
     guest_nanos: AtomicU64,
     memory_bytes: AtomicU64,
+    /// Times the instance was renewed to give its memory back.
+    renewals: AtomicU64,
     /// Whether the code came from the disk cache.
     cached: AtomicBool,
 }
@@ -77,6 +79,15 @@ impl Gauge {
 
     pub(crate) fn memory_bytes(&self) -> u64 {
         self.memory_bytes.load(Ordering::Relaxed)
+    }
+
+    /// One more renewal of the instance.
+    pub(crate) fn renewed(&self) {
+        self.renewals.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn renewals(&self) -> u64 {
+        self.renewals.load(Ordering::Relaxed)
     }
 }
 

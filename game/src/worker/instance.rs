@@ -34,6 +34,18 @@ pub(crate) struct ModSpec {
     pub grants: ModGrants,
     /// Sees every tick, when the game set one (to record traffic).
     pub tap: Option<crate::testing::TrafficTap>,
+    /// Ticks between two checkpoints of the mod's state (0: none).
+    pub checkpoint_every: u64,
+}
+
+impl ModSpec {
+    /// The mod's id: its file's stem.
+    pub(crate) fn id(&self) -> String {
+        self.file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
 }
 
 /// Why a swap to new code did not happen.
@@ -58,15 +70,37 @@ pub(crate) struct Instance {
 
 /// What bounds one call, or one tick's calls together.
 struct Bounds {
-    deadline_ticks: u64,
+    /// Epoch ticks a tick may take.
+    tick_deadline: u64,
+    /// Epoch ticks a one-time hook (`init`, `save`, `restore`) may take.
+    hook_deadline: u64,
     fuel: Option<u64>,
     log_lines: usize,
 }
 
 impl Bounds {
-    /// Starts a fresh allowance of time, fuel and log lines.
+    fn new(limits: &ModLimits) -> Self {
+        let ticks = |limit: Duration| (limit.as_micros() / EPOCH_PERIOD.as_micros()).max(1) as u64;
+        Bounds {
+            tick_deadline: ticks(limits.hard_call_limit),
+            hook_deadline: ticks(limits.hook_call_limit),
+            fuel: limits.fuel_per_call,
+            log_lines: limits.log_lines_per_tick,
+        }
+    }
+
+    /// Starts a fresh allowance of time, fuel and log lines for a tick.
     fn renew(&mut self, store: &mut Store<HostState>) {
-        store.set_epoch_deadline(self.deadline_ticks);
+        self.renew_for(store, self.tick_deadline);
+    }
+
+    /// The same for one call of a one-time hook, under its own limit.
+    fn renew_for_hook(&mut self, store: &mut Store<HostState>) {
+        self.renew_for(store, self.hook_deadline);
+    }
+
+    fn renew_for(&mut self, store: &mut Store<HostState>, deadline: u64) {
+        store.set_epoch_deadline(deadline);
         if let Some(fuel) = self.fuel {
             // Fails only when fuel is off in the engine, which `Runtime`
             // turns on whenever a fuel limit is set.
@@ -95,7 +129,7 @@ impl Instance {
             .unwrap_or_default();
         let name: Arc<str> = stem.into();
         let limits = &spec.limits;
-        let lines = LineBudget::default();
+        let lines = LineBudget::new(limits.output_burst_bytes, limits.output_bytes_per_minute);
         let wasi =
             wasi::context(&name, spec.seed, &time, &lines, &spec.grants).map_err(|e| Fault {
                 kind: FaultKind::Invalid,
@@ -124,14 +158,10 @@ impl Instance {
         let mut store = Store::new(&spec.runtime.engine, state);
         store.limiter(|s| &mut s.limits);
         store.epoch_deadline_trap();
-        let deadline_ticks =
-            (limits.hard_call_limit.as_micros() / EPOCH_PERIOD.as_micros()).max(1) as u64;
-        let mut bounds = Bounds {
-            deadline_ticks,
-            fuel: limits.fuel_per_call,
-            log_lines: limits.log_lines_per_tick,
-        };
-        bounds.renew(&mut store);
+        let mut bounds = Bounds::new(limits);
+        // Instantiating runs the guest's start functions: it is part of
+        // the one-time start, and `init` gets an allowance of its own.
+        bounds.renew_for_hook(&mut store);
         let bindings = pre
             .instantiate(&mut store)
             .map_err(|e| fault(Hook::Load, &e, store.data().lines.last_words()))?;
@@ -144,6 +174,7 @@ impl Instance {
             guest_time: Duration::ZERO,
         };
         let config = spec.config.clone();
+        instance.bounds.renew_for_hook(&mut instance.store);
         let manifest = instance.call(Hook::Init, |b, s| {
             b.bevy_wasm_mods_hooks().call_init(s, &config)
         })?;
@@ -254,18 +285,31 @@ impl Instance {
         )
     }
 
+    /// The mod's state now, from its `save` hook, under the one-time hooks'
+    /// limit: a checkpoint to resume from after a fault.
+    pub(crate) fn save(&mut self) -> Result<Vec<u8>, Fault> {
+        self.bounds.renew_for_hook(&mut self.store);
+        self.call(Hook::Save, |b, s| b.bevy_wasm_mods_hooks().call_save(s))
+    }
+
+    /// Hands `state`, saved earlier by this mod, to its `restore` hook,
+    /// under the one-time hooks' limit.
+    pub(crate) fn restore(&mut self, state: &[u8]) -> Result<(), Fault> {
+        self.bounds.renew_for_hook(&mut self.store);
+        self.call(Hook::Restore, |b, s| {
+            b.bevy_wasm_mods_hooks().call_restore(s, state)
+        })
+    }
+
     /// A fresh instance of the code in `pre` that carries this one's saved
     /// state: `save` here, `init` and `restore` there. The new code must
-    /// keep the mod's display name.
+    /// keep the mod's display name. Returns it with the state it carries.
     pub(crate) fn swap(
         &mut self,
         spec: &ModSpec,
         pre: &GameModPre<HostState>,
-    ) -> Result<Self, SwapError> {
-        self.bounds.renew(&mut self.store);
-        let state = self
-            .call(Hook::Save, |b, s| b.bevy_wasm_mods_hooks().call_save(s))
-            .map_err(SwapError::Old)?;
+    ) -> Result<(Self, Vec<u8>), SwapError> {
+        let state = self.save().map_err(SwapError::Old)?;
         // The new code's clocks go on from the game time the old one saw.
         let time = self.store.data().time.clone();
         let mut fresh = Self::start_at(spec, pre, time).map_err(SwapError::New)?;
@@ -279,13 +323,8 @@ impl Instance {
                 ),
             }));
         }
-        fresh.bounds.renew(&mut fresh.store);
-        fresh
-            .call(Hook::Restore, |b, s| {
-                b.bevy_wasm_mods_hooks().call_restore(s, &state)
-            })
-            .map_err(SwapError::New)?;
-        Ok(fresh)
+        fresh.restore(&state).map_err(SwapError::New)?;
+        Ok((fresh, state))
     }
 }
 

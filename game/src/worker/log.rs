@@ -8,9 +8,6 @@ const MAX_MESSAGE: usize = 4096;
 
 impl Host for HostState {
     fn log(&mut self, level: Level, message: String) {
-        if !self.lines.take(&self.mod_id) {
-            return;
-        }
         let mut text = message;
         if text.len() > MAX_MESSAGE {
             let mut cut = MAX_MESSAGE;
@@ -18,6 +15,9 @@ impl Host for HostState {
                 cut -= 1;
             }
             text.truncate(cut);
+        }
+        if !self.lines.take(&self.mod_id, text.len()) {
+            return;
         }
         // A log line is one line of text, whatever the mod put in it.
         let text = crate::text::escape(&text);

@@ -147,8 +147,9 @@ const QUEUE: usize = 4096;
 
 /// Every mod's `Store` and compiled code, by id, shared by the workers.
 /// Each mod has a lock of its own: a worker holds it while it runs one of
-/// the mod's requests, so one mod's requests never run at once.
-type Mods = Mutex<HashMap<usize, Arc<Mutex<Hosted>>>>;
+/// the mod's requests, so one mod's requests never run at once. `None`
+/// marks a mod let go while it was still compiling.
+type Mods = Mutex<HashMap<usize, Option<Arc<Mutex<Hosted>>>>>;
 
 /// The worker threads of one app.
 pub(crate) struct WorkerPool {
@@ -161,6 +162,34 @@ pub(crate) struct WorkerPool {
     next_id: AtomicUsize,
     /// Compiled mods by file content, for every load and update.
     cache: Arc<CompileCache>,
+    /// The queue of the loader threads, which read and compile files.
+    compiles: Sender<CompileJob>,
+}
+
+/// Reading and compiling one file, on a loader thread.
+type CompileJob = Box<dyn FnOnce() + Send>;
+
+/// Loader threads: as many as cores, at most four. Files wait in one queue
+/// for them, so whatever the mods folder does (a thousand files dropped
+/// at once, a file rewritten a hundred times a second) the threads and the
+/// files held in memory stay bounded; the compile itself runs on the
+/// plugin's low-priority compiler pool.
+fn start_loaders() -> std::io::Result<Sender<CompileJob>> {
+    let (jobs, queue) = crossbeam_channel::unbounded::<CompileJob>();
+    let loaders = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(4);
+    for i in 0..loaders {
+        let queue = queue.clone();
+        std::thread::Builder::new()
+            .name(format!("mod loader {i}"))
+            .spawn(move || {
+                for job in queue {
+                    job();
+                }
+            })?;
+    }
+    Ok(jobs)
 }
 
 impl Drop for WorkerPool {
@@ -223,19 +252,18 @@ impl WorkerPool {
             stop,
             next_id: AtomicUsize::new(0),
             cache: Arc::default(),
+            compiles: start_loaders()?,
         })
     }
 
     /// Loads the given mods: each is compiled on a loader thread, then
     /// instantiated by a worker. Returns the main thread's ends, in order.
     pub(crate) fn load(&self, specs: Vec<ModSpec>) -> std::io::Result<Vec<Worker>> {
-        type LoadJob = (usize, ModSpec, Sender<(u64, Reply)>, Arc<Gauge>);
-        let (job_tx, job_rx) = crossbeam_channel::unbounded::<LoadJob>();
         let mut workers = Vec::with_capacity(specs.len());
         for spec in specs {
             let id = self.next_id.fetch_add(1, Ordering::Relaxed);
             // Room for a late reply to a request given up on, and the next.
-            let (rep_tx, rep_rx) = crossbeam_channel::bounded(4);
+            let (replies, rep_rx) = crossbeam_channel::bounded(4);
             let gauge = Arc::new(Gauge::queued());
             workers.push(Worker {
                 id,
@@ -244,34 +272,19 @@ impl WorkerPool {
                 sent: 0,
                 gauge: gauge.clone(),
             });
-            // An unbounded queue is fine here: it holds at most one job per
-            // file found at start-up.
-            let _ = job_tx.send((id, spec, rep_tx, gauge));
-        }
-        drop(job_tx);
-        let loaders = std::thread::available_parallelism()
-            .map_or(2, |n| n.get())
-            .min(workers.len());
-        let cache = self.cache.clone();
-        for i in 0..loaders {
-            let job_rx = job_rx.clone();
-            let cache = cache.clone();
+            let cache = self.cache.clone();
             let jobs = self.jobs.clone();
-            std::thread::Builder::new()
-                .name(format!("mod loader {i}"))
-                .spawn(move || {
-                    for (id, spec, replies, gauge) in job_rx {
-                        let prepared = cache.prepare(&spec, &gauge);
-                        gauge.set_phase(Some(LoadPhase::Instantiating));
-                        let _ = jobs.send(Job::Start {
-                            id,
-                            spec,
-                            prepared,
-                            replies,
-                            gauge,
-                        });
-                    }
-                })?;
+            self.queue_compile(Box::new(move || {
+                let prepared = cache.prepare(&spec, &gauge);
+                gauge.set_phase(Some(LoadPhase::Instantiating));
+                let _ = jobs.send(Job::Start {
+                    id,
+                    spec,
+                    prepared,
+                    replies,
+                    gauge,
+                });
+            }))?;
         }
         Ok(workers)
     }
@@ -288,15 +301,19 @@ impl WorkerPool {
         let cache = self.cache.clone();
         let spec = spec.clone();
         let gauge = gauge.clone();
-        gauge.set_phase(Some(LoadPhase::Reading));
-        std::thread::Builder::new()
-            .name("mod compiler".into())
-            .spawn(move || {
-                let prepared = cache.prepare(&spec, &gauge);
-                gauge.set_phase(Some(LoadPhase::Instantiating));
-                let _ = tx.send(prepared);
-            })?;
+        gauge.set_phase(Some(LoadPhase::Queued));
+        self.queue_compile(Box::new(move || {
+            let prepared = cache.prepare(&spec, &gauge);
+            gauge.set_phase(Some(LoadPhase::Instantiating));
+            let _ = tx.send(prepared);
+        }))?;
         Ok(rx)
+    }
+
+    fn queue_compile(&self, job: CompileJob) -> std::io::Result<()> {
+        self.compiles
+            .send(job)
+            .map_err(|_| std::io::Error::other("the mod loader threads stopped"))
     }
 
     /// How many worker threads there are at least.
@@ -366,8 +383,25 @@ struct Hosted {
     /// The live instance; `None` after a fault until the main thread asks
     /// for a restart (the broken one is dropped at once, with its memory).
     instance: Option<Instance>,
+    /// The mod's state as its `save` gave it at the start of a tick, to
+    /// resume from after a fault (see [`Checkpoint`]).
+    checkpoint: Option<Checkpoint>,
+    /// The mod's tick count after the last tick this worker ran.
+    next_frame: u64,
+    /// The tick in which the instance was last renewed (see [`renew`]).
+    renewed_at: Option<u64>,
     replies: Sender<(u64, Reply)>,
     gauge: Arc<Gauge>,
+}
+
+/// A mod's saved state, taken between two of its ticks: every tick before
+/// `frame` ran and was applied (the main thread sends no further tick to a
+/// mod whose tick it refused), none from `frame` on. Resuming from it, the
+/// main thread despawns the entities the mod spawned from tick `frame` on,
+/// which the saved state does not know.
+struct Checkpoint {
+    frame: u64,
+    state: Vec<u8>,
 }
 
 /// Replies a worker holds for its batch, and since when; since when its
@@ -454,7 +488,7 @@ fn hold(outbox: &Mutex<Outbox>, to: Sender<(u64, Reply)>, reply: (u64, Reply)) {
 }
 
 /// The table of mods, whoever else panicked holding it.
-fn table(mods: &Mods) -> std::sync::MutexGuard<'_, HashMap<usize, Arc<Mutex<Hosted>>>> {
+fn table(mods: &Mods) -> std::sync::MutexGuard<'_, HashMap<usize, Option<Arc<Mutex<Hosted>>>>> {
     mods.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -467,6 +501,11 @@ fn handle(job: Job, mods: &Mods, out: &Mutex<Outbox>) {
             replies,
             gauge,
         } => {
+            if table(mods).get(&id).is_some_and(Option::is_none) {
+                // Let go of while it compiled (its file changed or went).
+                table(mods).remove(&id);
+                return;
+            }
             // A file that does not compile has nothing to restart from.
             let pre = match prepared {
                 Ok(pre) => pre,
@@ -484,13 +523,22 @@ fn handle(job: Job, mods: &Mods, out: &Mutex<Outbox>) {
                 spec,
                 pre,
                 instance,
+                checkpoint: None,
+                next_frame: 0,
+                renewed_at: None,
                 replies,
                 gauge,
             };
-            table(mods).insert(id, Arc::new(Mutex::new(hosted)));
+            let mut table = table(mods);
+            if table.get(&id).is_some_and(Option::is_none) {
+                // Let go of while it compiled (its file changed or went).
+                table.remove(&id);
+                return;
+            }
+            table.insert(id, Some(Arc::new(Mutex::new(hosted))));
         }
         Job::Swap { id, seq, spec, pre } => {
-            let Some(hosted) = table(mods).get(&id).cloned() else {
+            let Some(hosted) = table(mods).get(&id).cloned().flatten() else {
                 return;
             };
             let mut hosted = hosted.lock().unwrap_or_else(|e| e.into_inner());
@@ -503,41 +551,32 @@ fn handle(job: Job, mods: &Mods, out: &Mutex<Outbox>) {
         }
         Job::Request { id, seq, request } => {
             if matches!(request, Request::Shutdown) {
-                table(mods).remove(&id);
+                let mut table = table(mods);
+                if table.remove(&id).is_none() {
+                    // Still compiling: its instance is not made when it
+                    // comes (see `Job::Start`).
+                    table.insert(id, None);
+                }
                 return;
             }
             // The table is unlocked while the mod runs; only this mod waits.
-            let Some(hosted) = table(mods).get(&id).cloned() else {
+            let Some(hosted) = table(mods).get(&id).cloned().flatten() else {
                 return;
             };
             let mut hosted = hosted.lock().unwrap_or_else(|e| e.into_inner());
             let hosted = &mut *hosted;
             let reply = match request {
-                Request::Tick(tick) => match hosted.instance.as_mut() {
-                    Some(instance) => {
-                        // Only a recording needs the request after the tick.
-                        let tapped = hosted.spec.tap.as_ref().map(|tap| (tap, tick.clone()));
-                        let reply = instance.tick(tick);
-                        hosted
-                            .gauge
-                            .ticked(instance.guest_time, instance.memory_bytes());
-                        if let Some((tap, tick)) = tapped {
-                            tap.record(&instance.manifest, &tick, &reply);
-                        }
-                        if matches!(reply, Reply::Failed(_)) {
-                            hosted.instance = None;
-                        }
-                        reply
-                    }
-                    None => no_instance(Hook::Tick),
-                },
+                Request::Tick(_) if hosted.instance.is_none() => no_instance(Hook::Tick),
+                Request::Tick(tick) => run_tick(hosted, tick),
                 Request::Restart => {
                     hosted.instance = None;
-                    let (instance, reply) = start(&hosted.spec, &hosted.pre);
-                    hosted
-                        .gauge
-                        .set_memory(instance.as_ref().map_or(0, Instance::memory_bytes));
-                    hosted.instance = instance;
+                    let reply = restart(hosted);
+                    hosted.gauge.set_memory(
+                        hosted
+                            .instance
+                            .as_ref()
+                            .map_or(0, Instance::memory_bytes),
+                    );
                     reply
                 }
                 Request::Shutdown => return,
@@ -553,11 +592,17 @@ fn swap(hosted: &mut Hosted, spec: ModSpec, pre: GameModPre<HostState>) -> Reply
         return no_instance(Hook::Save);
     };
     match instance.swap(&spec, &pre) {
-        Ok(fresh) => {
+        Ok((fresh, state)) => {
             let manifest = fresh.manifest.clone();
             hosted.instance = Some(fresh);
             hosted.spec = spec;
             hosted.pre = pre;
+            // Taken between two ticks, and the new code took it: the
+            // newest checkpoint there is.
+            hosted.checkpoint = (!state.is_empty()).then_some(Checkpoint {
+                frame: hosted.next_frame,
+                state,
+            });
             Reply::Swapped(manifest)
         }
         // The new code failed: the old instance is as it was.
@@ -574,10 +619,156 @@ fn swap(hosted: &mut Hosted, spec: ModSpec, pre: GameModPre<HostState>) -> Reply
 fn start(spec: &ModSpec, pre: &GameModPre<HostState>) -> (Option<Instance>, Reply) {
     match Instance::start(spec, pre) {
         Ok(instance) => {
-            let reply = Reply::Ready(instance.manifest.clone());
+            let reply = Reply::Ready {
+                manifest: instance.manifest.clone(),
+                resumed_at: None,
+            };
             (Some(instance), reply)
         }
         Err(fault) => (None, Reply::Failed(fault)),
+    }
+}
+
+/// Runs one tick of a mod that has a live instance: renews the instance
+/// or takes a checkpoint first when one is due (see [`renew`] and
+/// [`Checkpoint`]). Their time counts as the tick's guest time.
+fn run_tick(hosted: &mut Hosted, tick: crate::protocol::TickRequest) -> Reply {
+    let frame = tick.frame;
+    hosted.next_frame = frame + 1;
+    let started = Instant::now();
+    if renewal_due(hosted, frame)
+        && let Err(fault) = renew(hosted, frame)
+    {
+        hosted.instance = None;
+        return Reply::Failed(fault);
+    }
+    let Some(instance) = hosted.instance.as_mut() else {
+        return no_instance(Hook::Tick);
+    };
+    let due = hosted.spec.checkpoint_every > 0
+        && hosted
+            .checkpoint
+            .as_ref()
+            .is_none_or(|c| frame.saturating_sub(c.frame) >= hosted.spec.checkpoint_every);
+    if due {
+        match instance.save() {
+            // A mod that saves nothing keeps no state to resume: it is
+            // restarted afresh, its entities left as they are.
+            Ok(state) if state.is_empty() => hosted.checkpoint = None,
+            Ok(state) => hosted.checkpoint = Some(Checkpoint { frame, state }),
+            Err(fault) => {
+                hosted.instance = None;
+                return Reply::Failed(fault);
+            }
+        }
+    }
+    let before = started.elapsed();
+    // Only a recording needs the request after the tick.
+    let tapped = hosted.spec.tap.as_ref().map(|tap| (tap, tick.clone()));
+    let reply = instance.tick(tick);
+    hosted
+        .gauge
+        .ticked(instance.guest_time + before, instance.memory_bytes());
+    if let Some((tap, tick)) = tapped {
+        tap.record(&instance.manifest, &tick, &reply);
+    }
+    if matches!(reply, Reply::Failed(_)) {
+        hosted.instance = None;
+    }
+    reply
+}
+
+/// Ticks between two renewals of one mod's instance at most.
+const RENEW_AT_MOST_EVERY: u64 = 600;
+
+/// Whether the mod's instance holds so much of its memory cap that it is
+/// renewed before tick `frame` (see [`renew`]).
+fn renewal_due(hosted: &Hosted, frame: u64) -> bool {
+    let Some(instance) = hosted.instance.as_ref() else {
+        return false;
+    };
+    let percent = u64::from(hosted.spec.limits.renew_at_memory_percent);
+    let cap = hosted
+        .spec
+        .grants
+        .memory_bytes
+        .unwrap_or(hosted.spec.limits.memory_bytes) as u64;
+    percent > 0
+        && instance.memory_bytes() >= cap / 100 * percent
+        && hosted
+            .renewed_at
+            .is_none_or(|at| frame.saturating_sub(at) >= RENEW_AT_MOST_EVERY)
+}
+
+/// Moves the mod into a fresh instance of its code, its state kept (`save`
+/// here, `init` and `restore` there, as for an update), between two ticks:
+/// the memory its old instance grew to is given back. A guest's linear
+/// memory never shrinks, and some toolchains' code leaks a little on every
+/// call or collects garbage late (see `docs/security.md`), so without this
+/// a mod that is fine for minutes runs into its cap after an hour. The
+/// state handed over is also the mod's newest checkpoint. If the fresh
+/// instance fails, the old one goes on; if the old one cannot `save`, that
+/// is its fault.
+fn renew(hosted: &mut Hosted, frame: u64) -> Result<(), Fault> {
+    hosted.renewed_at = Some(frame);
+    let Some(old) = hosted.instance.as_mut() else {
+        return Ok(());
+    };
+    let before = old.memory_bytes();
+    match old.swap(&hosted.spec, &hosted.pre) {
+        Ok((fresh, state)) => {
+            tracing::info!(
+                mod_id = %hosted.spec.id(),
+                "renewed its instance at tick {frame}, its state kept: memory {} KiB -> {} KiB",
+                before >> 10,
+                fresh.memory_bytes() >> 10
+            );
+            hosted.instance = Some(fresh);
+            hosted.checkpoint = (!state.is_empty()).then_some(Checkpoint { frame, state });
+            hosted.gauge.renewed();
+            Ok(())
+        }
+        Err(SwapError::New(fault)) => {
+            tracing::warn!(
+                mod_id = %hosted.spec.id(),
+                "could not renew its instance, the old one goes on: {fault}"
+            );
+            Ok(())
+        }
+        Err(SwapError::Old(fault)) => Err(fault),
+    }
+}
+
+/// A fresh instance after a fault, resumed from the mod's checkpoint when
+/// it has one. A checkpoint the fresh instance cannot `restore` is dropped
+/// and the restart is a fault (the next one starts the mod afresh), since
+/// an instance that failed half way through `restore` is in no known state.
+fn restart(hosted: &mut Hosted) -> Reply {
+    let (instance, reply) = start(&hosted.spec, &hosted.pre);
+    let Some(mut instance) = instance else {
+        return reply;
+    };
+    let Some(checkpoint) = hosted.checkpoint.as_ref() else {
+        hosted.instance = Some(instance);
+        return reply;
+    };
+    match instance.restore(&checkpoint.state) {
+        Ok(()) => {
+            let reply = Reply::Ready {
+                manifest: instance.manifest.clone(),
+                resumed_at: Some(checkpoint.frame),
+            };
+            hosted.instance = Some(instance);
+            reply
+        }
+        Err(mut fault) => {
+            fault.message = format!(
+                "restoring its checkpoint of tick {} failed; it starts afresh next time: {}",
+                checkpoint.frame, fault.message
+            );
+            hosted.checkpoint = None;
+            Reply::Failed(fault)
+        }
     }
 }
 

@@ -219,7 +219,7 @@ impl HostState {
             },
             defines: Default::default(),
             modify_any_entity,
-            lines: Default::default(),
+            lines: super::stdio::LineBudget::new(limits.output_burst_bytes, limits.output_bytes_per_minute),
             time: Default::default(),
             asked: 0,
             tick: TickState::default(),
@@ -315,7 +315,7 @@ impl HostState {
         };
         // Logged within the mod's line budget: a mod cannot flood the log
         // with refusals.
-        if !self.lines.take(&self.mod_id) {
+        if !self.lines.take(&self.mod_id, 64 + name.len().min(128)) {
             return Err(denied);
         }
         let mut shown = name.to_string();

@@ -5,30 +5,74 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 
 /// Longest line kept; the rest of a longer line is cut.
 const MAX_LINE: usize = 4096;
 
-/// Log lines a mod may still write this tick; the worker refills it before
-/// each tick. The first line over the budget is replaced by one warning,
-/// the rest are dropped, so a mod cannot flood the game's log. It also
-/// keeps the last lines the mod wrote to stderr during the current call,
-/// logged or not: a panic message or an uncaught exception's traceback
-/// that explains a trap (see [`LineBudget::last_words`]).
-#[derive(Clone, Default)]
+/// What a mod may still write to the game's log: lines this tick, and
+/// bytes over time. The worker refills the lines before each tick; the
+/// bytes refill with the clock (a burst, then a steady rate), so a mod
+/// writing its every line each tick for minutes cannot fill the disk or
+/// slow the frames with formatting. What is dropped is counted and told in
+/// one line at most every [`REPORT_EVERY`] per mod. It also keeps the last
+/// lines the mod wrote to stderr during the current call, logged or not: a
+/// panic message or an uncaught exception's traceback that explains a trap
+/// (see [`LineBudget::last_words`]).
+#[derive(Clone)]
 pub(crate) struct LineBudget {
     left: Arc<AtomicUsize>,
     cap: Arc<AtomicUsize>,
+    bytes: Arc<Mutex<ByteBudget>>,
     tail: Arc<Mutex<std::collections::VecDeque<String>>>,
 }
+
+/// Bytes of output a mod may write: a bucket of `burst` bytes that refills
+/// at `per_second`; and what was dropped since it was last told.
+struct ByteBudget {
+    burst: f64,
+    per_second: f64,
+    left: f64,
+    refilled: Instant,
+    dropped_lines: u64,
+    dropped_bytes: u64,
+    /// Why lines were dropped since the last report.
+    over_lines: bool,
+    over_bytes: bool,
+    reported: Option<Instant>,
+}
+
+/// The shortest time between two reports of dropped output, per mod.
+pub(crate) const REPORT_EVERY: Duration = Duration::from_secs(10);
 
 /// Stderr lines kept for a fault's message, and how long each may be.
 const TAIL_LINES: usize = 24;
 const TAIL_LINE: usize = 512;
 
 impl LineBudget {
+    /// A budget of `burst` bytes refilling at `per_minute` bytes a minute
+    /// (see [`ModLimits::output_bytes_per_minute`](crate::ModLimits)).
+    pub(crate) fn new(burst: u64, per_minute: u64) -> Self {
+        Self {
+            left: Arc::default(),
+            cap: Arc::default(),
+            bytes: Arc::new(Mutex::new(ByteBudget {
+                burst: burst as f64,
+                per_second: per_minute as f64 / 60.0,
+                left: burst as f64,
+                refilled: Instant::now(),
+                dropped_lines: 0,
+                dropped_bytes: 0,
+                over_lines: false,
+                over_bytes: false,
+                reported: None,
+            })),
+            tail: Arc::default(),
+        }
+    }
+
     /// Forgets the stderr lines of earlier calls.
     pub(crate) fn clear_tail(&self) {
         if let Ok(mut tail) = self.tail.lock() {
@@ -68,25 +112,73 @@ impl LineBudget {
 
     pub(crate) fn refill(&self, lines: usize) {
         self.cap.store(lines, Ordering::Relaxed);
-        self.left.store(lines + 1, Ordering::Relaxed);
+        self.left.store(lines, Ordering::Relaxed);
     }
 
-    /// Whether one more line may be written; warns once when the budget runs
-    /// out.
-    pub(crate) fn take(&self, mod_id: &str) -> bool {
-        let before = self
+    /// Whether one more line of `bytes` bytes may be written: one of this
+    /// tick's lines and that many bytes of the budget over time are left.
+    /// A line refused is counted, and told in one line now and then.
+    pub(crate) fn take(&self, mod_id: &str, bytes: usize) -> bool {
+        let line_left = self
             .left
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
-            .unwrap_or(0);
-        if before == 1 {
-            tracing::warn!(
-                target: "mod",
-                mod_id,
-                "more than {} log lines this tick; the rest are dropped",
-                self.cap.load(Ordering::Relaxed)
-            );
+            .is_ok();
+        let Ok(mut budget) = self.bytes.lock() else {
+            return false;
+        };
+        let now = Instant::now();
+        let since = now.saturating_duration_since(budget.refilled).as_secs_f64();
+        budget.left = (budget.left + since * budget.per_second).min(budget.burst);
+        budget.refilled = now;
+        let bytes_left = budget.left >= bytes as f64;
+        if line_left && bytes_left {
+            budget.left -= bytes as f64;
+            // Writing again after a drop: say what was lost meanwhile.
+            if budget.dropped_lines > 0 {
+                self.report(&mut budget, mod_id, now);
+            }
+            return true;
         }
-        before > 1
+        budget.dropped_lines += 1;
+        budget.dropped_bytes += bytes as u64;
+        budget.over_lines |= !line_left;
+        budget.over_bytes |= !bytes_left;
+        if budget
+            .reported
+            .is_none_or(|at| now.saturating_duration_since(at) >= REPORT_EVERY)
+        {
+            self.report(&mut budget, mod_id, now);
+        }
+        false
+    }
+
+    /// One line saying what was dropped since the last, and why.
+    fn report(&self, budget: &mut ByteBudget, mod_id: &str, now: Instant) {
+        let why = match (budget.over_lines, budget.over_bytes) {
+            (true, false) => format!(
+                "more than {} lines in a tick",
+                self.cap.load(Ordering::Relaxed)
+            ),
+            _ => format!(
+                "over its output budget of {:.0} KiB and {:.0} KiB a minute",
+                budget.burst / 1024.0,
+                budget.per_second * 60.0 / 1024.0
+            ),
+        };
+        tracing::warn!(
+            target: "mod",
+            mod_id,
+            dropped_lines = budget.dropped_lines,
+            dropped_bytes = budget.dropped_bytes,
+            "output dropped: {} lines ({} bytes), {why}",
+            budget.dropped_lines,
+            budget.dropped_bytes
+        );
+        budget.dropped_lines = 0;
+        budget.dropped_bytes = 0;
+        budget.over_lines = false;
+        budget.over_bytes = false;
+        budget.reported = Some(now);
     }
 }
 
@@ -128,10 +220,10 @@ impl LogPipe {
         if self.stderr {
             self.budget.keep(&text);
         }
-        let text = crate::text::escape(&text);
-        if !self.budget.take(&self.mod_id) {
+        if !self.budget.take(&self.mod_id, text.len()) {
             return;
         }
+        let text = crate::text::escape(&text);
         if self.stderr {
             tracing::warn!(target: "mod", mod_id = &*self.mod_id, stream = "stderr", "{text}");
         } else {

@@ -20,11 +20,15 @@ struct PlayerJoined {
 pub struct Badge {
     /// Players greeted so far.
     pub greeted: u32,
-    /// Their names, in order.
+    /// The names of the last [`RECENT`] of them, oldest first.
     pub names: Vec<String>,
 }
 
 component!(Badge);
+
+/// Names a badge keeps: a game runs for hours, and a mod's state must not
+/// grow with it.
+pub const RECENT: usize = 8;
 
 /// The `greeting` event: maps of lists of maps, strings and numbers.
 #[derive(Serialize, Deserialize, Debug, PartialEq)]
@@ -72,6 +76,9 @@ impl Mod for Greeter {
         let joined: PlayerJoined = event.decode()?;
         self.count += 1;
         self.names.push(joined.name.clone());
+        if self.names.len() > RECENT {
+            self.names.remove(0);
+        }
         let detail = BTreeMap::from([
             ("name".to_string(), Detail::Text(joined.name.clone())),
             ("level".to_string(), Detail::Number(joined.level as f64)),

@@ -8,6 +8,7 @@
 import { Mod, emit, hooksFor, insert, log, readBatch, spawn } from '../../../mod-api/js/bevy-mods.js';
 
 const NEXT = false;
+const RECENT = 8;
 
 class Greeter extends Mod {
   constructor() {
@@ -26,7 +27,9 @@ class Greeter extends Mod {
   event(event) {
     const { name, level } = event.payload;
     this.count += 1;
-    this.names.push(name);
+    // A badge keeps the last few names: a game runs for hours, and a
+    // mod's state must not grow with it.
+    this.names = [...this.names, name].slice(-RECENT);
     const milestones = Array.from({ length: level }, (_, i) => i + 1);
     const detail = { name, level, milestones };
     const text = NEXT ? `Welcome back, ${name}!` : `Welcome, ${name}!`;

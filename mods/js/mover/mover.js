@@ -15,6 +15,7 @@ class Mover extends Mod {
     this.wanted = 10;
     this.spawned = 0;
     this.readWrite = false;
+    this.failAt = null;
   }
 
   init(config) {
@@ -22,6 +23,8 @@ class Mover extends Mod {
       this.wanted = config.count ?? 10;
       this.name = config.name ?? null;
       this.readWrite = config.api === 'read-write';
+      // The tick in which to fail on purpose, once (for tests of recovery).
+      this.failAt = config.fail_at ?? null;
     }
   }
 
@@ -29,7 +32,10 @@ class Mover extends Mod {
     return m.named(this.name ?? 'mover-js').query('Position', 'Velocity');
   }
 
-  tick() {
+  tick(tick) {
+    if (this.failAt !== null && BigInt(this.failAt) === tick.frame) {
+      throw new Error(`failing on purpose in tick ${tick.frame}`);
+    }
     if (typeof this.wanted !== 'number') {
       throw new TypeError(`count must be a number, not ${JSON.stringify(this.wanted)}`);
     }

@@ -38,6 +38,9 @@ struct Config {
     /// side.
     #[serde(default)]
     name: Option<String>,
+    /// The tick in which to fail on purpose, once (for tests of recovery).
+    #[serde(default)]
+    fail_at: Option<u64>,
 }
 
 #[derive(Default)]
@@ -46,6 +49,7 @@ struct Mover {
     wanted: u32,
     spawned: u32,
     read_write: bool,
+    fail_at: Option<u64>,
 }
 
 impl Mod for Mover {
@@ -61,11 +65,15 @@ impl Mod for Mover {
         let config = rmp_serde::from_slice::<Config>(config).ok();
         self.wanted = config.as_ref().map_or(10, |c| c.count);
         self.name = config.as_ref().and_then(|c| c.name.clone());
+        self.fail_at = config.as_ref().and_then(|c| c.fail_at);
         self.read_write = config.and_then(|c| c.api).as_deref() == Some("read-write");
         Ok(())
     }
 
-    fn tick(&mut self, _tick: &Tick) -> Result<()> {
+    fn tick(&mut self, tick: &Tick) -> Result<()> {
+        if self.fail_at == Some(tick.frame) {
+            return Err(Error::msg(format!("failing on purpose in tick {}", tick.frame)));
+        }
         let moved = |p: Position, v: Velocity| Position {
             x: p.x + v.x,
             y: p.y + v.y,

@@ -9,6 +9,10 @@ from bevy_mods import Mod, emit, hooks_for, insert, log, read_batch, spawn
 
 NEXT = False
 
+# Names a badge keeps: a game runs for hours, and a mod's state must not
+# grow with it.
+RECENT = 8
+
 
 class Greeter(Mod):
     def __init__(self):
@@ -30,7 +34,7 @@ class Greeter(Mod):
         joined = event.payload
         name, level = joined["name"], joined["level"]
         self.count += 1
-        self.names.append(name)
+        self.names = (self.names + [name])[-RECENT:]
         detail = {
             "name": name,
             "level": float(level),

@@ -17,17 +17,22 @@ class Mover(Mod):
         self.wanted = 10
         self.spawned = 0
         self.read_write = False
+        self.fail_at = None
 
     def init(self, config):
         if isinstance(config, dict):
             self.wanted = config.get("count", 10)
             self.name = config.get("name")
             self.read_write = config.get("api") == "read-write"
+            # The tick in which to fail on purpose, once (for tests of recovery).
+            self.fail_at = config.get("fail_at")
 
     def manifest(self, m):
         return m.named(self.name or "mover-py").query("Position", "Velocity")
 
     def tick(self, tick):
+        if tick.frame == self.fail_at:
+            raise RuntimeError(f"failing on purpose in tick {tick.frame}")
         if self.read_write:
             rows = read_batch("Position", "Velocity")
             write_batch("Position", [e for e, _ in rows], [moved(p, v) for _, (p, v) in rows])

@@ -161,7 +161,7 @@ fn direct(context: &Context, reply: &[u8]) -> Outcome {
             let commands = harness.remap(commands);
             harness.apply(commands)
         }
-        Some(Reply::Ready(manifest)) => {
+        Some(Reply::Ready { manifest, .. }) => {
             // What `init` returned, checked as the worker checks it, then
             // prepared as the main thread prepares its queries.
             if manifest.check().is_ok() {

@@ -249,6 +249,17 @@ impl Mod for Hostile {
                 }
                 return Ok(());
             }
+            "babble" => {
+                // All the lines a tick may write, each as long as may be,
+                // on every stream, every tick.
+                let line = "babble ".repeat(585);
+                for _ in 0..100 {
+                    mod_api::log::info(&line);
+                }
+                println!("{line}");
+                eprintln!("{line}");
+                return Ok(());
+            }
             "noisy" => {
                 // Text that would clear a terminal, reverse a line and
                 // forge a second log line, if it reached one raw.
