@@ -10,7 +10,7 @@ use bevy::prelude::*;
 use bevy::time::TimeUpdateStrategy;
 use bevy_wasm_mods::prelude::*;
 use bevy_wasm_mods::{FrameMode, ModInfo, ModLimits};
-use demo_game::{DemoPlugin, Position, Velocity};
+use demo_game::{DemoPlugin, PlayerJoined, Position, Velocity};
 
 /// The workspace root.
 pub fn root() -> PathBuf {
@@ -464,3 +464,75 @@ pub fn example_mods() -> Vec<(std::path::PathBuf, &'static str)> {
     }
     files
 }
+
+// Live changes of a mods folder.
+
+/// Steps frames (letting real time pass, for the folder watch) until
+/// `done` holds; panics after `limit`. Returns every `M` written meanwhile.
+pub fn until<M: Message + Clone>(
+    app: &mut App,
+    limit: Duration,
+    mut done: impl FnMut(&mut App, &[M]) -> bool,
+) -> Vec<M> {
+    let started = Instant::now();
+    let mut seen = Vec::new();
+    loop {
+        app.update();
+        seen.extend(drain::<M>(app));
+        if done(app, &seen) {
+            return seen;
+        }
+        assert!(
+            started.elapsed() < limit,
+            "not within {limit:?}: {:?}",
+            app.world().resource::<ModRegistry>()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Writes a file the way a copy does: to a temporary name, then renamed.
+pub fn put(dir: &Path, file: &str, bytes: &[u8]) {
+    let tmp = dir.join(format!(".{file}.part"));
+    std::fs::write(&tmp, bytes).unwrap();
+    std::fs::rename(&tmp, dir.join(file)).unwrap();
+}
+
+/// The greetings the greeter sent: (text, count).
+pub fn greetings(events: &[ModEvent]) -> Vec<(String, u32)> {
+    #[derive(serde::Deserialize)]
+    struct Greeting {
+        text: String,
+        count: u32,
+    }
+    events
+        .iter()
+        .filter(|e| e.name == "greeting")
+        .map(|e| {
+            let g: Greeting = e.decode().unwrap();
+            (g.text, g.count)
+        })
+        .collect()
+}
+
+/// A player joins; the greeting that answers it, a frame or two later.
+pub fn join(app: &mut App, name: &str) -> (String, u32) {
+    app.world_mut().write_message(PlayerJoined {
+        name: name.into(),
+        level: 1,
+    });
+    let events = until::<ModEvent>(app, Duration::from_secs(10), |_, seen| {
+        !greetings(seen).is_empty()
+    });
+    greetings(&events).remove(0)
+}
+
+/// An app watching `dir`, with room for slow machines.
+pub fn watched(dir: &Path) -> App {
+    app_with(
+        ModPlugin::new()
+            .with_mods_dir(dir)
+            .with_limits(relaxed_limits()),
+    )
+}
+
