@@ -278,19 +278,7 @@ fn bad_files_are_reported_by_name_and_reason_while_good_mods_run() {
     std::fs::write(dir.join("g-random-component.wasm"), &headed).unwrap();
     // The mover as if built against an incompatible WIT package: the
     // version in its import and export names rewritten, same length.
-    let mut future = mod_bytes("mover");
-    let (from, to) = (b"bevy-wasm:mods/".as_slice(), b"@0.1.0".as_slice());
-    let mut i = 0;
-    while let Some(at) = find(&future[i..], from) {
-        let name_at = i + at;
-        if let Some(v) = find(
-            &future[name_at..name_at + 64.min(future.len() - name_at)],
-            to,
-        ) {
-            future[name_at + v..name_at + v + to.len()].copy_from_slice(b"@0.9.0");
-        }
-        i = name_at + from.len();
-    }
+    let future = as_built_for(mod_bytes("mover"), "0.9.0");
     std::fs::write(dir.join("h-incompatible.wasm"), &future).unwrap();
 
     let mut app = app(&dir);
@@ -419,7 +407,23 @@ fn two_runs_with_the_same_inputs_end_in_the_same_world() {
     assert_eq!(a, b);
 }
 
-/// Where `needle` first occurs in `haystack`.
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+#[test]
+fn a_mod_built_for_an_earlier_compatible_contract_runs_beside_current_ones() {
+    // The mover as built for 0.1.0, before `reject-value` was added: the
+    // host serves every 0.1.x mod with its 0.1 bindings.
+    let dir = folder_with(&[("greeter", "greeter.wasm")]);
+    std::fs::write(
+        dir.join("mover.wasm"),
+        as_built_for(mod_bytes("mover"), "0.1.0"),
+    )
+    .unwrap();
+    let mut app = app(&dir);
+    load_clean(&mut app);
+    frames(&mut app, 5);
+    for id in ["mover", "greeter"] {
+        let m = info(&app, id);
+        assert_eq!((m.status, m.faults), (ModStatus::Running, 0), "{m:?}");
+    }
+    let moved = ticks(&app, "mover");
+    assert_mover_exact(app.world_mut(), "mover", 10, moved);
 }

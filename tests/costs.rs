@@ -322,7 +322,7 @@ fn input_a_mod_cannot_decode_is_reported_against_whoever_made_it() {
     assert_eq!(greeter.faults, 0);
     let report = greeter.cost.last_rejection.expect("the badge was rejected");
     assert!(
-        report.contains("mod `z-listener` could not decode a value of component `Badge`"),
+        report.contains("mod `z-listener` could not decode the value of component `Badge` on entity"),
         "{report}"
     );
     assert_eq!(info(&app, "c-chatter").cost.rejected_by_others, 0);

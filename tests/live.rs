@@ -76,31 +76,6 @@ fn a_changed_greeter_keeps_its_count_and_runs_its_new_code() {
     );
 }
 
-/// The greeter as if built against another minor version of the WIT
-/// package: every `@0.1.0` in its names is `@0.2.0` (the same length, so
-/// the component is otherwise intact).
-fn greeter_for_next_wit() -> Vec<u8> {
-    let mut bytes = mod_bytes("greeter");
-    let (old, new) = (b"bevy-wasm:mods/", b"@0.1.0");
-    let mut i = 0;
-    let mut changed = 0;
-    while i + old.len() < bytes.len() {
-        if bytes[i..].starts_with(old) {
-            let rest = i + old.len();
-            let end = (rest..bytes.len().min(rest + 64)).find(|&j| bytes[j..].starts_with(new));
-            if let Some(at) = end {
-                bytes[at + 3] = b'2';
-                changed += 1;
-                i = at + new.len();
-                continue;
-            }
-        }
-        i += 1;
-    }
-    assert!(changed > 0, "the greeter names its WIT package");
-    bytes
-}
-
 /// The entities a mod owns.
 fn testing_entities(app: &mut App, owner: &str) -> Vec<Entity> {
     let world = app.world_mut();
@@ -129,7 +104,7 @@ fn a_broken_update_leaves_the_running_version_as_it_was() {
     for (bytes, hook, why) in [
         (noise, Hook::Load, "not a WebAssembly file"),
         (
-            greeter_for_next_wit(),
+            as_built_for(mod_bytes("greeter"), "0.2.0"),
             Hook::Load,
             "built for bevy-wasm:mods@0.2.0",
         ),

@@ -1,15 +1,15 @@
 //! What a game running for hours needs: a mod recovered after a fault
 //! resumes from its checkpoint with its own entities (in Rust, Python and
 //! JavaScript), a mod's output is held to a budget over time, the one-time
-//! hooks have a limit of their own, and a file rewritten many times a
-//! second costs one compile at a time and ends with the newest version.
+//! hooks have a limit of their own, and one bad value costs its readers
+//! only that value and is blamed on the mod that wrote it.
 
 use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
 use bevy_wasm_mods::prelude::*;
 use bevy_wasm_mods::{FaultPolicy, ModLimits};
-use demo_game::{Position, Velocity};
+use demo_game::{PlayerJoined, Position, Velocity};
 use mod_tests::*;
 
 /// The mover's config: `count` entities, failing on purpose in tick
@@ -278,4 +278,67 @@ fn every_example_mod_runs_thousands_of_frames_without_a_fault_in_bounded_memory(
     for id in ["mover", "greeter", "storm", "raw_spinner"] {
         assert!(renewed.contains(&(id, 0)), "{renewed:?}");
     }
+}
+
+/// The badge a greeter reports in `badge-seen`.
+#[derive(serde::Deserialize, Debug)]
+struct SeenBadge {
+    names: Vec<String>,
+}
+
+#[test]
+fn a_value_no_one_can_decode_costs_each_reader_only_that_value_and_blames_its_writer() {
+    // `Badge` is the game's name, shared with every mod (as in the demo):
+    // no mod owns it, so only who wrote the value can be blamed.
+    let dir = folder_with(&[("hostile", "a-odd.wasm"), ("mover", "e-mover.wasm")]);
+    std::fs::copy(built_mods().join("greeter.wasm"), dir.join("b-greeter.wasm")).unwrap();
+    std::fs::copy(python_mods().join("greeter_py.wasm"), dir.join("c-greeter-py.wasm")).unwrap();
+    std::fs::copy(js_mods().join("greeter_js.wasm"), dir.join("d-greeter-js.wasm")).unwrap();
+    let mut app = app_with(
+        ModPlugin::new()
+            .with_mods_dir(&dir)
+            .with_limits(relaxed_limits())
+            .with_worker_threads(2)
+            .with_shared_name("Badge")
+            .with_shared_name("greeting")
+            .with_shared_name("badge-seen")
+            .with_config("a-odd", attack("odd-badge")),
+    );
+    load_clean(&mut app);
+    frames(&mut app, 3);
+    app.world_mut().write_message(PlayerJoined {
+        name: "Ada".into(),
+        level: 2,
+    });
+    let events = frames_collecting::<ModEvent>(&mut app, 20);
+
+    let greeters = ["b-greeter", "c-greeter-py", "d-greeter-js"];
+    for id in greeters {
+        let greeter = info(&app, id);
+        assert_eq!((greeter.status, greeter.faults), (ModStatus::Running, 0), "{greeter:?}");
+        // Its ticks ran past the odd badge: it read the good ones, after the
+        // player joined, and kept its own.
+        let seen: Vec<SeenBadge> = events
+            .iter()
+            .filter(|e| e.source == id && e.name == "badge-seen")
+            .map(|e| e.decode().unwrap())
+            .collect();
+        assert!(
+            seen.iter().any(|b| b.names == ["Ada"]),
+            "{id} saw {seen:?}"
+        );
+        assert_eq!(greeter.cost.rejected_by_others, 0, "{greeter:?}");
+    }
+    // Every greeter reported it, each tick (about 22 each), against the
+    // mod that wrote it.
+    let odd = info(&app, "a-odd");
+    assert_eq!(odd.faults, 0, "{odd:?}");
+    assert!(odd.cost.rejected_by_others >= 3 * 15, "{odd:?}");
+    let report = odd.cost.last_rejection.clone().unwrap();
+    assert!(
+        report.contains("could not decode the value of component `Badge` on entity"),
+        "{report}"
+    );
+    let moved = ticks(&app, "e-mover");
+    assert_mover_exact(app.world_mut(), "e-mover", 10, moved);
 }

@@ -144,3 +144,74 @@ pub(crate) fn charge(world: &mut World, owner: &Arc<str>, entity: Entity, key: S
     let n = owned.bytes.entry(owner.clone()).or_default();
     *n = (*n + u64::from(size)).saturating_sub(u64::from(old));
 }
+
+/// Who wrote each mod-defined value of an entity (those in
+/// [`ModData`](crate::ModData)), and in which frame, so a mod that cannot
+/// decode one blames the mod that wrote it, whoever owns the type.
+#[derive(Component, Debug, Default)]
+pub(crate) struct ValueWriters(Vec<(String, Written)>);
+
+#[derive(Debug, Clone)]
+struct Written {
+    by: Arc<str>,
+    frame: u64,
+    /// The writer before, if it wrote in an earlier frame: what a mod
+    /// whose world was taken before this write saw.
+    before: Option<(Arc<str>, u64)>,
+}
+
+impl ValueWriters {
+    /// Records that mod `by` wrote value `name` of `entity` in `frame`.
+    pub(crate) fn record(entity: &mut EntityWorldMut, name: &str, by: &Arc<str>, frame: u64) {
+        if !entity.contains::<ValueWriters>() {
+            entity.insert(ValueWriters::default());
+        }
+        let Some(mut writers) = entity.get_mut::<ValueWriters>() else {
+            return;
+        };
+        match writers.0.iter_mut().find(|(n, _)| n == name) {
+            Some((_, w)) => {
+                let before = if w.frame < frame {
+                    Some((w.by.clone(), w.frame))
+                } else {
+                    w.before.take()
+                };
+                *w = Written {
+                    by: by.clone(),
+                    frame,
+                    before,
+                };
+            }
+            None => writers.0.push((
+                name.to_string(),
+                Written {
+                    by: by.clone(),
+                    frame,
+                    before: None,
+                },
+            )),
+        }
+    }
+
+    /// Forgets who wrote value `name`, which was removed.
+    pub(crate) fn forget(entity: &mut EntityWorldMut, name: &str) {
+        if let Some(mut writers) = entity.get_mut::<ValueWriters>() {
+            writers.0.retain(|(n, _)| n != name);
+        }
+    }
+
+    /// The mod that wrote the value `name` a mod saw in its world of frame
+    /// `seen` (taken before that frame's writes): `None` when a game's
+    /// system, not a mod, set it, or when it was rewritten more than once
+    /// since and the writer seen is not known.
+    pub(crate) fn writer_seen(&self, name: &str, seen: u64) -> Option<&Arc<str>> {
+        let (_, w) = self.0.iter().find(|(n, _)| n == name)?;
+        if w.frame < seen {
+            return Some(&w.by);
+        }
+        w.before
+            .as_ref()
+            .filter(|(_, frame)| *frame < seen)
+            .map(|(by, _)| by)
+    }
+}

@@ -315,6 +315,16 @@ pub enum Command {
         /// Why the mod could not use it, as it said (escaped, cut).
         reason: String,
     },
+    /// The mod could not decode the value of a mod-defined component on an
+    /// entity: the main thread names the mod that wrote it.
+    RejectValue {
+        /// The entity's bits.
+        entity: u64,
+        /// The component's name (cut, not escaped: it is looked up).
+        name: String,
+        /// Why the mod could not use it, as it said (escaped, cut).
+        reason: String,
+    },
 }
 
 impl Command {
@@ -347,6 +357,7 @@ impl Command {
                 about,
                 reason,
             } => culprit.as_ref().map_or(0, String::len) + about.len() + reason.len(),
+            Command::RejectValue { name, reason, .. } => 8 + name.len() + reason.len(),
         }
     }
 }

@@ -162,7 +162,10 @@ impl ModUnderTest {
     /// the main thread does with a worker's reply.
     pub fn apply(&mut self, world: &mut World, commands: Vec<Command>) -> Result<(), Fault> {
         let limits = world.resource::<ModSettings>().limits.clone();
-        apply_tick(world, &mut self.slot, commands, &limits, &mut self.outbox).1
+        // Each tick is a frame of its own, which saw the writes before it.
+        self.slot.seen_frame += 1;
+        let now = self.slot.seen_frame;
+        apply_tick(world, &mut self.slot, commands, &limits, &mut self.outbox, now).1
     }
 }
 

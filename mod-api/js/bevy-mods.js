@@ -16,9 +16,9 @@
 // u64 is. A call the game refuses throws a ModError; an exception a hook
 // lets out becomes the mod's fault, with its message and stack.
 
-import * as wit from 'bevy-wasm:mods/entities@0.1.0';
-import * as witEvents from 'bevy-wasm:mods/events@0.1.0';
-import { log as witLog } from 'bevy-wasm:mods/log@0.1.0';
+import * as wit from 'bevy-wasm:mods/entities@0.1.1';
+import * as witEvents from 'bevy-wasm:mods/events@0.1.1';
+import { log as witLog } from 'bevy-wasm:mods/log@0.1.1';
 
 // ------------------------------------------------------------ MessagePack
 
@@ -69,8 +69,10 @@ export function encode(value) {
   return new Uint8Array(out);
 }
 
-/** A value from MessagePack: maps as objects, u64 beyond 2^53 as BigInt. */
-export function decode(data) {
+// Reads MessagePack values one after another from `data`: `get` decodes
+// the next, `skip` steps over it without decoding (so a value that does
+// not decode can be passed), `at` is where the next one starts.
+function reader(data) {
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   let at = 0;
   const need = (n) => { if (at + n > data.length) throw new Error('MessagePack ends early'); };
@@ -121,10 +123,74 @@ export function decode(data) {
       default: throw new Error(`MessagePack marker 0x${m.toString(16)} is not supported`);
     }
   };
-  const value = get();
-  if (at !== data.length) throw new Error('trailing bytes after the MessagePack value');
+  const LENGTHS = { 0xc4: 1, 0xc5: 2, 0xc6: 4, 0xd9: 1, 0xda: 2, 0xdb: 4 };
+  const EXTS = { 0xc7: 1, 0xc8: 2, 0xc9: 4 };
+  const FIXED = {
+    0xca: 4, 0xcb: 8, 0xcc: 1, 0xcd: 2, 0xce: 4, 0xcf: 8, 0xd0: 1, 0xd1: 2, 0xd2: 4, 0xd3: 8,
+    0xd4: 2, 0xd5: 3, 0xd6: 5, 0xd7: 9, 0xd8: 17,
+  };
+  const over = (n) => { need(n); at += n; };
+  const skipAll = (n) => { for (let i = 0; i < n; i++) skip(); };
+  const skip = () => {
+    need(1);
+    const m = data[at++];
+    if (m < 0x80 || m >= 0xe0 || m === 0xc0 || m === 0xc2 || m === 0xc3) return;
+    if (m < 0x90) return skipAll((m & 0x0f) * 2);
+    if (m < 0xa0) return skipAll(m & 0x0f);
+    if (m < 0xc0) return over(m & 0x1f);
+    if (m in LENGTHS) return over(Number(uint(LENGTHS[m])));
+    if (m in EXTS) return over(Number(uint(EXTS[m])) + 1);
+    if (m in FIXED) return over(FIXED[m]);
+    if (m === 0xdc || m === 0xdd) return skipAll(Number(uint(m === 0xdc ? 2 : 4)));
+    if (m === 0xde || m === 0xdf) return skipAll(Number(uint(m === 0xde ? 2 : 4)) * 2);
+    throw new Error(`MessagePack marker 0x${m.toString(16)} is not valid`);
+  };
+  const arrayLength = () => {
+    need(1);
+    const m = data[at++];
+    if (m >= 0x90 && m < 0xa0) return m & 0x0f;
+    if (m === 0xdc || m === 0xdd) return Number(uint(m === 0xdc ? 2 : 4));
+    throw new Error('not a MessagePack array');
+  };
+  return { get, skip, arrayLength, at: () => at };
+}
+
+/** A value from MessagePack: maps as objects, u64 beyond 2^53 as BigInt. */
+export function decode(data) {
+  const r = reader(data);
+  const value = r.get();
+  if (r.at() !== data.length) throw new Error('trailing bytes after the MessagePack value');
   return value;
 }
+
+// In place of a value that did not decode: why.
+class Bad {
+  constructor(reason) { this.reason = reason; }
+}
+
+// The values of a MessagePack array: all at once when all decode (the
+// usual case), else one by one, each that does not as a `Bad`.
+function eachValue(data) {
+  try {
+    return decode(data);
+  } catch {
+    // One at a time, below.
+  }
+  const r = reader(data);
+  const out = [];
+  for (let i = 0, n = r.arrayLength(); i < n; i++) {
+    const start = r.at();
+    r.skip();
+    try {
+      out.push(decode(data.subarray(start, r.at())));
+    } catch (e) {
+      out.push(new Bad(e.message));
+    }
+  }
+  return out;
+}
+
+
 
 // ------------------------------------------------------------ errors
 
@@ -253,10 +319,18 @@ export const despawn = (entity) => call(wit.despawn, BigInt(entity));
 export const insert = (entity, values) => call(wit.insert, BigInt(entity), components(values));
 /** Removes components from an entity. */
 export const remove = (entity, ...names) => call(wit.remove, BigInt(entity), names);
-/** One component of an entity, decoded; null when it has none. */
+/** One component of an entity, decoded; null when it has none. A value
+ * that does not decode (another mod wrote it in another shape) is read as
+ * null and reported: the game blames the mod that wrote it. */
 export function get(entity, name) {
   const data = call(wit.get, BigInt(entity), name);
-  return data === undefined || data === null ? null : decode(data);
+  if (data === undefined || data === null) return null;
+  try {
+    return decode(data);
+  } catch (e) {
+    rejectValue(entity, name, e.message);
+    return null;
+  }
 }
 /** The entities that have all the components named. */
 export const query = (...names) => Array.from(call(wit.query, names));
@@ -328,7 +402,7 @@ function columnValues(column, rows) {
     layouts.set(column.name, layout);
     return readPacked(layout, column.data, rows);
   }
-  const values = decode(column.data);
+  const values = eachValue(column.data);
   if (values.length !== rows) {
     throw new ModError('invalid-value', `column \`${column.name}\` has ${values.length} values for ${rows} rows`);
   }
@@ -357,15 +431,40 @@ function writable(names, entities) {
   return flags;
 }
 
+// Most values one batch read reports (the game counts 16 a tick).
+const MAX_REPORTS = 16;
+
+// [row, entity, values] of each row whose values all decoded; each value
+// that did not is reported against the mod that wrote it.
+function goodRows(names, batch, columns) {
+  const out = [];
+  let reports = 0;
+  Array.from(batch.entities).forEach((e, i) => {
+    const values = columns.map((c) => c[i]);
+    if (!values.some((v) => v instanceof Bad)) {
+      out.push([i, e, values]);
+      return;
+    }
+    values.forEach((v, c) => {
+      if (v instanceof Bad && reports < MAX_REPORTS) {
+        reports++;
+        rejectValue(e, names[c], v.reason);
+      }
+    });
+  });
+  return out;
+}
+
 /** Every entity of a query declared in the manifest with its components:
  * `[[entity, [value, ...]], ...]`. Other mods' rows are read, and left out
- * by `writeBatch`. */
+ * by `writeBatch`. A row with a value that does not decode is left out,
+ * and the value reported. */
 export function readBatch(...names) {
   const batch = call(wit.queryBatch, names);
   const rows = batch.entities.length;
   const columns = batch.columns.map((c) => columnValues(c, rows));
   writable(names, batch.entities);
-  return Array.from(batch.entities, (e, i) => [e, columns.map((c) => c[i])]);
+  return goodRows(names, batch, columns).map(([, e, values]) => [e, values]);
 }
 
 /** Reads query `names` and writes `component` on each row the mod may
@@ -377,12 +476,12 @@ export function updateBatch(names, component, f) {
   const flags = writable(names, batch.entities);
   const ids = [];
   const values = [];
-  Array.from(batch.entities).forEach((e, i) => {
+  for (const [i, e, row] of goodRows(names, batch, columns)) {
     if (flags[i]) {
       ids.push(e);
-      values.push(f(e, ...columns.map((c) => c[i])));
+      values.push(f(e, ...row));
     }
-  });
+  }
   if (ids.length) writeBatch(component, ids, values);
 }
 
@@ -407,6 +506,18 @@ export const emit = (name, payload) => call(witEvents.emit, name, encode(payload
 
 /** Reports that an event could not be used; the game blames its sender. */
 export const rejectEvent = (event, reason) => witEvents.reject({ tag: 'event', val: event.index }, String(reason));
+
+/** Reports that the value of component `name` on `entity`, as this tick
+ * gave it, is of no use to the mod (a field missing, a wrong type): the
+ * game blames the mod that wrote it (no one, for the game's own types).
+ * The readers report values that do not decode themselves and leave their
+ * rows out; a mod checks the shape of what it reads and goes on:
+ *
+ *     for (const [e, [badge]] of readBatch('Badge')) {
+ *       if (typeof badge?.greeted !== 'number') { rejectValue(e, 'Badge', 'no greeted count'); continue; }
+ *     }
+ */
+export const rejectValue = (entity, name, reason) => witEvents.rejectValue(BigInt(entity), name, String(reason));
 
 /** Lines in the game's log, under the mod's id. */
 export const log = Object.fromEntries(

@@ -103,7 +103,7 @@ pub fn read_batch<Q: ComponentSet>() -> Result<Vec<(Entity, Q)>> {
     let ids = batch.entities;
     writable_rows(&names, &ids)?;
     let mut out = Vec::with_capacity(ids.len());
-    Q::decode_each(&batch.columns, ids.len(), |row, value| {
+    Q::decode_each(&batch.columns, &ids, |row, value| {
         out.push((Entity(ids[row]), value));
     })?;
     Ok(out)
@@ -129,22 +129,27 @@ pub fn update_batch<Q: ComponentSet, C: Component>(
     let mut ids = batch.entities;
     let writable = writable_rows(&names, &ids)?;
     let mut values = Vec::with_capacity(ids.len());
-    match &writable {
-        None => Q::decode_each(&batch.columns, ids.len(), |row, value| {
-            values.push(f(Entity(ids[row]), value));
-        })?,
-        Some(flags) => {
-            Q::decode_each(&batch.columns, ids.len(), |row, value| {
-                if flags[row] {
-                    values.push(f(Entity(ids[row]), value));
-                }
-            })?;
-            let mut row = 0;
-            ids.retain(|_| {
-                row += 1;
-                flags[row - 1]
-            });
+    // The rows written: those the mod may change, less any whose values
+    // did not decode (left as they are). Rows come in order; the ids are
+    // copied only once one is skipped.
+    let mut next = 0;
+    let mut given: Option<Vec<u64>> = None;
+    Q::decode_each(&batch.columns, &ids, |row, value| {
+        if writable.as_ref().is_some_and(|flags| !flags[row]) {
+            return;
         }
+        if row != next && given.is_none() {
+            given = Some(ids[..next].to_vec());
+        }
+        if let Some(given) = &mut given {
+            given.push(ids[row]);
+        }
+        next = row + 1;
+        values.push(f(Entity(ids[row]), value));
+    })?;
+    match given {
+        Some(given) => ids = given,
+        None => ids.truncate(next),
     }
     if ids.is_empty() {
         return Ok(());
@@ -156,29 +161,37 @@ pub fn update_batch<Q: ComponentSet, C: Component>(
     })?)
 }
 
+/// One row's value of a column: the value, or why it does not decode.
+pub(crate) type RowValue<C> = std::result::Result<C, String>;
+
 /// The values of one column, one per row, decoded as they are taken: a
 /// packed column in the layout `C` knows is read record by record, anything
-/// else is decoded whole first.
+/// else is decoded first, value by value.
 pub(crate) enum ColumnRows<'a, C> {
     /// Records `C::read_record` reads.
     Records(std::slice::ChunksExact<'a, u8>),
     /// Values already decoded.
-    Values(std::vec::IntoIter<C>),
+    Values(std::vec::IntoIter<RowValue<C>>),
 }
 
 impl<C: Component> Iterator for ColumnRows<'_, C> {
-    type Item = C;
+    type Item = RowValue<C>;
 
     #[inline]
-    fn next(&mut self) -> Option<C> {
+    fn next(&mut self) -> Option<RowValue<C>> {
         match self {
-            ColumnRows::Records(records) => records.next().and_then(C::read_record),
+            ColumnRows::Records(records) => records
+                .next()
+                .map(|r| C::read_record(r).ok_or_else(|| "a packed record of another size".into())),
             ColumnRows::Values(values) => values.next(),
         }
     }
 }
 
 /// Checks a column against the batch's row count and returns its values.
+/// A column that does not decode as a whole (a packed layout that does not
+/// fit `C`) is [`Error::BadInput`]; in a MessagePack column each value
+/// decodes on its own, so one bad value costs only its row.
 pub(crate) fn column_rows<C: Component>(column: &Column, rows: usize) -> Result<ColumnRows<'_, C>> {
     let short = |n: usize| {
         Error::InvalidValue(format!(
@@ -186,10 +199,8 @@ pub(crate) fn column_rows<C: Component>(column: &Column, rows: usize) -> Result<
             C::NAME
         ))
     };
-    let values: Vec<C> = match &column.encoding {
-        ColumnEncoding::Msgpack => {
-            rmp_serde::from_slice(&column.data).map_err(|e| Error::bad_value(C::NAME, e))?
-        }
+    let values: Vec<RowValue<C>> = match &column.encoding {
+        ColumnEncoding::Msgpack => each_value(&column.data).map_err(|e| Error::bad_value(C::NAME, e))?,
         ColumnEncoding::Packed(fields) => {
             let layout = layout_of(fields);
             // Writes use the layout of the last column of `C` read without
@@ -213,16 +224,58 @@ pub(crate) fn column_rows<C: Component>(column: &Column, rows: usize) -> Result<
                     return Ok(ColumnRows::Records(column.data.chunks_exact(stride)));
                 }
             }
-            let values = packed::read_all(&column.data, layout.kinds(), &layout.paths())
+            let values: Vec<C> = packed::read_all(&column.data, layout.kinds(), &layout.paths())
                 .map_err(|e| Error::bad_value(C::NAME, e))?;
             remember();
-            values
+            values.into_iter().map(Ok).collect()
         }
     };
     if values.len() != rows {
         return Err(short(values.len()));
     }
     Ok(ColumnRows::Values(values.into_iter()))
+}
+
+/// The values of a MessagePack array, each decoded on its own: all at once
+/// when all fit `C` (the usual case), else one by one, each that does not
+/// fit kept as the reason. Only an array that is not well formed fails.
+pub(crate) fn each_value<C: serde::de::DeserializeOwned>(
+    data: &[u8],
+) -> std::result::Result<Vec<RowValue<C>>, String> {
+    if let Ok(all) = rmp_serde::from_slice::<Vec<C>>(data) {
+        return Ok(all.into_iter().map(Ok).collect());
+    }
+    let mut rest = data;
+    let n = rmp::decode::read_array_len(&mut rest).map_err(|e| e.to_string())?;
+    let mut at = data.len() - rest.len();
+    let mut out = Vec::with_capacity((n as usize).min(data.len()));
+    for _ in 0..n {
+        let value = &data[at..];
+        out.push(rmp_serde::from_slice::<C>(value).map_err(|e| e.to_string()));
+        // Where the next value starts, whatever the type made of this one.
+        let mut skip = rmp_serde::Deserializer::new(std::io::Cursor::new(value));
+        <serde::de::IgnoredAny as serde::Deserialize>::deserialize(&mut skip).map_err(|e| e.to_string())?;
+        at += skip.position() as usize;
+    }
+    Ok(out)
+}
+
+/// Tells the host of values the mod could not decode, against the mods
+/// that wrote them: at most [`Reports::MAX`] a read (the host counts 16 a
+/// tick).
+#[derive(Default)]
+pub(crate) struct Reports(u32);
+
+impl Reports {
+    const MAX: u32 = 16;
+
+    /// Reports the value of component `name` on `entity`.
+    pub(crate) fn value(&mut self, entity: u64, name: &str, reason: &str) {
+        if self.0 < Self::MAX {
+            self.0 += 1;
+            crate::sys::events::reject_value(entity, name, reason);
+        }
+    }
 }
 
 /// Encodes values of `C` as a column: packed with the layout the host last

@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::__private::bindings::bevy_wasm::mods::types::{Column, Component as WitComponent};
-use crate::batch::column_rows;
+use crate::batch::{ColumnRows, Reports, RowValue, column_rows};
 use crate::error::Result;
 
 /// A component type: a serde type with the name the game knows it by.
@@ -142,10 +142,49 @@ pub trait ComponentSet: Sized {
     /// The component names, in order.
     fn names() -> Vec<String>;
 
-    /// Decodes a batch's columns, handing `each` the row number and one
-    /// value of `Self` per row, in row order.
+    /// Decodes a batch's columns (rows of entities `ids`), handing `each`
+    /// the row number and one value of `Self` per row, in row order. A row
+    /// with a value that does not decode is left out, and the value is
+    /// reported to the host.
     #[doc(hidden)]
-    fn decode_each(columns: &[Column], rows: usize, each: impl FnMut(usize, Self)) -> Result<()>;
+    fn decode_each(columns: &[Column], ids: &[u64], each: impl FnMut(usize, Self)) -> Result<()>;
+}
+
+/// The rows of a column of `C`, or `None` when the column as a whole does
+/// not decode (reported against its first row's writer).
+fn rows_of<'a, C: Component>(
+    columns: &'a [Column],
+    i: usize,
+    ids: &[u64],
+    reports: &mut Reports,
+) -> Result<Option<ColumnRows<'a, C>>> {
+    match column_rows::<C>(column(columns, i, C::NAME)?, ids.len()) {
+        Ok(rows) => Ok(Some(rows)),
+        Err(crate::Error::BadInput { reason, .. }) => {
+            if let Some(first) = ids.first() {
+                reports.value(*first, C::NAME, &format!("every value of the column: {reason}"));
+            }
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// A row's value of `C`, or `None` (reported) when it does not decode.
+#[inline]
+fn row_value<C: Component>(
+    value: Option<RowValue<C>>,
+    entity: u64,
+    reports: &mut Reports,
+) -> Result<Option<C>> {
+    match value {
+        Some(Ok(v)) => Ok(Some(v)),
+        Some(Err(reason)) => {
+            reports.value(entity, C::NAME, &reason);
+            Ok(None)
+        }
+        None => Err(crate::Error::InvalidValue("a batch column is short".into())),
+    }
 }
 
 fn column<'a>(columns: &'a [Column], i: usize, name: &str) -> Result<&'a Column> {
@@ -171,14 +210,16 @@ impl<C: Component> ComponentSet for C {
 
     fn decode_each(
         columns: &[Column],
-        rows: usize,
+        ids: &[u64],
         mut each: impl FnMut(usize, Self),
     ) -> Result<()> {
-        let mut values = column_rows::<C>(column(columns, 0, C::NAME)?, rows)?;
-        for row in 0..rows {
-            match values.next() {
-                Some(v) => each(row, v),
-                None => return Err(crate::Error::InvalidValue("a batch column is short".into())),
+        let mut reports = Reports::default();
+        let Some(mut values) = rows_of::<C>(columns, 0, ids, &mut reports)? else {
+            return Ok(());
+        };
+        for (row, entity) in ids.iter().enumerate() {
+            if let Some(v) = row_value(values.next(), *entity, &mut reports)? {
+                each(row, v);
             }
         }
         Ok(())
@@ -198,13 +239,17 @@ macro_rules! tuples {
             }
 
             #[allow(non_snake_case)]
-            fn decode_each(columns: &[Column], rows: usize, mut each: impl FnMut(usize, Self)) -> Result<()> {
-                let mut its = ($(column_rows::<$t>(column(columns, $i, $t::NAME)?, rows)?,)+);
-                for row in 0..rows {
-                    match ($(its.$i.next(),)+) {
-                        ($(Some($t),)+) => each(row, ($($t,)+)),
-                        #[allow(unreachable_patterns)]
-                        _ => return Err(crate::Error::InvalidValue("a batch column is short".into())),
+            fn decode_each(columns: &[Column], ids: &[u64], mut each: impl FnMut(usize, Self)) -> Result<()> {
+                let mut reports = Reports::default();
+                let ($(Some(mut $t),)+) = ($(rows_of::<$t>(columns, $i, ids, &mut reports)?,)+) else {
+                    return Ok(());
+                };
+                for (row, entity) in ids.iter().enumerate() {
+                    // Every value of the row is looked at, so each bad one
+                    // is reported.
+                    let values = ($(row_value($t.next(), *entity, &mut reports)?,)+);
+                    if let ($(Some($t),)+) = values {
+                        each(row, ($($t,)+));
                     }
                 }
                 Ok(())

@@ -49,11 +49,14 @@
 //! list them, and only that mod writes or emits them unless it
 //! [`share`](Manifest::share)s them.
 //!
-//! Input from others can be wrong: [`Event::decode`], [`get`] and the batch
-//! readers return [`Error::BadInput`] when a value does not fit the mod's
-//! type. Returned from [`Mod::event`] or [`Mod::tick`] (with `?`), it is
-//! reported to the host, which blames whoever sent the input, and the mod
-//! goes on: the next event is delivered, the tick ends without a fault.
+//! Input from others can be wrong. A value another mod wrote in a shape
+//! that does not decode as the mod's type costs only itself: the batch
+//! readers leave its row out and [`get`] reads it as `None`, each reporting
+//! it to the host, which blames the mod that wrote it; the tick goes on.
+//! [`reject_value`] reports a value that decodes but is of no use. An event
+//! that does not fit: [`Event::decode`] returns [`Error::BadInput`], and
+//! returned from [`Mod::event`] (with `?`) it is reported as the sender's
+//! fault and the next event is delivered.
 
 mod batch;
 mod component;
@@ -74,7 +77,7 @@ pub use component::{Bundle, Component, ComponentSet};
 pub use error::{BadInput, Error, Result};
 pub use events::{Event, emit};
 pub use manifest::Manifest;
-pub use world::{Entity, despawn, get, insert, query, remove, spawn, write_batch};
+pub use world::{Entity, despawn, get, insert, query, reject_value, remove, spawn, write_batch};
 
 /// The per-frame call's arguments.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -226,9 +226,11 @@ pub struct LogLine {
 pub struct Rejected {
     /// The frame.
     pub frame: u64,
-    /// What it was about: `event NAME` or `component NAME`.
+    /// What it was about: `event NAME`, `component NAME of entity BITS`
+    /// (a value), or `component NAME` (from a mod's own `BadInput`).
     pub about: String,
-    /// Who made the input: the event's sender (`None`: the game).
+    /// Who made the input: the event's sender, the mod that wrote the value
+    /// (`None`: the game, or the mod itself).
     pub culprit: Option<String>,
     /// The mod's reason.
     pub reason: String,
@@ -303,6 +305,32 @@ struct Stored {
     /// The mod that spawned it; `None` for the game's.
     owner: Option<String>,
     components: BTreeMap<String, Vec<u8>>,
+    /// The mod that wrote each value a mod wrote, by component name (the
+    /// game's values have none).
+    writers: BTreeMap<String, String>,
+}
+
+impl Stored {
+    /// An entity `owner` spawned with `components`.
+    fn written_by(owner: &str, components: Vec<(String, Vec<u8>)>) -> Self {
+        let mut stored = Stored {
+            owner: Some(owner.to_string()),
+            ..Stored::default()
+        };
+        stored.put(Some(owner), components);
+        stored
+    }
+
+    /// Sets values, written by mod `by` (`None`: the game).
+    fn put(&mut self, by: Option<&str>, components: Vec<(String, Vec<u8>)>) {
+        for (name, value) in components {
+            match by {
+                Some(by) => self.writers.insert(name.clone(), by.to_string()),
+                None => self.writers.remove(&name),
+            };
+            self.components.insert(name, value);
+        }
+    }
 }
 
 /// Everything outside the mod.
@@ -601,25 +629,20 @@ impl Session {
             match command {
                 Command::Spawn(entity, components) => {
                     spawned += 1;
-                    entities.insert(
-                        entity,
-                        Stored {
-                            owner: Some(id.clone()),
-                            components: components.into_iter().collect(),
-                        },
-                    );
+                    entities.insert(entity, Stored::written_by(&id, components));
                 }
                 Command::Despawn(entity) => {
                     entities.remove(&entity);
                 }
                 Command::Insert(entity, components) => {
                     if let Some(e) = entities.get_mut(&entity) {
-                        e.components.extend(components);
+                        e.put(Some(&id), components);
                     }
                 }
                 Command::Remove(entity, names) => {
                     if let Some(e) = entities.get_mut(&entity) {
                         for n in names {
+                            e.writers.remove(&n);
                             e.components.remove(&n);
                         }
                     }
@@ -1069,6 +1092,33 @@ pub(crate) mod host {
                 });
             })
         }
+
+        pub(crate) fn reject_value(entity: u64, name: &str, reason: &str) {
+            with_session(|s| {
+                if !s.open || s.rejects >= MAX_REJECTS {
+                    return;
+                }
+                // The game's types keep their shape: no one else to blame.
+                let culprit = if s.world.game_types.contains_key(name) {
+                    None
+                } else {
+                    s.world
+                        .entities
+                        .get(&entity)
+                        .and_then(|e| e.writers.get(name))
+                        .filter(|by| **by != s.world.id)
+                        .cloned()
+                };
+                s.rejects += 1;
+                let frame = s.world.frame;
+                s.world.rejects.push(Rejected {
+                    frame,
+                    about: format!("component {name} of entity {entity}"),
+                    culprit,
+                    reason: reason.to_string(),
+                });
+            })
+        }
     }
 
     /// `log`.
@@ -1451,25 +1501,37 @@ impl<M: Mod + Default> TestWorld<M> {
     }
 
     fn spawn_owned(&mut self, owner: Option<String>, bundle: &impl Bundle) -> Entity {
-        let components = bundle.encode().expect("the bundle encodes");
+        let components = encoded(bundle);
         let world = self.world_mut();
         let id = world.new_entity();
-        world.entities.insert(
-            id,
-            Stored {
-                owner,
-                components: components.into_iter().map(|c| (c.name, c.value)).collect(),
-            },
-        );
+        let stored = match &owner {
+            Some(owner) => Stored::written_by(owner, components),
+            None => {
+                let mut stored = Stored::default();
+                stored.put(None, components);
+                stored
+            }
+        };
+        world.entities.insert(id, stored);
         Entity(id)
     }
 
     /// Inserts components on any entity, as the game.
     pub fn insert(&mut self, entity: Entity, bundle: &impl Bundle) {
-        let components = bundle.encode().expect("the bundle encodes");
+        self.insert_by(None, entity, bundle);
+    }
+
+    /// Inserts components on any entity as another mod, `writer`, would
+    /// (one it spawned, or one it was granted): a value the mod under test
+    /// cannot decode is blamed on `writer`.
+    pub fn insert_as(&mut self, writer: &str, entity: Entity, bundle: &impl Bundle) {
+        self.insert_by(Some(writer), entity, bundle);
+    }
+
+    fn insert_by(&mut self, writer: Option<&str>, entity: Entity, bundle: &impl Bundle) {
+        let components = encoded(bundle);
         if let Some(e) = self.world_mut().entities.get_mut(&entity.0) {
-            e.components
-                .extend(components.into_iter().map(|c| (c.name, c.value)));
+            e.put(writer, components);
         }
     }
 
@@ -1569,6 +1631,12 @@ impl<M: Mod + Default> TestWorld<M> {
     pub fn rejects(&self) -> &[Rejected] {
         &self.world().rejects
     }
+}
+
+/// A bundle's values by name.
+fn encoded(bundle: &impl Bundle) -> Vec<(String, Vec<u8>)> {
+    let components = bundle.encode().expect("the bundle encodes");
+    components.into_iter().map(|c| (c.name, c.value)).collect()
 }
 
 /// The game's checks on a manifest, those a mod can break.

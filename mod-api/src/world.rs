@@ -48,13 +48,31 @@ pub fn remove<C: Component>(entity: Entity) -> Result<()> {
 
 /// Reads component `C` of an entity; `None` when it has none. `C` must be in
 /// one of the mod's queries.
+///
+/// A value that does not decode as `C` (another mod wrote it in another
+/// shape) is read as `None` and reported to the host, which blames the mod
+/// that wrote it; the mod goes on.
 pub fn get<C: Component>(entity: Entity) -> Result<Option<C>> {
     match host::get(entity.0, C::NAME)? {
-        Some(bytes) => rmp_serde::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| crate::Error::bad_value(C::NAME, e)),
+        Some(bytes) => match rmp_serde::from_slice(&bytes) {
+            Ok(value) => Ok(Some(value)),
+            Err(e) => {
+                reject_value(entity, C::NAME, &e.to_string());
+                Ok(None)
+            }
+        },
         None => Ok(None),
     }
+}
+
+/// Tells the host that the value of component `name` on `entity`, as this
+/// tick gave it, is of no use to the mod (it does not decode, or breaks a
+/// rule the mod relies on): the host blames the mod that wrote it (no one
+/// for the game's own types) and the mod goes on without it. The readers
+/// ([`get`], [`read_batch`](crate::read_batch), …) report values that do
+/// not decode themselves.
+pub fn reject_value(entity: Entity, name: &str, reason: &str) {
+    crate::sys::events::reject_value(entity.0, name, reason);
 }
 
 /// The entities matching query `Q` (declared in the manifest with

@@ -445,3 +445,117 @@ fn a_value_that_does_not_fit_the_game_type_is_refused() {
     assert!(fault.message.contains("Position"), "{fault}");
     assert!(w.entities_with::<Position>().is_empty());
 }
+
+/// A badge, as the mod that defined the shared type writes it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+struct Badge {
+    title: String,
+    level: u32,
+}
+component!(Badge);
+
+/// Another mod's idea of a `Badge`: a bare number.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+struct OddBadge(u32);
+impl mod_api::Component for OddBadge {
+    const NAME: &'static str = "Badge";
+}
+
+/// Reads every badge (alone, and beside positions) and `get`s each one.
+#[derive(Default)]
+struct BadgeReader {
+    alone: Vec<u32>,
+    with_position: Vec<u32>,
+    got: Vec<Option<u32>>,
+    finished: u32,
+}
+impl Mod for BadgeReader {
+    fn manifest(&self, m: Manifest) -> Manifest {
+        m.query::<Badge>().query::<(Position, Badge)>()
+    }
+    fn tick(&mut self, _: &Tick) -> Result<()> {
+        for (_, b) in read_batch::<Badge>()? {
+            self.alone.push(b.level);
+        }
+        for (_, (_, b)) in read_batch::<(Position, Badge)>()? {
+            self.with_position.push(b.level);
+        }
+        for e in query::<Badge>()? {
+            self.got.push(get::<Badge>(e)?.map(|b| b.level));
+        }
+        self.finished += 1;
+        Ok(())
+    }
+}
+
+#[test]
+fn a_value_that_does_not_decode_costs_only_itself_and_blames_its_writer() {
+    let mut w = world::<BadgeReader>().defined_by("Badge", "badges", true);
+    let badge = |level| Badge {
+        title: "hero".into(),
+        level,
+    };
+    let a = w.spawn_as("badges", &(Position { x: 0.0, y: 0.0 }, badge(1)));
+    let odd = w.spawn_as("badges", &(Position { x: 1.0, y: 0.0 }, badge(2)));
+    w.insert_as("sloppy", odd, &OddBadge(9));
+    let c = w.spawn_as("badges", &(Position { x: 2.0, y: 0.0 }, badge(3)));
+    w.tick().unwrap();
+
+    // The tick ran to its end, with every other value.
+    let m = w.the_mod();
+    assert_eq!(m.finished, 1);
+    assert_eq!(m.alone, vec![1, 3]);
+    assert_eq!(m.with_position, vec![1, 3]);
+    assert_eq!(m.got, vec![Some(1), None, Some(3)]);
+    // Each read that met it reported it, against the mod that wrote it,
+    // not the type's owner.
+    let rejects = w.rejects();
+    assert_eq!(rejects.len(), 3, "{rejects:?}");
+    for r in rejects {
+        assert_eq!(r.culprit.as_deref(), Some("sloppy"), "{r:?}");
+        assert_eq!(r.about, format!("component Badge of entity {}", odd.to_bits()));
+    }
+    let _ = (a, c);
+}
+
+#[test]
+fn a_value_of_the_game_s_type_that_does_not_decode_blames_no_one() {
+    /// Reads positions as a type that wants more fields than the game's.
+    #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+    struct Position3 {
+        x: f32,
+        y: f32,
+        z: f32,
+    }
+    impl mod_api::Component for Position3 {
+        const NAME: &'static str = "Position";
+    }
+    #[derive(Default)]
+    struct Reader {
+        read: usize,
+        finished: bool,
+    }
+    impl Mod for Reader {
+        fn manifest(&self, m: Manifest) -> Manifest {
+            m.query::<Position>()
+        }
+        fn tick(&mut self, _: &Tick) -> Result<()> {
+            self.read = read_batch::<Position3>()?.len();
+            self.finished = true;
+            Ok(())
+        }
+    }
+    let mut w = world::<Reader>();
+    let e = w.spawn_as("other", &Position { x: 0.0, y: 0.0 });
+    w.spawn(&Position { x: 1.0, y: 0.0 });
+    w.tick().unwrap();
+    assert!(w.the_mod().finished);
+    assert_eq!(w.the_mod().read, 0);
+    // One report for the column, whose every value is of another shape.
+    assert_eq!(w.rejects().len(), 1, "{:?}", w.rejects());
+    assert_eq!(w.rejects()[0].culprit, None);
+    assert_eq!(
+        w.rejects()[0].about,
+        format!("component Position of entity {}", e.to_bits())
+    );
+}

@@ -392,6 +392,29 @@ pub fn big_mod(functions: u32, ops: u32, seed: u32) -> Vec<u8> {
     bytes
 }
 
+/// A built mod as if built against WIT package version `version` (as long
+/// as this host's, e.g. `0.2.0`): every `bevy-wasm:mods/…@` version in its
+/// import and export names rewritten, the component otherwise intact.
+pub fn as_built_for(mut bytes: Vec<u8>, version: &str) -> Vec<u8> {
+    let ours = format!("@{}", bevy_wasm_mods::WIT_VERSION);
+    let theirs = format!("@{version}");
+    assert_eq!(ours.len(), theirs.len(), "versions of one length");
+    let package = format!("{}/", bevy_wasm_mods::WIT_PACKAGE);
+    let find = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).position(|w| w == needle);
+    let (mut i, mut changed) = (0, 0);
+    while let Some(at) = find(&bytes[i..], package.as_bytes()) {
+        let name = i + at;
+        let window = name..bytes.len().min(name + 64);
+        if let Some(v) = find(&bytes[window], ours.as_bytes()) {
+            bytes[name + v..name + v + ours.len()].copy_from_slice(theirs.as_bytes());
+            changed += 1;
+        }
+        i = name + package.len();
+    }
+    assert!(changed > 0, "the mod names its WIT package");
+    bytes
+}
+
 /// Builds the Python example mods (`bash mods/python/build.sh`, which
 /// installs its pinned toolchain on first use), once per test process, and
 /// returns the folder holding `mover_py.wasm`, `greeter_py.wasm` and

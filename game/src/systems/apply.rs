@@ -108,13 +108,15 @@ fn fault(kind: FaultKind, message: String) -> Fault {
 
 /// Stages a mod's commands and, when all pass, applies them; the events
 /// it emitted go to `out` for other mods' next ticks. Returns the
-/// main-thread CPU time it took.
+/// main-thread CPU time it took. `now` is the host's frame (see
+/// [`ModHost::frame`]), which the values it writes are stamped with.
 pub(crate) fn apply_tick(
     world: &mut World,
     slot: &mut ModSlot,
     commands: Vec<Command>,
     limits: &crate::settings::ModLimits,
     out: &mut Outbox,
+    now: u64,
 ) -> (Duration, Result<(), Fault>) {
     // Most ticks of most mods issue nothing: they are not worth a reading
     // of the CPU clock (a system call).
@@ -123,7 +125,7 @@ pub(crate) fn apply_tick(
         return (Duration::ZERO, Ok(()));
     }
     let budget = Budget::start(limits.main_thread_per_tick);
-    let result = stage_and_apply(world, slot, commands, limits, out, &budget);
+    let result = stage_and_apply(world, slot, commands, limits, (out, now), &budget);
     let spent = budget.spent();
     let result = result.and_then(|()| {
         // Applying cannot stop half way; a tick that overran there was
@@ -148,7 +150,7 @@ fn stage_and_apply(
     slot: &mut ModSlot,
     mut commands: Vec<Command>,
     limits: &crate::settings::ModLimits,
-    out: &mut Outbox,
+    (out, now): (&mut Outbox, u64),
     budget: &Budget,
 ) -> Result<(), Fault> {
     let registry = world.resource::<AppTypeRegistry>().clone();
@@ -180,6 +182,7 @@ fn stage_and_apply(
                 query_rows: &query_rows,
                 budget,
                 state_bytes,
+                seen_frame: slot.seen_frame,
             }
             .stage(&mut commands)
         })
@@ -212,7 +215,7 @@ fn stage_and_apply(
         "main: apply the commands",
         world.resource_scope(|world, exposed: Mut<Exposed>| {
             for command in staged.commands {
-                command.apply(world, &exposed, (&owner, tick), out, queries);
+                command.apply(world, &exposed, (&owner, tick, now), out, queries);
             }
         })
     );

@@ -178,6 +178,7 @@ fn dispatch(world: &mut World, mods: &mut ModRegistry, host: &mut ModHost) {
         let frame = request.frame;
         if worker.send(Request::Tick(request)) {
             slot.sent_frame = frame;
+            slot.seen_frame = host.frame;
             entry.life.cost_mut().bytes_in = bytes as u64;
             entry.life.send_tick(Instant::now());
         }

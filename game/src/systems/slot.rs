@@ -45,6 +45,9 @@ pub(crate) struct ModSlot {
     /// The mod's tick count in the last tick sent (what its entities
     /// spawned then are stamped with, see [`SpawnTick`](crate::ownership::SpawnTick)).
     pub sent_frame: u64,
+    /// The host's frame whose world the last tick sent saw (see
+    /// [`ModHost::frame`]): a value written in it or later was not seen.
+    pub seen_frame: u64,
     /// The tick of the checkpoint the last restart resumed from.
     pub resumed_at: Option<u64>,
     /// Its file changed while a version of it was on its way in: read it
@@ -68,6 +71,7 @@ impl ModSlot {
             progress: None,
             found: std::time::Instant::now(),
             sent_frame: 0,
+            seen_frame: 0,
             resumed_at: None,
             reread: false,
         }

@@ -24,7 +24,7 @@ use crate::codec::column::Rows;
 use crate::codec::value;
 use crate::expose::{Exposed, ModAccess, ModData};
 use crate::manifest::ModManifest;
-use crate::ownership::{Footprint, SlotKey, SpawnTick, SpawnedByMod, data_key};
+use crate::ownership::{Footprint, SlotKey, SpawnTick, SpawnedByMod, ValueWriters, data_key};
 use crate::protocol::{Column, Command, Encoding, WireComponent, WireEvent};
 use crate::registry::ModEvent;
 
@@ -147,6 +147,8 @@ pub(crate) struct Stager<'a> {
     pub budget: &'a Budget,
     /// Bytes of values the mod's entities hold now, and its cap.
     pub state_bytes: (u64, u64),
+    /// The host's frame whose world the mod's tick saw.
+    pub seen_frame: u64,
 }
 
 /// The result of staging: the checked commands, how many reserved ids
@@ -321,6 +323,11 @@ impl Stager<'_> {
                     about,
                     reason,
                 }),
+                Command::RejectValue {
+                    entity,
+                    name,
+                    reason,
+                } => Staged::Reject(self.rejected_value(entity, &name, reason)),
             };
             out.push(staged);
         }
@@ -343,6 +350,27 @@ impl Stager<'_> {
             spawned: next_reserved,
             footprint,
         })
+    }
+
+    /// A report that the mod could not decode the value of mod-defined
+    /// `name` on entity `bits`, against the mod that wrote the value it saw.
+    fn rejected_value(&self, bits: u64, name: &str, reason: String) -> Rejection {
+        let culprit = Entity::try_from_bits(bits)
+            .and_then(|e| self.world.get::<ValueWriters>(e))
+            .and_then(|w| w.writer_seen(name, self.seen_frame))
+            .filter(|by| ***by != *self.owner)
+            .map(|by| by.to_string());
+        let mut shown = name.to_string();
+        shown.truncate(shown.floor_char_boundary(128));
+        Rejection {
+            by: Arc::from(self.owner),
+            culprit,
+            about: format!(
+                "the value of component `{}` on entity {bits}",
+                crate::text::escape(&shown)
+            ),
+            reason,
+        }
     }
 
     /// The footprint key of exposed type `i`, or of mod-defined `name`.
@@ -574,7 +602,7 @@ impl Staged {
         self,
         world: &mut World,
         exposed: &Exposed,
-        (owner, tick): (&Arc<str>, u64),
+        (owner, tick, frame): (&Arc<str>, u64, u64),
         out: &mut Outbox,
         queries: &mut [PreparedQuery],
     ) {
@@ -588,20 +616,24 @@ impl Staged {
                 world
                     .entity_mut(entity)
                     .insert((SpawnedByMod(owner.clone()), SpawnTick(tick)));
-                insert_values(world, exposed, entity, values);
+                insert_values(world, exposed, entity, values, (owner, frame));
             }
             Staged::Despawn(entity) => {
                 world.despawn(entity);
             }
-            Staged::Insert(entity, values) => insert_values(world, exposed, entity, values),
+            Staged::Insert(entity, values) => {
+                insert_values(world, exposed, entity, values, (owner, frame));
+            }
             Staged::Remove(entity, names) => {
                 for (i, name) in names {
                     match i {
                         Some(i) => (exposed.components[i].ops.remove)(world, entity),
                         None => {
-                            if let Some(mut data) = world.get_mut::<ModData>(entity) {
+                            let mut e = world.entity_mut(entity);
+                            if let Some(mut data) = e.get_mut::<ModData>() {
                                 data.values.remove(&name);
                             }
+                            ValueWriters::forget(&mut e, &name);
                         }
                     }
                 }
@@ -658,13 +690,24 @@ fn write_columns(
     }
 }
 
-fn insert_values(world: &mut World, exposed: &Exposed, entity: Entity, values: Vec<Value>) {
+/// Inserts values `by` a mod wrote in `frame` on an entity.
+fn insert_values(
+    world: &mut World,
+    exposed: &Exposed,
+    entity: Entity,
+    values: Vec<Value>,
+    (by, frame): (&Arc<str>, u64),
+) {
     for value in values {
         match value {
             Value::Game(i, v) => {
                 (exposed.components[i].ops.insert)(world, entity, v);
             }
-            Value::Data(name, bytes) => ModData::put(&mut world.entity_mut(entity), name, bytes),
+            Value::Data(name, bytes) => {
+                let mut e = world.entity_mut(entity);
+                ValueWriters::record(&mut e, &name, by, frame);
+                ModData::put(&mut e, name, bytes);
+            }
         }
     }
 }

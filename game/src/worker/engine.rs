@@ -20,7 +20,7 @@ use crate::fault::{Fault, FaultKind, Hook};
 use crate::registry::LoadPhase;
 
 /// The WIT package version this host implements.
-pub const WIT_VERSION: &str = "0.1.0";
+pub const WIT_VERSION: &str = "0.1.1";
 /// The WIT package name mods import from.
 pub const WIT_PACKAGE: &str = "bevy-wasm:mods";
 

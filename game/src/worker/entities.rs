@@ -564,6 +564,15 @@ impl HostState {
                 state.reject(BadInput::Value(about), reason);
                 Ok(())
             }
+            Command::RejectValue {
+                entity,
+                name,
+                reason,
+            } => {
+                use crate::worker::bindings::bevy_wasm::mods::events::Host as _;
+                state.reject_value(entity, name, reason);
+                Ok(())
+            }
         }
     }
 }

@@ -36,14 +36,14 @@ impl Host for HostState {
                 )
             }
             BadInput::Value(name) => {
-                let mut shown = name.clone();
-                shown.truncate(shown.floor_char_boundary(128));
-                let shown = crate::text::escape(&shown).into_owned();
+                let shown = shown_name(&name);
                 match self.catalog.components.get(&name) {
                     Some((ModAccess::Read | ModAccess::ReadWrite, _)) => {
                         (None, format!("a value of the game's component `{shown}`"))
                     }
                     None => {
+                        // Mods built before `reject-value` say only the
+                        // type: its owner is blamed.
                         let owner = self.catalog.mod_types.owner(&name);
                         // The game's shared names have no mod to blame.
                         let culprit = owner.filter(|o| **o != *self.mod_id && !o.is_empty());
@@ -55,9 +55,7 @@ impl Host for HostState {
                 }
             }
         };
-        let mut reason = reason;
-        reason.truncate(reason.floor_char_boundary(MAX_REASON));
-        let reason = crate::text::escape(&reason).into_owned();
+        let reason = cut_reason(reason);
         let bytes = about.len() + reason.len();
         self.tick.rejects += 1;
         let _ = self.record(
@@ -69,6 +67,57 @@ impl Host for HostState {
             bytes,
         );
     }
+
+    fn reject_value(&mut self, entity: u64, component: String, reason: String) {
+        if !self.tick.open || self.tick.rejects >= MAX_REJECTS {
+            return;
+        }
+        let reason = cut_reason(reason);
+        self.tick.rejects += 1;
+        // The game keeps its own types in their shape: a value of one that
+        // does not decode is the reader's mistake, and no one else's.
+        if self.catalog.components.contains_key(&component) {
+            let about = format!(
+                "a value of the game's component `{}` on entity {entity}",
+                shown_name(&component)
+            );
+            let bytes = about.len() + reason.len();
+            let _ = self.record(
+                Command::Reject {
+                    culprit: None,
+                    about,
+                    reason,
+                },
+                bytes,
+            );
+            return;
+        }
+        // Who wrote a mod-defined value is known on the main thread.
+        let mut name = component;
+        name.truncate(name.floor_char_boundary(MAX_NAME));
+        let bytes = 8 + name.len() + reason.len();
+        let _ = self.record(
+            Command::RejectValue {
+                entity,
+                name,
+                reason,
+            },
+            bytes,
+        );
+    }
+}
+
+/// A component name as a report shows it: cut and escaped.
+fn shown_name(name: &str) -> String {
+    let mut shown = name.to_string();
+    shown.truncate(shown.floor_char_boundary(128));
+    crate::text::escape(&shown).into_owned()
+}
+
+/// A mod's reason as a report keeps it: cut and escaped.
+fn cut_reason(mut reason: String) -> String {
+    reason.truncate(reason.floor_char_boundary(MAX_REASON));
+    crate::text::escape(&reason).into_owned()
 }
 
 impl HostState {

@@ -37,6 +37,7 @@ __all__ = [
     "Mod", "Manifest", "Tick", "Event", "hooks_for",
     "spawn", "despawn", "insert", "remove", "get", "query",
     "read_batch", "update_batch", "write_batch", "emit", "reject_event",
+    "reject_value",
     "log", "encode", "decode",
     "ModError", "UnknownComponent", "ReadOnly", "NotQueried", "NoSuchEntity",
     "NotOwner", "InvalidValue", "LimitExceeded", "Denied", "Failed",
@@ -346,9 +347,17 @@ def remove(entity, *names):
 
 
 def get(entity, name):
-    """One component of an entity, decoded; None when it has none."""
+    """One component of an entity, decoded; None when it has none. A value
+    that does not decode (another mod wrote it in another shape) is read as
+    None and reported: the game blames the mod that wrote it."""
     data = _call(_entities.get, entity, name)
-    return None if data is None else decode(data)
+    if data is None:
+        return None
+    try:
+        return decode(data)
+    except Exception as e:
+        reject_value(entity, name, f"{type(e).__name__}: {e}")
+        return None
 
 
 def query(*names):
@@ -402,16 +411,65 @@ class _Layout:
         return bytes(out)
 
 
+class _Bad:
+    """In place of a value that did not decode: why."""
+    __slots__ = ("reason",)
+
+    def __init__(self, reason):
+        self.reason = reason
+
+
+def _each_value(data):
+    """The values of a MessagePack array: all at once when all decode (the
+    usual case), else one by one, each that does not as a `_Bad`."""
+    try:
+        return decode(data)
+    except Exception:
+        pass
+    unpacker = msgpack.Unpacker(raw=False, strict_map_key=False,
+                                max_buffer_size=max(len(data), 1))
+    unpacker.feed(data)
+    out = []
+    for _ in range(unpacker.read_array_header()):
+        start = unpacker.tell()
+        unpacker.skip()
+        try:
+            out.append(decode(data[start:unpacker.tell()]))
+        except Exception as e:
+            out.append(_Bad(f"{type(e).__name__}: {e}"))
+    return out
+
+
 def _column_values(column, rows):
     encoding = column.encoding
     if isinstance(encoding, _types.ColumnEncoding_Packed):
         layout = _Layout(encoding.value)
         _layouts[column.name] = layout
         return layout.read(column.data, rows)
-    values = decode(column.data)
+    values = _each_value(column.data)
     if len(values) != rows:
         raise InvalidValue(f"column `{column.name}` has {len(values)} values for {rows} rows")
     return values
+
+
+# Most values one batch read reports (the game counts 16 a tick).
+_MAX_REPORTS = 16
+
+
+def _rows(names, batch, columns):
+    """(row, entity, values) of each row whose values all decoded; each
+    value that did not is reported against the mod that wrote it."""
+    reports = 0
+    for i, entity in enumerate(batch.entities):
+        values = tuple(col[i] for col in columns)
+        bad = [(n, v) for n, v in zip(names, values) if isinstance(v, _Bad)]
+        if not bad:
+            yield i, entity, values
+            continue
+        for name, value in bad:
+            if reports < _MAX_REPORTS:
+                reports += 1
+                reject_value(entity, name, value.reason)
 
 
 def _encode_column(name, values):
@@ -449,7 +507,7 @@ def read_batch(*names):
     rows = len(batch.entities)
     columns = [_column_values(c, rows) for c in batch.columns]
     _writable(names, batch.entities)
-    return [(e, tuple(col[i] for col in columns)) for i, e in enumerate(batch.entities)]
+    return [(e, values) for _, e, values in _rows(names, batch, columns)]
 
 
 def update_batch(names, component, f):
@@ -461,10 +519,10 @@ def update_batch(names, component, f):
     columns = [_column_values(c, rows) for c in batch.columns]
     writable = _writable(names, batch.entities)
     ids, values = [], []
-    for i, entity in enumerate(batch.entities):
+    for i, entity, row in _rows(names, batch, columns):
         if writable[i]:
             ids.append(entity)
-            values.append(f(entity, *(col[i] for col in columns)))
+            values.append(f(entity, *row))
     if ids:
         write_batch(component, ids, values)
 
@@ -492,6 +550,21 @@ def emit(name, payload):
 def reject_event(event, reason):
     """Reports that an event could not be used; the game blames its sender."""
     _events.reject(_events.BadInput_Event(event.index), str(reason))
+
+
+def reject_value(entity, name, reason):
+    """Reports that the value of component `name` on `entity`, as this tick
+    gave it, is of no use to the mod (a field missing, a wrong type): the
+    game blames the mod that wrote it (no one, for the game's own types).
+    The readers report values that do not decode themselves and leave their
+    rows out; a mod checks the shape of what it reads and goes on:
+
+        for entity, (badge,) in read_batch("Badge"):
+            if not isinstance(badge, dict) or not isinstance(badge.get("greeted"), int):
+                reject_value(entity, "Badge", "no `greeted` count")
+                continue
+    """
+    _events.reject_value(entity, name, str(reason))
 
 
 # ---------------------------------------------------------------- logs

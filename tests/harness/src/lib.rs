@@ -292,7 +292,10 @@ impl Harness {
                 | Command::Despawn { entity }
                 | Command::Insert { entity, .. }
                 | Command::Remove { entity, .. } => map(entity),
-                Command::Emit { .. } | Command::WriteQueryRows { .. } | Command::Reject { .. } => {}
+                Command::Emit { .. }
+                | Command::WriteQueryRows { .. }
+                | Command::Reject { .. }
+                | Command::RejectValue { .. } => {}
                 Command::WriteBatch { entities, .. } => entities.0.iter_mut().for_each(map),
             }
         }

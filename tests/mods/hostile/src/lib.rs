@@ -106,7 +106,7 @@ impl Mod for Hostile {
         };
         let manifest = manifest.query::<Position>();
         match self.config.attack.as_str() {
-            "steal-type" => manifest.define::<Badge>(),
+            "steal-type" | "odd-badge" => manifest.define::<Badge>(),
             "hoard-bytes" if self.config.share => manifest.define::<Blob>().share("Blob"),
             "hoard-bytes" => manifest.define::<Blob>(),
             "read-blobs" => manifest.query::<Blob>(),
@@ -180,6 +180,24 @@ impl Mod for Hostile {
             "read-blobs" => {
                 let blobs = read_batch::<Blob>()?.len();
                 return emit("blobs", &blobs);
+            }
+            "odd-badge" => {
+                // A `Badge` no reader can decode, in any language: its
+                // count an extension type, its name not UTF-8. Well-formed
+                // MessagePack, so the game takes it.
+                if tick.frame == self.config.from.unwrap_or(3) {
+                    let mut odd = vec![0x82, 0xa7];
+                    odd.extend_from_slice(b"greeted");
+                    odd.extend_from_slice(&[0xd4, 0x01, 0x00, 0xa5]);
+                    odd.extend_from_slice(b"names");
+                    odd.extend_from_slice(&[0x91, 0xa2, 0xff, 0xfe]);
+                    let badge = raw::types::Component {
+                        name: "Badge".into(),
+                        value: odd,
+                    };
+                    raw::entities::spawn(&[badge]).map_err(|e| Error::msg(format!("{e:?}")))?;
+                }
+                return Ok(());
             }
             "hoard-bytes" => {
                 if tick.frame >= self.config.from.unwrap_or(3) {
