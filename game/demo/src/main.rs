@@ -17,70 +17,56 @@ use bevy::prelude::*;
 use bevy_wasm_mods::prelude::*;
 use demo_game::Position;
 
+/// The demo game: runs the mods in a folder and shows what they do.
+#[derive(clap::Parser, Debug)]
+#[command(version, about, long_about = None)]
 struct Args {
-    /// Without a window, even where one could be opened.
+    /// Run without a window, even where one could be opened.
+    #[arg(long)]
     headless: bool,
-    /// A screenshot to save (windowed).
-    screenshot: Option<PathBuf>,
-    /// Whether the mod panel starts open (windowed).
-    panel: bool,
-    /// Whether `--frames` was given.
-    frames_given: bool,
-    frames: u64,
-    /// Run for this long at 60 frames a second instead of `frames` frames.
+    /// Frames to run (headless, default 300), or to wait after the mods
+    /// loaded before `--screenshot` (windowed, default 60).
+    #[arg(long, value_name = "N", conflicts_with = "seconds")]
+    frames: Option<u64>,
+    /// Run for this long at 60 frames a second of real time, for changes
+    /// to the mods folder while the game runs (headless).
+    #[arg(long, value_name = "S", value_parser = seconds)]
     seconds: Option<f64>,
+    /// The mods folder.
+    #[arg(long, value_name = "DIR", default_value = "assets/mods")]
     mods: PathBuf,
-    /// Where compiled mods are kept; `None` compiles at every start.
-    cache: Option<PathBuf>,
+    /// Where compiled mods are kept (default: the player's cache folder).
+    #[arg(long, value_name = "DIR", conflicts_with = "no_compile_cache")]
+    compile_cache: Option<PathBuf>,
+    /// Compile every mod at every start.
+    #[arg(long)]
+    no_compile_cache: bool,
+    /// Open the mod panel at the start (windowed).
+    #[arg(long)]
+    panel: bool,
+    /// Save a screenshot and quit (windowed).
+    #[arg(long, value_name = "PATH")]
+    screenshot: Option<PathBuf>,
 }
 
-const USAGE: &str = "usage: demo-game [--headless] [--frames N | --seconds S] [--mods DIR] \
-                     [--compile-cache DIR | --no-compile-cache] [--panel] [--screenshot PATH]";
-
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        headless: false,
-        screenshot: None,
-        panel: false,
-        frames_given: false,
-        frames: 300,
-        seconds: None,
-        mods: PathBuf::from("assets/mods"),
-        cache: bevy_wasm_mods::default_compile_cache(),
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "--headless" => args.headless = true,
-            "--panel" => args.panel = true,
-            "--screenshot" => {
-                args.screenshot = Some(it.next().ok_or("--screenshot needs a file")?.into())
-            }
-            "--frames" => {
-                args.frames = it
-                    .next()
-                    .and_then(|n| n.parse().ok())
-                    .ok_or("--frames needs a number")?;
-                args.frames_given = true;
-            }
-            "--seconds" => {
-                let s: f64 = it
-                    .next()
-                    .and_then(|n| n.parse().ok())
-                    .filter(|s: &f64| s.is_finite() && *s >= 0.0)
-                    .ok_or("--seconds needs a number of seconds")?;
-                args.seconds = Some(s);
-            }
-            "--mods" => args.mods = it.next().ok_or("--mods needs a folder")?.into(),
-            "--compile-cache" => {
-                args.cache = Some(it.next().ok_or("--compile-cache needs a folder")?.into())
-            }
-            "--no-compile-cache" => args.cache = None,
-            "--help" | "-h" => return Err(USAGE.into()),
-            other => return Err(format!("unknown argument `{other}`")),
+impl Args {
+    /// Where compiled mods are kept; `None` compiles at every start.
+    fn cache(&self) -> Option<PathBuf> {
+        if self.no_compile_cache {
+            return None;
         }
+        self.compile_cache
+            .clone()
+            .or_else(bevy_wasm_mods::default_compile_cache)
     }
-    Ok(args)
+}
+
+/// A number of seconds: finite, not negative.
+fn seconds(text: &str) -> Result<f64, String> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .ok_or_else(|| format!("`{text}` is not a number of seconds"))
 }
 
 fn main() {
@@ -90,13 +76,7 @@ fn main() {
                 .unwrap_or_else(|_| "info,wasmtime=warn,cranelift=warn".into()),
         )
         .init();
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("{e}");
-            std::process::exit(2);
-        }
-    };
+    let args = <Args as clap::Parser>::parse();
     if !args.headless {
         match window_possible() {
             Ok(()) => return run_windowed(&args),
@@ -108,7 +88,7 @@ fn main() {
         }
     }
 
-    let mut app = demo_game::headless_app(demo_game::mod_plugin(&args.mods, args.cache.clone()));
+    let mut app = demo_game::headless_app(demo_game::mod_plugin(&args.mods, args.cache()));
     let loaded_in = match demo_game::load_mods(&mut app, Duration::from_secs(600)) {
         Ok(took) => took,
         Err(e) => {
@@ -132,10 +112,11 @@ fn main() {
             frames
         }
         None => {
-            for _ in 0..args.frames {
+            let frames = args.frames.unwrap_or(300);
+            for _ in 0..frames {
                 app.update();
             }
-            args.frames
+            frames
         }
     };
 
@@ -169,7 +150,7 @@ fn window_possible() -> Result<(), String> {
 
 #[cfg(feature = "window")]
 fn run_windowed(args: &Args) {
-    let mut plugin = demo_game::mod_plugin(&args.mods, args.cache.clone());
+    let mut plugin = demo_game::mod_plugin(&args.mods, args.cache());
     if args.screenshot.is_none() {
         // A player's game: a slow mod never slows a frame.
         plugin = plugin.with_frame_mode(bevy_wasm_mods::FrameMode::default());
@@ -186,7 +167,7 @@ fn run_windowed(args: &Args) {
     }
     let options = demo_game::window::WindowOptions {
         screenshot: args.screenshot.clone(),
-        screenshot_after: if args.frames_given { args.frames } else { 60 },
+        screenshot_after: args.frames.unwrap_or(60),
         panel_open: args.panel,
     };
     let exit = demo_game::window::windowed_app(plugin, options).run();
