@@ -26,12 +26,15 @@ pub struct ModLimits {
     /// A call into a mod that takes longer than this is logged as a warning
     /// (default 4 ms).
     pub soft_call_budget: Duration,
-    /// A tick (its `on-event` and `on-tick` together) is stopped at this
-    /// limit (default 50 ms).
+    /// A tick (its `on-event` and `on-tick` together) is stopped when it
+    /// has used this much of its worker thread's CPU time (default 50 ms),
+    /// or three times as much wall time on a machine too busy to give it
+    /// that: a mod is not faulted for the time the system gave other
+    /// threads, and a loop still stops.
     pub hard_call_limit: Duration,
     /// The one-time hooks, `init`, `save` and `restore`, and making the
     /// instance before `init`, are each stopped at this limit (default
-    /// 1 s). They start an interpreter in a Python or JavaScript mod, or
+    /// 1 s; CPU time, as for ticks). They start an interpreter in a Python or JavaScript mod, or
     /// carry its whole state, and on a loaded machine that can take tens
     /// of times a tick's work: measured on a 2-core machine with both cores
     /// kept busy, a Python mod's `init` passed 50 ms. A mod stuck in one

@@ -1098,6 +1098,14 @@ pub(crate) mod host {
                 if !s.open || s.rejects >= MAX_REJECTS {
                     return;
                 }
+                // Only a value the tick gave the mod, not one it wrote.
+                let given = !s.overlay.contains_key(&(entity, name.to_string()))
+                    && s.queries.iter().any(|q| {
+                        q.names.iter().any(|n| n == name) && q.entities.contains(&entity)
+                    });
+                if !given {
+                    return;
+                }
                 // The game's types keep their shape: no one else to blame.
                 let culprit = if s.world.game_types.contains_key(name) {
                     None

@@ -559,3 +559,38 @@ fn a_value_of_the_game_s_type_that_does_not_decode_blames_no_one() {
         format!("component Position of entity {}", e.to_bits())
     );
 }
+
+#[test]
+fn a_mod_can_report_only_values_it_was_given() {
+    /// Blames the writer of a badge it never read, and its own value.
+    #[derive(Default)]
+    struct Liar {
+        target: Option<Entity>,
+    }
+    impl Mod for Liar {
+        fn manifest(&self, m: Manifest) -> Manifest {
+            m.query::<Position>()
+        }
+        fn init(&mut self, config: &[u8]) -> Result<()> {
+            self.target = Some(Entity::from_bits(rmp_serde::from_slice(config).unwrap()));
+            Ok(())
+        }
+        fn tick(&mut self, _: &Tick) -> Result<()> {
+            let target = self.target.unwrap();
+            mod_api::reject_value(target, "Badge", "not read, but blamed");
+            let mine = spawn(&Position { x: 0.0, y: 0.0 })?;
+            mod_api::reject_value(mine, "Position", "its own");
+            Ok(())
+        }
+    }
+    let mut w = TestWorld::<Liar>::with_id("liar", "0.1.0")
+        .expose::<Position>()
+        .defined_by("Badge", "badges", true);
+    let e = w.spawn_as("badges", &Badge {
+        title: "hero".into(),
+        level: 1,
+    });
+    w = w.config(&e.to_bits());
+    w.tick().unwrap();
+    assert!(w.rejects().is_empty(), "{:?}", w.rejects());
+}

@@ -14,6 +14,7 @@ use crate::fault::{Fault, FaultKind, Hook};
 use crate::ownership::{ModOwnership, charge};
 use crate::protocol::Command;
 use crate::settings::{FrameMode, ModSettings};
+use crate::worker::instance::WALL_CEILING;
 
 /// Time allowed beyond a call's hard limit for the worker to answer: the
 /// epoch ticker's granularity, the trap unwinding, and a busy machine.
@@ -34,11 +35,13 @@ fn collect_replies(world: &mut World, mods: &mut ModRegistry, host: &mut ModHost
         FrameMode::Lockstep => None,
     };
     // One deadline bounds a whole tick (on-event and on-tick), and a worker
-    // thread runs its mods, and any restart, one after another.
-    let per_tick = limits.hard_call_limit + REPLY_MARGIN;
+    // thread runs its mods, and any restart, one after another. A call is
+    // stopped at its limit of CPU time, or at a ceiling of wall time when
+    // the machine is too busy to give it that.
+    let per_tick = limits.hard_call_limit * WALL_CEILING + REPLY_MARGIN;
     // A restart makes an instance and runs `init` and `restore`, each
     // under the one-time hooks' limit.
-    let per_restart = limits.hook_call_limit * 2 + REPLY_MARGIN;
+    let per_restart = limits.hook_call_limit * 2 * WALL_CEILING + REPLY_MARGIN;
     // Requests wait in one queue for the next free worker: a reply may
     // wait for as many calls as each worker has ahead of it.
     let ticking = mods

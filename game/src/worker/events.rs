@@ -72,6 +72,12 @@ impl Host for HostState {
         if !self.tick.open || self.tick.rejects >= MAX_REJECTS {
             return;
         }
+        // Only a value this tick gave the mod (its queries' rows; what
+        // `get` reads) can be reported, and not one the mod wrote itself
+        // this tick: no report blames a writer for a value the mod never saw.
+        if !self.tick.was_given(entity, &component) {
+            return;
+        }
         let reason = cut_reason(reason);
         self.tick.rejects += 1;
         // The game keeps its own types in their shape: a value of one that

@@ -5,12 +5,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use wasmtime::{Store, StoreLimitsBuilder};
+use wasmtime::{Store, StoreLimitsBuilder, UpdateDeadline};
 
 use super::bindings::{GameMod, GameModPre, types};
 use super::clock::GameTime;
 use super::engine::{EPOCH_PERIOD, Runtime};
 use super::stdio::LineBudget;
+use crate::cpu_clock::ThreadClock;
 use super::wasi;
 use crate::expose::Catalog;
 use crate::fault::{Fault, FaultKind, Hook};
@@ -70,20 +71,19 @@ pub(crate) struct Instance {
 
 /// What bounds one call, or one tick's calls together.
 struct Bounds {
-    /// Epoch ticks a tick may take.
-    tick_deadline: u64,
-    /// Epoch ticks a one-time hook (`init`, `save`, `restore`) may take.
-    hook_deadline: u64,
+    /// The time a tick may take.
+    tick_limit: Duration,
+    /// The time a one-time hook (`init`, `save`, `restore`) may take.
+    hook_limit: Duration,
     fuel: Option<u64>,
     log_lines: usize,
 }
 
 impl Bounds {
     fn new(limits: &ModLimits) -> Self {
-        let ticks = |limit: Duration| (limit.as_micros() / EPOCH_PERIOD.as_micros()).max(1) as u64;
         Bounds {
-            tick_deadline: ticks(limits.hard_call_limit),
-            hook_deadline: ticks(limits.hook_call_limit),
+            tick_limit: limits.hard_call_limit,
+            hook_limit: limits.hook_call_limit,
             fuel: limits.fuel_per_call,
             log_lines: limits.log_lines_per_tick,
         }
@@ -91,16 +91,18 @@ impl Bounds {
 
     /// Starts a fresh allowance of time, fuel and log lines for a tick.
     fn renew(&mut self, store: &mut Store<HostState>) {
-        self.renew_for(store, self.tick_deadline);
+        self.renew_for(store, self.tick_limit);
     }
 
     /// The same for one call of a one-time hook, under its own limit.
     fn renew_for_hook(&mut self, store: &mut Store<HostState>) {
-        self.renew_for(store, self.hook_deadline);
+        self.renew_for(store, self.hook_limit);
     }
 
-    fn renew_for(&mut self, store: &mut Store<HostState>, deadline: u64) {
-        store.set_epoch_deadline(deadline);
+    fn renew_for(&mut self, store: &mut Store<HostState>, limit: Duration) {
+        let deadline = CallDeadline::start(limit);
+        store.set_epoch_deadline(deadline.first_check());
+        store.data_mut().deadline = deadline;
         if let Some(fuel) = self.fuel {
             // Fails only when fuel is off in the engine, which `Runtime`
             // turns on whenever a fuel limit is set.
@@ -108,6 +110,55 @@ impl Bounds {
         }
         store.data().lines.refill(self.log_lines);
     }
+}
+
+/// How many times its limit a call may take in wall time, on a machine too
+/// busy to give its thread the CPU time it is allowed.
+pub(crate) const WALL_CEILING: u32 = 3;
+
+/// When a call must stop: once it has used its limit of its worker
+/// thread's CPU time, or [`WALL_CEILING`] times its limit of wall time,
+/// whichever comes first. A mod is charged for the time it ran, not for
+/// the time the system gave other threads (on a busy machine a wall-time
+/// limit faults mods for being descheduled), and a loop still stops: at
+/// its limit when it has a core, at the ceiling when it has almost none.
+/// Checked when the epoch deadline (set for the time left) passes.
+pub(crate) struct CallDeadline {
+    cpu: ThreadClock,
+    wall: Instant,
+    limit: Duration,
+}
+
+impl CallDeadline {
+    pub(crate) fn start(limit: Duration) -> Self {
+        Self {
+            cpu: ThreadClock::now(),
+            wall: Instant::now(),
+            limit,
+        }
+    }
+
+    /// Epoch ticks to the first check: the whole limit.
+    fn first_check(&self) -> u64 {
+        epochs(self.limit)
+    }
+
+    /// At a check: stop the call, or check again when the time it has
+    /// left could have passed.
+    fn check(&self) -> UpdateDeadline {
+        let ran = self.cpu.elapsed();
+        let waited = self.wall.elapsed();
+        let ceiling = self.limit * WALL_CEILING;
+        if ran >= self.limit || waited >= ceiling {
+            return UpdateDeadline::Interrupt;
+        }
+        UpdateDeadline::Continue(epochs((self.limit - ran).min(ceiling - waited)))
+    }
+}
+
+/// Epoch ticks in `d`, at least one.
+fn epochs(d: Duration) -> u64 {
+    (d.as_micros() / EPOCH_PERIOD.as_micros()).max(1) as u64
 }
 
 impl Instance {
@@ -157,7 +208,7 @@ impl Instance {
         );
         let mut store = Store::new(&spec.runtime.engine, state);
         store.limiter(|s| &mut s.limits);
-        store.epoch_deadline_trap();
+        store.epoch_deadline_callback(|store| Ok(store.data().deadline.check()));
         let mut bounds = Bounds::new(limits);
         // Instantiating runs the guest's start functions: it is part of
         // the one-time start, and `init` gets an allowance of its own.

@@ -108,6 +108,8 @@ pub(crate) struct HostState {
     /// Things the mod asked for that were logged already (`wasi::Asked`).
     pub asked: u8,
     pub tick: TickState,
+    /// When the running call must stop.
+    pub deadline: super::instance::CallDeadline,
 }
 
 /// What one tick reads and writes.
@@ -180,6 +182,17 @@ impl TickState {
     }
 
     /// The row of `entity` in query `q`.
+    /// Whether this tick gave the mod the value of `name` on `entity` (in
+    /// a query's rows) and the mod has not written it since.
+    pub(super) fn was_given(&mut self, entity: u64, name: &str) -> bool {
+        if self.overlay.contains_key(&(entity, name.to_string())) {
+            return false;
+        }
+        (0..self.queries.len()).any(|q| {
+            self.queries[q].columns.iter().any(|c| c.name == name) && self.row(q, entity).is_some()
+        })
+    }
+
     pub(super) fn row(&mut self, q: usize, entity: u64) -> Option<usize> {
         let query = &self.queries[q];
         let index = self.row_index[q].get_or_insert_with(|| {
@@ -223,6 +236,7 @@ impl HostState {
             time: Default::default(),
             asked: 0,
             tick: TickState::default(),
+            deadline: super::instance::CallDeadline::start(limits.hard_call_limit),
         }
     }
 

@@ -63,7 +63,8 @@ impl mod_api::Component for MisreadBadge {
 #[derive(Deserialize, Default)]
 struct Config {
     attack: String,
-    /// `chatter`: events sent each tick (default 1).
+    /// `chatter`: events sent each tick (default 1); `work`: thousands of
+    /// steps of arithmetic each tick.
     #[serde(default)]
     per_tick: Option<u32>,
     /// `chatter`: send text where listeners expect numbers.
@@ -180,6 +181,17 @@ impl Mod for Hostile {
             "read-blobs" => {
                 let blobs = read_batch::<Blob>()?.len();
                 return emit("blobs", &blobs);
+            }
+            "work" => {
+                // Honest work of a fixed size: what it costs in time is
+                // the machine's business.
+                let mut x = tick.frame | 1;
+                for _ in 0..u64::from(self.config.per_tick.unwrap_or(1)) * 1_000 {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                }
+                return emit("worked", &std::hint::black_box(x));
             }
             "odd-badge" => {
                 // A `Badge` no reader can decode, in any language: its
