@@ -201,9 +201,10 @@ impl ValueWriters {
     }
 
     /// The mod that wrote the value `name` a mod saw in its world of frame
-    /// `seen` (taken before that frame's writes): `None` when a game's
-    /// system, not a mod, set it, or when it was rewritten more than once
-    /// since and the writer seen is not known.
+    /// `seen` (taken before that frame's writes): `None` when no mod wrote
+    /// it, or when it was rewritten more than once since and the writer
+    /// seen is not known. (A game system that changes `ModData` itself is
+    /// not tracked: its change is blamed on the mod that wrote last.)
     pub(crate) fn writer_seen(&self, name: &str, seen: u64) -> Option<&Arc<str>> {
         let (_, w) = self.0.iter().find(|(n, _)| n == name)?;
         if w.frame < seen {
