@@ -155,14 +155,23 @@ pub(crate) struct ValueWriters(Vec<(String, Written)>);
 struct Written {
     by: Arc<str>,
     frame: u64,
+    /// A hash of the bytes written, to tell a later change by the game.
+    hash: u64,
     /// The writer before, if it wrote in an earlier frame: what a mod
     /// whose world was taken before this write saw.
     before: Option<(Arc<str>, u64)>,
 }
 
 impl ValueWriters {
-    /// Records that mod `by` wrote value `name` of `entity` in `frame`.
-    pub(crate) fn record(entity: &mut EntityWorldMut, name: &str, by: &Arc<str>, frame: u64) {
+    /// Records that mod `by` wrote `bytes` as value `name` of `entity` in
+    /// `frame`.
+    pub(crate) fn record(
+        entity: &mut EntityWorldMut,
+        name: &str,
+        (by, frame): (&Arc<str>, u64),
+        bytes: &[u8],
+    ) {
+        let hash = hash_of(bytes);
         if !entity.contains::<ValueWriters>() {
             entity.insert(ValueWriters::default());
         }
@@ -179,6 +188,7 @@ impl ValueWriters {
                 *w = Written {
                     by: by.clone(),
                     frame,
+                    hash,
                     before,
                 };
             }
@@ -187,6 +197,7 @@ impl ValueWriters {
                 Written {
                     by: by.clone(),
                     frame,
+                    hash,
                     before: None,
                 },
             )),
@@ -201,12 +212,15 @@ impl ValueWriters {
     }
 
     /// The mod that wrote the value `name` a mod saw in its world of frame
-    /// `seen` (taken before that frame's writes): `None` when no mod wrote
-    /// it, or when it was rewritten more than once since and the writer
-    /// seen is not known. (A game system that changes `ModData` itself is
-    /// not tracked: its change is blamed on the mod that wrote last.)
-    pub(crate) fn writer_seen(&self, name: &str, seen: u64) -> Option<&Arc<str>> {
+    /// `seen` (taken before that frame's writes), the value being `now`:
+    /// `None` when no mod wrote it, when the game changed it since (its
+    /// bytes are not the last ones a mod wrote), or when it was rewritten
+    /// more than once since and the writer seen is not known.
+    pub(crate) fn writer_seen(&self, name: &str, seen: u64, now: &[u8]) -> Option<&Arc<str>> {
         let (_, w) = self.0.iter().find(|(n, _)| n == name)?;
+        if w.hash != hash_of(now) {
+            return None;
+        }
         if w.frame < seen {
             return Some(&w.by);
         }
@@ -214,5 +228,53 @@ impl ValueWriters {
             .as_ref()
             .filter(|(_, frame)| *frame < seen)
             .map(|(by, _)| by)
+    }
+}
+
+fn hash_of(bytes: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut h);
+    h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_writer_blamed_is_the_one_whose_value_the_reader_saw() {
+        let mut world = World::new();
+        let e = world.spawn_empty().id();
+        let (a, b, c): (Arc<str>, Arc<str>, Arc<str>) = ("a".into(), "b".into(), "c".into());
+        let write = |world: &mut World, by: &Arc<str>, frame: u64, bytes: &[u8]| {
+            ValueWriters::record(&mut world.entity_mut(e), "Badge", (by, frame), bytes);
+        };
+        let seen = |world: &World, frame: u64, now: &[u8]| {
+            world
+                .get::<ValueWriters>(e)
+                .unwrap()
+                .writer_seen("Badge", frame, now)
+                .map(|s| s.to_string())
+        };
+        write(&mut world, &a, 3, b"one");
+        // A reader whose world was taken in frame 5 saw a's value.
+        assert_eq!(seen(&world, 5, b"one"), Some("a".into()));
+        // b rewrote it in frame 5, after that reader's world was taken:
+        // the reader saw a's, a reader of frame 6 sees b's.
+        write(&mut world, &b, 5, b"two");
+        assert_eq!(seen(&world, 5, b"two"), Some("a".into()));
+        assert_eq!(seen(&world, 6, b"two"), Some("b".into()));
+        // c rewrote it in frame 5 too: a reader of frame 5 still saw a's.
+        write(&mut world, &c, 5, b"three");
+        assert_eq!(seen(&world, 5, b"three"), Some("a".into()));
+        // Rewritten in two frames since: who wrote what it saw is unknown.
+        write(&mut world, &b, 7, b"four");
+        assert_eq!(seen(&world, 5, b"four"), None);
+        // The game changed the bytes: no mod is blamed.
+        assert_eq!(seen(&world, 8, b"the game's"), None);
+        // Removed: forgotten.
+        ValueWriters::forget(&mut world.entity_mut(e), "Badge");
+        assert_eq!(seen(&world, 9, b"four"), None);
     }
 }

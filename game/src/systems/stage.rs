@@ -356,8 +356,12 @@ impl Stager<'_> {
     /// `name` on entity `bits`, against the mod that wrote the value it saw.
     fn rejected_value(&self, bits: u64, name: &str, reason: String) -> Rejection {
         let culprit = Entity::try_from_bits(bits)
-            .and_then(|e| self.world.get::<ValueWriters>(e))
-            .and_then(|w| w.writer_seen(name, self.seen_frame))
+            .and_then(|e| {
+                let now = self.world.get::<ModData>(e)?.values.get(name)?;
+                self.world
+                    .get::<ValueWriters>(e)?
+                    .writer_seen(name, self.seen_frame, now)
+            })
             .filter(|by| ***by != *self.owner)
             .map(|by| by.to_string());
         let mut shown = name.to_string();
@@ -705,7 +709,7 @@ fn insert_values(
             }
             Value::Data(name, bytes) => {
                 let mut e = world.entity_mut(entity);
-                ValueWriters::record(&mut e, &name, by, frame);
+                ValueWriters::record(&mut e, &name, (by, frame), &bytes);
                 ModData::put(&mut e, name, bytes);
             }
         }
