@@ -367,7 +367,10 @@ mod tests {
     /// A path not yet made, in a temporary folder removed when the guard
     /// returned beside it drops.
     fn scratch(name: &str) -> (tempfile::TempDir, PathBuf) {
-        let root = tempfile::tempdir().unwrap();
+        let root = tempfile::Builder::new()
+            .prefix("bevy-wasm-mods-test-cache-")
+            .tempdir()
+            .unwrap();
         let path = root.path().join(name);
         (root, path)
     }
