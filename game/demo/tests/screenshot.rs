@@ -183,8 +183,16 @@ fn what_the_world_holds_is_on_screen_and_the_panel_opens() {
         .collect();
     assert!(missing.is_empty(), "not drawn: {missing:?}");
     let mods = on_screen.iter().filter(|d| d.owner != "game").count();
-    let game = on_screen.iter().filter(|d| d.owner == "game").count();
-    assert!(game >= 6, "the ship and asteroids: {:?}", world.drawn);
+    // The ship and six asteroids exist; asteroids drift at wall-clock speed
+    // and wrap at the edges, so one or two may sit in the border band, off
+    // the checked area, in the captured frame.
+    let game = world.drawn.iter().filter(|d| d.owner == "game").count();
+    let game_on_screen = on_screen.iter().filter(|d| d.owner == "game").count();
+    assert!(
+        game >= 7 && game_on_screen >= 4,
+        "the ship and asteroids: {:?}",
+        world.drawn
+    );
     for owner in [
         "mover",
         "mover_py",
