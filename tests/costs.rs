@@ -130,7 +130,7 @@ fn the_world_state_a_mod_keeps_is_capped_and_counted_as_its_own() {
     assert!(hoarder.faults >= 2, "{hoarder:?}");
     let fault = hoarder.last_error.clone().unwrap();
     assert_eq!(fault.kind, FaultKind::InvalidOutput, "{fault}");
-    assert!(fault.message.contains("over its cap of 4194304"), "{fault}");
+    assert!(fault.message.contains("at most 4194304"), "{fault}");
     let held = testing::state_bytes_owned(app.world(), "b-hoarder");
     assert!(held > 3 << 20, "three megabyte values are kept: {held}");
     assert_eq!(hoarder.cost.state_bytes, held);
@@ -322,7 +322,8 @@ fn input_a_mod_cannot_decode_is_reported_against_whoever_made_it() {
     assert_eq!(greeter.faults, 0);
     let report = greeter.cost.last_rejection.expect("the badge was rejected");
     assert!(
-        report.contains("mod `z-listener` could not decode the value of component `Badge` on entity"),
+        report
+            .contains("mod `z-listener` could not decode the value of component `Badge` on entity"),
         "{report}"
     );
     assert_eq!(info(&app, "c-chatter").cost.rejected_by_others, 0);

@@ -127,6 +127,49 @@ pub(crate) struct Catalog {
     pub mod_events: NameOwners,
 }
 
+/// The main thread answers the shared rule book's questions about names
+/// from what the game exposed.
+impl mod_rules::access::Names for Exposed {
+    fn game_component(&self, name: &str) -> Option<bool> {
+        self.by_name
+            .get(name)
+            .map(|i| self.components[*i].access == ModAccess::ReadWrite)
+    }
+
+    fn type_claimed_by(&self, name: &str, me: &str) -> Option<String> {
+        self.mod_types.denies(name, me).map(|o| o.to_string())
+    }
+
+    fn is_game_message(&self, name: &str) -> bool {
+        self.is_message(name)
+    }
+
+    fn event_claimed_by(&self, name: &str, me: &str) -> Option<String> {
+        self.mod_events.denies(name, me).map(|o| o.to_string())
+    }
+}
+
+/// The catalog answers the shared rule book's questions about names.
+impl mod_rules::access::Names for Catalog {
+    fn game_component(&self, name: &str) -> Option<bool> {
+        self.components
+            .get(name)
+            .map(|(access, _)| *access == ModAccess::ReadWrite)
+    }
+
+    fn type_claimed_by(&self, name: &str, me: &str) -> Option<String> {
+        self.mod_types.denies(name, me).map(|o| o.to_string())
+    }
+
+    fn is_game_message(&self, name: &str) -> bool {
+        self.messages.contains(name)
+    }
+
+    fn event_claimed_by(&self, name: &str, me: &str) -> Option<String> {
+        self.mod_events.denies(name, me).map(|o| o.to_string())
+    }
+}
+
 /// Which mod owns each mod-defined name (a component type, or an event
 /// name): the first, in load order, to list it in its manifest (`defines`
 /// or `emits`). Only the owner writes or emits it, unless it shares the

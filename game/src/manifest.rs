@@ -23,117 +23,25 @@ pub struct ModManifest {
     pub shares: Vec<String>,
 }
 
-use crate::text::{MAX_NAME, printable};
-
 impl ModManifest {
-    /// Checks what `init` returned before the host relies on it: names are
-    /// printable text of bounded length, the version is semantic
+    /// Checks what `init` returned before the host relies on it, by the
+    /// rules the test world keeps too ([`mod_rules::manifest::check`]):
+    /// names are printable text of bounded length, the version is semantic
     /// versioning, and the lists are bounded.
     pub fn check(&self) -> Result<(), String> {
-        printable(&self.name).map_err(|e| format!("the manifest's name {e}"))?;
-        if self.version.len() > MAX_NAME {
-            return Err(format!(
-                "the manifest's version is longer than {MAX_NAME} bytes"
-            ));
-        }
-        semver::Version::parse(&self.version).map_err(|e| {
-            format!(
-                "the manifest's version {:?} is not semantic versioning (like 1.2.0): {e}",
-                self.version
-            )
-        })?;
-        if self.queries.len() > 64
-            || [&self.subscribes, &self.defines, &self.emits, &self.shares]
-                .iter()
-                .any(|list| list.len() > 256)
-        {
-            return Err(
-                "the manifest lists too many queries, subscriptions, types or events".into(),
-            );
-        }
-        for q in &self.queries {
-            if q.is_empty() || q.len() > 16 {
-                return Err(format!("query {q:?} must name 1 to 16 component types"));
-            }
-            for name in q {
-                printable(name).map_err(|e| format!("component name {name:?} in a query {e}"))?;
-            }
-        }
-        for name in self
-            .defines
-            .iter()
-            .chain(&self.subscribes)
-            .chain(&self.emits)
-            .chain(&self.shares)
-        {
-            printable(name).map_err(|e| format!("name {name:?} {e}"))?;
-        }
-        if let Some(name) = self
-            .shares
-            .iter()
-            .find(|n| !self.defines.contains(n) && !self.emits.contains(n))
-        {
-            return Err(format!(
-                "the manifest shares {name:?}, which it neither defines nor emits"
-            ));
-        }
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn manifest(name: &str, version: &str) -> ModManifest {
-        ModManifest {
-            name: name.into(),
-            version: version.into(),
-            ..Default::default()
-        }
+        mod_rules::manifest::check(self.as_rules())
     }
 
-    #[test]
-    fn names_are_printable_text() {
-        assert!(manifest("Drift", "1.0.0").check().is_ok());
-        assert!(
-            manifest("Défilé 🚀 мод", "0.1.0-beta.2+build.5")
-                .check()
-                .is_ok()
-        );
-        for bad in [
-            "",
-            "   ",
-            "two\nlines",
-            "bell\u{7}",
-            "esc\u{1b}[31mred",
-            "zero\u{200b}width",
-            "bidi\u{202e}txet",
-            "bom\u{feff}",
-            "soft\u{ad}hyphen",
-            "tag\u{e0041}",
-            "filler\u{3164}",
-            &"x".repeat(129),
-        ] {
-            let refused = manifest(bad, "1.0.0").check();
-            assert!(refused.is_err(), "{bad:?} was accepted");
+    /// The manifest as the shared rules read it.
+    pub(crate) fn as_rules(&self) -> mod_rules::manifest::ManifestRef<'_> {
+        mod_rules::manifest::ManifestRef {
+            name: &self.name,
+            version: &self.version,
+            subscribes: &self.subscribes,
+            queries: &self.queries,
+            defines: &self.defines,
+            emits: &self.emits,
+            shares: &self.shares,
         }
-    }
-
-    #[test]
-    fn versions_are_semantic_versioning() {
-        for bad in ["", "1", "1.0", "v1.0.0", "1.0.0.0", "latest", "1.0.0\n"] {
-            assert!(manifest("m", bad).check().is_err(), "{bad:?} was accepted");
-        }
-    }
-
-    #[test]
-    fn query_and_type_names_are_printable_too() {
-        let mut m = manifest("m", "1.0.0");
-        m.queries = vec![vec!["Position\u{202e}".into()]];
-        assert!(m.check().is_err());
-        let mut m = manifest("m", "1.0.0");
-        m.defines = vec!["Score\n".into()];
-        assert!(m.check().is_err());
     }
 }

@@ -95,6 +95,9 @@ pub struct ModLimits {
 
 impl Default for ModLimits {
     fn default() -> Self {
+        // The caps on commands have their defaults in the rule book the
+        // test world shares.
+        let rules = mod_rules::Limits::default();
         Self {
             memory_bytes: 64 << 20,
             renew_at_memory_percent: 75,
@@ -102,19 +105,36 @@ impl Default for ModLimits {
             soft_call_budget: Duration::from_millis(4),
             hard_call_limit: Duration::from_millis(50),
             hook_call_limit: Duration::from_secs(1),
-            commands_per_tick: 100_000,
-            bytes_per_tick: 32 << 20,
-            events_per_tick: 1_000,
-            value_depth: 64,
-            log_lines_per_tick: 100,
+            commands_per_tick: rules.commands_per_tick,
+            bytes_per_tick: rules.bytes_per_tick,
+            events_per_tick: rules.events_per_tick,
+            value_depth: rules.value_depth,
+            log_lines_per_tick: rules.log_lines_per_tick,
             output_burst_bytes: 256 << 10,
             output_bytes_per_minute: 1 << 20,
-            spawns_per_tick: 16_384,
-            entities_per_mod: 100_000,
+            spawns_per_tick: rules.spawns_per_tick,
+            entities_per_mod: rules.entities_per_mod,
             fuel_per_call: None,
             main_thread_per_tick: Duration::from_millis(16),
-            state_bytes_per_mod: 16 << 20,
+            state_bytes_per_mod: rules.state_bytes_per_mod,
             file_bytes: 128 << 20,
+        }
+    }
+}
+
+impl ModLimits {
+    /// The caps on one tick's commands, as the shared rule book (and the
+    /// test world) takes them.
+    pub fn rules(&self) -> mod_rules::Limits {
+        mod_rules::Limits {
+            spawns_per_tick: self.spawns_per_tick,
+            entities_per_mod: self.entities_per_mod,
+            events_per_tick: self.events_per_tick,
+            commands_per_tick: self.commands_per_tick,
+            bytes_per_tick: self.bytes_per_tick,
+            log_lines_per_tick: self.log_lines_per_tick,
+            value_depth: self.value_depth,
+            state_bytes_per_mod: self.state_bytes_per_mod,
         }
     }
 }

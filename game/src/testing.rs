@@ -48,7 +48,7 @@ use crate::fault::Fault;
 use crate::manifest::ModManifest;
 use crate::protocol::{Command, Layout, QueryResult, Reply, TickRequest};
 use crate::settings::ModSettings;
-use crate::systems::{ModSlot, apply_tick, prepare_query, snapshot};
+use crate::systems::{ModSlot, apply_tick, claim_names, prepare_query, snapshot};
 use crate::worker::state::HostState;
 
 /// Sees every tick a worker runs: the mod's manifest, the tick it was
@@ -77,7 +77,9 @@ impl std::fmt::Debug for TrafficTap {
 }
 
 /// One mod's place in a world that has the [`ModPlugin`](crate::ModPlugin):
-/// its manifest, its queries and the ids reserved for its spawns.
+/// its manifest, its queries and the ids reserved for its spawns. The
+/// types and event names its manifest declares are its own, but those an
+/// earlier `ModUnderTest` claimed.
 pub struct ModUnderTest {
     slot: ModSlot,
     manifest: ModManifest,
@@ -94,6 +96,9 @@ impl ModUnderTest {
         reserved: impl IntoIterator<Item = Entity>,
     ) -> Self {
         let mut slot = ModSlot::new(manifest.name.as_str().into(), Default::default(), None);
+        // Its types and event names are its own unless a mod made before
+        // claimed them, as when mods load in turn.
+        claim_names(world.resource::<Exposed>(), &slot.owner, &manifest);
         slot.queries = manifest
             .queries
             .iter()
@@ -165,7 +170,15 @@ impl ModUnderTest {
         // Each tick is a frame of its own, which saw the writes before it.
         self.slot.seen_frame += 1;
         let now = self.slot.seen_frame;
-        apply_tick(world, &mut self.slot, commands, &limits, &mut self.outbox, now).1
+        apply_tick(
+            world,
+            &mut self.slot,
+            commands,
+            &limits,
+            &mut self.outbox,
+            now,
+        )
+        .1
     }
 }
 

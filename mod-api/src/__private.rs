@@ -96,3 +96,43 @@ impl<M: Mod + Default + Describe> Guest for Adapter<M> {
         with(|m| m.restore(&state))
     }
 }
+
+/// The host's functions as the contract gives them, natively, against the
+/// running test world: for the project's own test that the test world and
+/// the game refuse the same raw calls alike (`tests/rule_book.rs`). Not
+/// part of the API.
+#[cfg(not(target_arch = "wasm32"))]
+pub mod raw {
+    use super::bindings::bevy_wasm::mods::types::{Batch, Component, ModError};
+    use crate::sys;
+
+    /// `entities.spawn`.
+    pub fn spawn(components: &[Component]) -> Result<u64, ModError> {
+        sys::entities::spawn(components)
+    }
+
+    /// `entities.despawn`.
+    pub fn despawn(entity: u64) -> Result<(), ModError> {
+        sys::entities::despawn(entity)
+    }
+
+    /// `entities.insert`.
+    pub fn insert(entity: u64, components: &[Component]) -> Result<(), ModError> {
+        sys::entities::insert(entity, components)
+    }
+
+    /// `entities.remove`.
+    pub fn remove(entity: u64, names: &[String]) -> Result<(), ModError> {
+        sys::entities::remove(entity, names)
+    }
+
+    /// `entities.write-batch`.
+    pub fn write_batch(batch: &Batch) -> Result<(), ModError> {
+        sys::entities::write_batch(batch)
+    }
+
+    /// `events.emit`.
+    pub fn emit(name: &str, payload: &[u8]) -> Result<(), ModError> {
+        sys::events::emit(name, payload)
+    }
+}

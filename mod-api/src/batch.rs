@@ -200,7 +200,9 @@ pub(crate) fn column_rows<C: Component>(column: &Column, rows: usize) -> Result<
         ))
     };
     let values: Vec<RowValue<C>> = match &column.encoding {
-        ColumnEncoding::Msgpack => each_value(&column.data).map_err(|e| Error::bad_value(C::NAME, e))?,
+        ColumnEncoding::Msgpack => {
+            each_value(&column.data).map_err(|e| Error::bad_value(C::NAME, e))?
+        }
         ColumnEncoding::Packed(fields) => {
             let layout = layout_of(fields);
             // Writes use the layout of the last column of `C` read without
@@ -254,7 +256,8 @@ pub(crate) fn each_value<C: serde::de::DeserializeOwned>(
         out.push(rmp_serde::from_slice::<C>(value).map_err(|e| e.to_string()));
         // Where the next value starts, whatever the type made of this one.
         let mut skip = rmp_serde::Deserializer::new(std::io::Cursor::new(value));
-        <serde::de::IgnoredAny as serde::Deserialize>::deserialize(&mut skip).map_err(|e| e.to_string())?;
+        <serde::de::IgnoredAny as serde::Deserialize>::deserialize(&mut skip)
+            .map_err(|e| e.to_string())?;
         at += skip.position() as usize;
     }
     Ok(out)

@@ -162,7 +162,11 @@ fn rows_of<'a, C: Component>(
         Ok(rows) => Ok(Some(rows)),
         Err(crate::Error::BadInput { reason, .. }) => {
             if let Some(first) = ids.first() {
-                reports.value(*first, C::NAME, &format!("every value of the column: {reason}"));
+                reports.value(
+                    *first,
+                    C::NAME,
+                    &format!("every value of the column: {reason}"),
+                );
             }
             Ok(None)
         }

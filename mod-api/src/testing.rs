@@ -5,8 +5,10 @@
 //! [`update_batch`](crate::update_batch), [`emit`](crate::emit),
 //! [`log`](crate::log), ...) reach a [`TestWorld`] when the crate is built
 //! for the machine running the tests instead of for `wasm32-wasip2`. The
-//! world keeps the rules the game's host keeps, so a test that passes here
-//! fails for the same reasons in the game:
+//! world decides by the game host's own rule book (the `mod-rules` crate:
+//! caps, names, values, who may write and emit what) and says a refusal in
+//! the same words, so a test that passes here fails for the same reasons in
+//! the game:
 //!
 //! - a tick sees the world as it was when the tick began plus its own
 //!   changes; its writes land after the tick, all of them or none: a hook
@@ -20,7 +22,9 @@
 //! - caps: spawns per tick (16 ids on the first tick, then twice what the
 //!   last tick spawned, as the game reserves them), entities per mod,
 //!   events, commands and bytes per tick, log lines, nesting of values,
-//!   bytes a mod keeps on its entities ([`Limits`]);
+//!   bytes a mod keeps on its entities ([`Limits`]); and the bounds on one
+//!   call (256 components, 16 query names or batch columns, 128-byte type
+//!   names, 256-byte event names);
 //! - events a mod emits are not delivered back to it; the game's messages
 //!   may not be emitted; event names another mod claimed may not either.
 //!
@@ -80,55 +84,12 @@ use crate::{Entity, Event, Manifest, Mod, Tick};
 
 packed::wit_scalar_conversions!(Scalar);
 
-/// The game's caps on one mod, with the game's defaults. Lower them to
-/// test how a mod copes.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Limits {
-    /// Most entities one tick may spawn (16,384). The game reserves 16 ids
-    /// for a mod's first tick and then twice as many as its last tick
-    /// spawned, up to this; `spawn` fails with `LimitExceeded` (without
-    /// refusing the tick) when they run out.
-    pub spawns_per_tick: usize,
-    /// Most entities one mod may own (100,000).
-    pub entities_per_mod: usize,
-    /// Events one tick may emit (1,000).
-    pub events_per_tick: usize,
-    /// Commands (spawns, inserts, writes, events, ...) one tick may make
-    /// (100,000).
-    pub commands_per_tick: usize,
-    /// Bytes of commands one tick may make (32 MiB).
-    pub bytes_per_tick: usize,
-    /// Log lines one tick may write (100); more are dropped.
-    pub log_lines_per_tick: usize,
-    /// Deepest nesting of a value (64).
-    pub value_depth: usize,
-    /// Bytes of component values a mod may keep on its entities (16 MiB).
-    pub state_bytes_per_mod: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            spawns_per_tick: 16_384,
-            entities_per_mod: 100_000,
-            events_per_tick: 1_000,
-            commands_per_tick: 100_000,
-            bytes_per_tick: 32 << 20,
-            log_lines_per_tick: 100,
-            value_depth: 64,
-            state_bytes_per_mod: 16 << 20,
-        }
-    }
-}
-
-/// Fewest ids the game reserves for a tick's spawns.
-const MIN_RESERVE: usize = 16;
-/// Longest event name.
-const MAX_EVENT_NAME: usize = 256;
-/// Most reports of bad input one tick counts.
-const MAX_REJECTS: usize = 16;
-/// Longest log line kept.
-const MAX_LOG: usize = 4096;
+/// The game's caps on one mod's commands, with the game's defaults: the
+/// shared rule book's own type, which the game's `ModLimits` carries too.
+/// Lower them to test how a mod copes.
+pub use mod_rules::Limits;
+use mod_rules::caps::{MAX_COMPONENTS, MAX_LOG, MAX_QUERY_NAMES};
+use mod_rules::{Ledger, Refusal};
 
 /// Which hook failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -390,8 +351,6 @@ enum Command {
 struct Session {
     world: World,
     defines: Vec<String>,
-    /// Whether the hook may change the world (ticks and events).
-    open: bool,
     queries: Vec<Snapshot>,
     overlay: HashMap<(u64, String), Option<Vec<u8>>>,
     spawned: HashSet<u64>,
@@ -399,11 +358,10 @@ struct Session {
     reserved: VecDeque<u64>,
     at_entity_cap: bool,
     commands: Vec<Command>,
-    bytes: usize,
-    events: usize,
+    /// The tick's count against its caps (whether the hook may change the
+    /// world, commands, bytes, events, reports) and why it is refused.
+    ledger: Ledger,
     lines: usize,
-    rejects: usize,
-    violation: Option<String>,
     delivered: Vec<(Option<String>, String)>,
 }
 
@@ -430,7 +388,6 @@ impl Session {
         Session {
             world,
             defines,
-            open: false,
             queries: Vec::new(),
             overlay: HashMap::new(),
             spawned: HashSet::new(),
@@ -438,11 +395,8 @@ impl Session {
             reserved: VecDeque::new(),
             at_entity_cap: false,
             commands: Vec::new(),
-            bytes: 0,
-            events: 0,
+            ledger: Ledger::default(),
             lines: 0,
-            rejects: 0,
-            violation: None,
             delivered: Vec::new(),
         }
     }
@@ -450,7 +404,7 @@ impl Session {
     /// Opens a tick: the manifest's queries as the world is now, and the
     /// ids the game would reserve.
     fn begin_tick(&mut self, queries: &[Vec<String>]) {
-        self.open = true;
+        self.ledger.begin();
         let id = self.world.id.clone();
         self.queries = queries
             .iter()
@@ -485,67 +439,36 @@ impl Session {
         self.at_entity_cap = n >= room;
     }
 
-    fn violate(&mut self, why: String) -> ModError {
-        if self.violation.is_none() {
-            self.violation = Some(why.clone());
-        }
-        ModError::LimitExceeded(why)
-    }
-
     /// A refused call refuses the tick, except running out of spawn ids.
     fn refuse_on_error<T>(&mut self, result: Result<T, ModError>) -> Result<T, ModError> {
-        if let Err(e) = &result
-            && self.open
-            && self.violation.is_none()
-            && !matches!(e, ModError::LimitExceeded(_))
-        {
-            self.violation = Some(crate::Error::from(e.clone()).to_string());
+        if let Err(e) = &result {
+            let _ = self.ledger.refuse_on_error::<()>(Err(refusal(e)));
         }
         result
     }
 
     fn record(&mut self, command: Command, bytes: usize) -> Result<(), ModError> {
-        if !self.open {
-            return Err(ModError::Denied(
-                "the world can only be changed from on-tick or on-event".into(),
-            ));
-        }
-        if self.commands.len() >= self.world.limits.commands_per_tick {
-            let cap = self.world.limits.commands_per_tick;
-            return Err(self.violate(format!("more than {cap} commands in one tick")));
-        }
-        self.check_room(bytes)?;
-        self.bytes += bytes;
+        self.ledger.record(&self.world.limits, bytes)?;
         self.commands.push(command);
         Ok(())
     }
 
     fn check_room(&mut self, bytes: usize) -> Result<(), ModError> {
-        let cap = self.world.limits.bytes_per_tick;
-        if self.bytes.saturating_add(bytes) > cap {
-            return Err(self.violate(format!("more than {cap} bytes of commands in one tick")));
-        }
-        Ok(())
+        Ok(self.ledger.room(&self.world.limits, bytes)?)
     }
 
     fn check_writable(&self, name: &str) -> Result<(), ModError> {
-        match self.world.game_types.get(name) {
-            Some(t) if t.writable => Ok(()),
-            Some(_) => Err(ModError::ReadOnly(name.into())),
-            None if self.defines.iter().any(|d| d == name) => {
-                match self.world.foreign_types.get(name) {
-                    Some((owner, false)) => Err(ModError::Denied(format!(
-                        "component `{name}` is defined by mod `{owner}`; only it writes it"
-                    ))),
-                    _ => Ok(()),
-                }
-            }
-            None => Err(ModError::UnknownComponent(name.into())),
-        }
+        let defines = |n: &str| self.defines.iter().any(|d| d == n);
+        Ok(mod_rules::access::may_write(
+            &self.world,
+            &self.world.id,
+            defines,
+            name,
+        )?)
     }
 
     fn check_value(&self, name: &str, value: &[u8]) -> Result<(), ModError> {
-        check_msgpack(value, self.world.limits.value_depth)
+        mod_rules::value::check(value, self.world.limits.value_depth)
             .and_then(|()| match self.world.game_types.get(name) {
                 Some(t) => (t.check)(value),
                 None => Ok(()),
@@ -554,6 +477,7 @@ impl Session {
     }
 
     fn check_components(&mut self, components: &[WitComponent]) -> Result<usize, ModError> {
+        mod_rules::access::check_component_list(components.iter().map(|c| c.name.as_str()))?;
         let total: usize = components
             .iter()
             .map(|c| c.name.len() + c.value.len())
@@ -596,10 +520,15 @@ impl Session {
         }
     }
 
+    /// The query whose component set is exactly `names`, in any order.
     fn query_index(&self, names: &[String]) -> Result<usize, ModError> {
+        mod_rules::access::check_names(names, MAX_QUERY_NAMES)?;
+        let wanted: BTreeSet<&str> = names.iter().map(String::as_str).collect();
         self.queries
             .iter()
-            .position(|q| q.names == names)
+            .position(|q| {
+                q.names.len() == wanted.len() && q.names.iter().all(|n| wanted.contains(n.as_str()))
+            })
             .ok_or_else(|| ModError::NotQueried(names.join(", ")))
     }
 
@@ -615,7 +544,7 @@ impl Session {
     /// game would refuse them.
     /// A hook that failed (`commit` false) changes nothing either way.
     fn finish(mut self, commit: bool) -> (World, Result<Vec<Emitted>, String>) {
-        if let Some(why) = self.violation.take() {
+        if let Err(why) = self.ledger.close() {
             return (self.world, Err(why));
         }
         if !commit {
@@ -661,126 +590,98 @@ impl Session {
                 }),
             }
         }
-        let kept: usize = entities
+        let kept: u64 = entities
             .values()
             .filter(|e| e.owner.as_deref() == Some(id.as_str()))
             .flat_map(|e| e.components.values())
-            .map(Vec::len)
+            .map(|v| v.len() as u64)
             .sum();
         let cap = self.world.limits.state_bytes_per_mod;
         if kept > cap {
             return (
                 self.world,
-                Err(format!(
-                    "the mod's entities would hold {kept} bytes of values; at most {cap}"
-                )),
+                Err(Refusal::too_much_state(kept, cap).describe()),
             );
         }
         self.world.entities = entities;
         self.world.reserve_target =
-            (spawned * 2).clamp(MIN_RESERVE, self.world.limits.spawns_per_tick);
+            mod_rules::caps::next_reserve(spawned, self.world.limits.spawns_per_tick);
         (self.world, Ok(emitted))
     }
 }
 
-/// Reads one MessagePack value off the front of `rest`; returns how deep
-/// it nests.
-fn skip_value(rest: &mut &[u8]) -> Result<usize, String> {
-    struct Depth(usize);
-    struct Visit;
-    impl<'de> serde::de::Visitor<'de> for Visit {
-        type Value = Depth;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a MessagePack value")
-        }
-        fn visit_bool<E>(self, _: bool) -> Result<Depth, E> {
-            Ok(Depth(0))
-        }
-        fn visit_i64<E>(self, _: i64) -> Result<Depth, E> {
-            Ok(Depth(0))
-        }
-        fn visit_u64<E>(self, _: u64) -> Result<Depth, E> {
-            Ok(Depth(0))
-        }
-        fn visit_f64<E>(self, _: f64) -> Result<Depth, E> {
-            Ok(Depth(0))
-        }
-        fn visit_str<E>(self, _: &str) -> Result<Depth, E> {
-            Ok(Depth(0))
-        }
-        fn visit_bytes<E>(self, _: &[u8]) -> Result<Depth, E> {
-            Ok(Depth(0))
-        }
-        fn visit_unit<E>(self) -> Result<Depth, E> {
-            Ok(Depth(0))
-        }
-        fn visit_none<E>(self) -> Result<Depth, E> {
-            Ok(Depth(0))
-        }
-        fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Depth, D::Error> {
-            serde::Deserialize::deserialize(d)
-        }
-        fn visit_newtype_struct<D: serde::Deserializer<'de>>(
-            self,
-            d: D,
-        ) -> Result<Depth, D::Error> {
-            serde::Deserialize::deserialize(d)
-        }
-        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Depth, A::Error> {
-            let mut deepest = 0;
-            while let Some(Depth(d)) = seq.next_element()? {
-                deepest = deepest.max(d);
-            }
-            Ok(Depth(deepest + 1))
-        }
-        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Depth, A::Error> {
-            let mut deepest = 0;
-            while let Some((Depth(k), Depth(v))) = map.next_entry()? {
-                deepest = deepest.max(k).max(v);
-            }
-            Ok(Depth(deepest + 1))
-        }
-    }
-    impl<'de> serde::Deserialize<'de> for Depth {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            d.deserialize_any(Visit)
-        }
-    }
-    let mut de = rmp_serde::Deserializer::new(rest);
-    let Depth(found) = serde::Deserialize::deserialize(&mut de)
-        .map_err(|e| format!("not a MessagePack value: {e}"))?;
-    Ok(found)
+/// The values of a MessagePack array of `rows` values, each as its own
+/// bytes, each checked as the game checks a column's values.
+fn split_array(data: &[u8], rows: usize, depth: usize) -> Result<Vec<Vec<u8>>, String> {
+    let (offsets, body) = mod_rules::value::split_array(data, rows, depth)?;
+    let values = &data[body..];
+    let ends = offsets
+        .iter()
+        .skip(1)
+        .map(|o| *o as usize)
+        .chain([values.len()]);
+    Ok(offsets
+        .iter()
+        .zip(ends)
+        .map(|(start, end)| values[*start as usize..end].to_vec())
+        .collect())
 }
 
-/// Checks that `bytes` are one MessagePack value nested at most `depth`
-/// deep, with nothing after it.
-fn check_msgpack(bytes: &[u8], depth: usize) -> Result<(), String> {
-    let mut rest = bytes;
-    let found = skip_value(&mut rest)?;
-    if !rest.is_empty() {
-        return Err(format!("{} bytes after the value", rest.len()));
+/// A contract error as the rule book's refusal.
+fn refusal(e: &ModError) -> Refusal {
+    match e.clone() {
+        ModError::UnknownComponent(s) => Refusal::UnknownComponent(s),
+        ModError::ReadOnly(s) => Refusal::ReadOnly(s),
+        ModError::NotQueried(s) => Refusal::NotQueried(s),
+        ModError::NoSuchEntity(e) => Refusal::NoSuchEntity(e),
+        ModError::NotOwner(e) => Refusal::NotOwner(e),
+        ModError::InvalidValue(s) => Refusal::InvalidValue(s),
+        ModError::LimitExceeded(s) => Refusal::LimitExceeded(s),
+        ModError::Denied(s) => Refusal::Denied(s),
+        ModError::Failed(s) => Refusal::Failed(s),
     }
-    if found > depth {
-        return Err(format!("nested {found} deep; at most {depth}"));
-    }
-    Ok(())
 }
 
-/// The values of a MessagePack array, each as its own bytes.
-fn split_array(data: &[u8]) -> Result<Vec<Vec<u8>>, String> {
-    let mut rest = data;
-    let n = rmp::decode::read_array_len(&mut rest)
-        .map_err(|e| format!("not a MessagePack array: {e}"))? as usize;
-    let mut out = Vec::with_capacity(n.min(rest.len()));
-    for _ in 0..n {
-        let before = rest;
-        skip_value(&mut rest)?;
-        out.push(before[..before.len() - rest.len()].to_vec());
+impl From<Refusal> for ModError {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::UnknownComponent(s) => ModError::UnknownComponent(s),
+            Refusal::ReadOnly(s) => ModError::ReadOnly(s),
+            Refusal::NotQueried(s) => ModError::NotQueried(s),
+            Refusal::NoSuchEntity(e) => ModError::NoSuchEntity(e),
+            Refusal::NotOwner(e) => ModError::NotOwner(e),
+            Refusal::InvalidValue(s) => ModError::InvalidValue(s),
+            Refusal::LimitExceeded(s) => ModError::LimitExceeded(s),
+            Refusal::Denied(s) => ModError::Denied(s),
+            Refusal::Failed(s) => ModError::Failed(s),
+        }
     }
-    if !rest.is_empty() {
-        return Err(format!("{} bytes after the array", rest.len()));
+}
+
+/// The test world answers the rule book's questions about names from its
+/// setup.
+impl mod_rules::access::Names for World {
+    fn game_component(&self, name: &str) -> Option<bool> {
+        self.game_types.get(name).map(|t| t.writable)
     }
-    Ok(out)
+
+    fn type_claimed_by(&self, name: &str, me: &str) -> Option<String> {
+        match self.foreign_types.get(name) {
+            Some((owner, false)) if owner != me => Some(owner.clone()),
+            _ => None,
+        }
+    }
+
+    fn is_game_message(&self, name: &str) -> bool {
+        self.messages.contains(name)
+    }
+
+    fn event_claimed_by(&self, name: &str, me: &str) -> Option<String> {
+        match self.foreign_events.get(name) {
+            Some((owner, false)) if owner != me => Some(owner.clone()),
+            _ => None,
+        }
+    }
 }
 
 /// The host functions the crate calls natively, against the running
@@ -801,14 +702,7 @@ pub(crate) mod host {
                 let result = (|| {
                     let bytes = s.check_components(list)?;
                     let Some(&entity) = s.reserved.front() else {
-                        return Err(ModError::LimitExceeded(if s.at_entity_cap {
-                            "this mod owns as many entities as the game allows; despawn some first"
-                                .into()
-                        } else {
-                            "no entity ids left for this tick; spawn the rest next tick \
-                             (the host reserves more for mods that spawn many)"
-                                .into()
-                        }));
+                        return Err(Refusal::out_of_ids(s.at_entity_cap).into());
                     };
                     s.record(Command::Spawn(entity, components(list)), bytes + 8)?;
                     s.remember(entity, list);
@@ -850,6 +744,7 @@ pub(crate) mod host {
         pub(crate) fn remove(entity: u64, names: &[String]) -> Result<(), ModError> {
             with_session(|s| {
                 let result = (|| {
+                    mod_rules::access::check_names(names, MAX_COMPONENTS)?;
                     s.check_alive(entity)?;
                     s.check_owner(entity)?;
                     for name in names {
@@ -868,6 +763,7 @@ pub(crate) mod host {
 
         pub(crate) fn get(entity: u64, name: &str) -> Result<Option<Vec<u8>>, ModError> {
             with_session(|s| {
+                mod_rules::access::check_names(std::slice::from_ref(&name.to_string()), 1)?;
                 if let Some(value) = s.overlay.get(&(entity, name.to_string())) {
                     return Ok(value.clone());
                 }
@@ -960,8 +856,14 @@ pub(crate) mod host {
             with_session(|s| {
                 let result = (|| {
                     let rows = batch.entities.len();
+                    mod_rules::access::check_column_count(batch.columns.len(), MAX_QUERY_NAMES)?;
                     let total: usize = batch.columns.iter().map(|c| c.data.len()).sum();
-                    s.check_room(rows * 8 + total)?;
+                    s.check_room(rows.saturating_mul(8).saturating_add(total))?;
+                    // A row despawned this tick is gone; one the tick never
+                    // gave is refused with each column below.
+                    if let Some(e) = batch.entities.iter().find(|e| s.despawned.contains(e)) {
+                        return Err(ModError::NoSuchEntity(*e));
+                    }
                     let mut commands = Vec::new();
                     for column in &batch.columns {
                         let name = &column.name;
@@ -986,8 +888,12 @@ pub(crate) mod host {
                             s.check_owner(*e)?;
                         }
                         let values = match &column.encoding {
-                            ColumnEncoding::Msgpack => split_array(&column.data)
-                                .map_err(|e| ModError::InvalidValue(format!("{name}: {e}")))?,
+                            ColumnEncoding::Msgpack => {
+                                split_array(&column.data, rows, s.world.limits.value_depth)
+                                    .map_err(|e| {
+                                        ModError::InvalidValue(format!("column `{name}`: {e}"))
+                                    })?
+                            }
                             ColumnEncoding::Packed(fields) => {
                                 let codec = game_type.packed.as_ref().ok_or_else(|| {
                                     ModError::InvalidValue(format!("`{name}` has no packed layout"))
@@ -1018,7 +924,6 @@ pub(crate) mod host {
                         }
                         s.record(Command::Write(batch.entities.clone(), name, values), 0)?;
                     }
-                    s.bytes += rows * 8 + total;
                     Ok(())
                 })();
                 s.refuse_on_error(result)
@@ -1034,34 +939,14 @@ pub(crate) mod host {
         pub(crate) fn emit(name: &str, payload: &[u8]) -> Result<(), ModError> {
             with_session(|s| {
                 let result = (|| {
-                    if name.is_empty() || name.len() > MAX_EVENT_NAME {
-                        return Err(ModError::InvalidValue(format!(
-                            "event names are 1 to {MAX_EVENT_NAME} bytes long"
-                        )));
-                    }
-                    if s.world.messages.contains(name) {
-                        return Err(ModError::Denied(format!(
-                            "`{name}` is the game's message; mods cannot send it"
-                        )));
-                    }
-                    if let Some((owner, false)) = s.world.foreign_events.get(name) {
-                        return Err(ModError::Denied(format!(
-                            "event `{name}` belongs to mod `{owner}`; only it emits it"
-                        )));
-                    }
+                    mod_rules::access::may_emit(&s.world, &s.world.id, name)?;
                     s.check_room(name.len() + payload.len())?;
-                    check_msgpack(payload, s.world.limits.value_depth)
-                        .map_err(|e| ModError::InvalidValue(format!("{name}: {e}")))?;
-                    if s.events >= s.world.limits.events_per_tick {
-                        let cap = s.world.limits.events_per_tick;
-                        return Err(s.violate(format!("more than {cap} events in one tick")));
-                    }
+                    s.check_value(name, payload)?;
+                    s.ledger.event(&s.world.limits)?;
                     s.record(
                         Command::Emit(name.to_string(), payload.to_vec()),
                         name.len() + payload.len(),
-                    )?;
-                    s.events += 1;
-                    Ok(())
+                    )
                 })();
                 s.refuse_on_error(result)
             })
@@ -1069,7 +954,7 @@ pub(crate) mod host {
 
         pub(crate) fn reject(input: &BadInput, reason: &str) {
             with_session(|s| {
-                if !s.open || s.rejects >= MAX_REJECTS {
+                if !s.ledger.take_report() {
                     return;
                 }
                 let (culprit, about) = match input {
@@ -1082,7 +967,6 @@ pub(crate) mod host {
                         (owner, format!("component {name}"))
                     }
                 };
-                s.rejects += 1;
                 let frame = s.world.frame;
                 s.world.rejects.push(Rejected {
                     frame,
@@ -1095,15 +979,12 @@ pub(crate) mod host {
 
         pub(crate) fn reject_value(entity: u64, name: &str, reason: &str) {
             with_session(|s| {
-                if !s.open || s.rejects >= MAX_REJECTS {
-                    return;
-                }
                 // Only a value the tick gave the mod, not one it wrote.
                 let given = !s.overlay.contains_key(&(entity, name.to_string()))
-                    && s.queries.iter().any(|q| {
-                        q.names.iter().any(|n| n == name) && q.entities.contains(&entity)
-                    });
-                if !given {
+                    && s.queries
+                        .iter()
+                        .any(|q| q.names.iter().any(|n| n == name) && q.entities.contains(&entity));
+                if !s.ledger.is_open() || !given || !s.ledger.take_report() {
                     return;
                 }
                 // The game's types keep their shape: no one else to blame.
@@ -1117,7 +998,6 @@ pub(crate) mod host {
                         .filter(|by| **by != s.world.id)
                         .cloned()
                 };
-                s.rejects += 1;
                 let frame = s.world.frame;
                 s.world.rejects.push(Rejected {
                     frame,
@@ -1217,7 +1097,7 @@ impl<M: Mod + Default> TestWorld<M> {
                 limits: Limits::default(),
                 modify_any: false,
                 frame: 0,
-                reserve_target: MIN_RESERVE,
+                reserve_target: mod_rules::caps::MIN_RESERVE,
                 emitted: Vec::new(),
                 logs: Vec::new(),
                 rejects: Vec::new(),
@@ -1439,7 +1319,9 @@ impl<M: Mod + Default> TestWorld<M> {
         f: impl FnOnce(&mut M) -> crate::Result<R>,
     ) -> Result<R, Fault> {
         let mut session = Session::new(self.world.take().expect("between hooks"), Vec::new());
-        session.open = open;
+        if open {
+            session.ledger.begin();
+        }
         let (result, (world, _)) = self.run_in(session, f);
         self.world = Some(world);
         result.map_err(|mut fault| {
@@ -1647,67 +1529,16 @@ fn encoded(bundle: &impl Bundle) -> Vec<(String, Vec<u8>)> {
     components.into_iter().map(|c| (c.name, c.value)).collect()
 }
 
-/// The game's checks on a manifest, those a mod can break.
+/// The game's checks on a manifest, those a mod can break: the rule
+/// book's.
 fn check_manifest(m: &Manifest) -> Result<(), String> {
-    let printable = |what: &str, s: &str| {
-        if s.is_empty() || s.len() > 128 {
-            return Err(format!("{what} {s:?} must be 1 to 128 bytes"));
-        }
-        if s.trim().is_empty() {
-            return Err(format!("{what} {s:?} is blank"));
-        }
-        // The game refuses more characters that are not shown as themselves
-        // (format characters, fillers); control and zero-width ones here.
-        let invisible = |c: char| {
-            c.is_control()
-                || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{206f}' | '\u{feff}')
-        };
-        if s.chars().any(invisible) {
-            return Err(format!(
-                "{what} {s:?} holds characters not shown as themselves"
-            ));
-        }
-        Ok(())
-    };
-    printable("the manifest's name", &m.name)?;
-    semver::Version::parse(&m.version).map_err(|e| {
-        format!(
-            "the manifest's version {:?} is not semantic versioning (like 1.2.0): {e}",
-            m.version
-        )
-    })?;
-    if m.queries.len() > 64
-        || [&m.subscribes, &m.defines, &m.emits, &m.shares]
-            .iter()
-            .any(|list| list.len() > 256)
-    {
-        return Err("the manifest lists too many queries, subscriptions, types or events".into());
-    }
-    for q in &m.queries {
-        if q.is_empty() || q.len() > 16 {
-            return Err(format!("query {q:?} must name 1 to 16 component types"));
-        }
-        for name in q {
-            printable("component name in a query", name)?;
-        }
-    }
-    for name in m
-        .defines
-        .iter()
-        .chain(&m.subscribes)
-        .chain(&m.emits)
-        .chain(&m.shares)
-    {
-        printable("name", name)?;
-    }
-    if let Some(name) = m
-        .shares
-        .iter()
-        .find(|n| !m.defines.contains(n) && !m.emits.contains(n))
-    {
-        return Err(format!(
-            "the manifest shares {name:?}, which it neither defines nor emits"
-        ));
-    }
-    Ok(())
+    mod_rules::manifest::check(mod_rules::manifest::ManifestRef {
+        name: &m.name,
+        version: &m.version,
+        subscribes: &m.subscribes,
+        queries: &m.queries,
+        defines: &m.defines,
+        emits: &m.emits,
+        shares: &m.shares,
+    })
 }

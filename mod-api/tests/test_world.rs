@@ -513,7 +513,10 @@ fn a_value_that_does_not_decode_costs_only_itself_and_blames_its_writer() {
     assert_eq!(rejects.len(), 3, "{rejects:?}");
     for r in rejects {
         assert_eq!(r.culprit.as_deref(), Some("sloppy"), "{r:?}");
-        assert_eq!(r.about, format!("component Badge of entity {}", odd.to_bits()));
+        assert_eq!(
+            r.about,
+            format!("component Badge of entity {}", odd.to_bits())
+        );
     }
     let _ = (a, c);
 }
@@ -586,10 +589,13 @@ fn a_mod_can_report_only_values_it_was_given() {
     let mut w = TestWorld::<Liar>::with_id("liar", "0.1.0")
         .expose::<Position>()
         .defined_by("Badge", "badges", true);
-    let e = w.spawn_as("badges", &Badge {
-        title: "hero".into(),
-        level: 1,
-    });
+    let e = w.spawn_as(
+        "badges",
+        &Badge {
+            title: "hero".into(),
+            level: 1,
+        },
+    );
     w = w.config(&e.to_bits());
     w.tick().unwrap();
     assert!(w.rejects().is_empty(), "{:?}", w.rejects());

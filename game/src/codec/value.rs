@@ -6,8 +6,8 @@
 
 use bevy::reflect::serde::{TypedReflectDeserializer, TypedReflectSerializer};
 use bevy::reflect::{PartialReflect, TypeRegistration, TypeRegistry};
+use serde::Serialize;
 use serde::de::DeserializeSeed;
-use serde::{Deserialize, Serialize};
 
 /// Encodes a reflected value as MessagePack.
 pub(crate) fn to_msgpack(
@@ -173,18 +173,6 @@ fn expected_at(
         info = registry.get_type_info(next)?;
     }
     Some(shape(info))
-}
-
-/// Checks that `bytes` hold exactly one well-formed MessagePack value no
-/// deeper than `max_depth`, without building it.
-pub(crate) fn check_msgpack(bytes: &[u8], max_depth: usize) -> Result<(), String> {
-    let mut de = rmp_serde::Deserializer::new(std::io::Cursor::new(bytes));
-    de.set_max_depth(max_depth);
-    serde::de::IgnoredAny::deserialize(&mut de).map_err(|e| e.to_string())?;
-    if de.position() as usize != bytes.len() {
-        return Err("trailing bytes after the value".into());
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use bevy::prelude::*;
 use super::lifecycle::State;
 use super::replies::{on_no_reply, on_reply};
 use super::stage::{Budget, Outbox, Stager};
-use super::{MIN_RESERVE, ModHost, ModRegistry, ModSlot, with_mods};
+use super::{ModHost, ModRegistry, ModSlot, with_mods};
 use crate::expose::Exposed;
 use crate::fault::{Fault, FaultKind, Hook};
 use crate::ownership::{ModOwnership, charge};
@@ -242,13 +242,15 @@ fn retarget_reserve(
     spent: Duration,
     limits: &crate::settings::ModLimits,
 ) {
-    let mut target = spawned * 2;
+    // The rule book's reserve (the test world's too), for the spawns this
+    // pace fits.
+    let mut paced = spawned;
     if spawned > 0 {
         let per_spawn = (spent.as_nanos() / spawned as u128).max(1);
         let fit = limits.main_thread_per_tick.as_nanos() / 2 / per_spawn;
-        target = target.min(usize::try_from(fit).unwrap_or(usize::MAX));
+        paced = paced.min(usize::try_from(fit / 2).unwrap_or(usize::MAX));
     }
-    slot.reserve_target = target.clamp(MIN_RESERVE, limits.spawns_per_tick);
+    slot.reserve_target = mod_rules::caps::next_reserve(paced, limits.spawns_per_tick);
     if slot.reserved.len() > slot.reserve_target * 4 {
         let extra: Vec<Entity> = slot.reserved.drain(slot.reserve_target..).collect();
         world.entity_allocator_mut().free_many(&extra);

@@ -367,18 +367,28 @@ fn start_ready(world: &mut World, registry: &mut ModRegistry, frame: u64) {
 /// one may read them, not write or emit them, unless they are shared) and
 /// prepares its queries.
 pub(crate) fn adopt_manifest(world: &mut World, entry: &mut ModEntry, manifest: &ModManifest) {
-    let exposed = world.resource::<Exposed>();
-    let (mod_types, mod_events) = (exposed.mod_types.clone(), exposed.mod_events.clone());
+    claim_names(world.resource::<Exposed>(), &entry.slot.owner, manifest);
+    entry.slot.queries = manifest
+        .queries
+        .iter()
+        .map(|names| prepare_query(world, names))
+        .collect();
+    entry.slot.manifest = Some(manifest.clone());
+}
+
+/// Claims for mod `id` the types and event names its manifest declares,
+/// but those a mod that started before declared.
+pub(crate) fn claim_names(exposed: &Exposed, id: &std::sync::Arc<str>, manifest: &ModManifest) {
     for (names, owners, what, may_not) in [
-        (&manifest.defines, &mod_types, "component", "write"),
-        (&manifest.emits, &mod_events, "event", "emit"),
+        (&manifest.defines, &exposed.mod_types, "component", "write"),
+        (&manifest.emits, &exposed.mod_events, "event", "emit"),
     ] {
         for name in names {
             let shared = manifest.shares.contains(name);
-            let owner = owners.claim(name, &entry.slot.owner, shared);
-            if owner != entry.slot.owner && !owner.is_empty() {
+            let owner = owners.claim(name, id, shared);
+            if owner != *id && !owner.is_empty() {
                 tracing::warn!(
-                    mod_id = &*entry.slot.owner,
+                    mod_id = &**id,
                     "{what} `{}` belongs to mod `{owner}`: this mod may not {may_not} it \
                      unless that mod shares it",
                     crate::text::escape(name)
@@ -386,12 +396,6 @@ pub(crate) fn adopt_manifest(world: &mut World, entry: &mut ModEntry, manifest: 
             }
         }
     }
-    entry.slot.queries = manifest
-        .queries
-        .iter()
-        .map(|names| prepare_query(world, names))
-        .collect();
-    entry.slot.manifest = Some(manifest.clone());
 }
 
 /// Builds the ECS query for a list of component names: exposed types by

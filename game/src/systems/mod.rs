@@ -20,6 +20,6 @@ use crate::registry::ModRegistry;
 pub(crate) use apply::apply_commands;
 pub(crate) use apply::apply_tick;
 pub(crate) use dispatch::dispatch_ticks;
-pub(crate) use load::{prepare_query, receive_loaded, start_mods};
-pub(crate) use slot::{MIN_RESERVE, ModEntry, ModHost, ModSlot, PreparedQuery, with_mods};
+pub(crate) use load::{claim_names, prepare_query, receive_loaded, start_mods};
+pub(crate) use slot::{ModEntry, ModHost, ModSlot, PreparedQuery, with_mods};
 pub(crate) use stage::Outbox;

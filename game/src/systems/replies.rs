@@ -68,15 +68,14 @@ pub(crate) fn on_reply(world: &mut World, host: &mut ModHost, entry: &mut ModEnt
             Ok(()) => {
                 let limits = world.resource::<ModSettings>().limits.clone();
                 let bytes_out = commands.iter().map(Command::bytes).sum::<usize>() as u64;
-                let (spent, result) =
-                    apply::apply_tick(
-                        world,
-                        &mut entry.slot,
-                        commands,
-                        &limits,
-                        &mut host.outbox,
-                        host.frame,
-                    );
+                let (spent, result) = apply::apply_tick(
+                    world,
+                    &mut entry.slot,
+                    commands,
+                    &limits,
+                    &mut host.outbox,
+                    host.frame,
+                );
                 let ownership = world.resource::<crate::ownership::ModOwnership>();
                 let (bytes, entities) = (
                     ownership.bytes_of(&entry.slot.owner),

@@ -64,7 +64,7 @@ impl ModSlot {
             grants,
             manifest: None,
             reserved: VecDeque::new(),
-            reserve_target: MIN_RESERVE,
+            reserve_target: mod_rules::caps::MIN_RESERVE,
             inbox: Vec::new(),
             queries: Vec::new(),
             update: None,
@@ -112,9 +112,6 @@ pub(crate) struct ModHost {
     /// Frames since start-up; back-off and the fault window count these.
     pub frame: u64,
 }
-
-/// Fewest entity ids kept reserved for a mod.
-pub(crate) const MIN_RESERVE: usize = 16;
 
 /// Runs `f` with the registry and the host taken out of the world (they
 /// are put back after); nothing when the mods never started.

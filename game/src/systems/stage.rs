@@ -20,9 +20,11 @@ use bevy::prelude::*;
 use bevy::reflect::TypeRegistry;
 
 use super::PreparedQuery;
+use mod_rules::Refusal;
+
 use crate::codec::column::Rows;
 use crate::codec::value;
-use crate::expose::{Exposed, ModAccess, ModData};
+use crate::expose::{Exposed, ModData};
 use crate::manifest::ModManifest;
 use crate::ownership::{Footprint, SlotKey, SpawnTick, SpawnedByMod, ValueWriters, data_key};
 use crate::protocol::{Column, Command, Encoding, WireComponent, WireEvent};
@@ -172,6 +174,9 @@ impl Stager<'_> {
         let mut commands = commands.drain(..);
         for (i, command) in commands.by_ref().enumerate() {
             let at = |e: String| format!("command {i}: {e}");
+            // What the rule book refuses is said in its words, as the
+            // worker and the test world say it.
+            let no_entity = |bits: u64| Refusal::NoSuchEntity(bits).to_string();
             self.budget.step().map_err(at)?;
             let alive = |e: Entity, spawned: &HashSet<Entity>, despawned: &HashSet<Entity>| {
                 !despawned.contains(&e)
@@ -194,18 +199,16 @@ impl Stager<'_> {
                     }
                     next_reserved += 1;
                     spawned.insert(e);
-                    let values = self.values(components).map_err(at)?;
+                    let values = self.values(components)?;
                     self.charge_values(&charges, e, &values, &spawned);
                     Staged::Spawn(e, values.into_iter().map(|(v, _)| v).collect())
                 }
                 Command::Despawn { entity } => {
                     let e = self.entity(entity).map_err(at)?;
                     if !alive(e, &spawned, &despawned) {
-                        return Err(at(format!(
-                            "despawn of entity {entity}, which does not exist"
-                        )));
+                        return Err(no_entity(entity));
                     }
-                    mine(e, &spawned).map_err(at)?;
+                    mine(e, &spawned)?;
                     despawned.insert(e);
                     self.charge_despawn(&charges, e, &spawned);
                     Staged::Despawn(e)
@@ -213,26 +216,22 @@ impl Stager<'_> {
                 Command::Insert { entity, components } => {
                     let e = self.entity(entity).map_err(at)?;
                     if !alive(e, &spawned, &despawned) {
-                        return Err(at(format!(
-                            "insert on entity {entity}, which does not exist"
-                        )));
+                        return Err(no_entity(entity));
                     }
-                    mine(e, &spawned).map_err(at)?;
-                    let values = self.values(components).map_err(at)?;
+                    mine(e, &spawned)?;
+                    let values = self.values(components)?;
                     self.charge_values(&charges, e, &values, &spawned);
                     Staged::Insert(e, values.into_iter().map(|(v, _)| v).collect())
                 }
                 Command::Remove { entity, names } => {
                     let e = self.entity(entity).map_err(at)?;
                     if !alive(e, &spawned, &despawned) {
-                        return Err(at(format!(
-                            "remove on entity {entity}, which does not exist"
-                        )));
+                        return Err(no_entity(entity));
                     }
-                    mine(e, &spawned).map_err(at)?;
+                    mine(e, &spawned)?;
                     let mut removed = Vec::with_capacity(names.len());
                     for name in names {
-                        let i = self.writable(&name).map_err(at)?;
+                        let i = self.writable(&name)?;
                         if let Some(key) = self.key(i, &name) {
                             self.charge(&charges, e, key, 0, &spawned);
                         }
@@ -241,18 +240,10 @@ impl Stager<'_> {
                     Staged::Remove(e, removed)
                 }
                 Command::Emit { name, payload } => {
-                    if self.exposed.is_message(&name) {
-                        return Err(at(format!(
-                            "`{name}` is the game's message; mods cannot send it"
-                        )));
-                    }
-                    if let Some(owner) = self.exposed.mod_events.denies(&name, self.owner) {
-                        return Err(at(format!(
-                            "event `{name}` belongs to mod `{owner}`; only it emits it"
-                        )));
-                    }
-                    value::check_msgpack(&payload, self.depth)
-                        .map_err(|e| at(format!("event `{name}`: {e}")))?;
+                    mod_rules::access::may_emit(self.exposed, self.owner, &name)
+                        .map_err(|r| r.to_string())?;
+                    mod_rules::value::check(&payload, self.depth)
+                        .map_err(|e| Refusal::InvalidValue(format!("{name}: {e}")).to_string())?;
                     Staged::Emit(name, payload.into_vec())
                 }
                 Command::WriteBatch { entities, columns } => {
@@ -261,7 +252,7 @@ impl Stager<'_> {
                         let e = self.entity(*bits).map_err(at)?;
                         // Existence is checked with each column's component.
                         if !despawned.is_empty() && despawned.contains(&e) {
-                            return Err(at(format!("batch row entity {bits} was despawned")));
+                            return Err(no_entity(*bits));
                         }
                         rows_of.push(e);
                     }
@@ -273,7 +264,7 @@ impl Stager<'_> {
                         .any(|(rows, owned)| *owned && *rows == rows_of.as_slice());
                     if !self.modify_any_entity && !all_owned {
                         for e in &rows_of {
-                            mine(*e, &spawned).map_err(at)?;
+                            mine(*e, &spawned)?;
                         }
                     }
                     let mut staged_columns = Vec::with_capacity(columns.len());
@@ -295,14 +286,11 @@ impl Stager<'_> {
                         .then(|| rows.iter().find(|e| despawned.contains(e)))
                         .flatten();
                     if let Some(e) = gone {
-                        return Err(at(format!(
-                            "batch row entity {} was despawned",
-                            e.to_bits()
-                        )));
+                        return Err(no_entity(e.to_bits()));
                     }
                     if !self.modify_any_entity && !all_owned {
                         for e in rows {
-                            mine(*e, &spawned).map_err(at)?;
+                            mine(*e, &spawned)?;
                         }
                     }
                     let mut staged_columns = Vec::with_capacity(columns.len());
@@ -335,9 +323,7 @@ impl Stager<'_> {
         let (now, cap) = self.state_bytes;
         let after = (now as i64).saturating_add(charges.delta).max(0) as u64;
         if charges.delta > 0 && after > cap {
-            return Err(format!(
-                "its entities would hold {after} bytes of values, over its cap of {cap}"
-            ));
+            return Err(Refusal::too_much_state(after, cap).to_string());
         }
         let footprint = charges
             .by_entity
@@ -478,14 +464,7 @@ impl Stager<'_> {
     }
 
     fn not_owner(&self, e: Entity) -> String {
-        let by = match self.world.get::<SpawnedByMod>(e) {
-            Some(s) => format!("mod `{}`", s.0),
-            None => "the game".to_string(),
-        };
-        format!(
-            "entity {} was spawned by {by}, and this mod may change only its own",
-            e.to_bits()
-        )
+        Refusal::NotOwner(e.to_bits()).to_string()
     }
 
     fn entity(&self, bits: u64) -> Result<Entity, String> {
@@ -495,21 +474,10 @@ impl Stager<'_> {
     /// The exposed index of a writable game type, `None` for a type this mod
     /// defined, or why the mod may not write it.
     fn writable(&self, name: &str) -> Result<Option<usize>, String> {
-        match self.exposed.by_name.get(name) {
-            Some(&i) if self.exposed.components[i].access == ModAccess::ReadWrite => Ok(Some(i)),
-            Some(_) => Err(format!("component `{name}` is read-only")),
-            None if self.manifest.defines.iter().any(|d| d == name) => {
-                match self.exposed.mod_types.denies(name, self.owner) {
-                    Some(owner) => Err(format!(
-                        "component `{name}` is defined by mod `{owner}`; only it writes it"
-                    )),
-                    None => Ok(None),
-                }
-            }
-            None => Err(format!(
-                "component `{name}` is neither exposed by the game nor defined by the mod"
-            )),
-        }
+        let defines = |n: &str| self.manifest.defines.iter().any(|d| d == n);
+        mod_rules::access::may_write(self.exposed, self.owner, defines, name)
+            .map_err(|r| r.to_string())?;
+        Ok(self.exposed.by_name.get(name).copied())
     }
 
     /// The values of a spawn or insert, each with its encoded size.
@@ -518,15 +486,20 @@ impl Stager<'_> {
         let mut values = Vec::with_capacity(components.len());
         for c in components {
             if seen.insert(c.name.clone(), ()).is_some() {
-                return Err(format!("component `{}` given twice", c.name));
+                return Err(Refusal::InvalidValue(format!(
+                    "component `{}` given twice in one call",
+                    c.name
+                ))
+                .to_string());
             }
             let size = u32::try_from(c.value.len()).unwrap_or(u32::MAX);
             let value = match self.writable(&c.name)? {
                 Some(i) => Value::Game(i, self.decode(i, &c.value)?),
                 None => {
                     self.budget.step()?;
-                    value::check_msgpack(&c.value, self.depth)
-                        .map_err(|e| format!("`{}`: {e}", c.name))?;
+                    mod_rules::value::check(&c.value, self.depth).map_err(|e| {
+                        Refusal::InvalidValue(format!("{}: {e}", c.name)).to_string()
+                    })?;
                     Value::Data(c.name, c.value.into_vec())
                 }
             };
@@ -543,12 +516,14 @@ impl Stager<'_> {
             .registry
             .get_with_type_path(c.type_path)
             .ok_or_else(|| format!("`{}` is not registered for reflection", c.name))?;
-        let dynamic = value::from_msgpack(bytes, registration, self.registry, self.depth)
-            .map_err(|e| format!("`{}`: {e}", c.name))?;
+        let invalid = |why: String| Refusal::InvalidValue(format!("{}: {why}", c.name)).to_string();
+        let dynamic =
+            value::from_msgpack(bytes, registration, self.registry, self.depth).map_err(invalid)?;
         (c.ops.from_reflect)(&*dynamic).ok_or_else(|| {
-            let why = value::missing_field(&*dynamic, registration, self.registry)
-                .unwrap_or_else(|| "the value does not fit the type".into());
-            format!("`{}`: {why}", c.name)
+            invalid(
+                value::missing_field(&*dynamic, registration, self.registry)
+                    .unwrap_or_else(|| "the value does not fit the type".into()),
+            )
         })
     }
 

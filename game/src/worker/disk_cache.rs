@@ -436,9 +436,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
         let (_x_root, x) = scratch("x");
-        let why = DiskCache::open(&dir, &x, &engine(), 1 << 30)
-            .err()
-            .unwrap();
+        let why = DiskCache::open(&dir, &x, &engine(), 1 << 30).err().unwrap();
         assert!(why.contains("written by others"), "{why}");
     }
 

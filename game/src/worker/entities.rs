@@ -1,7 +1,5 @@
 //! `entities`: reads from the tick's snapshot, writes recorded as commands.
 
-use serde::Deserialize as _;
-
 use super::state::HostState;
 use crate::codec::packed;
 use crate::protocol::{Column, Command, Encoding, EntityList, Layout, WireComponent, pack_bits};
@@ -13,28 +11,8 @@ use crate::worker::bindings::types::{
     Batch, Column as WitColumn, ColumnEncoding, Component, Entity, ModError, PackedField,
 };
 
-/// Most component types one query names (as a manifest's queries).
-const MAX_QUERY_NAMES: usize = 16;
-/// Most components one `spawn` or `insert`, or names one `remove`, takes.
-const MAX_COMPONENTS: usize = 256;
-
-/// Refuses a list of names longer than `max`, or with a name longer than
-/// any type name can be, before anything is looked up.
-fn check_names(names: &[String], max: usize) -> Result<(), ModError> {
-    if names.len() > max {
-        return Err(ModError::InvalidValue(format!(
-            "{} names in one call; at most {max}",
-            names.len()
-        )));
-    }
-    match names.iter().find(|n| n.len() > crate::text::MAX_NAME) {
-        Some(_) => Err(ModError::UnknownComponent(format!(
-            "a name longer than {} bytes",
-            crate::text::MAX_NAME
-        ))),
-        None => Ok(()),
-    }
-}
+use mod_rules::access::{check_column_count, check_component_list, check_names};
+use mod_rules::caps::{MAX_COMPONENTS, MAX_QUERY_NAMES};
 
 impl HostState {
     /// The index of the query whose component set is exactly `names`.
@@ -58,12 +36,7 @@ impl HostState {
     }
 
     fn check_components(&mut self, components: &[Component]) -> Result<usize, ModError> {
-        if components.len() > MAX_COMPONENTS {
-            return Err(ModError::InvalidValue(format!(
-                "{} components in one call; at most {MAX_COMPONENTS}",
-                components.len()
-            )));
-        }
+        check_component_list(components.iter().map(|c| c.name.as_str()))?;
         let total: usize = components
             .iter()
             .map(|c| c.name.len() + c.value.len())
@@ -187,16 +160,7 @@ impl HostState {
     fn try_spawn(&mut self, components: Vec<Component>) -> Result<Entity, ModError> {
         let bytes = self.check_components(&components)?;
         let Some(&entity) = self.tick.reserved.front() else {
-            if self.tick.at_entity_cap {
-                return Err(ModError::LimitExceeded(
-                    "this mod owns as many entities as the game allows; despawn some first".into(),
-                ));
-            }
-            return Err(ModError::LimitExceeded(
-                "no entity ids left for this tick; spawn the rest next tick \
-                 (the host reserves more for mods that spawn many)"
-                    .into(),
-            ));
+            return Err(mod_rules::Refusal::out_of_ids(self.tick.at_entity_cap).into());
         };
         self.remember(entity, &components);
         self.record(
@@ -249,16 +213,14 @@ impl HostState {
 
     fn try_write_batch(&mut self, batch: Batch) -> Result<(), ModError> {
         let rows = batch.entities.len();
-        if batch.columns.len() > MAX_QUERY_NAMES {
-            return Err(ModError::InvalidValue(format!(
-                "{} columns in one batch; at most {MAX_QUERY_NAMES}",
-                batch.columns.len()
-            )));
-        }
+        check_column_count(batch.columns.len(), MAX_QUERY_NAMES)?;
         let total: usize = batch.columns.iter().map(|c| c.data.len()).sum();
         self.check_room(rows.saturating_mul(8).saturating_add(total))?;
         let mut columns = Vec::with_capacity(batch.columns.len());
         let mut bytes = rows * 8;
+        for e in &batch.entities {
+            self.check_alive(*e)?;
+        }
         let same_rows: Vec<usize> = (0..self.tick.queries.len())
             .filter(|q| self.tick.queries[*q].entities.0 == batch.entities)
             .collect();
@@ -273,7 +235,12 @@ impl HostState {
             };
             self.check_rows(&column.name, &batch.entities, &same_rows)?;
             bytes += column.data.len();
-            columns.push(from_wit(column, layout.as_ref(), rows, self.caps.depth)?);
+            columns.push(from_wit(
+                column,
+                layout.as_ref(),
+                rows,
+                self.rules.value_depth,
+            )?);
         }
         // The usual batch rewrites one query's rows as they were sent.
         let query = same_rows.into_iter().find(|q| {
@@ -481,7 +448,8 @@ fn from_wit(
             })
         }
         ColumnEncoding::Msgpack => {
-            let (offsets, body) = split_array(&column.data, rows, depth).map_err(bad)?;
+            let (offsets, body) =
+                mod_rules::value::split_array(&column.data, rows, depth).map_err(bad)?;
             Ok(Column {
                 name,
                 encoding: Encoding::MsgPack,
@@ -490,31 +458,6 @@ fn from_wit(
             })
         }
     }
-}
-
-/// Splits a MessagePack array of `rows` values into row offsets (relative to
-/// the first value, returned as `body`), checking each value.
-fn split_array(data: &[u8], rows: usize, depth: usize) -> Result<(Vec<u32>, usize), String> {
-    let mut cursor = std::io::Cursor::new(data);
-    let len = rmp::decode::read_array_len(&mut cursor)
-        .map_err(|e| format!("not a MessagePack array: {e}"))? as usize;
-    if len != rows {
-        return Err(format!("{len} values for {rows} rows"));
-    }
-    let body = cursor.position() as usize;
-    let mut offsets = Vec::with_capacity(rows);
-    let mut at = body;
-    for _ in 0..rows {
-        offsets.push((at - body) as u32);
-        let mut de = rmp_serde::Deserializer::new(std::io::Cursor::new(&data[at..]));
-        de.set_max_depth(depth);
-        serde::de::IgnoredAny::deserialize(&mut de).map_err(|e| e.to_string())?;
-        at += de.position() as usize;
-    }
-    if at != data.len() {
-        return Err("trailing bytes after the values".into());
-    }
-    Ok((offsets, body))
 }
 
 impl HostState {

@@ -6,14 +6,7 @@ use crate::protocol::Command;
 use crate::worker::bindings::bevy_wasm::mods::events::{BadInput, Host};
 use crate::worker::bindings::types::ModError;
 
-/// Longest event name accepted.
-const MAX_NAME: usize = 256;
-
-/// Most reports of bad input a tick counts.
-const MAX_REJECTS: usize = 16;
-
-/// Longest reason kept from a report.
-const MAX_REASON: usize = 512;
+use mod_rules::caps::MAX_REASON;
 
 impl Host for HostState {
     fn emit(&mut self, name: String, payload: Vec<u8>) -> Result<(), ModError> {
@@ -22,7 +15,7 @@ impl Host for HostState {
     }
 
     fn reject(&mut self, input: BadInput, reason: String) {
-        if !self.tick.open || self.tick.rejects >= MAX_REJECTS {
+        if !self.tick.ledger.take_report() {
             return;
         }
         let (culprit, about) = match input {
@@ -57,7 +50,6 @@ impl Host for HostState {
         };
         let reason = cut_reason(reason);
         let bytes = about.len() + reason.len();
-        self.tick.rejects += 1;
         let _ = self.record(
             Command::Reject {
                 culprit,
@@ -69,17 +61,16 @@ impl Host for HostState {
     }
 
     fn reject_value(&mut self, entity: u64, component: String, reason: String) {
-        if !self.tick.open || self.tick.rejects >= MAX_REJECTS {
-            return;
-        }
         // Only a value this tick gave the mod (its queries' rows; what
         // `get` reads) can be reported, and not one the mod wrote itself
         // this tick: no report blames a writer for a value the mod never saw.
-        if !self.tick.was_given(entity, &component) {
+        if !self.tick.is_open() || !self.tick.was_given(entity, &component) {
+            return;
+        }
+        if !self.tick.ledger.take_report() {
             return;
         }
         let reason = cut_reason(reason);
-        self.tick.rejects += 1;
         // The game keeps its own types in their shape: a value of one that
         // does not decode is the reader's mistake, and no one else's.
         if self.catalog.components.contains_key(&component) {
@@ -100,7 +91,7 @@ impl Host for HostState {
         }
         // Who wrote a mod-defined value is known on the main thread.
         let mut name = component;
-        name.truncate(name.floor_char_boundary(MAX_NAME));
+        name.truncate(name.floor_char_boundary(crate::text::MAX_NAME));
         let bytes = 8 + name.len() + reason.len();
         let _ = self.record(
             Command::RejectValue {
@@ -128,28 +119,10 @@ fn cut_reason(mut reason: String) -> String {
 
 impl HostState {
     fn try_emit(&mut self, name: String, payload: Vec<u8>) -> Result<(), ModError> {
-        if name.is_empty() || name.len() > MAX_NAME {
-            return Err(ModError::InvalidValue(format!(
-                "event names are 1 to {MAX_NAME} bytes long"
-            )));
-        }
-        if self.catalog.messages.contains(&name) {
-            return Err(ModError::Denied(format!(
-                "`{}` is the game's message; mods cannot send it",
-                crate::text::escape(&name)
-            )));
-        }
-        if let Some(owner) = self.catalog.mod_events.denies(&name, &self.mod_id) {
-            return Err(ModError::Denied(format!(
-                "event `{}` belongs to mod `{owner}`; only it emits it",
-                crate::text::escape(&name)
-            )));
-        }
+        mod_rules::access::may_emit(&*self.catalog, &self.mod_id, &name)?;
         self.check_room(name.len() + payload.len())?;
         self.check_value(&name, &payload)?;
-        if self.tick.events >= self.caps.events {
-            return Err(self.violate(format!("more than {} events in one tick", self.caps.events)));
-        }
+        self.tick.ledger.event(&self.rules)?;
         let bytes = name.len() + payload.len();
         self.record(
             Command::Emit {
@@ -157,8 +130,6 @@ impl HostState {
                 payload: payload.into(),
             },
             bytes,
-        )?;
-        self.tick.events += 1;
-        Ok(())
+        )
     }
 }

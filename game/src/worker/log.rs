@@ -3,14 +3,13 @@
 use super::state::HostState;
 use crate::worker::bindings::bevy_wasm::mods::log::{Host, Level};
 
-/// Longest message kept; longer ones are cut.
-const MAX_MESSAGE: usize = 4096;
+use mod_rules::caps::MAX_LOG;
 
 impl Host for HostState {
     fn log(&mut self, level: Level, message: String) {
         let mut text = message;
-        if text.len() > MAX_MESSAGE {
-            let mut cut = MAX_MESSAGE;
+        if text.len() > MAX_LOG {
+            let mut cut = MAX_LOG;
             while !text.is_char_boundary(cut) {
                 cut -= 1;
             }

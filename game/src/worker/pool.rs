@@ -571,12 +571,9 @@ fn handle(job: Job, mods: &Mods, out: &Mutex<Outbox>) {
                 Request::Restart => {
                     hosted.instance = None;
                     let reply = restart(hosted);
-                    hosted.gauge.set_memory(
-                        hosted
-                            .instance
-                            .as_ref()
-                            .map_or(0, Instance::memory_bytes),
-                    );
+                    hosted
+                        .gauge
+                        .set_memory(hosted.instance.as_ref().map_or(0, Instance::memory_bytes));
                     reply
                 }
                 Request::Shutdown => return,

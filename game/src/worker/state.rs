@@ -11,20 +11,11 @@ use std::sync::Arc;
 use wasmtime::StoreLimits;
 use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
 
-use crate::expose::{Catalog, ModAccess};
+use crate::expose::Catalog;
 use crate::manifest::ModManifest;
 use crate::protocol::{Command, QueryResult};
 use crate::settings::ModLimits;
 use crate::worker::bindings::types::{self, ModError};
-
-/// Caps on what a mod may send in one tick.
-#[derive(Clone, Debug)]
-pub(crate) struct OutputCaps {
-    pub commands: usize,
-    pub bytes: usize,
-    pub events: usize,
-    pub depth: usize,
-}
 
 /// The store's limits on memories and tables, counting the linear memory
 /// the instance holds as it grows.
@@ -96,7 +87,8 @@ pub(crate) struct HostState {
     pub limits: MeteredLimits,
     pub mod_id: Arc<str>,
     pub catalog: Arc<Catalog>,
-    pub caps: OutputCaps,
+    /// The caps on one tick's commands (the shared rule book's).
+    pub rules: mod_rules::Limits,
     /// What the mod declared in `init`, once it has.
     pub defines: BTreeSet<String>,
     /// Whether the mod may change entities it did not spawn.
@@ -115,8 +107,6 @@ pub(crate) struct HostState {
 /// What one tick reads and writes.
 #[derive(Default)]
 pub(crate) struct TickState {
-    /// Whether commands may be issued now (only in `on-tick` and `on-event`).
-    pub open: bool,
     pub queries: Vec<QueryResult>,
     pub(super) row_index: Vec<Option<HashMap<u64, usize>>>,
     /// Ids reserved for this mod's spawns; unused ones carry over.
@@ -128,20 +118,16 @@ pub(crate) struct TickState {
     /// This tick's own writes, so reads see them.
     pub(super) overlay: HashMap<(u64, String), Option<Vec<u8>>>,
     pub commands: Vec<Command>,
-    pub(super) bytes: usize,
-    pub(super) events: usize,
     /// Sender and name of each event the running `on-event` call was given.
     pub delivered: Vec<(Option<String>, String)>,
-    /// Reports of bad input this tick.
-    pub(super) rejects: usize,
-    /// A cap the mod broke this tick: the whole tick is then refused.
-    pub violation: Option<String>,
+    /// The tick's count against its caps, and why it is refused once it is.
+    pub(super) ledger: mod_rules::Ledger,
 }
 
 impl TickState {
     /// Starts a tick with a fresh snapshot.
     pub(crate) fn begin(&mut self, queries: Vec<QueryResult>, reserved: &[u64], at_cap: bool) {
-        self.open = true;
+        self.ledger.begin();
         self.at_entity_cap = at_cap;
         self.row_index = vec![None; queries.len()];
         self.queries = queries;
@@ -151,25 +137,26 @@ impl TickState {
         self.despawned.clear();
         self.overlay.clear();
         self.commands.clear();
-        self.bytes = 0;
-        self.events = 0;
         self.delivered.clear();
-        self.rejects = 0;
-        self.violation = None;
     }
 
     /// Ends the tick and hands over its commands.
     pub(crate) fn finish(&mut self) -> Result<Vec<Command>, String> {
-        self.open = false;
         self.queries.clear();
         self.overlay.clear();
-        match self.violation.take() {
-            Some(v) => {
+        match self.ledger.close() {
+            Err(why) => {
                 self.commands.clear();
-                Err(v)
+                Err(why)
             }
-            None => Ok(std::mem::take(&mut self.commands)),
+            Ok(()) => Ok(std::mem::take(&mut self.commands)),
         }
+    }
+
+    /// Whether commands may be issued now (only in `on-tick` and
+    /// `on-event`).
+    pub(crate) fn is_open(&self) -> bool {
+        self.ledger.is_open()
     }
 
     /// The query whose component set is exactly `names`.
@@ -224,15 +211,13 @@ impl HostState {
             limits: MeteredLimits::new(StoreLimits::default()),
             mod_id: name,
             catalog,
-            caps: OutputCaps {
-                commands: limits.commands_per_tick,
-                bytes: limits.bytes_per_tick,
-                events: limits.events_per_tick,
-                depth: limits.value_depth,
-            },
+            rules: limits.rules(),
             defines: Default::default(),
             modify_any_entity,
-            lines: super::stdio::LineBudget::new(limits.output_burst_bytes, limits.output_bytes_per_minute),
+            lines: super::stdio::LineBudget::new(
+                limits.output_burst_bytes,
+                limits.output_bytes_per_minute,
+            ),
             time: Default::default(),
             asked: 0,
             tick: TickState::default(),
@@ -248,45 +233,19 @@ impl HostState {
 
     /// Records a command, enforcing the per-tick caps.
     pub(super) fn record(&mut self, command: Command, bytes: usize) -> Result<(), ModError> {
-        let tick = &mut self.tick;
-        if !tick.open {
-            return Err(ModError::Denied(
-                "the world can only be changed from on-tick or on-event".into(),
-            ));
-        }
-        if tick.commands.len() >= self.caps.commands {
-            return Err(self.violate(format!(
-                "more than {} commands in one tick",
-                self.caps.commands
-            )));
-        }
-        if tick.bytes + bytes > self.caps.bytes {
-            return Err(self.violate(format!(
-                "more than {} bytes of commands in one tick",
-                self.caps.bytes
-            )));
-        }
-        tick.bytes += bytes;
-        tick.commands.push(command);
+        self.tick.ledger.record(&self.rules, bytes)?;
+        self.tick.commands.push(command);
         Ok(())
     }
 
-    /// Refuses the whole tick when a write was refused: a tick is applied
-    /// whole or not at all, and a tick in which a mod asked for something
-    /// invalid or denied is not the tick it meant. Running out of reserved
-    /// ids or reaching the entity cap is not a refusal: the mod spawns the
-    /// rest later. (Caps broken call [`Self::violate`] themselves.)
+    /// Refuses the whole tick when a write was refused (see
+    /// [`mod_rules::Ledger::refuse_on_error`]).
     pub(crate) fn refuse_on_error<T>(
         &mut self,
         result: Result<T, ModError>,
     ) -> Result<T, ModError> {
         if let Err(e) = &result {
-            if self.tick.open
-                && self.tick.violation.is_none()
-                && !matches!(e, ModError::LimitExceeded(_))
-            {
-                self.tick.violation = Some(describe(e));
-            }
+            let _ = self.tick.ledger.refuse_on_error::<()>(Err(refusal(e)));
         }
         result
     }
@@ -295,38 +254,17 @@ impl HostState {
     /// before any of them is checked: what a call costs the host is bounded
     /// by what the tick may still send.
     pub(super) fn check_room(&mut self, bytes: usize) -> Result<(), ModError> {
-        if self.tick.bytes.saturating_add(bytes) > self.caps.bytes {
-            return Err(self.violate(format!(
-                "more than {} bytes of commands in one tick",
-                self.caps.bytes
-            )));
-        }
-        Ok(())
-    }
-
-    /// Marks the tick as refused and returns the error for the mod.
-    pub(super) fn violate(&mut self, why: String) -> ModError {
-        if self.tick.violation.is_none() {
-            self.tick.violation = Some(why.clone());
-        }
-        ModError::LimitExceeded(why)
+        Ok(self.tick.ledger.room(&self.rules, bytes)?)
     }
 
     /// Whether the mod may write components named `name`.
     pub(super) fn check_writable(&self, name: &str) -> Result<(), ModError> {
-        let denied = match self.catalog.components.get(name) {
-            Some((ModAccess::ReadWrite, _)) => return Ok(()),
-            Some((ModAccess::Read, _)) => ModError::ReadOnly(name.into()),
-            None if self.defines.contains(name) => {
-                match self.catalog.mod_types.denies(name, &self.mod_id) {
-                    Some(owner) => ModError::Denied(format!(
-                        "component `{name}` is defined by mod `{owner}`; only it writes it"
-                    )),
-                    None => return Ok(()),
-                }
-            }
-            None => ModError::UnknownComponent(name.into()),
+        let defines = |n: &str| self.defines.contains(n);
+        let Err(denied) = mod_rules::access::may_write(&*self.catalog, &self.mod_id, defines, name)
+        else {
+            return Ok(());
         };
+        let denied = ModError::from(denied);
         // Logged within the mod's line budget: a mod cannot flood the log
         // with refusals.
         if !self.lines.take(&self.mod_id, 64 + name.len().min(128)) {
@@ -349,7 +287,7 @@ impl HostState {
     }
 
     pub(super) fn check_value(&self, name: &str, value: &[u8]) -> Result<(), ModError> {
-        crate::codec::value::check_msgpack(value, self.caps.depth)
+        mod_rules::value::check(value, self.rules.value_depth)
             .map_err(|e| ModError::InvalidValue(format!("{name}: {e}")))
     }
 }
@@ -382,16 +320,38 @@ pub(crate) fn manifest_from(m: types::Manifest) -> ModManifest {
 /// The strings in it come from the mod (or name what it sent), so the text
 /// is escaped.
 pub(crate) fn describe(e: &ModError) -> String {
-    let text = match e {
-        ModError::UnknownComponent(s) => format!("unknown component `{s}`"),
-        ModError::ReadOnly(s) => format!("component `{s}` is read-only"),
-        ModError::NotQueried(s) => format!("component `{s}` is not in the mod's queries"),
-        ModError::NoSuchEntity(e) => format!("no entity {e}"),
-        ModError::NotOwner(e) => format!("entity {e} belongs to someone else"),
-        ModError::InvalidValue(s) => format!("invalid value: {s}"),
-        ModError::LimitExceeded(s) => format!("limit exceeded: {s}"),
-        ModError::Denied(s) => format!("denied: {s}"),
-        ModError::Failed(s) => s.clone(),
-    };
-    crate::text::escape(&text).into_owned()
+    refusal(e).describe()
+}
+
+/// A contract error as the rule book's refusal.
+pub(crate) fn refusal(e: &ModError) -> mod_rules::Refusal {
+    use mod_rules::Refusal;
+    match e.clone() {
+        ModError::UnknownComponent(s) => Refusal::UnknownComponent(s),
+        ModError::ReadOnly(s) => Refusal::ReadOnly(s),
+        ModError::NotQueried(s) => Refusal::NotQueried(s),
+        ModError::NoSuchEntity(e) => Refusal::NoSuchEntity(e),
+        ModError::NotOwner(e) => Refusal::NotOwner(e),
+        ModError::InvalidValue(s) => Refusal::InvalidValue(s),
+        ModError::LimitExceeded(s) => Refusal::LimitExceeded(s),
+        ModError::Denied(s) => Refusal::Denied(s),
+        ModError::Failed(s) => Refusal::Failed(s),
+    }
+}
+
+impl From<mod_rules::Refusal> for ModError {
+    fn from(r: mod_rules::Refusal) -> Self {
+        use mod_rules::Refusal;
+        match r {
+            Refusal::UnknownComponent(s) => ModError::UnknownComponent(s),
+            Refusal::ReadOnly(s) => ModError::ReadOnly(s),
+            Refusal::NotQueried(s) => ModError::NotQueried(s),
+            Refusal::NoSuchEntity(e) => ModError::NoSuchEntity(e),
+            Refusal::NotOwner(e) => ModError::NotOwner(e),
+            Refusal::InvalidValue(s) => ModError::InvalidValue(s),
+            Refusal::LimitExceeded(s) => ModError::LimitExceeded(s),
+            Refusal::Denied(s) => ModError::Denied(s),
+            Refusal::Failed(s) => ModError::Failed(s),
+        }
+    }
 }
