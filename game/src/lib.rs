@@ -47,7 +47,7 @@ pub mod testing;
 mod systems;
 mod worker;
 
-pub use checksum::moddable_checksum;
+pub use checksum::{fnv1a, moddable_checksum};
 pub use expose::{
     ExposedNames, ModAccess, ModData, ModdableComponent, ModdingAppExt, exposed_names,
 };

@@ -273,9 +273,7 @@ fn attach_visuals(mut commands: Commands, new: Query<Entity, (With<Position>, Wi
 /// A mod's colour when its entity has no `Look`: the same for every entity
 /// of one mod, different between mods.
 fn owner_color(owner: &str) -> Color {
-    let hash = owner
-        .bytes()
-        .fold(2166136261u32, |h, b| (h ^ b as u32).wrapping_mul(16777619));
+    let hash = bevy_wasm_mods::fnv1a(owner.as_bytes());
     Color::hsl((hash % 360) as f32, 0.75, 0.6)
 }
 
