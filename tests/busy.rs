@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use bevy_wasm_mods::{ModInfo, ModLimits};
 use bevy_wasm_mods::prelude::*;
+use bevy_wasm_mods::{ModInfo, ModLimits};
 use mod_tests::*;
 
 /// The tests here take turns: each sets the load it needs.

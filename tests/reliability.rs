@@ -62,7 +62,11 @@ fn recovery_in_every_language(fail_at: u64, resumed_at: Option<u64>) {
     let dir = mods_folder();
     std::fs::write(dir.join("a-steady.wasm"), mod_bytes("mover")).unwrap();
     std::fs::write(dir.join("b-mover.wasm"), mod_bytes("mover")).unwrap();
-    std::fs::copy(python_mods().join("mover_py.wasm"), dir.join("c-mover-py.wasm")).unwrap();
+    std::fs::copy(
+        python_mods().join("mover_py.wasm"),
+        dir.join("c-mover-py.wasm"),
+    )
+    .unwrap();
     std::fs::copy(js_mods().join("mover_js.wasm"), dir.join("d-mover-js.wasm")).unwrap();
     let failing = ["b-mover", "c-mover-py", "d-mover-js"];
     let mut plugin = ModPlugin::new()
@@ -85,7 +89,11 @@ fn recovery_in_every_language(fail_at: u64, resumed_at: Option<u64>) {
         assert_eq!(back.len(), 1, "{id} recovered once: {recovered:#?}");
         assert_eq!(back[0].resumed_at, resumed_at, "{id}: {recovered:#?}");
         let mine = owned(&mut app, id);
-        assert_eq!(mine.len(), 10, "{id} owns its ten entities, no copies: {mine:?}");
+        assert_eq!(
+            mine.len(),
+            10,
+            "{id} owns its ten entities, no copies: {mine:?}"
+        );
         // All ten moved alike: the entity of row i is where the mover puts
         // it after as many ticks as the first one took.
         let moves = mine[0].0.x;
@@ -166,7 +174,10 @@ fn a_mod_writing_all_it_can_every_tick_is_held_to_its_budget_over_time() {
         "{reports:#?}"
     );
     let babble = info(&app, "a-babble");
-    assert_eq!(babble.faults, 0, "writing too much is not a fault: {babble:?}");
+    assert_eq!(
+        babble.faults, 0,
+        "writing too much is not a fault: {babble:?}"
+    );
     let moved = ticks(&app, "b-mover");
     assert_mover_exact(app.world_mut(), "b-mover", 10, moved);
 }
@@ -178,7 +189,11 @@ fn the_one_time_hooks_have_a_limit_of_their_own() {
     // under the one-time hooks' own limit.
     let (stop, busy) = busy_threads(2);
     let dir = mods_folder();
-    std::fs::copy(python_mods().join("mover_py.wasm"), dir.join("a-mover-py.wasm")).unwrap();
+    std::fs::copy(
+        python_mods().join("mover_py.wasm"),
+        dir.join("a-mover-py.wasm"),
+    )
+    .unwrap();
     std::fs::copy(js_mods().join("mover_js.wasm"), dir.join("b-mover-js.wasm")).unwrap();
     std::fs::write(dir.join("c-mover.wasm"), mod_bytes("mover")).unwrap();
     let limits = ModLimits {
@@ -225,7 +240,10 @@ fn the_one_time_hooks_have_a_limit_of_their_own() {
             && f.fault.hook == bevy_wasm_mods::Hook::Init),
         "{failed:#?}"
     );
-    assert!(started.elapsed() < Duration::from_secs(5), "stopped at the hook limit");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "stopped at the hook limit"
+    );
 }
 
 #[test]
@@ -291,9 +309,21 @@ fn a_value_no_one_can_decode_costs_each_reader_only_that_value_and_blames_its_wr
     // `Badge` is the game's name, shared with every mod (as in the demo):
     // no mod owns it, so only who wrote the value can be blamed.
     let dir = folder_with(&[("hostile", "a-odd.wasm"), ("mover", "e-mover.wasm")]);
-    std::fs::copy(built_mods().join("greeter.wasm"), dir.join("b-greeter.wasm")).unwrap();
-    std::fs::copy(python_mods().join("greeter_py.wasm"), dir.join("c-greeter-py.wasm")).unwrap();
-    std::fs::copy(js_mods().join("greeter_js.wasm"), dir.join("d-greeter-js.wasm")).unwrap();
+    std::fs::copy(
+        built_mods().join("greeter.wasm"),
+        dir.join("b-greeter.wasm"),
+    )
+    .unwrap();
+    std::fs::copy(
+        python_mods().join("greeter_py.wasm"),
+        dir.join("c-greeter-py.wasm"),
+    )
+    .unwrap();
+    std::fs::copy(
+        js_mods().join("greeter_js.wasm"),
+        dir.join("d-greeter-js.wasm"),
+    )
+    .unwrap();
     let mut app = app_with(
         ModPlugin::new()
             .with_mods_dir(&dir)
@@ -315,7 +345,11 @@ fn a_value_no_one_can_decode_costs_each_reader_only_that_value_and_blames_its_wr
     let greeters = ["b-greeter", "c-greeter-py", "d-greeter-js"];
     for id in greeters {
         let greeter = info(&app, id);
-        assert_eq!((greeter.status, greeter.faults), (ModStatus::Running, 0), "{greeter:?}");
+        assert_eq!(
+            (greeter.status, greeter.faults),
+            (ModStatus::Running, 0),
+            "{greeter:?}"
+        );
         // Its ticks ran past the odd badge: it read the good ones, after the
         // player joined, and kept its own.
         let seen: Vec<SeenBadge> = events
@@ -323,10 +357,7 @@ fn a_value_no_one_can_decode_costs_each_reader_only_that_value_and_blames_its_wr
             .filter(|e| e.source == id && e.name == "badge-seen")
             .map(|e| e.decode().unwrap())
             .collect();
-        assert!(
-            seen.iter().any(|b| b.names == ["Ada"]),
-            "{id} saw {seen:?}"
-        );
+        assert!(seen.iter().any(|b| b.names == ["Ada"]), "{id} saw {seen:?}");
         assert_eq!(greeter.cost.rejected_by_others, 0, "{greeter:?}");
     }
     // Every greeter reported it, each tick (about 22 each), against the

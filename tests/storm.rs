@@ -70,9 +70,19 @@ fn a_file_rewritten_many_times_a_second_costs_one_compile_at_a_time_and_ends_new
     );
     assert_eq!(join(&mut app, "Bo"), ("Welcome back, Bo!".into(), 2));
     // Far fewer updates than writes: superseded versions were dropped.
-    assert!(updates.len() < n as usize / 4, "{} updates for {n} writes", updates.len());
+    assert!(
+        updates.len() < n as usize / 4,
+        "{} updates for {n} writes",
+        updates.len()
+    );
     // One compile at a time, whatever the folder does: a handful of
     // threads more at most, not one per write.
-    assert!(most <= before + 6, "{most} threads, {before} before; {n} writes");
-    assert!(settled < Duration::from_secs(30), "settled after {settled:?}");
+    assert!(
+        most <= before + 6,
+        "{most} threads, {before} before; {n} writes"
+    );
+    assert!(
+        settled < Duration::from_secs(30),
+        "settled after {settled:?}"
+    );
 }

@@ -270,7 +270,6 @@ fn memory_child(n: usize, cache: Option<std::path::PathBuf>) {
     );
 }
 
-
 /// The ten example mods together, headless in lockstep, for `frames`
 /// frames: each mod's linear memory, renewals and faults every tenth of
 /// the run, and the most memory each held.
@@ -281,8 +280,8 @@ fn soak(total: usize) {
     for (from, id) in example_mods() {
         std::fs::copy(&from, dir.join(format!("{id}.wasm"))).unwrap();
     }
-    let plugin = demo_game::mod_plugin(&dir, bevy_wasm_mods::default_compile_cache())
-        .with_watching(false);
+    let plugin =
+        demo_game::mod_plugin(&dir, bevy_wasm_mods::default_compile_cache()).with_watching(false);
     let mut app = demo_game::headless_app(plugin);
     demo_game::load_mods(&mut app, Duration::from_secs(600)).unwrap();
     let ids: Vec<&str> = example_mods().into_iter().map(|(_, id)| id).collect();

@@ -558,4 +558,3 @@ pub fn watched(dir: &Path) -> App {
             .with_limits(relaxed_limits()),
     )
 }
-

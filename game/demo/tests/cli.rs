@@ -18,7 +18,13 @@ fn demo(args: &[&str]) -> (i32, String, String) {
 fn help_and_version_are_answered_on_stdout() {
     let (code, out, _) = demo(&["--help"]);
     assert_eq!(code, 0, "{out}");
-    for option in ["--headless", "--frames", "--seconds", "--mods", "--screenshot"] {
+    for option in [
+        "--headless",
+        "--frames",
+        "--seconds",
+        "--mods",
+        "--screenshot",
+    ] {
         assert!(out.contains(option), "{out}");
     }
     let (code, out, _) = demo(&["--version"]);
@@ -30,7 +36,10 @@ fn help_and_version_are_answered_on_stdout() {
 fn arguments_that_do_not_go_together_are_refused_with_a_reason() {
     let (code, _, err) = demo(&["--headless", "--frames", "3", "--seconds", "2"]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("--frames") && err.contains("--seconds"), "{err}");
+    assert!(
+        err.contains("--frames") && err.contains("--seconds"),
+        "{err}"
+    );
     let (code, _, err) = demo(&["--headless", "--seconds", "soon"]);
     assert_eq!(code, 2);
     assert!(err.contains("not a number of seconds"), "{err}");

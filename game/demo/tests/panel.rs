@@ -44,7 +44,10 @@ fn press(app: &mut App, id: &str, action: PanelAction) {
 #[test]
 fn the_panel_shows_each_mod_and_turns_it_off_and_on() {
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let scratch = tempfile::Builder::new().prefix("panel-test-").tempdir().unwrap();
+    let scratch = tempfile::Builder::new()
+        .prefix("panel-test-")
+        .tempdir()
+        .unwrap();
     let dir = scratch.path();
     for m in ["mover", "storm"] {
         std::fs::copy(

@@ -21,7 +21,12 @@ impl Scratch {
             .prefix("modkit-")
             .tempdir()
             .map(Scratch)
-            .map_err(|e| format!("no scratch folder in {}: {e}", std::env::temp_dir().display()))
+            .map_err(|e| {
+                format!(
+                    "no scratch folder in {}: {e}",
+                    std::env::temp_dir().display()
+                )
+            })
     }
 
     fn path(&self) -> &Path {
@@ -52,7 +57,6 @@ impl Scratch {
         Ok(ids)
     }
 }
-
 
 /// The game's log on the console: every line the mods write, the host's
 /// warnings.

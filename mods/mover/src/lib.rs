@@ -72,7 +72,10 @@ impl Mod for Mover {
 
     fn tick(&mut self, tick: &Tick) -> Result<()> {
         if self.fail_at == Some(tick.frame) {
-            return Err(Error::msg(format!("failing on purpose in tick {}", tick.frame)));
+            return Err(Error::msg(format!(
+                "failing on purpose in tick {}",
+                tick.frame
+            )));
         }
         let moved = |p: Position, v: Velocity| Position {
             x: p.x + v.x,
