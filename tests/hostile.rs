@@ -92,6 +92,8 @@ struct Outcome {
     failed: Vec<ModFailed>,
     recovered: Vec<ModRecovered>,
     quarantined: Vec<ModQuarantined>,
+    /// The same changes (after loading) as the one lifecycle message.
+    lives: Vec<ModLifecycle>,
 }
 
 /// The hostile mod (loaded first) and the mover in a fresh folder, with the
@@ -136,6 +138,7 @@ fn run(attack: &str, plugin: ModPlugin, settled: fn(&ModInfo) -> bool) -> Outcom
     let mut failed = load(&mut app);
     let mut recovered = Vec::new();
     let mut quarantined = Vec::new();
+    let mut lives = Vec::new();
     let mut events = Vec::new();
     let mut slowest = Duration::ZERO;
     let mut times = Vec::new();
@@ -150,6 +153,7 @@ fn run(attack: &str, plugin: ModPlugin, settled: fn(&ModInfo) -> bool) -> Outcom
         failed.extend(drain::<ModFailed>(&mut app));
         recovered.extend(drain::<ModRecovered>(&mut app));
         quarantined.extend(drain::<ModQuarantined>(&mut app));
+        lives.extend(drain::<ModLifecycle>(&mut app));
         events.extend(drain::<ModEvent>(&mut app));
         let done = settled(&hostile_info(&app));
         if times.len() >= FRAMES && (done || started.elapsed() > Duration::from_secs(20)) {
@@ -192,6 +196,7 @@ fn run(attack: &str, plugin: ModPlugin, settled: fn(&ModInfo) -> bool) -> Outcom
         failed,
         recovered,
         quarantined,
+        lives,
     }
 }
 
@@ -230,6 +235,26 @@ fn contain(attack: &str) -> Fault {
     );
     assert_eq!(outcome.quarantined.len(), 1);
     assert_eq!(outcome.quarantined[0].file, info.file);
+    // The one lifecycle message tells the same, in the order it happened:
+    // the last fault, then the quarantine, and a recovery for each.
+    let lives: Vec<&ModLifecycle> = outcome.lives.iter().filter(|l| l.id() == info.id).collect();
+    let n = lives.len();
+    assert!(n >= 2, "`{attack}`: {lives:?}");
+    assert!(
+        matches!(lives[n - 2], ModLifecycle::Failed(f) if f.fault == outcome.fault)
+            && matches!(lives[n - 1], ModLifecycle::Quarantined(q) if q.fault == outcome.fault),
+        "`{attack}`: {lives:?}"
+    );
+    let recoveries = |l: &&&ModLifecycle| matches!(l, ModLifecycle::Recovered(_));
+    assert_eq!(
+        lives.iter().filter(recoveries).count(),
+        outcome
+            .recovered
+            .iter()
+            .filter(|r| r.file == info.file)
+            .count(),
+        "`{attack}`"
+    );
     if attack != "loop-in-init" {
         assert_eq!(info.recoveries, 2, "`{attack}`");
         assert_eq!(outcome.recovered.len(), 2, "`{attack}`");

@@ -40,7 +40,11 @@ pub mod timing;
 // Shared by both sides: the messages between the main thread and the
 // workers, and the conversions between ECS values and the bytes mods see.
 mod codec;
+#[cfg(feature = "test-seam")]
 pub mod protocol;
+#[cfg(not(feature = "test-seam"))]
+mod protocol;
+#[cfg(feature = "test-seam")]
 pub mod testing;
 
 // The main thread's systems, and the workers that face the guests.
@@ -57,8 +61,9 @@ pub use manifest::ModManifest;
 pub use ownership::SpawnedByMod;
 pub use plugin::{ModPlugin, ModSystems};
 pub use registry::{
-    LoadPhase, ModCost, ModEvent, ModFailed, ModInfo, ModLoaded, ModQuarantined, ModRecovered,
-    ModRegistry, ModStatus, ModUnloaded, ModUpdateRefused, ModUpdated, ReloadMod, SetModEnabled,
+    LoadPhase, ModCost, ModEvent, ModFailed, ModInfo, ModLifecycle, ModLoaded, ModQuarantined,
+    ModRecovered, ModRegistry, ModStatus, ModUnloaded, ModUpdateRefused, ModUpdated, ReloadMod,
+    SetModEnabled,
 };
 pub use settings::{FaultPolicy, FrameMode, ModLimits, ModSettings};
 pub use systems::diagnostics::{CostFigure, FIGURES as COST_FIGURES, mod_diagnostic};
@@ -69,8 +74,8 @@ pub use worker::engine::{WIT_PACKAGE, WIT_VERSION};
 /// The names a game needs to run mods.
 pub mod prelude {
     pub use crate::{
-        ModAccess, ModData, ModEvent, ModFailed, ModGrants, ModLoaded, ModPlugin, ModQuarantined,
-        ModRecovered, ModRegistry, ModStatus, ModSystems, ModUnloaded, ModUpdateRefused,
-        ModUpdated, ModdingAppExt, ReloadMod, SetModEnabled, SpawnedByMod,
+        ModAccess, ModData, ModEvent, ModFailed, ModGrants, ModLifecycle, ModLoaded, ModPlugin,
+        ModQuarantined, ModRecovered, ModRegistry, ModStatus, ModSystems, ModUnloaded,
+        ModUpdateRefused, ModUpdated, ModdingAppExt, ReloadMod, SetModEnabled, SpawnedByMod,
     };
 }

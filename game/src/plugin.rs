@@ -30,6 +30,9 @@ pub enum ModSystems {
 pub struct ModPlugin {
     /// The settings, copied into the [`ModSettings`] resource.
     pub settings: ModSettings,
+    /// Sees every tick (the test seam's; none in a game).
+    #[cfg(feature = "test-seam")]
+    tap: Option<crate::worker::tap::TrafficTap>,
 }
 
 impl ModPlugin {
@@ -111,21 +114,27 @@ impl ModPlugin {
     }
 
     /// Shows `tap` every tick the workers run, to record real traffic for
-    /// tests and fuzzing (see [`crate::testing`]).
-    pub fn with_traffic_tap(mut self, tap: crate::testing::TrafficTap) -> Self {
-        self.settings.traffic_tap = Some(tap);
+    /// tests and fuzzing (see [`crate::testing`]; feature `test-seam`).
+    #[cfg(feature = "test-seam")]
+    pub fn with_traffic_tap(mut self, tap: crate::worker::tap::TrafficTap) -> Self {
+        self.tap = Some(tap);
         self
     }
 }
 
 impl Plugin for ModPlugin {
     fn build(&self, app: &mut App) {
+        #[cfg(feature = "test-seam")]
+        if let Some(tap) = &self.tap {
+            app.insert_resource(tap.clone());
+        }
         app.insert_resource(self.settings.clone())
             .init_resource::<ModRegistry>()
             .init_resource::<crate::expose::Exposed>()
             .init_resource::<crate::ownership::ModOwnership>()
             .init_resource::<AppTypeRegistry>()
             .init_resource::<bevy::diagnostic::DiagnosticsStore>()
+            .add_message::<crate::registry::ModLifecycle>()
             .add_message::<ModLoaded>()
             .add_message::<ModFailed>()
             .add_message::<ModRecovered>()

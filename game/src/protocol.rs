@@ -1,7 +1,8 @@
 //! The messages the main thread and the mod workers exchange.
 //!
-//! Public so that tests and fuzzers can build, record and replay them (see
-//! [`crate::testing`]); not a stable API. Every byte in them that came from
+//! Public with the `test-seam` feature, so that tests and fuzzers can
+//! build, record and replay them (see the `testing` module); not a stable
+//! API, and private in a game's build. Every byte in them that came from
 //! a guest was checked by the worker's imports before it got here, and is
 //! checked again by the main thread before anything is applied.
 //!

@@ -237,6 +237,72 @@ impl std::fmt::Debug for ModRegistry {
     }
 }
 
+/// Everything that happens in a mod's life, as one message, in the order
+/// it happened: for a listener that follows all of it (a console, a
+/// panel, a log). Each is also sent as its own message type, for a
+/// listener that wants one kind.
+#[derive(Message, Clone, Debug)]
+pub enum ModLifecycle {
+    /// [`ModLoaded`].
+    Loaded(ModLoaded),
+    /// [`ModUpdated`].
+    Updated(ModUpdated),
+    /// [`ModUpdateRefused`].
+    UpdateRefused(ModUpdateRefused),
+    /// [`ModUnloaded`].
+    Unloaded(ModUnloaded),
+    /// [`ModFailed`].
+    Failed(ModFailed),
+    /// [`ModRecovered`].
+    Recovered(ModRecovered),
+    /// [`ModQuarantined`].
+    Quarantined(ModQuarantined),
+}
+
+impl ModLifecycle {
+    /// The id (the file's stem) of the mod it happened to.
+    pub fn id(&self) -> &str {
+        match self {
+            ModLifecycle::Loaded(m) => &m.id,
+            ModLifecycle::Updated(m) => &m.id,
+            ModLifecycle::UpdateRefused(m) => &m.id,
+            ModLifecycle::Unloaded(m) => &m.id,
+            ModLifecycle::Failed(m) => &m.id,
+            ModLifecycle::Recovered(m) => &m.id,
+            ModLifecycle::Quarantined(m) => &m.id,
+        }
+    }
+}
+
+/// Sends one of the lifecycle messages, and the same as [`ModLifecycle`].
+pub(crate) fn announce<M>(world: &mut World, message: M)
+where
+    M: Message + Clone + Into<ModLifecycle>,
+{
+    world.write_message(message.clone().into());
+    world.write_message(message);
+}
+
+macro_rules! into_lifecycle {
+    ($($kind:ident => $variant:ident),+ $(,)?) => {
+        $(impl From<$kind> for ModLifecycle {
+            fn from(m: $kind) -> Self {
+                ModLifecycle::$variant(m)
+            }
+        })+
+    };
+}
+
+into_lifecycle!(
+    ModLoaded => Loaded,
+    ModUpdated => Updated,
+    ModUpdateRefused => UpdateRefused,
+    ModUnloaded => Unloaded,
+    ModFailed => Failed,
+    ModRecovered => Recovered,
+    ModQuarantined => Quarantined,
+);
+
 /// Sent when a mod has loaded; it ticks from this frame on.
 #[derive(Message, Clone, Debug)]
 pub struct ModLoaded {

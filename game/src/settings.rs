@@ -243,9 +243,6 @@ pub struct ModSettings {
     /// mod holds one worker and the others run the rest. 0 starts as many
     /// workers as there are mods.
     pub worker_threads: usize,
-    /// Sees every tick the workers run (default none): for recording real
-    /// traffic in tests and fuzzing.
-    pub traffic_tap: Option<crate::testing::TrafficTap>,
     /// How long a frame waits for mods (default: real time, 4 ms).
     pub frame_mode: FrameMode,
     /// Whether the mods folder is watched while the game runs (default
@@ -283,7 +280,6 @@ impl Default for ModSettings {
             configs: BTreeMap::new(),
             grants: BTreeMap::new(),
             worker_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
-            traffic_tap: None,
             frame_mode: FrameMode::default(),
             shared_names: Default::default(),
             watch: true,

@@ -38,43 +38,18 @@
 //! assert_eq!(world.get::<SpawnedByMod>(id).unwrap().0.as_ref(), "scorer");
 //! ```
 
-use std::sync::Arc;
-
 use bevy::prelude::*;
 
 use crate::codec::{packed, value};
 use crate::expose::{Exposed, ModAccess, ModData};
 use crate::fault::Fault;
 use crate::manifest::ModManifest;
-use crate::protocol::{Command, Layout, QueryResult, Reply, TickRequest};
+use crate::protocol::{Command, Layout, QueryResult};
 use crate::settings::ModSettings;
 use crate::systems::{ModSlot, apply_tick, claim_names, prepare_query, snapshot};
 use crate::worker::state::HostState;
 
-/// Sees every tick a worker runs: the mod's manifest, the tick it was
-/// sent and its reply. Set it with
-/// [`ModPlugin::with_traffic_tap`](crate::ModPlugin::with_traffic_tap) to
-/// record real traffic (the fuzzer's seeds are made so); it costs a copy of
-/// each tick, so games leave it unset.
-#[derive(Clone)]
-pub struct TrafficTap(Arc<dyn Fn(&ModManifest, &TickRequest, &Reply) + Send + Sync>);
-
-impl TrafficTap {
-    /// A tap that calls `see` after every tick, on the worker thread.
-    pub fn new(see: impl Fn(&ModManifest, &TickRequest, &Reply) + Send + Sync + 'static) -> Self {
-        Self(Arc::new(see))
-    }
-
-    pub(crate) fn record(&self, manifest: &ModManifest, request: &TickRequest, reply: &Reply) {
-        (self.0)(manifest, request, reply);
-    }
-}
-
-impl std::fmt::Debug for TrafficTap {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TrafficTap")
-    }
-}
+pub use crate::worker::tap::TrafficTap;
 
 /// One mod's place in a world that has the [`ModPlugin`](crate::ModPlugin):
 /// its manifest, its queries and the ids reserved for its spawns. The

@@ -276,75 +276,58 @@ pub fn print_mods(registry: &ModRegistry) {
 }
 
 /// One line per change in a mod's life, as it happens, with its file.
-#[allow(clippy::too_many_arguments)]
-pub fn print_lifecycle(
-    mut loaded: MessageReader<ModLoaded>,
-    mut updated: MessageReader<ModUpdated>,
-    mut refused: MessageReader<ModUpdateRefused>,
-    mut unloaded: MessageReader<ModUnloaded>,
-    mut failed: MessageReader<ModFailed>,
-    mut recovered: MessageReader<ModRecovered>,
-    mut quarantined: MessageReader<ModQuarantined>,
-) {
+pub fn print_lifecycle(mut lives: MessageReader<ModLifecycle>) {
     let file = |f: &std::path::Path| escape(&f.display().to_string()).into_owned();
-    for m in loaded.read() {
-        println!(
-            "loaded: {} {} ({})",
-            escape(&m.name),
-            escape(&m.version),
-            file(&m.file)
-        );
-    }
-    for m in updated.read() {
-        println!(
-            "updated, state kept: {} {} ({})",
-            escape(&m.name),
-            escape(&m.version),
-            file(&m.file)
-        );
-    }
-    for m in refused.read() {
-        println!(
-            "update refused, the running version goes on: {}: {}",
-            file(&m.file),
-            m.fault
-        );
-    }
-    for m in unloaded.read() {
-        println!(
-            "unloaded: {} ({}), {} entities despawned",
-            escape(&m.name),
-            file(&m.file),
-            m.despawned
-        );
-    }
-    for m in failed.read() {
-        println!(
-            "faulted: {} ({}): {}",
-            escape(&m.name),
-            file(&m.file),
-            m.fault
-        );
-    }
-    for m in recovered.read() {
-        let from = match m.resumed_at {
-            Some(tick) => format!("resumed from its checkpoint of tick {tick}"),
-            None => "started afresh".to_string(),
-        };
-        println!(
-            "recovered: {} ({}), {from}, {} faults so far",
-            escape(&m.name),
-            file(&m.file),
-            m.faults
-        );
-    }
-    for m in quarantined.read() {
-        println!(
-            "quarantined: {} ({}): {}",
-            escape(&m.name),
-            file(&m.file),
-            m.fault
-        );
+    for life in lives.read() {
+        match life {
+            ModLifecycle::Loaded(m) => println!(
+                "loaded: {} {} ({})",
+                escape(&m.name),
+                escape(&m.version),
+                file(&m.file)
+            ),
+            ModLifecycle::Updated(m) => println!(
+                "updated, state kept: {} {} ({})",
+                escape(&m.name),
+                escape(&m.version),
+                file(&m.file)
+            ),
+            ModLifecycle::UpdateRefused(m) => println!(
+                "update refused, the running version goes on: {}: {}",
+                file(&m.file),
+                m.fault
+            ),
+            ModLifecycle::Unloaded(m) => println!(
+                "unloaded: {} ({}), {} entities despawned",
+                escape(&m.name),
+                file(&m.file),
+                m.despawned
+            ),
+            ModLifecycle::Failed(m) => println!(
+                "faulted: {} ({}): {}",
+                escape(&m.name),
+                file(&m.file),
+                m.fault
+            ),
+            ModLifecycle::Recovered(m) => {
+                let from = match m.resumed_at {
+                    Some(tick) => format!("resumed from its checkpoint of tick {tick}"),
+                    None => "started afresh".to_string(),
+                };
+                println!(
+                    "recovered: {} ({}), {from}, {} faults so far",
+                    escape(&m.name),
+                    file(&m.file),
+                    m.faults
+                );
+            }
+            ModLifecycle::Quarantined(m) => println!(
+                "quarantined: {} ({}): {}",
+                escape(&m.name),
+                file(&m.file),
+                m.fault
+            ),
+        }
     }
 }
 

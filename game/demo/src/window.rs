@@ -447,37 +447,28 @@ fn score_text(
 
 /// A line on screen for a few seconds when a mod comes, changes, faults
 /// or goes.
-#[allow(clippy::too_many_arguments)]
 fn notices(
     time: Res<Time>,
     mut list: ResMut<Notices>,
-    mut loaded: MessageReader<ModLoaded>,
-    mut updated: MessageReader<ModUpdated>,
-    mut failed: MessageReader<ModFailed>,
-    mut recovered: MessageReader<ModRecovered>,
-    mut quarantined: MessageReader<ModQuarantined>,
-    mut unloaded: MessageReader<ModUnloaded>,
+    mut lives: MessageReader<ModLifecycle>,
     mut text: Query<&mut Text, With<NoticeText>>,
 ) {
     let now = time.elapsed_secs();
-    let mut add = |line: String| list.0.push((now, shown_long(&line)));
-    for m in loaded.read() {
-        add(format!("mod loaded: {} {}", m.name, m.version));
-    }
-    for m in updated.read() {
-        add(format!("mod updated, state kept: {} {}", m.name, m.version));
-    }
-    for m in failed.read() {
-        add(format!("mod faulted: {}: {}", m.name, m.fault.message));
-    }
-    for m in recovered.read() {
-        add(format!("mod recovered: {}", m.name));
-    }
-    for m in quarantined.read() {
-        add(format!("mod stopped for faulting too often: {}", m.name));
-    }
-    for m in unloaded.read() {
-        add(format!("mod removed: {}", m.name));
+    for life in lives.read() {
+        let line = match life {
+            ModLifecycle::Loaded(m) => format!("mod loaded: {} {}", m.name, m.version),
+            ModLifecycle::Updated(m) => {
+                format!("mod updated, state kept: {} {}", m.name, m.version)
+            }
+            ModLifecycle::Failed(m) => format!("mod faulted: {}: {}", m.name, m.fault.message),
+            ModLifecycle::Recovered(m) => format!("mod recovered: {}", m.name),
+            ModLifecycle::Quarantined(m) => {
+                format!("mod stopped for faulting too often: {}", m.name)
+            }
+            ModLifecycle::Unloaded(m) => format!("mod removed: {}", m.name),
+            ModLifecycle::UpdateRefused(_) => continue,
+        };
+        list.0.push((now, shown_long(&line)));
     }
     list.0.retain(|(at, _)| now - at < 5.0);
     let keep = list.0.len().saturating_sub(4);

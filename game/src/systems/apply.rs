@@ -14,7 +14,7 @@ use crate::fault::{Fault, FaultKind, Hook};
 use crate::ownership::{ModOwnership, charge};
 use crate::protocol::Command;
 use crate::settings::{FrameMode, ModSettings};
-use crate::worker::instance::WALL_CEILING;
+use crate::worker::deadline::WALL_CEILING;
 
 /// Time allowed beyond a call's hard limit for the worker to answer: the
 /// epoch ticker's granularity, the trap unwinding, and a busy machine.

@@ -40,13 +40,16 @@ pub(crate) fn on_fault(world: &mut World, frame: u64, entry: &mut ModEntry, mut 
         if policy.despawn_on_quarantine {
             despawn_owned(world, &entry.slot.owner);
         }
-        world.write_message(ModQuarantined {
-            id: info.id.clone(),
-            name: info.name.clone(),
-            file: info.file.clone(),
-            fault,
-            faults: info.faults,
-        });
+        crate::registry::announce(
+            world,
+            ModQuarantined {
+                id: info.id.clone(),
+                name: info.name.clone(),
+                file: info.file.clone(),
+                fault,
+                faults: info.faults,
+            },
+        );
     }
 }
 
@@ -63,12 +66,15 @@ fn report_failure(world: &mut World, info: &ModInfo) {
         "mod failed: {}",
         crate::text::escape(&fault.message)
     );
-    world.write_message(ModFailed {
-        id: info.id.clone(),
-        name: info.name.clone(),
-        file: info.file.clone(),
-        fault,
-    });
+    crate::registry::announce(
+        world,
+        ModFailed {
+            id: info.id.clone(),
+            name: info.name.clone(),
+            file: info.file.clone(),
+            fault,
+        },
+    );
 }
 
 /// Asks for a fresh instance of every mod whose back-off is over.

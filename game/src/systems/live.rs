@@ -325,11 +325,14 @@ pub(crate) fn refuse_update(world: &mut World, entry: &mut ModEntry, fault: Faul
         "new version refused, the running one goes on: {fault}"
     );
     entry.life.update_refused(fault.clone());
-    world.write_message(ModUpdateRefused {
-        id: entry.slot.owner.to_string(),
-        file,
-        fault,
-    });
+    crate::registry::announce(
+        world,
+        ModUpdateRefused {
+            id: entry.slot.owner.to_string(),
+            file,
+            fault,
+        },
+    );
 }
 
 /// A file that appeared: loaded, it ticks after every mod already there.
@@ -375,12 +378,15 @@ fn unload(world: &mut World, registry: &mut ModRegistry, at: usize) {
     };
     let info = entry.life.info();
     tracing::info!(mod_id = %info.id, despawned, "mod file removed: unloaded");
-    world.write_message(ModUnloaded {
-        id: info.id.clone(),
-        name: info.name.clone(),
-        file: info.file.clone(),
-        despawned,
-    });
+    crate::registry::announce(
+        world,
+        ModUnloaded {
+            id: info.id.clone(),
+            name: info.name.clone(),
+            file: info.file.clone(),
+            despawned,
+        },
+    );
 }
 
 /// Gives the ids reserved for a mod's spawns back.

@@ -34,6 +34,8 @@ pub(crate) struct Loader {
     catalog: Arc<crate::expose::Catalog>,
     settings: ModSettings,
     player_grants: BTreeMap<String, ModGrants>,
+    #[cfg(feature = "test-seam")]
+    tap: Option<crate::worker::tap::TrafficTap>,
 }
 
 impl Loader {
@@ -63,7 +65,8 @@ impl Loader {
                 .unwrap_or_else(|| vec![0xc0]),
             seed: seed_for(&stem),
             grants: self.grants(&stem),
-            tap: self.settings.traffic_tap.clone(),
+            #[cfg(feature = "test-seam")]
+            tap: self.tap.clone(),
             checkpoint_every: self.settings.faults.checkpoint_every_ticks,
         }
     }
@@ -129,6 +132,10 @@ pub(crate) fn start_mods(world: &mut World) {
                 catalog,
                 settings: settings.clone(),
                 player_grants,
+                #[cfg(feature = "test-seam")]
+                tap: world
+                    .get_resource::<crate::worker::tap::TrafficTap>()
+                    .cloned(),
             };
             for file in &files {
                 let (mut entry, why) = loader.entry(&pool, file);
@@ -334,13 +341,16 @@ fn start_ready(world: &mut World, registry: &mut ModRegistry, frame: u64) {
                     resumed_at,
                     "mod restarted after a fault"
                 );
-                world.write_message(ModRecovered {
-                    id: info.id.clone(),
-                    name: manifest.name,
-                    file: info.file.clone(),
-                    faults: info.faults,
-                    resumed_at,
-                });
+                crate::registry::announce(
+                    world,
+                    ModRecovered {
+                        id: info.id.clone(),
+                        name: manifest.name,
+                        file: info.file.clone(),
+                        faults: info.faults,
+                        resumed_at,
+                    },
+                );
             }
             Ok(Started::Loaded) => {
                 tracing::info!(
@@ -349,12 +359,15 @@ fn start_ready(world: &mut World, registry: &mut ModRegistry, frame: u64) {
                     version = %manifest.version,
                     "mod loaded"
                 );
-                world.write_message(ModLoaded {
-                    id: info.id.clone(),
-                    name: manifest.name,
-                    version: manifest.version,
-                    file: info.file.clone(),
-                });
+                crate::registry::announce(
+                    world,
+                    ModLoaded {
+                        id: info.id.clone(),
+                        name: manifest.name,
+                        version: manifest.version,
+                        file: info.file.clone(),
+                    },
+                );
             }
             // Only `Ready` mods get here.
             Err(e) => tracing::error!(mod_id = %info.id, "host error: {e}"),

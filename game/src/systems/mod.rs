@@ -18,8 +18,13 @@ mod stage;
 use crate::registry::ModRegistry;
 
 pub(crate) use apply::apply_commands;
-pub(crate) use apply::apply_tick;
 pub(crate) use dispatch::dispatch_ticks;
-pub(crate) use load::{claim_names, prepare_query, receive_loaded, start_mods};
+pub(crate) use load::{receive_loaded, start_mods};
 pub(crate) use slot::{ModEntry, ModHost, ModSlot, PreparedQuery, with_mods};
+// What the test seam drives directly.
+#[cfg(feature = "test-seam")]
+pub(crate) use apply::apply_tick;
+#[cfg(feature = "test-seam")]
+pub(crate) use load::{claim_names, prepare_query};
+#[cfg(feature = "test-seam")]
 pub(crate) use stage::Outbox;

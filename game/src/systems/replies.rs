@@ -50,12 +50,15 @@ pub(crate) fn on_reply(world: &mut World, host: &mut ModHost, entry: &mut ModEnt
                     version = %crate::text::escape(&manifest.version),
                     "mod updated to the new version of its file, its state kept"
                 );
-                world.write_message(crate::registry::ModUpdated {
-                    id: info.id.clone(),
-                    name: info.name.clone(),
-                    version: info.version.clone(),
-                    file: info.file.clone(),
-                });
+                crate::registry::announce(
+                    world,
+                    crate::registry::ModUpdated {
+                        id: info.id.clone(),
+                        name: info.name.clone(),
+                        version: info.version.clone(),
+                        file: info.file.clone(),
+                    },
+                );
                 Ok(())
             }
             Err(e) => Err(host_error(e, Hook::Restore)),

@@ -6,7 +6,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine};
@@ -24,8 +23,7 @@ pub const WIT_VERSION: &str = "0.1.1";
 /// The WIT package name mods import from.
 pub const WIT_PACKAGE: &str = "bevy-wasm:mods";
 
-/// How often the epoch advances; deadlines are counted in these ticks.
-pub(crate) const EPOCH_PERIOD: Duration = Duration::from_millis(1);
+pub(crate) use super::deadline::EPOCH_PERIOD;
 
 /// The engine, the linker with every host import, and the ticker thread.
 pub(crate) struct Runtime {

@@ -6,7 +6,6 @@ use crate::protocol::{Column, Command, Encoding, EntityList, Layout, WireCompone
 
 mod_api_packed::wit_scalar_conversions!(crate::worker::bindings::types::Scalar);
 use crate::worker::bindings::bevy_wasm::mods::entities::Host;
-use crate::worker::bindings::bevy_wasm::mods::events::Host as _;
 use crate::worker::bindings::types::{
     Batch, Column as WitColumn, ColumnEncoding, Component, Entity, ModError, PackedField,
 };
@@ -460,11 +459,13 @@ fn from_wit(
     }
 }
 
+#[cfg(feature = "test-seam")]
 impl HostState {
     /// Makes the guest call that produces `command`: what the test seam and
     /// the fuzzer check a recorded or mutated command with. A new kind of
     /// command adds its call here, beside its import.
     pub(crate) fn replay(&mut self, command: Command) -> Result<(), ModError> {
+        use crate::worker::bindings::bevy_wasm::mods::events::Host as _;
         let state = self;
         let components = |list: Vec<WireComponent>| {
             list.into_iter()
@@ -512,7 +513,6 @@ impl HostState {
                 name,
                 reason,
             } => {
-                use crate::worker::bindings::bevy_wasm::mods::events::Host as _;
                 state.reject_value(entity, name, reason);
                 Ok(())
             }

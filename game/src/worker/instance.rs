@@ -5,14 +5,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use wasmtime::{Store, StoreLimitsBuilder, UpdateDeadline};
+use wasmtime::{Store, StoreLimitsBuilder};
 
 use super::bindings::{GameMod, GameModPre, types};
 use super::clock::GameTime;
-use super::engine::{EPOCH_PERIOD, Runtime};
+use super::deadline::CallDeadline;
+use super::engine::Runtime;
 use super::stdio::LineBudget;
 use super::wasi;
-use crate::cpu_clock::ThreadClock;
 use crate::expose::Catalog;
 use crate::fault::{Fault, FaultKind, Hook};
 use crate::grants::ModGrants;
@@ -33,8 +33,9 @@ pub(crate) struct ModSpec {
     pub config: Vec<u8>,
     pub seed: u64,
     pub grants: ModGrants,
-    /// Sees every tick, when the game set one (to record traffic).
-    pub tap: Option<crate::testing::TrafficTap>,
+    /// Sees every tick, when a test set one (to record traffic).
+    #[cfg(feature = "test-seam")]
+    pub tap: Option<crate::worker::tap::TrafficTap>,
     /// Ticks between two checkpoints of the mod's state (0: none).
     pub checkpoint_every: u64,
 }
@@ -110,55 +111,6 @@ impl Bounds {
         }
         store.data().lines.refill(self.log_lines);
     }
-}
-
-/// How many times its limit a call may take in wall time, on a machine too
-/// busy to give its thread the CPU time it is allowed.
-pub(crate) const WALL_CEILING: u32 = 3;
-
-/// When a call must stop: once it has used its limit of its worker
-/// thread's CPU time, or [`WALL_CEILING`] times its limit of wall time,
-/// whichever comes first. A mod is charged for the time it ran, not for
-/// the time the system gave other threads (on a busy machine a wall-time
-/// limit faults mods for being descheduled), and a loop still stops: at
-/// its limit when it has a core, at the ceiling when it has almost none.
-/// Checked when the epoch deadline (set for the time left) passes.
-pub(crate) struct CallDeadline {
-    cpu: ThreadClock,
-    wall: Instant,
-    limit: Duration,
-}
-
-impl CallDeadline {
-    pub(crate) fn start(limit: Duration) -> Self {
-        Self {
-            cpu: ThreadClock::now(),
-            wall: Instant::now(),
-            limit,
-        }
-    }
-
-    /// Epoch ticks to the first check: the whole limit.
-    fn first_check(&self) -> u64 {
-        epochs(self.limit)
-    }
-
-    /// At a check: stop the call, or check again when the time it has
-    /// left could have passed.
-    fn check(&self) -> UpdateDeadline {
-        let ran = self.cpu.elapsed();
-        let waited = self.wall.elapsed();
-        let ceiling = self.limit * WALL_CEILING;
-        if ran >= self.limit || waited >= ceiling {
-            return UpdateDeadline::Interrupt;
-        }
-        UpdateDeadline::Continue(epochs((self.limit - ran).min(ceiling - waited)))
-    }
-}
-
-/// Epoch ticks in `d`, at least one.
-fn epochs(d: Duration) -> u64 {
-    (d.as_micros() / EPOCH_PERIOD.as_micros()).max(1) as u64
 }
 
 impl Instance {

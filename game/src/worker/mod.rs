@@ -8,6 +8,7 @@
 
 pub(crate) mod bindings;
 pub(crate) mod clock;
+pub(crate) mod deadline;
 pub(crate) mod disk_cache;
 pub(crate) mod engine;
 pub(crate) mod entities;
@@ -18,4 +19,6 @@ mod log;
 pub(crate) mod pool;
 pub(crate) mod state;
 pub(crate) mod stdio;
+#[cfg(feature = "test-seam")]
+pub(crate) mod tap;
 pub(crate) mod wasi;

@@ -661,11 +661,13 @@ fn run_tick(hosted: &mut Hosted, tick: crate::protocol::TickRequest) -> Reply {
     }
     let before = started.elapsed();
     // Only a recording needs the request after the tick.
+    #[cfg(feature = "test-seam")]
     let tapped = hosted.spec.tap.as_ref().map(|tap| (tap, tick.clone()));
     let reply = instance.tick(tick);
     hosted
         .gauge
         .ticked(instance.guest_time + before, instance.memory_bytes());
+    #[cfg(feature = "test-seam")]
     if let Some((tap, tick)) = tapped {
         tap.record(&instance.manifest, &tick, &reply);
     }

@@ -101,7 +101,7 @@ pub(crate) struct HostState {
     pub asked: u8,
     pub tick: TickState,
     /// When the running call must stop.
-    pub deadline: super::instance::CallDeadline,
+    pub deadline: super::deadline::CallDeadline,
 }
 
 /// What one tick reads and writes.
@@ -221,7 +221,7 @@ impl HostState {
             time: Default::default(),
             asked: 0,
             tick: TickState::default(),
-            deadline: super::instance::CallDeadline::start(limits.hard_call_limit),
+            deadline: super::deadline::CallDeadline::start(limits.hard_call_limit),
         }
     }
 
