@@ -168,9 +168,10 @@ fn a_mod_writing_all_it_can_every_tick_is_held_to_its_budget_over_time() {
         .filter(|l| l.contains("a-babble") && l.contains("output dropped"))
         .collect();
     assert!(!reports.is_empty(), "what was dropped is told");
-    // One report per ten seconds at most (and one when writing resumes).
+    // One report per ten seconds at most, however often the mod's budget
+    // refills enough for a line and it writes again.
     assert!(
-        reports.len() <= 2 + 2 * elapsed.as_secs() as usize / 10,
+        reports.len() <= 1 + elapsed.as_secs() as usize / 10,
         "{reports:#?}"
     );
     let babble = info(&app, "a-babble");

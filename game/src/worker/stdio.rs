@@ -133,8 +133,10 @@ impl LineBudget {
         let bytes_left = budget.left >= bytes as f64;
         if line_left && bytes_left {
             budget.left -= bytes as f64;
-            // Writing again after a drop: say what was lost meanwhile.
-            if budget.dropped_lines > 0 {
+            // Writing again after a drop: say what was lost meanwhile, as
+            // often as any report (a mod that writes all it can resumes
+            // each time its budget refills a line's worth).
+            if budget.dropped_lines > 0 && due(&budget, now) {
                 self.report(&mut budget, mod_id, now);
             }
             return true;
@@ -143,10 +145,7 @@ impl LineBudget {
         budget.dropped_bytes += bytes as u64;
         budget.over_lines |= !line_left;
         budget.over_bytes |= !bytes_left;
-        if budget
-            .reported
-            .is_none_or(|at| now.saturating_duration_since(at) >= REPORT_EVERY)
-        {
+        if due(&budget, now) {
             self.report(&mut budget, mod_id, now);
         }
         false
@@ -180,6 +179,14 @@ impl LineBudget {
         budget.over_bytes = false;
         budget.reported = Some(now);
     }
+}
+
+/// Whether a report of dropped output may be written now: the first, or
+/// [`REPORT_EVERY`] after the last.
+fn due(budget: &ByteBudget, now: Instant) -> bool {
+    budget
+        .reported
+        .is_none_or(|at| now.saturating_duration_since(at) >= REPORT_EVERY)
 }
 
 /// One of a mod's output streams.
@@ -260,5 +267,30 @@ impl tokio::io::AsyncWrite for LogPipe {
 
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dropped_output_is_told_at_most_once_per_period_even_when_writing_resumes() {
+        let budget = LineBudget::new(100, 60);
+        budget.refill(1_000);
+        assert!(budget.take("m", 100));
+        // Over the byte budget: dropped, and told (the first report).
+        assert!(!budget.take("m", 100));
+        let first = budget.bytes.lock().unwrap().reported;
+        assert!(first.is_some());
+        assert!(!budget.take("m", 100));
+        assert_eq!(budget.bytes.lock().unwrap().dropped_lines, 1);
+        // The budget refills a line's worth and the mod writes again:
+        // what was dropped waits for the next period's report.
+        budget.bytes.lock().unwrap().left = 100.0;
+        assert!(budget.take("m", 100));
+        let after = budget.bytes.lock().unwrap();
+        assert_eq!(after.reported, first);
+        assert_eq!(after.dropped_lines, 1);
     }
 }
