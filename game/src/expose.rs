@@ -46,6 +46,20 @@ pub(crate) struct ExposedComponent {
     pub codec: ColumnCodec,
 }
 
+impl ExposedComponent {
+    /// What its column codec works with.
+    pub(crate) fn column(&self) -> crate::codec::column::ColumnOf<'_> {
+        crate::codec::column::ColumnOf {
+            name: &self.name,
+            codec: &self.codec,
+            get: self.ops.get,
+            has: self.ops.has,
+            write_packed: self.ops.write_packed,
+            insert: self.ops.insert,
+        }
+    }
+}
+
 /// One game message type mods may subscribe to.
 pub(crate) struct ExposedMessage {
     /// Its short type name: what mods subscribe to, and may not emit.

@@ -62,10 +62,10 @@ pub use ownership::SpawnedByMod;
 pub use plugin::{ModPlugin, ModSystems};
 pub use registry::{
     LoadPhase, ModCost, ModEvent, ModFailed, ModInfo, ModLifecycle, ModLoaded, ModQuarantined,
-    ModRecovered, ModRegistry, ModStatus, ModUnloaded, ModUpdateRefused, ModUpdated, ReloadMod,
-    SetModEnabled,
+    ModRecovered, ModStatus, ModUnloaded, ModUpdateRefused, ModUpdated, ReloadMod, SetModEnabled,
 };
 pub use settings::{FaultPolicy, FrameMode, ModLimits, ModSettings};
+pub use systems::ModRegistry;
 pub use systems::diagnostics::{CostFigure, FIGURES as COST_FIGURES, mod_diagnostic};
 pub use text::escape;
 pub use worker::disk_cache::default_folder as default_compile_cache;

@@ -6,11 +6,11 @@ use bevy::prelude::*;
 
 use crate::grants::ModGrants;
 use crate::registry::{
-    ModEvent, ModFailed, ModLoaded, ModQuarantined, ModRecovered, ModRegistry, ModUnloaded,
-    ModUpdateRefused, ModUpdated, ReloadMod,
+    ModEvent, ModFailed, ModLoaded, ModQuarantined, ModRecovered, ModUnloaded, ModUpdateRefused,
+    ModUpdated, ReloadMod,
 };
 use crate::settings::{FaultPolicy, ModLimits, ModSettings};
-use crate::systems;
+use crate::systems::{self, ModRegistry};
 
 /// The stages of running mods each frame.
 #[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]

@@ -1,5 +1,8 @@
-//! What the game knows of each mod: the registry resource and the messages
-//! sent when a mod loads, fails or emits an event.
+//! What the game knows of each mod (its [`ModInfo`], status, costs) and
+//! the messages sent when a mod loads, fails or emits an event. The
+//! registry resource that holds each mod's record is `systems::ModRegistry`
+//! (re-exported at the crate's root); this file names no part of the main
+//! thread's machinery, so every part of it may use these types.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -8,7 +11,6 @@ use bevy::prelude::*;
 use serde::de::DeserializeOwned;
 
 use crate::fault::Fault;
-use crate::systems::ModEntry;
 
 /// Where a mod stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -177,63 +179,6 @@ impl ModInfo {
             cost: ModCost::default(),
             enabled: true,
         }
-    }
-}
-
-/// Every mod found in the mods folder, in load order (file name order).
-/// Each mod's [`ModInfo`] follows its lifecycle; a game reads them here.
-#[derive(Resource, Default)]
-pub struct ModRegistry {
-    pub(crate) entries: Vec<ModEntry>,
-}
-
-impl ModRegistry {
-    /// All mods, in load order.
-    pub fn mods(&self) -> impl ExactSizeIterator<Item = &ModInfo> {
-        self.entries.iter().map(|e| e.life.info())
-    }
-
-    /// The mod with this id (its file's stem).
-    pub fn get(&self, id: &str) -> Option<&ModInfo> {
-        self.mods().find(|m| m.id == id)
-    }
-
-    /// The manifest of the mod with this id, as the game took it when the
-    /// mod last started or was updated; `None` before it first started.
-    pub fn manifest(&self, id: &str) -> Option<&crate::ModManifest> {
-        self.entries
-            .iter()
-            .find(|e| e.life.info().id == id)
-            .and_then(|e| e.slot.manifest.as_ref())
-    }
-
-    /// The mod with this display name.
-    pub fn get_by_name(&self, name: &str) -> Option<&ModInfo> {
-        self.mods().find(|m| m.name == name)
-    }
-
-    /// Whether any mod is still loading. Mods found at start-up start
-    /// ticking together, in the frame in which the last of them is ready;
-    /// a mod added later starts as soon as it is.
-    pub fn is_loading(&self) -> bool {
-        self.mods().any(|m| m.status == ModStatus::Loading)
-    }
-
-    /// How many mod files are being loaded, or prepared as a new version
-    /// of a running mod: those with a [`ModInfo::phase`].
-    pub fn loading_count(&self) -> usize {
-        self.mods().filter(|m| m.phase.is_some()).count()
-    }
-
-    /// Mods that are running.
-    pub fn running(&self) -> impl Iterator<Item = &ModInfo> {
-        self.mods().filter(|m| m.status == ModStatus::Running)
-    }
-}
-
-impl std::fmt::Debug for ModRegistry {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.mods()).finish()
     }
 }
 

@@ -16,8 +16,8 @@
 //! A fast packer walks a mod's query a table at a time through the query's
 //! typed states, falls back to entity look-ups when the rows are not the
 //! query's in order, and to reflection when it cannot do either. Types a
-//! mod defined (not exposed by the game) are read from [`ModData`] as
-//! stored.
+//! mod defined (not exposed by the game) are read from `ModData` as
+//! stored (by the snapshot).
 
 use std::sync::OnceLock;
 
@@ -27,7 +27,6 @@ use bevy::reflect::TypeRegistry;
 
 use super::bulk::{BulkOps, ColumnStates};
 use super::{packed, value};
-use crate::expose::{ExposedComponent, ModData};
 use crate::protocol::{Column, Encoding, Layout, Scalar};
 
 /// How a column of one exposed component type is read and written.
@@ -114,12 +113,23 @@ impl ColumnCodec {
     }
 }
 
-impl ExposedComponent {
+/// What the column codec needs of an exposed type: its name, its codec,
+/// and the typed operations it falls back to.
+pub(crate) struct ColumnOf<'a> {
+    pub name: &'a str,
+    pub codec: &'a ColumnCodec,
+    pub get: for<'w> fn(&'w World, Entity) -> Option<&'w dyn PartialReflect>,
+    pub has: fn(&World, Entity) -> bool,
+    pub write_packed: fn(&mut World, Entity, &[Scalar], &[u8]) -> bool,
+    pub insert: fn(&mut World, Entity, Box<dyn Reflect>) -> bool,
+}
+
+impl ColumnOf<'_> {
     /// The fast packer's operations, if the type has one that agrees with
     /// reflection (checked on `sample`, an entity with the component, the
     /// first time).
     fn fast(&self, world: &World, sample: Option<Entity>) -> Option<(&Layout, BulkOps)> {
-        let ColumnCodec::Packed { layout, packer } = &self.codec else {
+        let ColumnCodec::Packed { layout, packer } = self.codec else {
             return None;
         };
         let (ops, agrees) = match packer {
@@ -132,13 +142,12 @@ impl ExposedComponent {
         }
         // A sample without the component (gone since the snapshot) proves
         // nothing either way.
-        let e = sample.filter(|e| (self.ops.has)(world, *e))?;
+        let e = sample.filter(|e| (self.has)(world, *e))?;
         let kinds = layout.kinds();
         let mut by_codec = Vec::new();
         let mut by_reflection = Vec::new();
         let same = (ops.encode_rows)(world, &[e], kinds, &mut by_codec).is_ok()
-            && (self.ops.get)(world, e)
-                .is_some_and(|v| packed::encode(v, kinds, &mut by_reflection))
+            && (self.get)(world, e).is_some_and(|v| packed::encode(v, kinds, &mut by_reflection))
             && by_codec == by_reflection;
         if !same {
             tracing::warn!(
@@ -162,7 +171,7 @@ impl ExposedComponent {
     ) -> Column {
         let mut data = Vec::new();
         let mut offsets = Vec::new();
-        let encoding = match &self.codec {
+        let encoding = match self.codec {
             ColumnCodec::Packed { layout, .. } => {
                 data.reserve(entities.len() * layout.stride());
                 let fast = self.fast(world, entities.first().copied()).map(|(_, ops)| {
@@ -180,7 +189,7 @@ impl ExposedComponent {
                 }
                 if !matches!(fast, Some(Ok(()))) {
                     for e in entities {
-                        let ok = (self.ops.get)(world, *e)
+                        let ok = (self.get)(world, *e)
                             .is_some_and(|v| packed::encode(v, layout.kinds(), &mut data));
                         if !ok {
                             tracing::error!(component = %self.name, "cannot pack a component for mods");
@@ -192,7 +201,7 @@ impl ExposedComponent {
             ColumnCodec::MsgPack => {
                 for e in entities {
                     offsets.push(data.len() as u32);
-                    let encoded = (self.ops.get)(world, *e)
+                    let encoded = (self.get)(world, *e)
                         .ok_or_else(|| "missing".to_string())
                         .and_then(|v| value::to_msgpack(v, registry, &mut data));
                     if let Err(err) = encoded {
@@ -207,7 +216,7 @@ impl ExposedComponent {
             }
         };
         Column {
-            name: self.name.clone(),
+            name: self.name.to_string(),
             encoding,
             data: data.into(),
             offsets,
@@ -255,36 +264,16 @@ impl ExposedComponent {
                 };
                 let stride = layout.stride().max(1);
                 for (e, record) in entities.iter().zip(data.chunks_exact(stride)) {
-                    (self.ops.write_packed)(world, *e, layout.kinds(), record);
+                    (self.write_packed)(world, *e, layout.kinds(), record);
                 }
             }
             Rows::Values(values) => {
                 for (e, v) in entities.iter().zip(values) {
-                    if (self.ops.has)(world, *e) {
-                        (self.ops.insert)(world, *e, v);
+                    if (self.has)(world, *e) {
+                        (self.insert)(world, *e, v);
                     }
                 }
             }
         }
-    }
-}
-
-/// The column of a mod-defined type for `entities`: each value as stored,
-/// `nil` where an entity lacks it.
-pub(crate) fn read_mod_data(world: &World, name: &str, entities: &[Entity]) -> Column {
-    let mut data = Vec::new();
-    let mut offsets = Vec::with_capacity(entities.len());
-    for e in entities {
-        offsets.push(data.len() as u32);
-        match world.get::<ModData>(*e).and_then(|d| d.values.get(name)) {
-            Some(bytes) => data.extend_from_slice(bytes),
-            None => data.push(0xc0),
-        }
-    }
-    Column {
-        name: name.to_string(),
-        encoding: Encoding::MsgPack,
-        data: data.into(),
-        offsets,
     }
 }

@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use bevy::diagnostic::{Diagnostic, DiagnosticMeasurement, DiagnosticPath, DiagnosticsStore};
 use bevy::prelude::*;
 
-use crate::registry::{ModCost, ModRegistry};
+use super::ModRegistry;
+use crate::registry::ModCost;
 
 /// One figure of a mod's cost, published as a diagnostic.
 pub struct CostFigure {

@@ -5,123 +5,20 @@
 //! one fails); one that goes is unloaded. [`ReloadMod`] re-reads the file
 //! the same way.
 
-use std::collections::HashMap;
-use std::ffi::OsString;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime};
+use std::path::Path;
 
 use bevy::prelude::*;
-use crossbeam_channel::{Receiver, TryRecvError};
-use notify_debouncer_mini::notify::{RecommendedWatcher, RecursiveMode};
-use notify_debouncer_mini::{DebounceEventResult, Debouncer, new_debouncer};
+use crossbeam_channel::TryRecvError;
 
-use super::load::{find_mods, load_fault, stem_of};
+use super::ModRegistry;
+use super::folder::stem_of;
+use super::loader::load_fault;
+use super::slot::Update;
 use super::{ModEntry, ModHost};
 use crate::fault::Fault;
 use crate::ownership::SpawnedByMod;
-use crate::registry::{ModRegistry, ModUnloaded, ModUpdateRefused, ReloadMod};
+use crate::registry::{ModUnloaded, ModUpdateRefused, ReloadMod};
 use crate::settings::ModSettings;
-use crate::worker::bindings::GameModPre;
-use crate::worker::instance::ModSpec;
-use crate::worker::state::HostState;
-
-/// How long a file must stay unchanged before it is read: a file being
-/// copied or written is never loaded half way.
-const SETTLE: Duration = Duration::from_millis(250);
-
-/// Changed paths the watch holds for the main thread; past this, the whole
-/// folder is looked at again.
-const HELD_PATHS: usize = 1024;
-
-/// The watch on the mods folder.
-pub(crate) struct FolderWatch {
-    _debouncer: Debouncer<RecommendedWatcher>,
-    changed: Receiver<PathBuf>,
-    /// More paths changed than were held: look at every file.
-    overflowed: Arc<AtomicBool>,
-    /// Each file's size and time of change as last seen: reading a file is
-    /// an event too, and must not count as a change.
-    seen: HashMap<OsString, Signature>,
-}
-
-/// What tells one version of a file from another without reading it.
-type Signature = Option<(u64, Option<SystemTime>)>;
-
-fn signature(file: &Path) -> Signature {
-    let meta = std::fs::symlink_metadata(file).ok()?;
-    Some((meta.len(), meta.modified().ok()))
-}
-
-impl FolderWatch {
-    /// Watches `dir` (not its sub-folders).
-    pub(crate) fn start(dir: &Path) -> Result<Self, String> {
-        let (tx, changed) = crossbeam_channel::bounded(HELD_PATHS);
-        let overflowed = Arc::new(AtomicBool::new(false));
-        let flag = overflowed.clone();
-        let mut debouncer =
-            new_debouncer(SETTLE, move |result: DebounceEventResult| match result {
-                Ok(events) => {
-                    for event in events {
-                        if tx.try_send(event.path).is_err() {
-                            flag.store(true, Ordering::Relaxed);
-                        }
-                    }
-                }
-                Err(e) => tracing::warn!("watching the mods folder: {e}"),
-            })
-            .map_err(|e| e.to_string())?;
-        debouncer
-            .watcher()
-            .watch(dir, RecursiveMode::NonRecursive)
-            .map_err(|e| format!("{}: {e}", dir.display()))?;
-        let seen = find_mods(dir)
-            .iter()
-            .filter_map(|f| Some((f.file_name()?.to_os_string(), signature(f))))
-            .collect();
-        Ok(Self {
-            _debouncer: debouncer,
-            changed,
-            overflowed,
-            seen,
-        })
-    }
-
-    /// The names of the `.wasm` files that changed (appeared, went, or
-    /// differ in size or time) since the last call, each once, sorted.
-    fn changed(&mut self, dir: &Path) -> Vec<OsString> {
-        let mut names: Vec<OsString> = self
-            .changed
-            .try_iter()
-            .filter_map(|p| p.file_name().map(|n| n.to_os_string()))
-            .collect();
-        if self.overflowed.swap(false, Ordering::Relaxed) {
-            names.extend(
-                find_mods(dir)
-                    .iter()
-                    .filter_map(|p| p.file_name().map(|n| n.to_os_string())),
-            );
-        }
-        names.retain(|n| Path::new(n).extension().is_some_and(|x| x == "wasm"));
-        names.sort();
-        names.dedup();
-        names.retain(|n| {
-            let now = signature(&dir.join(n));
-            let before = self.seen.insert(n.clone(), now);
-            before.flatten() != now
-        });
-        names
-    }
-}
-
-/// A new version of a running mod's file on its way in.
-pub(crate) enum Update {
-    /// Being compiled on a loader thread.
-    Compiling(ModSpec, Receiver<Result<GameModPre<HostState>, Fault>>),
-    /// Compiled: swapped in as soon as the mod is between two ticks.
-    Ready(ModSpec, GameModPre<HostState>),
-}
 
 /// Loads, updates or unloads the mods whose files changed in the folder.
 pub(crate) fn follow_folder(world: &mut World, registry: &mut ModRegistry, host: &mut ModHost) {

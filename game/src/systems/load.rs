@@ -2,90 +2,24 @@
 //! loaded, all together and in file name order.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use bevy::ecs::query::QueryBuilder;
 use bevy::prelude::*;
 
+use super::ModRegistry;
 use super::faults::{on_fault, restart_due};
+use super::folder::{FolderWatch, find_mods, stem_of};
 use super::lifecycle::{Lifecycle, Started, State};
+use super::loader::{GAME, Loader, adopt_manifest, load_fault};
 use super::replies::on_reply;
-use super::{ModEntry, ModHost, ModSlot, PreparedQuery, with_mods};
-use crate::expose::{Exposed, ModData};
+use super::{ModEntry, ModHost, ModSlot, with_mods};
+use crate::expose::Exposed;
 use crate::fault::{Fault, FaultKind, Hook};
 use crate::grants::{ModGrants, read_grants_file};
-use crate::manifest::ModManifest;
-use crate::ownership::SpawnedByMod;
-use crate::registry::{ModInfo, ModLoaded, ModRecovered, ModRegistry, ReloadMod};
+use crate::registry::{ModInfo, ModLoaded, ModRecovered, ReloadMod};
 use crate::settings::ModSettings;
 use crate::worker::engine::{CacheSpot, Runtime};
-use crate::worker::instance::ModSpec;
 use crate::worker::pool::{Worker, WorkerPool};
-
-/// The owner of the names the game shares: no mod's id is empty.
-pub(crate) static GAME: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| Arc::from(""));
-
-/// What it takes to load a mod from its file at any time: the runtime, the
-/// workers' view of the exposed types, the settings and the player's
-/// grants as read at start-up.
-pub(crate) struct Loader {
-    runtime: Arc<Runtime>,
-    catalog: Arc<crate::expose::Catalog>,
-    settings: ModSettings,
-    player_grants: BTreeMap<String, ModGrants>,
-    #[cfg(feature = "test-seam")]
-    tap: Option<crate::worker::tap::TrafficTap>,
-}
-
-impl Loader {
-    /// What the mod in `file` may do: the game's grants and the player's.
-    fn grants(&self, stem: &str) -> ModGrants {
-        let game = self.settings.grants.get(stem).cloned().unwrap_or_default();
-        match self.player_grants.get(stem) {
-            Some(player) => game.and(player),
-            None => game,
-        }
-    }
-
-    /// How to start the mod in `file`.
-    pub(crate) fn spec(&self, file: &Path) -> ModSpec {
-        let stem = stem_of(file);
-        ModSpec {
-            file: file.to_path_buf(),
-            folder: self.settings.mods_dir.clone(),
-            runtime: self.runtime.clone(),
-            catalog: self.catalog.clone(),
-            limits: self.settings.limits.clone(),
-            config: self
-                .settings
-                .configs
-                .get(&stem)
-                .cloned()
-                .unwrap_or_else(|| vec![0xc0]),
-            seed: seed_for(&stem),
-            grants: self.grants(&stem),
-            #[cfg(feature = "test-seam")]
-            tap: self.tap.clone(),
-            checkpoint_every: self.settings.faults.checkpoint_every_ticks,
-        }
-    }
-
-    /// A new registry entry for the mod in `file`, loading on `pool` (or
-    /// failed, saying why it could not start).
-    pub(crate) fn entry(&self, pool: &WorkerPool, file: &Path) -> (ModEntry, Option<String>) {
-        let stem = stem_of(file);
-        let (worker, why) = match pool.load(vec![self.spec(file)]) {
-            Ok(mut workers) => (workers.pop(), None),
-            Err(e) => (None, Some(format!("cannot start a loader thread: {e}"))),
-        };
-        let entry = ModEntry {
-            life: Lifecycle::loading(ModInfo::found(file.to_path_buf(), stem.clone())),
-            slot: ModSlot::new(stem.into(), self.grants(&stem_of(file)), worker),
-        };
-        (entry, why)
-    }
-}
 
 /// Scans the mods folder and starts one worker per `.wasm` file; each
 /// compiles its mod off the main thread. Watches the folder when the
@@ -161,7 +95,7 @@ pub(crate) fn start_mods(world: &mut World) {
         }
     };
     let watch = (settings.watch && loader.is_some())
-        .then(|| super::live::FolderWatch::start(&settings.mods_dir))
+        .then(|| FolderWatch::start(&settings.mods_dir))
         .and_then(|started| {
             started
                 .map_err(|e| tracing::warn!("the mods folder is not watched: {e}"))
@@ -182,46 +116,6 @@ pub(crate) fn start_mods(world: &mut World) {
         enables,
         frame: 0,
     });
-}
-
-pub(crate) fn stem_of(file: &std::path::Path) -> String {
-    file.file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
-
-/// The `.wasm` files in `dir`, sorted by name: the load order.
-pub(crate) fn find_mods(dir: &std::path::Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        tracing::warn!("no mods folder at {}", dir.display());
-        return Vec::new();
-    };
-    // Every `.wasm` entry, whatever it is: reading refuses anything but a
-    // regular file in the folder, by name, rather than skipping it unseen.
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
-        .collect();
-    files.sort();
-    files
-}
-
-/// A mod's seed for its random numbers, from its id alone: the same in
-/// every run, whatever other mods are installed.
-fn seed_for(stem: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in stem.bytes() {
-        h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}
-
-pub(crate) fn load_fault(message: String) -> Fault {
-    Fault {
-        kind: FaultKind::Invalid,
-        hook: Hook::Load,
-        message,
-    }
 }
 
 /// Takes in changes of the mods folder and asked-for reloads, collects
@@ -372,77 +266,5 @@ fn start_ready(world: &mut World, registry: &mut ModRegistry, frame: u64) {
             // Only `Ready` mods get here.
             Err(e) => tracing::error!(mod_id = %info.id, "host error: {e}"),
         }
-    }
-}
-
-/// Puts a mod's manifest to work: claims the types and event names it
-/// declares (those a mod that started before declared stay that mod's: this
-/// one may read them, not write or emit them, unless they are shared) and
-/// prepares its queries.
-pub(crate) fn adopt_manifest(world: &mut World, entry: &mut ModEntry, manifest: &ModManifest) {
-    claim_names(world.resource::<Exposed>(), &entry.slot.owner, manifest);
-    entry.slot.queries = manifest
-        .queries
-        .iter()
-        .map(|names| prepare_query(world, names))
-        .collect();
-    entry.slot.manifest = Some(manifest.clone());
-}
-
-/// Claims for mod `id` the types and event names its manifest declares,
-/// but those a mod that started before declared.
-pub(crate) fn claim_names(exposed: &Exposed, id: &std::sync::Arc<str>, manifest: &ModManifest) {
-    for (names, owners, what, may_not) in [
-        (&manifest.defines, &exposed.mod_types, "component", "write"),
-        (&manifest.emits, &exposed.mod_events, "event", "emit"),
-    ] {
-        for name in names {
-            let shared = manifest.shares.contains(name);
-            let owner = owners.claim(name, id, shared);
-            if owner != *id && !owner.is_empty() {
-                tracing::warn!(
-                    mod_id = &**id,
-                    "{what} `{}` belongs to mod `{owner}`: this mod may not {may_not} it \
-                     unless that mod shares it",
-                    crate::text::escape(name)
-                );
-            }
-        }
-    }
-}
-
-/// Builds the ECS query for a list of component names: exposed types by
-/// their component id, anything else as mod-defined data.
-pub(crate) fn prepare_query(world: &mut World, names: &[String]) -> PreparedQuery {
-    let ids: Vec<_> = {
-        let exposed = world.resource::<Exposed>();
-        names
-            .iter()
-            .map(|n| exposed.component(n).map(|c| c.id))
-            .collect()
-    };
-    let data_id = world.register_component::<ModData>();
-    let all: Vec<_> = ids.iter().map(|id| id.unwrap_or(data_id)).collect();
-    let mut builder = QueryBuilder::<(Entity, Option<&SpawnedByMod>)>::new(world);
-    for id in &all {
-        builder.with_id(*id);
-    }
-    let state = builder.build();
-    let columns = world.resource_scope(|world, exposed: Mut<Exposed>| {
-        names
-            .iter()
-            .map(|n| {
-                exposed
-                    .component(n)
-                    .and_then(|c| c.codec.column_states(world, &all))
-            })
-            .collect()
-    });
-    PreparedQuery {
-        names: names.to_vec(),
-        state,
-        columns,
-        last: Vec::new(),
-        last_owned: false,
     }
 }

@@ -7,24 +7,28 @@ mod apply;
 pub(crate) mod diagnostics;
 mod dispatch;
 mod faults;
+mod folder;
+mod host;
 pub(crate) mod lifecycle;
 mod live;
 mod load;
+mod loader;
 mod replies;
 mod slot;
 pub(crate) mod snapshot;
 mod stage;
-
-use crate::registry::ModRegistry;
+mod tick;
 
 pub(crate) use apply::apply_commands;
 pub(crate) use dispatch::dispatch_ticks;
+pub(crate) use host::{ModHost, with_mods};
 pub(crate) use load::{receive_loaded, start_mods};
-pub(crate) use slot::{ModEntry, ModHost, ModSlot, PreparedQuery, with_mods};
+pub use slot::ModRegistry;
+pub(crate) use slot::{ModEntry, ModSlot, PreparedQuery};
 // What the test seam drives directly.
 #[cfg(feature = "test-seam")]
-pub(crate) use apply::apply_tick;
-#[cfg(feature = "test-seam")]
-pub(crate) use load::{claim_names, prepare_query};
+pub(crate) use loader::{claim_names, prepare_query};
 #[cfg(feature = "test-seam")]
 pub(crate) use stage::Outbox;
+#[cfg(feature = "test-seam")]
+pub(crate) use tick::apply_tick;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use bevy::prelude::*;
 
 use super::lifecycle::Unexpected;
-use super::{ModEntry, ModHost, apply, faults};
+use super::{ModEntry, ModHost, faults};
 use crate::fault::{Fault, FaultKind, Hook};
 use crate::protocol::{Command, Reply};
 use crate::settings::ModSettings;
@@ -43,7 +43,7 @@ pub(crate) fn on_reply(world: &mut World, host: &mut ModHost, entry: &mut ModEnt
         },
         Reply::Swapped(manifest) => match entry.life.swapped(&manifest.version) {
             Ok(()) => {
-                super::load::adopt_manifest(world, entry, &manifest);
+                super::loader::adopt_manifest(world, entry, &manifest);
                 let info = entry.life.info();
                 tracing::info!(
                     mod_id = %info.id,
@@ -71,7 +71,7 @@ pub(crate) fn on_reply(world: &mut World, host: &mut ModHost, entry: &mut ModEnt
             Ok(()) => {
                 let limits = world.resource::<ModSettings>().limits.clone();
                 let bytes_out = commands.iter().map(Command::bytes).sum::<usize>() as u64;
-                let (spent, result) = apply::apply_tick(
+                let (spent, result) = super::tick::apply_tick(
                     world,
                     &mut entry.slot,
                     commands,

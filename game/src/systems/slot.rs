@@ -3,16 +3,77 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use bevy::ecs::message::MessageCursor;
 use bevy::prelude::*;
 
 use super::lifecycle::Lifecycle;
 use crate::codec::bulk::ColumnStates;
+use crate::fault::Fault;
 use crate::grants::ModGrants;
 use crate::manifest::ModManifest;
 use crate::protocol::WireEvent;
-use crate::registry::{ModRegistry, ReloadMod};
-use crate::worker::pool::{Worker, WorkerPool};
+use crate::registry::{ModInfo, ModStatus};
+use crate::worker::bindings::GameModPre;
+use crate::worker::instance::ModSpec;
+use crate::worker::pool::Worker;
+use crate::worker::state::HostState;
+use crossbeam_channel::Receiver;
+
+/// Every mod found in the mods folder, in load order (file name order).
+/// Each mod's [`ModInfo`] follows its lifecycle; a game reads them here.
+#[derive(Resource, Default)]
+pub struct ModRegistry {
+    pub(crate) entries: Vec<ModEntry>,
+}
+
+impl ModRegistry {
+    /// All mods, in load order.
+    pub fn mods(&self) -> impl ExactSizeIterator<Item = &ModInfo> {
+        self.entries.iter().map(|e| e.life.info())
+    }
+
+    /// The mod with this id (its file's stem).
+    pub fn get(&self, id: &str) -> Option<&ModInfo> {
+        self.mods().find(|m| m.id == id)
+    }
+
+    /// The manifest of the mod with this id, as the game took it when the
+    /// mod last started or was updated; `None` before it first started.
+    pub fn manifest(&self, id: &str) -> Option<&crate::ModManifest> {
+        self.entries
+            .iter()
+            .find(|e| e.life.info().id == id)
+            .and_then(|e| e.slot.manifest.as_ref())
+    }
+
+    /// The mod with this display name.
+    pub fn get_by_name(&self, name: &str) -> Option<&ModInfo> {
+        self.mods().find(|m| m.name == name)
+    }
+
+    /// Whether any mod is still loading. Mods found at start-up start
+    /// ticking together, in the frame in which the last of them is ready;
+    /// a mod added later starts as soon as it is.
+    pub fn is_loading(&self) -> bool {
+        self.mods().any(|m| m.status == ModStatus::Loading)
+    }
+
+    /// How many mod files are being loaded, or prepared as a new version
+    /// of a running mod: those with a [`ModInfo::phase`].
+    pub fn loading_count(&self) -> usize {
+        self.mods().filter(|m| m.phase.is_some()).count()
+    }
+
+    /// Mods that are running.
+    pub fn running(&self) -> impl Iterator<Item = &ModInfo> {
+        self.mods().filter(|m| m.status == ModStatus::Running)
+    }
+}
+
+impl std::fmt::Debug for ModRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.mods()).finish()
+    }
+}
 
 /// One mod: where it stands, and what the main thread runs it with.
 pub(crate) struct ModEntry {
@@ -36,7 +97,7 @@ pub(crate) struct ModSlot {
     pub inbox: Vec<WireEvent>,
     pub queries: Vec<PreparedQuery>,
     /// A new version of the mod's file on its way in.
-    pub update: Option<super::live::Update>,
+    pub update: Option<Update>,
     /// The load phase last seen, since when, and how many whole seconds
     /// of it were logged.
     pub progress: Option<(crate::registry::LoadPhase, std::time::Instant, u64)>,
@@ -91,38 +152,10 @@ pub(crate) struct PreparedQuery {
     pub last_owned: bool,
 }
 
-/// What the plugin keeps on the main thread beside the registry.
-#[derive(Resource)]
-pub(crate) struct ModHost {
-    /// The worker threads; `None` when the runtime could not start.
-    pub pool: Option<WorkerPool>,
-    /// What loading a mod later takes; `None` when the runtime could not
-    /// start.
-    pub loader: Option<super::load::Loader>,
-    /// The watch on the mods folder, when it is watched.
-    pub watch: Option<super::live::FolderWatch>,
-    /// Whether the mods found at start-up have started: from then on each
-    /// mod starts as soon as it is ready.
-    pub started_up: bool,
-    /// Events mods emitted last frame, delivered to subscribers this frame,
-    /// and reports of input mods could not decode.
-    pub outbox: super::stage::Outbox,
-    pub reloads: MessageCursor<ReloadMod>,
-    pub enables: MessageCursor<crate::registry::SetModEnabled>,
-    /// Frames since start-up; back-off and the fault window count these.
-    pub frame: u64,
-}
-
-/// Runs `f` with the registry and the host taken out of the world (they
-/// are put back after); nothing when the mods never started.
-pub(crate) fn with_mods(
-    world: &mut World,
-    f: impl FnOnce(&mut World, &mut ModRegistry, &mut ModHost),
-) {
-    if !world.contains_resource::<ModHost>() || !world.contains_resource::<ModRegistry>() {
-        return;
-    }
-    world.resource_scope(|world, mut registry: Mut<ModRegistry>| {
-        world.resource_scope(|world, mut host: Mut<ModHost>| f(world, &mut registry, &mut host));
-    });
+/// A new version of a running mod's file on its way in.
+pub(crate) enum Update {
+    /// Being compiled on a loader thread.
+    Compiling(ModSpec, Receiver<Result<GameModPre<HostState>, Fault>>),
+    /// Compiled: swapped in as soon as the mod is between two ticks.
+    Ready(ModSpec, GameModPre<HostState>),
 }

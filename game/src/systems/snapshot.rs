@@ -7,10 +7,9 @@ use bevy::reflect::TypeRegistry;
 
 use super::PreparedQuery;
 use crate::codec::bulk::ColumnStates;
-use crate::codec::column::read_mod_data;
 use crate::expose::{Exposed, ModData};
 use crate::ownership::SpawnedByMod;
-use crate::protocol::{Column, EntityList, QueryResult, pack_bits};
+use crate::protocol::{Column, Encoding, EntityList, QueryResult, pack_bits};
 
 /// Every one of a mod's queries, as its next tick gets them; rows of the
 /// mods in `left_out` are left out.
@@ -121,7 +120,27 @@ fn column(
     states: Option<&mut ColumnStates>,
 ) -> Column {
     match exposed.component(name) {
-        Some(c) => c.read_column(world, registry, entities, states),
+        Some(c) => c.column().read_column(world, registry, entities, states),
         None => read_mod_data(world, name, entities),
+    }
+}
+
+/// The column of a mod-defined type for `entities`: each value as stored,
+/// `nil` where an entity lacks it.
+pub(crate) fn read_mod_data(world: &World, name: &str, entities: &[Entity]) -> Column {
+    let mut data = Vec::new();
+    let mut offsets = Vec::with_capacity(entities.len());
+    for e in entities {
+        offsets.push(data.len() as u32);
+        match world.get::<ModData>(*e).and_then(|d| d.values.get(name)) {
+            Some(bytes) => data.extend_from_slice(bytes),
+            None => data.push(0xc0),
+        }
+    }
+    Column {
+        name: name.to_string(),
+        encoding: Encoding::MsgPack,
+        data: data.into(),
+        offsets,
     }
 }

@@ -665,7 +665,7 @@ fn write_columns(
             let at = q.names.iter().position(|n| *n == c.name)?;
             q.columns[at].as_mut()
         });
-        c.write_column(world, entities, rows, states);
+        c.column().write_column(world, entities, rows, states);
     }
 }
 
