@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use bevy::prelude::*;
 use bevy_wasm_mods::prelude::*;
-use bevy_wasm_mods::{ModAccess, ModSettings, escape, exposed_names};
+use bevy_wasm_mods::{
+    ExposedNames, ModAccess, ModInfo, ModLimits, ModManifest, ModSettings, escape, exposed_names,
+};
 
 /// How long mods may take to load (a big mod compiling at low priority on
 /// a busy machine takes minutes the first time).
@@ -103,11 +105,52 @@ pub fn check(file: &Path, frames: u64) -> Result<(), String> {
     println!("checking {}", file.display());
     let (_scratch, ids, mut app) = start(&[file.to_path_buf()])?;
     let id = &ids[0];
+    let mut samples = sample(&mut app, id, frames);
 
-    let mut times = Vec::new();
-    let mut bytes_out = Vec::new();
-    let mut bytes_in = Vec::new();
-    let mut memory = 0u64;
+    let world = app.world();
+    let registry = world.resource::<ModRegistry>();
+    let limits = &world.resource::<ModSettings>().limits;
+    let m = registry
+        .get(id)
+        .ok_or_else(|| format!("the game did not take {}", file.display()))?;
+    let mut notes: Vec<String> = Vec::new();
+    match registry.manifest(id) {
+        Some(manifest) => show_manifest(manifest, &exposed_names(world), &mut notes),
+        None => println!("manifest: none (the mod never started)"),
+    }
+    println!(
+        "status: {:?} after {frames} frames, {} ticks",
+        m.status, m.ticks
+    );
+    show_costs(m, &mut samples, limits, &mut notes);
+    let problems = problems(m);
+    for n in &notes {
+        println!("note: {n}");
+    }
+    if problems.is_empty() {
+        println!("clean: {id} ran {} ticks without a fault", m.ticks);
+        Ok(())
+    } else {
+        for p in &problems {
+            println!("problem: {p}");
+        }
+        Err(format!("{} did not run clean", file.display()))
+    }
+}
+
+/// The mod's cost of each tick it ran in `frames` frames.
+#[derive(Default)]
+struct Samples {
+    times: Vec<Duration>,
+    bytes_out: Vec<u64>,
+    bytes_in: Vec<u64>,
+    /// The most linear memory it held.
+    memory: u64,
+}
+
+/// Runs `frames` frames, taking the costs of each tick of mod `id`.
+fn sample(app: &mut App, id: &str, frames: u64) -> Samples {
+    let mut samples = Samples::default();
     let mut last_tick = app
         .world()
         .resource::<ModRegistry>()
@@ -119,82 +162,72 @@ pub fn check(file: &Path, frames: u64) -> Result<(), String> {
         let Some(m) = registry.get(id) else { break };
         // Costs are those of the mod's last tick: one sample per tick.
         if m.ticks > last_tick {
-            times.push(m.cost.guest_time);
-            bytes_out.push(m.cost.bytes_out);
-            bytes_in.push(m.cost.bytes_in);
+            samples.times.push(m.cost.guest_time);
+            samples.bytes_out.push(m.cost.bytes_out);
+            samples.bytes_in.push(m.cost.bytes_in);
         }
         last_tick = m.ticks;
-        memory = memory.max(m.cost.memory_bytes);
+        samples.memory = samples.memory.max(m.cost.memory_bytes);
     }
+    samples
+}
 
-    let world = app.world();
-    let registry = world.resource::<ModRegistry>();
-    let limits = &world.resource::<ModSettings>().limits;
-    let exposed = exposed_names(world);
-    let m = registry
-        .get(id)
-        .ok_or_else(|| format!("the game did not take {}", file.display()))?;
-    let mut problems: Vec<String> = Vec::new();
-    let mut notes: Vec<String> = Vec::new();
-
-    match registry.manifest(id) {
-        Some(manifest) => {
-            println!(
-                "manifest: {} {}",
-                escape(&manifest.name),
-                escape(&manifest.version)
-            );
-            let queries: Vec<String> = manifest
-                .queries
-                .iter()
-                .map(|q| format!("({})", list(q)))
-                .collect();
-            println!("  queries:    {}", list(&queries));
-            println!("  subscribes: {}", list(&manifest.subscribes));
-            println!("  defines:    {}", list(&manifest.defines));
-            println!("  emits:      {}", list(&manifest.emits));
-            println!("  shares:     {}", list(&manifest.shares));
-            let game_type = |n: &String| exposed.components.iter().find(|(c, _)| c == n);
-            for name in manifest.queries.iter().flatten() {
-                if game_type(name).is_none() && !manifest.defines.contains(name) {
-                    notes.push(format!(
-                        "queries `{}`, which this game does not expose and the mod does not \
-                         define: only another mod's type can match it",
-                        escape(name)
-                    ));
-                }
-            }
-            for name in &manifest.subscribes {
-                if !exposed.messages.contains(name) {
-                    notes.push(format!(
-                        "subscribes to `{}`, which is not one of this game's messages \
-                         ({}): only another mod's events can arrive",
-                        escape(name),
-                        list(&exposed.messages)
-                    ));
-                }
-            }
-            let types: Vec<String> = exposed
-                .components
-                .iter()
-                .map(|(n, a)| match a {
-                    ModAccess::ReadWrite => n.clone(),
-                    ModAccess::Read => format!("{n} (read-only)"),
-                })
-                .collect();
-            println!(
-                "  the game exposes: {}; messages: {}",
-                list(&types),
-                list(&exposed.messages)
-            );
-        }
-        None => println!("manifest: none (the mod never started)"),
-    }
-
+/// Prints what the manifest declares beside what the game offers, and
+/// notes what cannot match anything of the game's.
+fn show_manifest(manifest: &ModManifest, exposed: &ExposedNames, notes: &mut Vec<String>) {
     println!(
-        "status: {:?} after {frames} frames, {} ticks",
-        m.status, m.ticks
+        "manifest: {} {}",
+        escape(&manifest.name),
+        escape(&manifest.version)
     );
+    let queries: Vec<String> = manifest
+        .queries
+        .iter()
+        .map(|q| format!("({})", list(q)))
+        .collect();
+    println!("  queries:    {}", list(&queries));
+    println!("  subscribes: {}", list(&manifest.subscribes));
+    println!("  defines:    {}", list(&manifest.defines));
+    println!("  emits:      {}", list(&manifest.emits));
+    println!("  shares:     {}", list(&manifest.shares));
+    let game_type = |n: &String| exposed.components.iter().find(|(c, _)| c == n);
+    for name in manifest.queries.iter().flatten() {
+        if game_type(name).is_none() && !manifest.defines.contains(name) {
+            notes.push(format!(
+                "queries `{}`, which this game does not expose and the mod does not \
+                 define: only another mod's type can match it",
+                escape(name)
+            ));
+        }
+    }
+    for name in &manifest.subscribes {
+        if !exposed.messages.contains(name) {
+            notes.push(format!(
+                "subscribes to `{}`, which is not one of this game's messages \
+                 ({}): only another mod's events can arrive",
+                escape(name),
+                list(&exposed.messages)
+            ));
+        }
+    }
+    let types: Vec<String> = exposed
+        .components
+        .iter()
+        .map(|(n, a)| match a {
+            ModAccess::ReadWrite => n.clone(),
+            ModAccess::Read => format!("{n} (read-only)"),
+        })
+        .collect();
+    println!(
+        "  the game exposes: {}; messages: {}",
+        list(&types),
+        list(&exposed.messages)
+    );
+}
+
+/// Prints the mod's load time, time, bytes and memory per tick, and notes
+/// what went over the game's budgets or was dropped.
+fn show_costs(m: &ModInfo, samples: &mut Samples, limits: &ModLimits, notes: &mut Vec<String>) {
     if let Some(took) = m.load_time {
         let how = if m.compiled_from_cache {
             "compiled code from the cache"
@@ -203,10 +236,11 @@ pub fn check(file: &Path, frames: u64) -> Result<(), String> {
         };
         println!("  loaded in {took:.1?} ({how})");
     }
+    let times = &mut samples.times;
     times.sort();
     if let (Some(median), Some(p99), Some(max)) = (
-        quantile(&times, 0.5),
-        quantile(&times, 0.99),
+        quantile(times, 0.5),
+        quantile(times, 0.99),
         times.last().copied(),
     ) {
         println!(
@@ -226,12 +260,12 @@ pub fn check(file: &Path, frames: u64) -> Result<(), String> {
             ));
         }
     }
-    bytes_out.sort();
-    bytes_in.sort();
+    samples.bytes_out.sort();
+    samples.bytes_in.sort();
     if let (Some(out_median), Some(out_max), Some(in_median)) = (
-        quantile(&bytes_out, 0.5),
-        bytes_out.last().copied(),
-        quantile(&bytes_in, 0.5),
+        quantile(&samples.bytes_out, 0.5),
+        samples.bytes_out.last().copied(),
+        quantile(&samples.bytes_in, 0.5),
     ) {
         println!(
             "  output per tick (commands and events): median {out_median} bytes, most {out_max} bytes; \
@@ -240,7 +274,7 @@ pub fn check(file: &Path, frames: u64) -> Result<(), String> {
     }
     println!(
         "  memory: {:.2} MiB of linear memory at most; {} entities holding {} bytes of values",
-        memory as f64 / (1024.0 * 1024.0),
+        samples.memory as f64 / (1024.0 * 1024.0),
         m.cost.entities,
         m.cost.state_bytes
     );
@@ -263,7 +297,12 @@ pub fn check(file: &Path, frames: u64) -> Result<(), String> {
             notes.push(format!("{n} {what}"));
         }
     }
+}
 
+/// What keeps the mod from running clean: faults, a refused update, a
+/// status other than running, no tick at all.
+fn problems(m: &ModInfo) -> Vec<String> {
+    let mut problems = Vec::new();
     if m.faults > 0 {
         problems.push(format!(
             "{} fault(s), {} recovery(ies)",
@@ -284,18 +323,7 @@ pub fn check(file: &Path, frames: u64) -> Result<(), String> {
     } else if m.ticks == 0 {
         problems.push("it never ticked".into());
     }
-    for n in &notes {
-        println!("note: {n}");
-    }
-    if problems.is_empty() {
-        println!("clean: {id} ran {} ticks without a fault", m.ticks);
-        Ok(())
-    } else {
-        for p in &problems {
-            println!("problem: {p}");
-        }
-        Err(format!("{} did not run clean", file.display()))
-    }
+    problems
 }
 
 /// `modkit run`.

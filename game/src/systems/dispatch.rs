@@ -6,8 +6,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
+use bevy::reflect::TypeRegistry;
 
-use super::{ModHost, ModRegistry, snapshot, with_mods};
+use super::lifecycle::Lifecycle;
+use super::{ModEntry, ModHost, ModRegistry, ModSlot, snapshot, with_mods};
 use crate::expose::Exposed;
 use crate::ownership::ModOwnership;
 use crate::protocol::{EntityList, QueryResult, Request, TickRequest, WireEvent};
@@ -17,11 +19,74 @@ pub(crate) fn dispatch_ticks(world: &mut World) {
     with_mods(world, dispatch);
 }
 
+/// What one frame's ticks are bounded by.
+struct Caps {
+    /// Most entities a mod may own.
+    entities: usize,
+    /// Most bytes of one message to a worker.
+    message: usize,
+    /// Most events, and bytes of them, kept for a mod's next tick.
+    inbox_events: usize,
+    inbox_bytes: usize,
+}
+
 fn dispatch(world: &mut World, mods: &mut ModRegistry, host: &mut ModHost) {
     let registry = world.resource::<AppTypeRegistry>().clone();
     let registry = registry.read();
+    let events = collect_events(world, &registry, host);
+    let (delta, elapsed) = world.get_resource::<Time>().map_or((0.0, 0), |t| {
+        (t.delta_secs(), t.elapsed().as_nanos() as u64)
+    });
+    let limits = &world.resource::<ModSettings>().limits;
+    let caps = Caps {
+        entities: limits.entities_per_mod,
+        message: limits.bytes_per_tick,
+        inbox_events: limits.events_per_tick * 4,
+        inbox_bytes: limits.bytes_per_tick / 4,
+    };
+    let frozen: &World = world;
+    let mut to_free = Vec::new();
+    for entry in &mut mods.entries {
+        // A mod being reloaded keeps its events for its next tick.
+        if !entry.life.is_running() {
+            continue;
+        }
+        let ModEntry { life, slot } = entry;
+        if slot.manifest.is_none() || slot.worker.is_none() {
+            continue;
+        }
+        deliver(life, slot, &events, &caps);
+        if !life.can_tick() {
+            continue;
+        }
+        let mod_events = std::mem::take(&mut slot.inbox);
+        // A mod without queries costs no snapshot, nor a clock reading.
+        let clock = (!slot.queries.is_empty()).then(crate::cpu_clock::ThreadClock::now);
+        let queries = snapshot_within(frozen, &registry, life, slot, &mod_events, caps.message);
+        life.cost_mut().main_thread = clock.map_or(Duration::ZERO, |c| c.elapsed());
+        let room = reserve_ids(frozen, slot, caps.entities, &mut to_free);
+        let request = TickRequest {
+            frame: life.info().ticks,
+            delta_seconds: delta,
+            events: mod_events,
+            queries,
+            reserved: EntityList(slot.reserved.iter().map(|e| e.to_bits()).collect()),
+            at_entity_cap: slot.reserved.len() >= room,
+            game_time_nanos: elapsed,
+        };
+        send(host, life, slot, request, caps.message);
+    }
+    drop(registry);
+    world.entity_allocator_mut().free_many(&to_free);
+}
 
-    // Game messages first, then what mods emitted last frame.
+/// This frame's events for mods: the game's messages first, then what mods
+/// emitted last frame.
+fn collect_events(
+    world: &mut World,
+    registry: &TypeRegistry,
+    host: &mut ModHost,
+) -> Vec<WireEvent> {
     let collectors: Vec<_> = world
         .resource::<Exposed>()
         .messages
@@ -30,161 +95,162 @@ fn dispatch(world: &mut World, mods: &mut ModRegistry, host: &mut ModHost) {
         .collect();
     let mut events = Vec::new();
     for collect in collectors {
-        collect(world, &registry, &mut events);
+        collect(world, registry, &mut events);
     }
     events.append(&mut host.outbox.events);
+    events
+}
 
-    let (delta, elapsed) = world.get_resource::<Time>().map_or((0.0, 0), |t| {
-        (t.delta_secs(), t.elapsed().as_nanos() as u64)
-    });
-    let limits = &world.resource::<ModSettings>().limits;
-    let entity_cap = limits.entities_per_mod;
-    let max_bytes = limits.bytes_per_tick;
-    let max_inbox = limits.events_per_tick * 4;
-    let max_inbox_bytes = max_bytes / 4;
-    let frozen: &World = world;
-    let exposed = frozen.resource::<Exposed>();
-    let ownership = frozen.resource::<ModOwnership>();
-    let mut to_free = Vec::new();
-    for entry in &mut mods.entries {
-        // A mod being reloaded keeps its events for its next tick.
-        if !entry.life.is_running() {
-            continue;
-        }
-        let slot = &mut entry.slot;
-        let (Some(manifest), Some(worker)) = (&slot.manifest, &mut slot.worker) else {
-            continue;
-        };
-        slot.inbox.extend(
-            events
-                .iter()
-                .filter(|e| manifest.subscribes.contains(&e.name))
-                .filter(|e| e.source.as_deref() != Some(&*slot.owner))
-                .cloned(),
-        );
-        let dropped = trim_inbox(&mut slot.inbox, max_inbox, max_inbox_bytes);
-        if !dropped.is_empty() {
-            let total: usize = dropped.iter().map(|(_, n)| n).sum();
-            entry.life.cost_mut().events_dropped += total as u64;
-            let by: Vec<String> = dropped
-                .iter()
-                .map(|(sender, n)| match sender {
-                    Some(id) => format!("{n} from mod `{}`", crate::text::escape(id)),
-                    None => format!("{n} from the game"),
-                })
-                .collect();
-            tracing::warn!(
-                mod_id = &*slot.owner,
-                "inbox full: dropped the oldest events of its biggest senders ({})",
-                by.join(", ")
-            );
-        }
-        if !entry.life.can_tick() {
-            continue;
-        }
-        let mod_events = std::mem::take(&mut slot.inbox);
-        // A mod without queries costs no snapshot, nor a clock reading.
-        let clock = (!slot.queries.is_empty()).then(crate::cpu_clock::ThreadClock::now);
-        let mut left_out: Vec<Arc<str>> = Vec::new();
-        let mut queries = snapshot::take_all(
-            frozen,
+/// Puts the events the mod subscribed to (not its own) in its inbox, and
+/// trims the inbox to its caps, the biggest senders' oldest first.
+fn deliver(life: &mut Lifecycle, slot: &mut ModSlot, events: &[WireEvent], caps: &Caps) {
+    let Some(manifest) = &slot.manifest else {
+        return;
+    };
+    slot.inbox.extend(
+        events
+            .iter()
+            .filter(|e| manifest.subscribes.contains(&e.name))
+            .filter(|e| e.source.as_deref() != Some(&*slot.owner))
+            .cloned(),
+    );
+    let dropped = trim_inbox(&mut slot.inbox, caps.inbox_events, caps.inbox_bytes);
+    if dropped.is_empty() {
+        return;
+    }
+    let total: usize = dropped.iter().map(|(_, n)| n).sum();
+    life.cost_mut().events_dropped += total as u64;
+    let by: Vec<String> = dropped
+        .iter()
+        .map(|(sender, n)| match sender {
+            Some(id) => format!("{n} from mod `{}`", crate::text::escape(id)),
+            None => format!("{n} from the game"),
+        })
+        .collect();
+    tracing::warn!(
+        mod_id = &*slot.owner,
+        "inbox full: dropped the oldest events of its biggest senders ({})",
+        by.join(", ")
+    );
+}
+
+/// The mod's query results, within the message limit: over it, the rows of
+/// the other mods that keep the most values go first, so the cap falls on
+/// them and the mod still ticks, told in its cost and the log.
+fn snapshot_within(
+    world: &World,
+    registry: &TypeRegistry,
+    life: &mut Lifecycle,
+    slot: &mut ModSlot,
+    events: &[WireEvent],
+    max_bytes: usize,
+) -> Vec<QueryResult> {
+    let exposed = world.resource::<Exposed>();
+    let ownership = world.resource::<ModOwnership>();
+    let mut left_out: Vec<Arc<str>> = Vec::new();
+    let take = |slot: &mut ModSlot, left_out: &[Arc<str>]| {
+        snapshot::take_all(
+            world,
             exposed,
-            &registry,
+            registry,
             &mut slot.queries,
             &slot.owner,
-            &left_out,
-        );
-        // Over the message limit, the rows of the other mods that keep the
-        // most values go first: the cap falls on them, and the mod still
-        // ticks, told in its cost and the log.
-        let fixed = mod_events.iter().map(WireEvent::bytes).sum::<usize>() + 4096;
-        let mut size = fixed + queries.iter().map(QueryResult::bytes).sum::<usize>();
-        if size > max_bytes {
-            let mut biggest: Vec<(u64, Arc<str>)> = ownership
-                .bytes
-                .iter()
-                .filter(|(id, _)| ***id != *slot.owner)
-                .map(|(id, bytes)| (*bytes, id.clone()))
-                .collect();
-            biggest.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-            let mut estimate = size as u64;
-            for (bytes, id) in biggest {
-                if size <= max_bytes {
-                    break;
-                }
-                left_out.push(id);
-                estimate = estimate.saturating_sub(bytes);
-                if estimate > max_bytes as u64 {
-                    continue;
-                }
-                queries = snapshot::take_all(
-                    frozen,
-                    exposed,
-                    &registry,
-                    &mut slot.queries,
-                    &slot.owner,
-                    &left_out,
-                );
-                size = fixed + queries.iter().map(QueryResult::bytes).sum::<usize>();
-                estimate = size as u64;
-            }
-            if !left_out.is_empty() && size <= max_bytes {
-                entry.life.cost_mut().inputs_cut += 1;
-                let names: Vec<String> = left_out
-                    .iter()
-                    .map(|id| format!("`{}`", crate::text::escape(id)))
-                    .collect();
-                tracing::warn!(
-                    mod_id = &*slot.owner,
-                    "query results over the {max_bytes}-byte message limit: \
-                     the rows of mods {} were left out",
-                    names.join(", ")
-                );
-            }
+            left_out,
+        )
+    };
+    let mut queries = take(slot, &left_out);
+    let fixed = events.iter().map(WireEvent::bytes).sum::<usize>() + 4096;
+    let mut size = fixed + queries.iter().map(QueryResult::bytes).sum::<usize>();
+    if size <= max_bytes {
+        return queries;
+    }
+    let mut biggest: Vec<(u64, Arc<str>)> = ownership
+        .bytes
+        .iter()
+        .filter(|(id, _)| ***id != *slot.owner)
+        .map(|(id, bytes)| (*bytes, id.clone()))
+        .collect();
+    biggest.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    let mut estimate = size as u64;
+    for (bytes, id) in biggest {
+        if size <= max_bytes {
+            break;
         }
-        entry.life.cost_mut().main_thread = clock.map_or(Duration::ZERO, |c| c.elapsed());
-        // Never reserve more ids than the mod may still own entities.
-        let owned = ownership.entities_of(&slot.owner);
-        let room = entity_cap.saturating_sub(owned);
-        while slot.reserved.len() < slot.reserve_target.min(room) {
-            slot.reserved.push_back(frozen.entity_allocator().alloc());
-        }
-        if slot.reserved.len() > room {
-            to_free.extend(slot.reserved.drain(room..));
-        }
-        let request = TickRequest {
-            frame: entry.life.info().ticks,
-            delta_seconds: delta,
-            events: mod_events,
-            queries,
-            reserved: EntityList(slot.reserved.iter().map(|e| e.to_bits()).collect()),
-            at_entity_cap: slot.reserved.len() >= room,
-            game_time_nanos: elapsed,
-        };
-        let bytes = request.bytes();
-        if bytes > max_bytes {
-            // Even without other mods' rows: its own values and the game's
-            // are too many. Never silent.
-            let cost = entry.life.cost_mut();
-            cost.skipped_ticks += 1;
-            cost.events_dropped += request.events.len() as u64;
-            tracing::warn!(
-                mod_id = &*slot.owner,
-                skipped = cost.skipped_ticks,
-                "tick of {bytes} bytes is over the {max_bytes}-byte message limit; skipped",
-            );
+        left_out.push(id);
+        estimate = estimate.saturating_sub(bytes);
+        if estimate > max_bytes as u64 {
             continue;
         }
-        let frame = request.frame;
-        if worker.send(Request::Tick(request)) {
-            slot.sent_frame = frame;
-            slot.seen_frame = host.frame;
-            entry.life.cost_mut().bytes_in = bytes as u64;
-            entry.life.send_tick(Instant::now());
-        }
+        queries = take(slot, &left_out);
+        size = fixed + queries.iter().map(QueryResult::bytes).sum::<usize>();
+        estimate = size as u64;
     }
-    drop(registry);
-    world.entity_allocator_mut().free_many(&to_free);
+    if !left_out.is_empty() && size <= max_bytes {
+        life.cost_mut().inputs_cut += 1;
+        let names: Vec<String> = left_out
+            .iter()
+            .map(|id| format!("`{}`", crate::text::escape(id)))
+            .collect();
+        tracing::warn!(
+            mod_id = &*slot.owner,
+            "query results over the {max_bytes}-byte message limit: \
+             the rows of mods {} were left out",
+            names.join(", ")
+        );
+    }
+    queries
+}
+
+/// Tops up the ids reserved for the mod's spawns, never more than it may
+/// still own entities (extra ones go to `to_free`); returns that room.
+fn reserve_ids(
+    world: &World,
+    slot: &mut ModSlot,
+    entity_cap: usize,
+    to_free: &mut Vec<Entity>,
+) -> usize {
+    let owned = world.resource::<ModOwnership>().entities_of(&slot.owner);
+    let room = entity_cap.saturating_sub(owned);
+    while slot.reserved.len() < slot.reserve_target.min(room) {
+        slot.reserved.push_back(world.entity_allocator().alloc());
+    }
+    if slot.reserved.len() > room {
+        to_free.extend(slot.reserved.drain(room..));
+    }
+    room
+}
+
+/// Sends the tick to the mod's worker, or skips it (never silently) when
+/// even without other mods' rows it is over the message limit.
+fn send(
+    host: &ModHost,
+    life: &mut Lifecycle,
+    slot: &mut ModSlot,
+    request: TickRequest,
+    max_bytes: usize,
+) {
+    let bytes = request.bytes();
+    if bytes > max_bytes {
+        let cost = life.cost_mut();
+        cost.skipped_ticks += 1;
+        cost.events_dropped += request.events.len() as u64;
+        tracing::warn!(
+            mod_id = &*slot.owner,
+            skipped = cost.skipped_ticks,
+            "tick of {bytes} bytes is over the {max_bytes}-byte message limit; skipped",
+        );
+        return;
+    }
+    let frame = request.frame;
+    let Some(worker) = &mut slot.worker else {
+        return;
+    };
+    if worker.send(Request::Tick(request)) {
+        slot.sent_frame = frame;
+        slot.seen_frame = host.frame;
+        life.cost_mut().bytes_in = bytes as u64;
+        life.send_tick(Instant::now());
+    }
 }
 
 /// Drops events from `inbox` until it holds at most `max_events` events of

@@ -89,6 +89,19 @@ struct Charges {
     delta: i64,
 }
 
+/// What staging has seen so far in a tick.
+#[derive(Default)]
+struct Seen {
+    spawned: HashSet<Entity>,
+    despawned: HashSet<Entity>,
+    /// Reserved ids the tick's spawns used.
+    next_reserved: usize,
+    charges: RefCell<Charges>,
+}
+
+/// Names the command an error is about.
+type At = dyn Fn(String) -> String;
+
 /// What applied ticks send on: events for other mods' next ticks, and
 /// reports of bad input.
 #[derive(Default)]
@@ -166,160 +179,15 @@ impl Stager<'_> {
     /// Checks the commands, taking them out of `commands` as it goes;
     /// those after a refused one are left there.
     pub(crate) fn stage(&self, commands: &mut Vec<Command>) -> Result<StagedTick, String> {
-        let mut spawned: HashSet<Entity> = HashSet::new();
-        let mut despawned: HashSet<Entity> = HashSet::new();
-        let mut next_reserved = 0;
+        let mut seen = Seen::default();
         let mut out = Vec::with_capacity(commands.len());
-        let charges = RefCell::new(Charges::default());
         let mut commands = commands.drain(..);
         for (i, command) in commands.by_ref().enumerate() {
-            let at = |e: String| format!("command {i}: {e}");
-            // What the rule book refuses is said in its words, as the
-            // worker and the test world say it.
-            let no_entity = |bits: u64| Refusal::NoSuchEntity(bits).to_string();
+            let at = move |e: String| format!("command {i}: {e}");
             self.budget.step().map_err(at)?;
-            let alive = |e: Entity, spawned: &HashSet<Entity>, despawned: &HashSet<Entity>| {
-                !despawned.contains(&e)
-                    && (spawned.contains(&e) || self.world.get_entity(e).is_ok())
-            };
-            let mine = |e: Entity, spawned: &HashSet<Entity>| -> Result<(), String> {
-                if self.modify_any_entity || spawned.contains(&e) || self.owns(e) {
-                    Ok(())
-                } else {
-                    Err(self.not_owner(e))
-                }
-            };
-            let staged = match command {
-                Command::Spawn { entity, components } => {
-                    let e = self.entity(entity).map_err(at)?;
-                    if self.reserved.get(next_reserved) != Some(&e) {
-                        return Err(at(format!(
-                            "spawn used id {entity}, not the next reserved one"
-                        )));
-                    }
-                    next_reserved += 1;
-                    spawned.insert(e);
-                    let values = self.values(components)?;
-                    self.charge_values(&charges, e, &values, &spawned);
-                    Staged::Spawn(e, values.into_iter().map(|(v, _)| v).collect())
-                }
-                Command::Despawn { entity } => {
-                    let e = self.entity(entity).map_err(at)?;
-                    if !alive(e, &spawned, &despawned) {
-                        return Err(no_entity(entity));
-                    }
-                    mine(e, &spawned)?;
-                    despawned.insert(e);
-                    self.charge_despawn(&charges, e, &spawned);
-                    Staged::Despawn(e)
-                }
-                Command::Insert { entity, components } => {
-                    let e = self.entity(entity).map_err(at)?;
-                    if !alive(e, &spawned, &despawned) {
-                        return Err(no_entity(entity));
-                    }
-                    mine(e, &spawned)?;
-                    let values = self.values(components)?;
-                    self.charge_values(&charges, e, &values, &spawned);
-                    Staged::Insert(e, values.into_iter().map(|(v, _)| v).collect())
-                }
-                Command::Remove { entity, names } => {
-                    let e = self.entity(entity).map_err(at)?;
-                    if !alive(e, &spawned, &despawned) {
-                        return Err(no_entity(entity));
-                    }
-                    mine(e, &spawned)?;
-                    let mut removed = Vec::with_capacity(names.len());
-                    for name in names {
-                        let i = self.writable(&name)?;
-                        if let Some(key) = self.key(i, &name) {
-                            self.charge(&charges, e, key, 0, &spawned);
-                        }
-                        removed.push((i, name));
-                    }
-                    Staged::Remove(e, removed)
-                }
-                Command::Emit { name, payload } => {
-                    mod_rules::access::may_emit(self.exposed, self.owner, &name)
-                        .map_err(|r| r.to_string())?;
-                    mod_rules::value::check(&payload, self.depth)
-                        .map_err(|e| Refusal::InvalidValue(format!("{name}: {e}")).to_string())?;
-                    Staged::Emit(name, payload.into_vec())
-                }
-                Command::WriteBatch { entities, columns } => {
-                    let mut rows_of = Vec::with_capacity(entities.0.len());
-                    for bits in &entities.0 {
-                        let e = self.entity(*bits).map_err(at)?;
-                        // Existence is checked with each column's component.
-                        if !despawned.is_empty() && despawned.contains(&e) {
-                            return Err(no_entity(*bits));
-                        }
-                        rows_of.push(e);
-                    }
-                    // The usual batch rewrites a snapshot the mod spawned
-                    // all of; anything else is checked row by row.
-                    let all_owned = self
-                        .query_rows
-                        .iter()
-                        .any(|(rows, owned)| *owned && *rows == rows_of.as_slice());
-                    if !self.modify_any_entity && !all_owned {
-                        for e in &rows_of {
-                            mine(*e, &spawned)?;
-                        }
-                    }
-                    let mut staged_columns = Vec::with_capacity(columns.len());
-                    for column in columns {
-                        let (i, rows, sizes) = self.batch_column(&rows_of, column).map_err(at)?;
-                        self.charge_rows(&charges, &rows_of, i, &sizes, &spawned);
-                        staged_columns.push((i, rows));
-                    }
-                    Staged::WriteBatch(rows_of, staged_columns)
-                }
-                Command::WriteQueryRows { query, columns } => {
-                    let Some(&(rows, all_owned)) = self.query_rows.get(query as usize) else {
-                        return Err(at(format!(
-                            "batch over query {query}; the mod has {}",
-                            self.query_rows.len()
-                        )));
-                    };
-                    let gone = (!despawned.is_empty())
-                        .then(|| rows.iter().find(|e| despawned.contains(e)))
-                        .flatten();
-                    if let Some(e) = gone {
-                        return Err(no_entity(e.to_bits()));
-                    }
-                    if !self.modify_any_entity && !all_owned {
-                        for e in rows {
-                            mine(*e, &spawned)?;
-                        }
-                    }
-                    let mut staged_columns = Vec::with_capacity(columns.len());
-                    for column in columns {
-                        let (i, rows_data, sizes) = self.batch_column(rows, column).map_err(at)?;
-                        self.charge_rows(&charges, rows, i, &sizes, &spawned);
-                        staged_columns.push((i, rows_data));
-                    }
-                    Staged::WriteQueryRows(query as usize, staged_columns)
-                }
-                Command::Reject {
-                    culprit,
-                    about,
-                    reason,
-                } => Staged::Reject(Rejection {
-                    by: Arc::from(self.owner),
-                    culprit,
-                    about,
-                    reason,
-                }),
-                Command::RejectValue {
-                    entity,
-                    name,
-                    reason,
-                } => Staged::Reject(self.rejected_value(entity, &name, reason)),
-            };
-            out.push(staged);
+            out.push(self.stage_one(command, &mut seen, &at)?);
         }
-        let charges = charges.into_inner();
+        let charges = seen.charges.into_inner();
         let (now, cap) = self.state_bytes;
         let after = (now as i64).saturating_add(charges.delta).max(0) as u64;
         if charges.delta > 0 && after > cap {
@@ -333,9 +201,157 @@ impl Stager<'_> {
             .collect();
         Ok(StagedTick {
             commands: out,
-            spawned: next_reserved,
+            spawned: seen.next_reserved,
             footprint,
         })
+    }
+
+    /// Checks one command against the world and what the tick did before
+    /// it. What the rule book refuses is said in its words, as the worker
+    /// and the test world say it; what only a host bug could cause says
+    /// which command (`at`).
+    fn stage_one(&self, command: Command, seen: &mut Seen, at: &At) -> Result<Staged, String> {
+        Ok(match command {
+            Command::Spawn { entity, components } => {
+                let e = self.entity(entity).map_err(at)?;
+                if self.reserved.get(seen.next_reserved) != Some(&e) {
+                    return Err(at(format!(
+                        "spawn used id {entity}, not the next reserved one"
+                    )));
+                }
+                seen.next_reserved += 1;
+                seen.spawned.insert(e);
+                let values = self.values(components)?;
+                self.charge_values(&seen.charges, e, &values, &seen.spawned);
+                Staged::Spawn(e, values.into_iter().map(|(v, _)| v).collect())
+            }
+            Command::Despawn { entity } => {
+                let e = self.target(entity, seen, at)?;
+                seen.despawned.insert(e);
+                self.charge_despawn(&seen.charges, e, &seen.spawned);
+                Staged::Despawn(e)
+            }
+            Command::Insert { entity, components } => {
+                let e = self.target(entity, seen, at)?;
+                let values = self.values(components)?;
+                self.charge_values(&seen.charges, e, &values, &seen.spawned);
+                Staged::Insert(e, values.into_iter().map(|(v, _)| v).collect())
+            }
+            Command::Remove { entity, names } => {
+                let e = self.target(entity, seen, at)?;
+                let mut removed = Vec::with_capacity(names.len());
+                for name in names {
+                    let i = self.writable(&name)?;
+                    if let Some(key) = self.key(i, &name) {
+                        self.charge(&seen.charges, e, key, 0, &seen.spawned);
+                    }
+                    removed.push((i, name));
+                }
+                Staged::Remove(e, removed)
+            }
+            Command::Emit { name, payload } => {
+                mod_rules::access::may_emit(self.exposed, self.owner, &name)
+                    .map_err(|r| r.to_string())?;
+                mod_rules::value::check(&payload, self.depth)
+                    .map_err(|e| Refusal::InvalidValue(format!("{name}: {e}")).to_string())?;
+                Staged::Emit(name, payload.into_vec())
+            }
+            Command::WriteBatch { entities, columns } => {
+                let mut rows = Vec::with_capacity(entities.0.len());
+                for bits in &entities.0 {
+                    let e = self.entity(*bits).map_err(at)?;
+                    // Existence is checked with each column's component.
+                    if seen.despawned.contains(&e) {
+                        return Err(Refusal::NoSuchEntity(*bits).to_string());
+                    }
+                    rows.push(e);
+                }
+                // The usual batch rewrites a snapshot the mod spawned all
+                // of; anything else is checked row by row.
+                let all_owned = self
+                    .query_rows
+                    .iter()
+                    .any(|(query, owned)| *owned && *query == rows.as_slice());
+                let columns = self.batch(&rows, all_owned, columns, seen, at)?;
+                Staged::WriteBatch(rows, columns)
+            }
+            Command::WriteQueryRows { query, columns } => {
+                let Some(&(rows, all_owned)) = self.query_rows.get(query as usize) else {
+                    return Err(at(format!(
+                        "batch over query {query}; the mod has {}",
+                        self.query_rows.len()
+                    )));
+                };
+                if let Some(e) = rows.iter().find(|e| seen.despawned.contains(e)) {
+                    return Err(Refusal::NoSuchEntity(e.to_bits()).to_string());
+                }
+                let columns = self.batch(rows, all_owned, columns, seen, at)?;
+                Staged::WriteQueryRows(query as usize, columns)
+            }
+            Command::Reject {
+                culprit,
+                about,
+                reason,
+            } => Staged::Reject(Rejection {
+                by: Arc::from(self.owner),
+                culprit,
+                about,
+                reason,
+            }),
+            Command::RejectValue {
+                entity,
+                name,
+                reason,
+            } => Staged::Reject(self.rejected_value(entity, &name, reason)),
+        })
+    }
+
+    /// The entity a despawn, insert or remove changes: one that exists
+    /// (or was spawned this tick and not despawned since) and that the
+    /// mod may change.
+    fn target(&self, bits: u64, seen: &Seen, at: &At) -> Result<Entity, String> {
+        let e = self.entity(bits).map_err(at)?;
+        let alive = !seen.despawned.contains(&e)
+            && (seen.spawned.contains(&e) || self.world.get_entity(e).is_ok());
+        if !alive {
+            return Err(Refusal::NoSuchEntity(bits).to_string());
+        }
+        self.may_change(e, seen)?;
+        Ok(e)
+    }
+
+    /// Whether the mod may change `e`: one it spawned (before or this
+    /// tick), or any when granted.
+    fn may_change(&self, e: Entity, seen: &Seen) -> Result<(), String> {
+        if self.modify_any_entity || seen.spawned.contains(&e) || self.owns(e) {
+            Ok(())
+        } else {
+            Err(self.not_owner(e))
+        }
+    }
+
+    /// A batch's columns over `rows`, checked, with the rows' owner
+    /// checked unless the mod spawned all of a snapshot's rows.
+    fn batch(
+        &self,
+        rows: &[Entity],
+        all_owned: bool,
+        columns: Vec<Column>,
+        seen: &Seen,
+        at: &At,
+    ) -> Result<Vec<(usize, Rows)>, String> {
+        if !self.modify_any_entity && !all_owned {
+            for e in rows {
+                self.may_change(*e, seen)?;
+            }
+        }
+        let mut staged = Vec::with_capacity(columns.len());
+        for column in columns {
+            let (i, data, sizes) = self.batch_column(rows, column).map_err(at)?;
+            self.charge_rows(&seen.charges, rows, i, &sizes, &seen.spawned);
+            staged.push((i, data));
+        }
+        Ok(staged)
     }
 
     /// A report that the mod could not decode the value of mod-defined
