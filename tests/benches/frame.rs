@@ -41,7 +41,9 @@ fn median_frame(app: &mut App) -> (Duration, Duration) {
 }
 
 fn idle_app(mods: usize) -> App {
-    let dir = mods_folder();
+    // Kept as long as the benchmark runs: the app watches the folder, and
+    // a folder removed under it unloads its mods.
+    let dir = kept(mods_folder());
     let bytes = mod_bytes("idle");
     let mut plugin = ModPlugin::new().with_mods_dir(&dir);
     for i in 0..mods {
@@ -138,7 +140,7 @@ fn idle_mods() {
 /// A headless app with the mover mod moving `ENTITIES` entities, all
 /// spawned; `api` picks the mod's batch calls (see `mods/mover`).
 fn mover_app(api: &str) -> App {
-    let dir = folder_with(&[("mover", "mover.wasm")]);
+    let dir = kept(folder_with(&[("mover", "mover.wasm")]));
     #[derive(serde::Serialize)]
     struct Config<'a> {
         count: u32,

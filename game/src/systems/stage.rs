@@ -261,7 +261,8 @@ impl Stager<'_> {
                 for bits in &entities.0 {
                     let e = self.entity(*bits).map_err(at)?;
                     // Existence is checked with each column's component.
-                    if seen.despawned.contains(&e) {
+                    // (No hashing of every row when nothing was despawned.)
+                    if !seen.despawned.is_empty() && seen.despawned.contains(&e) {
                         return Err(Refusal::NoSuchEntity(*bits).to_string());
                     }
                     rows.push(e);
@@ -282,7 +283,10 @@ impl Stager<'_> {
                         self.query_rows.len()
                     )));
                 };
-                if let Some(e) = rows.iter().find(|e| seen.despawned.contains(e)) {
+                let gone = (!seen.despawned.is_empty())
+                    .then(|| rows.iter().find(|e| seen.despawned.contains(e)))
+                    .flatten();
+                if let Some(e) = gone {
                     return Err(Refusal::NoSuchEntity(e.to_bits()).to_string());
                 }
                 let columns = self.batch(rows, all_owned, columns, seen, at)?;
