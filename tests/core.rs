@@ -310,7 +310,8 @@ fn bad_files_are_reported_by_name_and_reason_while_good_mods_run() {
     let incompatible = reason("h-incompatible.wasm");
     assert!(
         incompatible.contains("built for bevy-wasm:mods@0.9.0")
-            && incompatible.contains("rebuild the mod"),
+            && incompatible.contains("does not serve")
+            && incompatible.contains("update the game"),
         "{incompatible}"
     );
 

@@ -69,7 +69,7 @@ pub use systems::ModRegistry;
 pub use systems::diagnostics::{CostFigure, FIGURES as COST_FIGURES, mod_diagnostic};
 pub use text::escape;
 pub use worker::disk_cache::default_folder as default_compile_cache;
-pub use worker::engine::{WIT_PACKAGE, WIT_VERSION};
+pub use worker::engine::{SERVED_CONTRACTS, WIT_PACKAGE, WIT_VERSION};
 
 /// The names a game needs to run mods.
 pub mod prelude {

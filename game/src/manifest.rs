@@ -21,6 +21,10 @@ pub struct ModManifest {
     /// Names among `defines` and `emits` other mods may write and emit.
     #[serde(default)]
     pub shares: Vec<String>,
+    /// The contract version the mod was built for, as its component says
+    /// (not part of what `init` returns).
+    #[serde(default)]
+    pub contract: String,
 }
 
 impl ModManifest {

@@ -47,6 +47,10 @@ pub struct ModInfo {
     pub name: String,
     /// The mod's version from its manifest (empty until it loads).
     pub version: String,
+    /// The contract version the mod's running code was built for
+    /// (`0.1.0`; empty until it loads): one of
+    /// [`SERVED_CONTRACTS`](crate::SERVED_CONTRACTS).
+    pub contract: String,
     /// Where the mod stands.
     pub status: ModStatus,
     /// How many ticks the mod has been given, failed ones included.
@@ -167,6 +171,7 @@ impl ModInfo {
             file,
             name: stem,
             version: String::new(),
+            contract: String::new(),
             status: ModStatus::Loading,
             ticks: 0,
             faults: 0,

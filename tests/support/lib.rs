@@ -82,6 +82,48 @@ pub fn greeter_next() -> Vec<u8> {
     std::fs::read(file).expect("the greeter's next version is built")
 }
 
+/// The contract fixture (`tests/mods/contract`) built for one released
+/// contract version or for none the game serves, by its feature (`v0-1-0`,
+/// `v0-1-0-claims`, `v0-1-1`, `unserved`). Every build is made once per
+/// test process, one after another in one target folder.
+pub fn contract_fixture(feature: &str) -> Vec<u8> {
+    const FEATURES: [&str; 4] = ["v0-1-0", "v0-1-0-claims", "v0-1-1", "unserved"];
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    assert!(FEATURES.contains(&feature), "no fixture {feature}");
+    let dir = BUILT.get_or_init(|| {
+        // Beside the other mods, whose dependencies it shares.
+        let target = root().join("target/mods");
+        let kept = target.join("contract-fixtures");
+        std::fs::create_dir_all(&kept).expect("cannot make the fixtures' folder");
+        for feature in FEATURES {
+            let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+                .current_dir(root())
+                .args([
+                    "build",
+                    "--release",
+                    "--target",
+                    "wasm32-wasip2",
+                    "--target-dir",
+                ])
+                .arg(&target)
+                .args(["-p", "contract-fixture", "--features", feature])
+                .status()
+                .expect("cannot run cargo to build the contract fixtures");
+            assert!(
+                status.success(),
+                "building the contract fixture {feature} failed"
+            );
+            std::fs::copy(
+                target.join("wasm32-wasip2/release/contract_fixture.wasm"),
+                kept.join(format!("{feature}.wasm")),
+            )
+            .expect("cannot keep a built fixture");
+        }
+        kept
+    });
+    std::fs::read(dir.join(format!("{feature}.wasm"))).expect("the fixture is built")
+}
+
 /// A built mod's bytes, by crate name (`mover`, `greeter`, `raw_spinner`,
 /// `idle`, `hostile`).
 pub fn mod_bytes(name: &str) -> Vec<u8> {

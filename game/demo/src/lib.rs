@@ -252,7 +252,12 @@ pub fn print_mods(registry: &ModRegistry) {
             } else {
                 "compiled"
             };
-            println!("    loaded in {took:.1?}, {how}");
+            let contract = if m.contract.is_empty() {
+                String::new()
+            } else {
+                format!(", built for contract {}", m.contract)
+            };
+            println!("    loaded in {took:.1?}, {how}{contract}");
         }
         let c = &m.cost;
         println!(

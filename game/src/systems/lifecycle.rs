@@ -225,6 +225,11 @@ impl Lifecycle {
         }
     }
 
+    /// Notes the contract version the mod's running code was built for.
+    pub(crate) fn built_for(&mut self, contract: &str) {
+        self.info.contract = contract.to_string();
+    }
+
     /// Whether a tick may be sent now.
     pub(crate) fn can_tick(&self) -> bool {
         self.state == State::Idle && self.info.enabled

@@ -224,6 +224,7 @@ fn start_ready(world: &mut World, registry: &mut ModRegistry, frame: u64) {
             continue;
         }
         adopt_manifest(world, entry, &manifest);
+        entry.life.built_for(&manifest.contract);
         let started = entry.life.start(&manifest.name, &manifest.version);
         let info = entry.life.info();
         match started {

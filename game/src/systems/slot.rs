@@ -12,10 +12,9 @@ use crate::grants::ModGrants;
 use crate::manifest::ModManifest;
 use crate::protocol::WireEvent;
 use crate::registry::{ModInfo, ModStatus};
-use crate::worker::bindings::GameModPre;
+use crate::worker::contract::ModPre;
 use crate::worker::instance::ModSpec;
 use crate::worker::pool::Worker;
-use crate::worker::state::HostState;
 use crossbeam_channel::Receiver;
 
 /// Every mod found in the mods folder, in load order (file name order).
@@ -155,7 +154,7 @@ pub(crate) struct PreparedQuery {
 /// A new version of a running mod's file on its way in.
 pub(crate) enum Update {
     /// Being compiled on a loader thread.
-    Compiling(ModSpec, Receiver<Result<GameModPre<HostState>, Fault>>),
+    Compiling(ModSpec, Receiver<Result<ModPre, Fault>>),
     /// Compiled: swapped in as soon as the mod is between two ticks.
-    Ready(ModSpec, GameModPre<HostState>),
+    Ready(ModSpec, ModPre),
 }

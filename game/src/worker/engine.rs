@@ -11,6 +11,7 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine};
 
 use super::bindings;
+use super::contract::{self, ModPre};
 use super::disk_cache::{Digest32, DiskCache};
 use super::gauge::Gauge;
 use super::state::HostState;
@@ -18,10 +19,13 @@ use super::wasi;
 use crate::fault::{Fault, FaultKind, Hook};
 use crate::registry::LoadPhase;
 
-/// The WIT package version this host implements.
-pub const WIT_VERSION: &str = "0.1.1";
+/// The contract version of `wit/`, the one new mods are built against
+/// (the game serves earlier ones too: [`SERVED_CONTRACTS`]).
+pub const WIT_VERSION: &str = contract::CURRENT;
 /// The WIT package name mods import from.
-pub const WIT_PACKAGE: &str = "bevy-wasm:mods";
+pub const WIT_PACKAGE: &str = contract::PACKAGE;
+/// Every contract version the game serves, oldest first.
+pub const SERVED_CONTRACTS: &[&str] = contract::SERVED;
 
 pub(crate) use super::deadline::EPOCH_PERIOD;
 
@@ -114,7 +118,7 @@ impl Runtime {
         bytes: &[u8],
         file: &Digest32,
         gauge: &Gauge,
-    ) -> Result<bindings::GameModPre<HostState>, Fault> {
+    ) -> Result<ModPre, Fault> {
         check_header(bytes).map_err(invalid)?;
         let cached = self.disk.as_ref().and_then(|disk| {
             gauge.set_phase(Some(LoadPhase::LoadingCompiled));
@@ -139,17 +143,17 @@ impl Runtime {
         Ok(pre)
     }
 
-    /// Checks a compiled mod against this game's world and links it.
-    fn link(&self, component: &Component) -> Result<bindings::GameModPre<HostState>, Fault> {
-        check_world(&self.engine, component).map_err(invalid)?;
+    /// Checks a compiled mod is built for a contract version this game
+    /// serves and links it with that version's bindings.
+    fn link(&self, component: &Component) -> Result<ModPre, Fault> {
+        let contract = contract::built_for(&self.engine, component).map_err(invalid)?;
         let pre = self.linker.instantiate_pre(component).map_err(|e| {
             invalid(import_refused(
                 &first_line(&e),
                 &format!("{:#}", e.root_cause()),
             ))
         })?;
-        bindings::GameModPre::new(pre)
-            .map_err(|e| invalid(format!("does not export the mod hooks: {}", first_line(&e))))
+        ModPre::new(&self.engine, pre, contract).map_err(invalid)
     }
 }
 
@@ -320,53 +324,6 @@ fn check_header(bytes: &[u8]) -> Result<(), String> {
     }
 }
 
-/// Checks the component was built against a compatible version of this
-/// game's WIT package and exports its hooks.
-fn check_world(engine: &Engine, component: &Component) -> Result<(), String> {
-    let ty = component.component_type();
-    let prefix = format!("{WIT_PACKAGE}/");
-    let mut names: Vec<String> = ty.imports(engine).map(|(n, _)| n.to_string()).collect();
-    let exports: Vec<String> = ty.exports(engine).map(|(n, _)| n.to_string()).collect();
-    names.extend(exports.iter().cloned());
-    for name in &names {
-        if let Some(rest) = name.strip_prefix(&prefix) {
-            let version = rest.split('@').nth(1).unwrap_or("");
-            if !compatible(version) {
-                return Err(format!(
-                    "built for {WIT_PACKAGE}@{version}, but this game provides \
-                     {WIT_PACKAGE}@{WIT_VERSION}; rebuild the mod against this version"
-                ));
-            }
-        }
-    }
-    let hooks = format!("{WIT_PACKAGE}/hooks@");
-    if !exports.iter().any(|e| e.starts_with(&hooks)) {
-        return Err(format!(
-            "does not implement the `{WIT_PACKAGE}/game-mod` world: it exports no \
-             `{WIT_PACKAGE}/hooks` (its exports: {})",
-            if exports.is_empty() {
-                "none".into()
-            } else {
-                exports.join(", ")
-            }
-        ));
-    }
-    Ok(())
-}
-
-/// Semver compatibility with [`WIT_VERSION`]: same major, and for 0.x the
-/// same minor.
-fn compatible(version: &str) -> bool {
-    let parse = |v: &str| -> Option<(u64, u64)> {
-        let mut it = v.split('.');
-        Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
-    };
-    match (parse(version), parse(WIT_VERSION)) {
-        (Some((a, b)), Some((c, d))) => a == c && (a > 0 || b == d),
-        _ => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -417,14 +374,5 @@ mod tests {
             typed.contains("(instance export `get-stdout` has the wrong type)"),
             "{typed}"
         );
-    }
-
-    #[test]
-    fn versions_follow_semver() {
-        assert!(compatible("0.1.0"));
-        assert!(compatible("0.1.7"));
-        assert!(!compatible("0.2.0"));
-        assert!(!compatible("1.1.0"));
-        assert!(!compatible("garbage"));
     }
 }

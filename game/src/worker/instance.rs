@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 
 use wasmtime::{Store, StoreLimitsBuilder};
 
-use super::bindings::{GameMod, GameModPre, types};
+use super::bindings::types;
 use super::clock::GameTime;
+use super::contract::{Hooks, ModPre};
 use super::deadline::CallDeadline;
 use super::engine::Runtime;
 use super::stdio::LineBudget;
@@ -62,7 +63,7 @@ pub(crate) enum SwapError {
 /// One live instance of a mod.
 pub(crate) struct Instance {
     store: Store<HostState>,
-    bindings: GameMod,
+    hooks: Hooks,
     pub manifest: ModManifest,
     soft: Duration,
     bounds: Bounds,
@@ -115,16 +116,12 @@ impl Bounds {
 
 impl Instance {
     /// Instantiates the mod in a fresh store and calls `init`.
-    pub(crate) fn start(spec: &ModSpec, pre: &GameModPre<HostState>) -> Result<Self, Fault> {
+    pub(crate) fn start(spec: &ModSpec, pre: &ModPre) -> Result<Self, Fault> {
         Self::start_at(spec, pre, GameTime::default())
     }
 
     /// Like [`start`](Self::start), its clocks reading `time` from `init` on.
-    fn start_at(
-        spec: &ModSpec,
-        pre: &GameModPre<HostState>,
-        time: GameTime,
-    ) -> Result<Self, Fault> {
+    fn start_at(spec: &ModSpec, pre: &ModPre, time: GameTime) -> Result<Self, Fault> {
         let stem = spec
             .file
             .file_stem()
@@ -165,12 +162,12 @@ impl Instance {
         // Instantiating runs the guest's start functions: it is part of
         // the one-time start, and `init` gets an allowance of its own.
         bounds.renew_for_hook(&mut store);
-        let bindings = pre
+        let hooks = pre
             .instantiate(&mut store)
             .map_err(|e| fault(Hook::Load, &e, store.data().lines.last_words()))?;
         let mut instance = Self {
             store,
-            bindings,
+            hooks,
             manifest: ModManifest::default(),
             soft: limits.soft_call_budget,
             bounds,
@@ -178,10 +175,9 @@ impl Instance {
         };
         let config = spec.config.clone();
         instance.bounds.renew_for_hook(&mut instance.store);
-        let manifest = instance.call(Hook::Init, |b, s| {
-            b.bevy_wasm_mods_hooks().call_init(s, &config)
-        })?;
-        let manifest = state::manifest_from(manifest);
+        let manifest = instance.call(Hook::Init, |b, s| b.init(s, &config))?;
+        let mut manifest = state::manifest_from(manifest);
+        manifest.contract = pre.contract.to_string();
         manifest.check().map_err(|message| Fault {
             kind: FaultKind::InvalidOutput,
             hook: Hook::Init,
@@ -197,11 +193,11 @@ impl Instance {
     fn call<R>(
         &mut self,
         hook: Hook,
-        f: impl FnOnce(&GameMod, &mut Store<HostState>) -> wasmtime::Result<Result<R, types::ModError>>,
+        f: impl FnOnce(&Hooks, &mut Store<HostState>) -> wasmtime::Result<Result<R, types::ModError>>,
     ) -> Result<R, Fault> {
         self.store.data().lines.clear_tail();
         let start = Instant::now();
-        let result = f(&self.bindings, &mut self.store);
+        let result = f(&self.hooks, &mut self.store);
         let elapsed = start.elapsed();
         if elapsed > self.soft {
             tracing::warn!(
@@ -271,9 +267,7 @@ impl Instance {
                 .iter()
                 .map(|e| (e.source.clone(), e.name.clone()))
                 .collect();
-            self.call(Hook::Event, |b, s| {
-                b.bevy_wasm_mods_hooks().call_on_event(s, &events)
-            })?;
+            self.call(Hook::Event, |b, s| b.on_event(s, &events))?;
             self.store.data_mut().tick.delivered.clear();
         }
         let tick = types::Tick {
@@ -282,9 +276,7 @@ impl Instance {
         };
         timed!(
             "worker: the guest's on-tick, with its host calls",
-            self.call(Hook::Tick, |b, s| {
-                b.bevy_wasm_mods_hooks().call_on_tick(s, tick)
-            })
+            self.call(Hook::Tick, |b, s| { b.on_tick(s, tick) })
         )
     }
 
@@ -292,16 +284,14 @@ impl Instance {
     /// limit: a checkpoint to resume from after a fault.
     pub(crate) fn save(&mut self) -> Result<Vec<u8>, Fault> {
         self.bounds.renew_for_hook(&mut self.store);
-        self.call(Hook::Save, |b, s| b.bevy_wasm_mods_hooks().call_save(s))
+        self.call(Hook::Save, |b, s| b.save(s))
     }
 
     /// Hands `state`, saved earlier by this mod, to its `restore` hook,
     /// under the one-time hooks' limit.
     pub(crate) fn restore(&mut self, state: &[u8]) -> Result<(), Fault> {
         self.bounds.renew_for_hook(&mut self.store);
-        self.call(Hook::Restore, |b, s| {
-            b.bevy_wasm_mods_hooks().call_restore(s, state)
-        })
+        self.call(Hook::Restore, |b, s| b.restore(s, state))
     }
 
     /// A fresh instance of the code in `pre` that carries this one's saved
@@ -310,7 +300,7 @@ impl Instance {
     pub(crate) fn swap(
         &mut self,
         spec: &ModSpec,
-        pre: &GameModPre<HostState>,
+        pre: &ModPre,
     ) -> Result<(Self, Vec<u8>), SwapError> {
         let state = self.save().map_err(SwapError::Old)?;
         // The new code's clocks go on from the game time the old one saw.

@@ -8,6 +8,7 @@
 
 pub(crate) mod bindings;
 pub(crate) mod clock;
+pub(crate) mod contract;
 pub(crate) mod deadline;
 pub(crate) mod disk_cache;
 pub(crate) mod engine;

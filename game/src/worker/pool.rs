@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 
-use super::bindings::GameModPre;
+use super::contract::ModPre;
 use super::disk_cache::{Digest32, digest};
 use super::engine::read_mod_file;
 use super::gauge::Gauge;
@@ -24,7 +24,6 @@ use super::instance::{Instance, ModSpec, SwapError};
 use crate::fault::{Fault, FaultKind, Hook};
 use crate::protocol::{Reply, Request};
 use crate::registry::LoadPhase;
-use crate::worker::state::HostState;
 
 /// Messages to the worker threads.
 enum Job {
@@ -33,7 +32,7 @@ enum Job {
     Start {
         id: usize,
         spec: ModSpec,
-        prepared: Result<GameModPre<HostState>, Fault>,
+        prepared: Result<ModPre, Fault>,
         replies: Sender<(u64, Reply)>,
         gauge: Arc<Gauge>,
     },
@@ -50,7 +49,7 @@ enum Job {
         id: usize,
         seq: u64,
         spec: Box<ModSpec>,
-        pre: GameModPre<HostState>,
+        pre: ModPre,
     },
 }
 
@@ -103,7 +102,7 @@ impl Worker {
 
     /// Queues a swap of the mod to the code in `pre` (see [`Job::Swap`]);
     /// false when the worker is gone or its queue is full.
-    pub(crate) fn send_swap(&mut self, spec: ModSpec, pre: GameModPre<HostState>) -> bool {
+    pub(crate) fn send_swap(&mut self, spec: ModSpec, pre: ModPre) -> bool {
         let seq = self.sent + 1;
         let sent = self
             .jobs
@@ -296,7 +295,7 @@ impl WorkerPool {
         &self,
         spec: &ModSpec,
         gauge: &Arc<Gauge>,
-    ) -> std::io::Result<Receiver<Result<GameModPre<HostState>, Fault>>> {
+    ) -> std::io::Result<Receiver<Result<ModPre, Fault>>> {
         let (tx, rx) = crossbeam_channel::bounded(1);
         let cache = self.cache.clone();
         let spec = spec.clone();
@@ -333,7 +332,7 @@ struct CompileCache {
 /// updated again and again does not keep every version it had).
 #[derive(Default)]
 struct CompiledByDigest {
-    pre: HashMap<Digest32, GameModPre<HostState>>,
+    pre: HashMap<Digest32, ModPre>,
     order: std::collections::VecDeque<Digest32>,
 }
 
@@ -342,7 +341,7 @@ struct CompiledByDigest {
 const KEPT_IN_MEMORY: usize = 32;
 
 impl CompileCache {
-    fn prepare(&self, spec: &ModSpec, gauge: &Gauge) -> Result<GameModPre<HostState>, Fault> {
+    fn prepare(&self, spec: &ModSpec, gauge: &Gauge) -> Result<ModPre, Fault> {
         gauge.set_phase(Some(LoadPhase::Reading));
         let bytes =
             read_mod_file(&spec.file, &spec.folder, spec.limits.file_bytes).map_err(|message| {
@@ -379,7 +378,7 @@ impl CompileCache {
 /// A mod as its worker thread holds it.
 struct Hosted {
     spec: ModSpec,
-    pre: GameModPre<HostState>,
+    pre: ModPre,
     /// The live instance; `None` after a fault until the main thread asks
     /// for a restart (the broken one is dropped at once, with its memory).
     instance: Option<Instance>,
@@ -584,7 +583,7 @@ fn handle(job: Job, mods: &Mods, out: &Mutex<Outbox>) {
 }
 
 /// Swaps a mod to new code under its lock (see [`Job::Swap`]).
-fn swap(hosted: &mut Hosted, spec: ModSpec, pre: GameModPre<HostState>) -> Reply {
+fn swap(hosted: &mut Hosted, spec: ModSpec, pre: ModPre) -> Reply {
     let Some(instance) = hosted.instance.as_mut() else {
         return no_instance(Hook::Save);
     };
@@ -613,7 +612,7 @@ fn swap(hosted: &mut Hosted, spec: ModSpec, pre: GameModPre<HostState>) -> Reply
 }
 
 /// A fresh instance of a compiled mod, and the reply that says how it went.
-fn start(spec: &ModSpec, pre: &GameModPre<HostState>) -> (Option<Instance>, Reply) {
+fn start(spec: &ModSpec, pre: &ModPre) -> (Option<Instance>, Reply) {
     match Instance::start(spec, pre) {
         Ok(instance) => {
             let reply = Reply::Ready {

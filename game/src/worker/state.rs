@@ -313,6 +313,7 @@ pub(crate) fn manifest_from(m: types::Manifest) -> ModManifest {
         defines: m.defines,
         emits: m.emits,
         shares: m.shares,
+        contract: String::new(),
     }
 }
 

@@ -209,7 +209,8 @@ pub(super) fn panel(
 }
 
 /// A mod's lines in the panel: name, version, status, faults, time per
-/// tick, entities, and its last error whole.
+/// tick, entities, the contract it was built for when it is not the
+/// current one, and its last error whole.
 fn row_text(m: &ModInfo) -> String {
     let c = &m.cost;
     let mut text = format!(
@@ -221,6 +222,9 @@ fn row_text(m: &ModInfo) -> String {
         micros(c.guest_time_avg),
         c.entities
     );
+    if !m.contract.is_empty() && m.contract != bevy_wasm_mods::WIT_VERSION {
+        text.push_str(&format!(" | built for contract {}", m.contract));
+    }
     if let Some(f) = &m.last_error {
         // The whole message, wrapped by the panel's width.
         let message: String = f
