@@ -30,6 +30,7 @@ mod fault;
 mod grants;
 mod manifest;
 mod ownership;
+pub mod package;
 mod plugin;
 mod registry;
 mod settings;

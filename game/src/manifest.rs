@@ -25,6 +25,10 @@ pub struct ModManifest {
     /// (not part of what `init` returns).
     #[serde(default)]
     pub contract: String,
+    /// The package's `mod.toml`, when the mod came as a package (not part
+    /// of what `init` returns).
+    #[serde(default)]
+    pub package: Option<crate::package::PackageManifest>,
 }
 
 impl ModManifest {

@@ -51,6 +51,10 @@ pub struct ModInfo {
     /// (`0.1.0`; empty until it loads): one of
     /// [`SERVED_CONTRACTS`](crate::SERVED_CONTRACTS).
     pub contract: String,
+    /// The package's `mod.toml` when the mod came as a package (a folder
+    /// or a `.zip`): its name, version, authors, description and
+    /// dependencies. `None` for a lone `.wasm` and until the mod loads.
+    pub package: Option<crate::package::PackageManifest>,
     /// Where the mod stands.
     pub status: ModStatus,
     /// How many ticks the mod has been given, failed ones included.
@@ -172,6 +176,7 @@ impl ModInfo {
             name: stem,
             version: String::new(),
             contract: String::new(),
+            package: None,
             status: ModStatus::Loading,
             ticks: 0,
             faults: 0,

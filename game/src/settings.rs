@@ -91,6 +91,13 @@ pub struct ModLimits {
     /// Largest mod file read, in bytes (default 128 MiB; a Python mod is
     /// about 18 MB). A larger file is refused without being read.
     pub file_bytes: u64,
+    /// Largest mod package (a folder or a `.zip`), all its files unpacked
+    /// together, in bytes (default 256 MiB). A package over it is refused
+    /// whole, from its listing (an archive's directory), before any of
+    /// its files is read.
+    pub package_bytes: u64,
+    /// Most files (and folders) a mod package may hold (default 4096).
+    pub package_files: usize,
 }
 
 impl Default for ModLimits {
@@ -118,11 +125,22 @@ impl Default for ModLimits {
             main_thread_per_tick: Duration::from_millis(16),
             state_bytes_per_mod: rules.state_bytes_per_mod,
             file_bytes: 128 << 20,
+            package_bytes: 256 << 20,
+            package_files: 4096,
         }
     }
 }
 
 impl ModLimits {
+    /// The bounds a mod package is read within.
+    pub fn package(&self) -> crate::package::PackageBounds {
+        crate::package::PackageBounds {
+            bytes: self.package_bytes,
+            files: self.package_files,
+            component_bytes: self.file_bytes,
+        }
+    }
+
     /// The caps on one tick's commands, as the shared rule book (and the
     /// test world) takes them.
     pub fn rules(&self) -> mod_rules::Limits {

@@ -4,7 +4,7 @@
 //! rules live in `mod-rules`, which the test world shares.
 
 pub use mod_rules::text::escape;
-pub(crate) use mod_rules::text::{MAX_NAME, cut, escape_keeping_lines, printable};
+pub(crate) use mod_rules::text::{MAX_NAME, cut, escape_keeping_lines, invisible, printable};
 
 /// Longest fault message kept: a mod's error text and its backtrace.
 pub(crate) const MAX_FAULT: usize = 8 << 10;

@@ -237,6 +237,19 @@ pub fn print_mods(registry: &ModRegistry) {
         let file = m.file.display().to_string();
         let file = escape(&file);
         println!("  {name} {} [{:?}] {file}", escape(&m.version), m.status);
+        if let Some(p) = &m.package {
+            let by = if p.authors.is_empty() {
+                String::new()
+            } else {
+                format!(" by {}", escape(&p.authors.join(", ")))
+            };
+            println!(
+                "    package {} ({}) {}{by}",
+                m.id,
+                escape(&p.name),
+                p.version
+            );
+        }
         if let Some(f) = &m.last_error {
             println!(
                 "    {} fault(s), {} recovery(ies); last: {f}",

@@ -225,9 +225,17 @@ impl Lifecycle {
         }
     }
 
-    /// Notes the contract version the mod's running code was built for.
-    pub(crate) fn built_for(&mut self, contract: &str) {
-        self.info.contract = contract.to_string();
+    /// The mod's file or package is now at `file` (a package replaced by
+    /// another of the same id, say `storm_1.1.0.zip` for `storm_1.0.0.zip`).
+    pub(crate) fn moved_to(&mut self, file: std::path::PathBuf) {
+        self.info.file = file;
+    }
+
+    /// Notes what the mod's running code came with: the contract version
+    /// it was built for, and its package's `mod.toml`.
+    pub(crate) fn adopt_build(&mut self, manifest: &crate::manifest::ModManifest) {
+        self.info.contract = manifest.contract.clone();
+        self.info.package = manifest.package.clone();
     }
 
     /// Whether a tick may be sent now.

@@ -5,13 +5,13 @@
 //! one fails); one that goes is unloaded. [`ReloadMod`] re-reads the file
 //! the same way.
 
-use std::path::Path;
+use std::path::PathBuf;
 
 use bevy::prelude::*;
 use crossbeam_channel::TryRecvError;
 
 use super::ModRegistry;
-use super::folder::stem_of;
+use super::folder::{claimants, conflict, id_of};
 use super::loader::load_fault;
 use super::slot::Update;
 use super::{ModEntry, ModHost};
@@ -26,21 +26,57 @@ pub(crate) fn follow_folder(world: &mut World, registry: &mut ModRegistry, host:
     let Some(watch) = host.watch.as_mut() else {
         return;
     };
-    let names = watch.changed(&dir);
-    for name in names {
-        let file = dir.join(&name);
-        let stem = stem_of(&file);
-        let at = registry.entries.iter().position(|e| *e.slot.owner == *stem);
-        // Whatever the path is now: a link, a folder or a device is
-        // refused by name when it is read, like at start-up.
-        let there = std::fs::symlink_metadata(&file).is_ok();
-        match (at, there) {
-            (Some(at), true) => update_from_file(world, host, &mut registry.entries[at]),
-            (Some(at), false) => unload(world, registry, at),
-            (None, true) => add(world, registry, host, &file),
-            (None, false) => {}
+    let mut ids: Vec<String> = watch
+        .changed(&dir)
+        .iter()
+        .map(|name| id_of(&dir.join(name)))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    for id in ids {
+        // Whatever the paths are now: a link, a device or a broken
+        // package is refused by name when it is read, like at start-up.
+        let paths = claimants(&dir, &id);
+        let at = registry.entries.iter().position(|e| *e.slot.owner == *id);
+        match (at, paths.as_slice()) {
+            (Some(at), []) => unload(world, registry, at),
+            (Some(at), [one]) => {
+                let entry = &mut registry.entries[at];
+                if entry.life.info().file != *one {
+                    entry.life.moved_to(one.clone());
+                }
+                update_from_file(world, host, entry);
+            }
+            (Some(at), many) => in_conflict(world, host, &mut registry.entries[at], &id, many),
+            (None, []) => {}
+            (None, paths) => add(world, registry, host, &id, paths),
         }
     }
+}
+
+/// More than one path claims a mod's id: a running mod goes on as it is
+/// (the update is refused, saying why); any other waits, in conflict,
+/// until the player leaves one.
+fn in_conflict(
+    world: &mut World,
+    host: &mut ModHost,
+    entry: &mut ModEntry,
+    id: &str,
+    paths: &[PathBuf],
+) {
+    if entry.life.is_running() {
+        refuse_update(world, entry, load_fault(conflict(id, paths)));
+        return;
+    }
+    let Some(loader) = host.loader.as_ref() else {
+        return;
+    };
+    free_reserved(world, entry);
+    let (mut fresh, why) = loader.conflicted(id, paths);
+    if let Some(why) = why {
+        super::faults::on_fault(world, host.frame, &mut fresh, load_fault(why));
+    }
+    *entry = fresh;
 }
 
 /// Re-reads the file of every mod a [`ReloadMod`] names.
@@ -233,15 +269,21 @@ pub(crate) fn refuse_update(world: &mut World, entry: &mut ModEntry, fault: Faul
 }
 
 /// A file that appeared: loaded, it ticks after every mod already there.
-fn add(world: &mut World, registry: &mut ModRegistry, host: &mut ModHost, file: &Path) {
+fn add(
+    world: &mut World,
+    registry: &mut ModRegistry,
+    host: &mut ModHost,
+    id: &str,
+    paths: &[PathBuf],
+) {
     let (Some(pool), Some(loader)) = (host.pool.as_ref(), host.loader.as_ref()) else {
         return;
     };
     tracing::info!(
-        file = %crate::text::escape(&file.display().to_string()),
-        "new mod file: loading"
+        file = %crate::text::escape(&paths[0].display().to_string()),
+        "new mod: loading"
     );
-    let (mut entry, why) = loader.entry(pool, file);
+    let (mut entry, why) = loader.found(pool, id, paths);
     if let Some(why) = why {
         super::faults::on_fault(world, host.frame, &mut entry, load_fault(why));
     }

@@ -8,7 +8,7 @@ use bevy::prelude::*;
 
 use super::ModRegistry;
 use super::faults::{on_fault, restart_due};
-use super::folder::{FolderWatch, find_mods, stem_of};
+use super::folder::{FolderWatch, find_mods};
 use super::lifecycle::{Lifecycle, Started, State};
 use super::loader::{GAME, Loader, adopt_manifest, load_fault};
 use super::replies::on_reply;
@@ -35,7 +35,7 @@ pub(crate) fn start_mods(world: &mut World) {
     let catalog = exposed.catalog();
     let files = find_mods(&settings.mods_dir);
     tracing::info!(
-        "found {} mod file(s) in {}",
+        "found {} mod(s) in {}",
         files.len(),
         settings.mods_dir.display()
     );
@@ -71,8 +71,8 @@ pub(crate) fn start_mods(world: &mut World) {
                     .get_resource::<crate::worker::tap::TrafficTap>()
                     .cloned(),
             };
-            for file in &files {
-                let (mut entry, why) = loader.entry(&pool, file);
+            for (id, paths) in &files {
+                let (mut entry, why) = loader.found(&pool, id, paths);
                 if let Some(why) = why {
                     on_fault(world, 0, &mut entry, load_fault(why));
                 }
@@ -82,11 +82,10 @@ pub(crate) fn start_mods(world: &mut World) {
         }
         Err(why) => {
             tracing::error!("mods are disabled: {why}");
-            for file in &files {
-                let stem = stem_of(file);
+            for (id, paths) in &files {
                 let mut entry = ModEntry {
-                    life: Lifecycle::loading(ModInfo::found(file.clone(), stem.clone())),
-                    slot: ModSlot::new(stem.into(), ModGrants::default(), None),
+                    life: Lifecycle::loading(ModInfo::found(paths[0].clone(), id.clone())),
+                    slot: ModSlot::new(id.as_str().into(), ModGrants::default(), None),
                 };
                 on_fault(world, 0, &mut entry, load_fault(why.clone()));
                 entries.push(entry);
@@ -224,7 +223,7 @@ fn start_ready(world: &mut World, registry: &mut ModRegistry, frame: u64) {
             continue;
         }
         adopt_manifest(world, entry, &manifest);
-        entry.life.built_for(&manifest.contract);
+        entry.life.adopt_build(&manifest);
         let started = entry.life.start(&manifest.name, &manifest.version);
         let info = entry.life.info();
         match started {

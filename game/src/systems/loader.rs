@@ -2,13 +2,13 @@
 //! manifest it returns to work.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bevy::ecs::query::QueryBuilder;
 use bevy::prelude::*;
 
-use super::folder::stem_of;
+use super::folder::id_of;
 use super::lifecycle::Lifecycle;
 use super::{ModEntry, ModSlot, PreparedQuery};
 use crate::expose::{Exposed, ModData};
@@ -49,7 +49,7 @@ impl Loader {
 
     /// How to start the mod in `file`.
     pub(crate) fn spec(&self, file: &Path) -> ModSpec {
-        let stem = stem_of(file);
+        let stem = id_of(file);
         ModSpec {
             file: file.to_path_buf(),
             folder: self.settings.mods_dir.clone(),
@@ -73,16 +73,40 @@ impl Loader {
     /// A new registry entry for the mod in `file`, loading on `pool` (or
     /// failed, saying why it could not start).
     pub(crate) fn entry(&self, pool: &WorkerPool, file: &Path) -> (ModEntry, Option<String>) {
-        let stem = stem_of(file);
+        let stem = id_of(file);
         let (worker, why) = match pool.load(vec![self.spec(file)]) {
             Ok(mut workers) => (workers.pop(), None),
             Err(e) => (None, Some(format!("cannot start a loader thread: {e}"))),
         };
         let entry = ModEntry {
             life: Lifecycle::loading(ModInfo::found(file.to_path_buf(), stem.clone())),
-            slot: ModSlot::new(stem.into(), self.grants(&stem_of(file)), worker),
+            slot: ModSlot::new(stem.clone().into(), self.grants(&stem), worker),
         };
         (entry, why)
+    }
+
+    /// The registry entry for an id several paths claim: none of them
+    /// loads; it says which, until the player leaves one.
+    pub(crate) fn conflicted(&self, id: &str, paths: &[PathBuf]) -> (ModEntry, Option<String>) {
+        let entry = ModEntry {
+            life: Lifecycle::loading(ModInfo::found(paths[0].clone(), id.to_string())),
+            slot: ModSlot::new(id.into(), self.grants(id), None),
+        };
+        (entry, Some(super::folder::conflict(id, paths)))
+    }
+
+    /// The entry for the mod of id `id` found at `paths`: loading, or in
+    /// conflict when more than one path claims the id.
+    pub(crate) fn found(
+        &self,
+        pool: &WorkerPool,
+        id: &str,
+        paths: &[PathBuf],
+    ) -> (ModEntry, Option<String>) {
+        match paths {
+            [one] => self.entry(pool, one),
+            _ => self.conflicted(id, paths),
+        }
     }
 }
 

@@ -44,7 +44,7 @@ pub(crate) fn on_reply(world: &mut World, host: &mut ModHost, entry: &mut ModEnt
         Reply::Swapped(manifest) => match entry.life.swapped(&manifest.version) {
             Ok(()) => {
                 super::loader::adopt_manifest(world, entry, &manifest);
-                entry.life.built_for(&manifest.contract);
+                entry.life.adopt_build(&manifest);
                 let info = entry.life.info();
                 tracing::info!(
                     mod_id = %info.id,

@@ -23,11 +23,15 @@
 //! version the mod was built for and the ones served. A future version
 //! that breaks mods gets its own bindings here, beside these.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use wasmtime::Store;
 use wasmtime::component::{Component, InstancePre};
 
 use super::bindings::{self, types};
 use super::state::HostState;
+use crate::package::PackageManifest;
 
 /// The package every mod imports from.
 pub const PACKAGE: &str = "bevy-wasm:mods";
@@ -91,7 +95,7 @@ pub(crate) fn built_for(
 
 /// The served version `version` names: the same version, build metadata
 /// (`+...`) aside.
-fn served(version: &str) -> Option<&'static str> {
+pub(crate) fn served(version: &str) -> Option<&'static str> {
     let wanted = semver::Version::parse(version).ok()?;
     SERVED.iter().copied().find(|s| {
         semver::Version::parse(s).is_ok_and(|s| {
@@ -133,6 +137,10 @@ pub(crate) fn unserved(version: &str) -> String {
 pub(crate) struct ModPre {
     /// The contract version the mod was built for.
     pub contract: &'static str,
+    /// Its package's `mod.toml`, when it came as a package.
+    pub package: Option<Arc<PackageManifest>>,
+    /// Its package's `assets/` files, by path under `assets/`.
+    pub assets: Arc<BTreeMap<String, Vec<u8>>>,
     kind: PreKind,
 }
 
@@ -205,7 +213,12 @@ impl ModPre {
             ))
             .into_owned());
         };
-        Ok(Self { contract, kind })
+        Ok(Self {
+            contract,
+            package: None,
+            assets: Arc::default(),
+            kind,
+        })
     }
 
     /// Instantiates the mod in `store` (running its start functions).

@@ -42,12 +42,9 @@ pub(crate) struct ModSpec {
 }
 
 impl ModSpec {
-    /// The mod's id: its file's stem.
+    /// The mod's id: its file's stem, or its package's.
     pub(crate) fn id(&self) -> String {
-        self.file
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default()
+        crate::package::id_of(&self.file)
     }
 }
 
@@ -122,12 +119,7 @@ impl Instance {
 
     /// Like [`start`](Self::start), its clocks reading `time` from `init` on.
     fn start_at(spec: &ModSpec, pre: &ModPre, time: GameTime) -> Result<Self, Fault> {
-        let stem = spec
-            .file
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let name: Arc<str> = stem.into();
+        let name: Arc<str> = spec.id().into();
         let limits = &spec.limits;
         let lines = LineBudget::new(limits.output_burst_bytes, limits.output_bytes_per_minute);
         let wasi =
@@ -178,6 +170,7 @@ impl Instance {
         let manifest = instance.call(Hook::Init, |b, s| b.init(s, &config))?;
         let mut manifest = state::manifest_from(manifest);
         manifest.contract = pre.contract.to_string();
+        manifest.package = pre.package.as_deref().cloned();
         manifest.check().map_err(|message| Fault {
             kind: FaultKind::InvalidOutput,
             hook: Hook::Init,

@@ -341,17 +341,46 @@ struct CompiledByDigest {
 const KEPT_IN_MEMORY: usize = 32;
 
 impl CompileCache {
+    /// Reads the mod (a lone file, or a package whole) and compiles its
+    /// component, or takes it compiled from memory when the same bytes
+    /// were compiled before; a package's `mod.toml` and assets come with it.
     fn prepare(&self, spec: &ModSpec, gauge: &Gauge) -> Result<ModPre, Fault> {
         gauge.set_phase(Some(LoadPhase::Reading));
-        let bytes =
-            read_mod_file(&spec.file, &spec.folder, spec.limits.file_bytes).map_err(|message| {
-                Fault {
-                    kind: FaultKind::Invalid,
-                    hook: Hook::Load,
-                    message,
+        let invalid = |message| Fault {
+            kind: FaultKind::Invalid,
+            hook: Hook::Load,
+            message,
+        };
+        let package = if crate::package::is_lone(&spec.file) {
+            read_mod_file(&spec.file, &spec.folder, spec.limits.file_bytes).map(|component| {
+                crate::package::Package {
+                    component,
+                    ..Default::default()
                 }
-            })?;
-        let file = digest(&bytes);
+            })
+        } else {
+            crate::package::read_package(&spec.file, spec.limits.package())
+        }
+        .map_err(invalid)?;
+        let mut pre = self.compiled(spec, &package.component, gauge)?;
+        if let Some(manifest) = package.manifest {
+            if crate::worker::contract::served(&manifest.contract) != Some(pre.contract) {
+                return Err(invalid(format!(
+                    "`mod.toml` says its component is built for contract {}, but it is built \
+                     for {}",
+                    crate::text::escape(&manifest.contract),
+                    pre.contract
+                )));
+            }
+            pre.package = Some(Arc::new(manifest));
+        }
+        pre.assets = Arc::new(package.assets);
+        Ok(pre)
+    }
+
+    /// The component in `bytes`, compiled (or taken compiled from memory).
+    fn compiled(&self, spec: &ModSpec, bytes: &[u8], gauge: &Gauge) -> Result<ModPre, Fault> {
+        let file = digest(bytes);
         if let Some(pre) = self
             .done
             .lock()
@@ -360,7 +389,7 @@ impl CompileCache {
         {
             return Ok(pre);
         }
-        let pre = spec.runtime.prepare(&bytes, &file, gauge)?;
+        let pre = spec.runtime.prepare(bytes, &file, gauge)?;
         if let Ok(mut done) = self.done.lock()
             && done.pre.insert(file, pre.clone()).is_none()
         {

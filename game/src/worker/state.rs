@@ -314,6 +314,7 @@ pub(crate) fn manifest_from(m: types::Manifest) -> ModManifest {
         emits: m.emits,
         shares: m.shares,
         contract: String::new(),
+        package: None,
     }
 }
 

@@ -1,0 +1,294 @@
+//! Mod packages (a folder or a `.zip` holding `mod.toml`, the component
+//! and `assets/`) as players drop them into the mods folder: loaded beside
+//! lone files, refused whole when hostile, swapped with their state kept
+//! when any file in them changes, and never two mods under one id.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bevy::prelude::*;
+use bevy_wasm_mods::prelude::*;
+use bevy_wasm_mods::{ModData, SpawnedByMod};
+use demo_game::Position;
+use mod_tests::*;
+use zip::write::SimpleFileOptions;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn manifest(id: &str, contract: &str, component: &str) -> String {
+    format!(
+        "id = \"{id}\"\nname = \"The {id}\"\nversion = \"1.0.0\"\nauthors = [\"Ada\"]\n\
+         description = \"A test package.\"\ncontract = \"{contract}\"\ncomponent = \"{component}\"\n"
+    )
+}
+
+fn folder_package(dir: &Path, name: &str, files: &[(&str, Vec<u8>)]) -> PathBuf {
+    let root = dir.join(name);
+    for (path, bytes) in files {
+        let file = root.join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, bytes).unwrap();
+    }
+    root
+}
+
+/// Writes the archive beside, then renames it in: a player's copy.
+fn zip_package(dir: &Path, name: &str, files: &[(&str, Vec<u8>)]) -> PathBuf {
+    let part = dir.join(format!(".{name}.part"));
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&part).unwrap());
+    for (path, bytes) in files {
+        zip.start_file(*path, SimpleFileOptions::default()).unwrap();
+        zip.write_all(bytes).unwrap();
+    }
+    zip.finish().unwrap();
+    let path = dir.join(name);
+    std::fs::rename(part, &path).unwrap();
+    path
+}
+
+/// The odometer package: the fixture built for the current contract.
+fn odometer(readme: &str) -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        (
+            "mod.toml",
+            manifest("odometer", "0.1.1", "mod.wasm").into_bytes(),
+        ),
+        ("mod.wasm", contract_fixture("v0-1-1")),
+        ("assets/readme.txt", readme.as_bytes().to_vec()),
+    ]
+}
+
+/// The fixture `id`'s entities: where each is and what its counter says.
+fn counted(app: &mut App, id: &str, tag: &str) -> Vec<(Entity, f32, u64)> {
+    let world = app.world_mut();
+    world
+        .query::<(Entity, &Position, &ModData, &SpawnedByMod)>()
+        .iter(world)
+        .filter(|(_, _, _, owner)| &*owner.0 == id)
+        .map(|(e, p, data, _)| {
+            let count = rmp_serde::from_slice(&data.values[&format!("Odometer {tag}")]).unwrap();
+            (e, p.x, count)
+        })
+        .collect()
+}
+
+#[test]
+fn packages_load_from_a_folder_and_from_an_archive_beside_a_lone_file() {
+    let dir = folder_with(&[("mover", "mover.wasm")]);
+    folder_package(&dir, "odometer", &odometer("hello"));
+    zip_package(
+        &dir,
+        "first_1.0.0.zip",
+        &[
+            (
+                "mod.toml",
+                manifest("first", "0.1.0", "bin/first.wasm").into_bytes(),
+            ),
+            ("bin/first.wasm", contract_fixture("v0-1-0")),
+            ("assets/icon.txt", b"an icon".to_vec()),
+        ],
+    );
+    let mut app = app(&dir);
+    load_clean(&mut app);
+    frames(&mut app, 10);
+
+    let order: Vec<String> = app
+        .world()
+        .resource::<ModRegistry>()
+        .mods()
+        .map(|m| m.id.clone())
+        .collect();
+    assert_eq!(order, ["first", "mover", "odometer"], "by id");
+    for (id, tag, contract) in [("odometer", "0.1.1", "0.1.1"), ("first", "0.1.0", "0.1.0")] {
+        let m = info(&app, id);
+        assert_eq!(m.status, ModStatus::Running, "{m:?}");
+        assert_eq!(m.contract, contract);
+        let package = m.package.as_ref().expect("its mod.toml");
+        assert_eq!(
+            (
+                package.id.as_str(),
+                package.name.as_str(),
+                package.version.to_string()
+            ),
+            (id, format!("The {id}").as_str(), "1.0.0".to_string())
+        );
+        assert_eq!(package.authors, ["Ada"]);
+        let last = m.ticks - 1;
+        let seen: Vec<(f32, u64)> = counted(&mut app, id, tag)
+            .iter()
+            .map(|c| (c.1, c.2))
+            .collect();
+        assert_eq!(seen, [(last as f32, last)], "{id} moved once a tick");
+    }
+    assert!(
+        info(&app, "mover").package.is_none(),
+        "a lone file has no mod.toml"
+    );
+    let mover = info(&app, "mover");
+    assert_mover_exact(app.world_mut(), "mover", 10, mover.ticks);
+}
+
+#[test]
+fn hostile_packages_are_refused_whole_by_name_and_the_others_run() {
+    let dir = folder_with(&[("mover", "mover.wasm")]);
+    let good = |id: &str| {
+        vec![
+            ("mod.toml", manifest(id, "0.1.1", "mod.wasm").into_bytes()),
+            ("mod.wasm", contract_fixture("v0-1-1")),
+        ]
+    };
+    // 8 MiB of zeros, packed to a few kilobytes.
+    let mut bomb = good("bomb");
+    bomb.push(("assets/zeros.bin", vec![0; 8 << 20]));
+    zip_package(&dir, "bomb.zip", &bomb);
+    let mut escape = good("escape");
+    escape.push(("../escaped.txt", b"out".to_vec()));
+    zip_package(&dir, "escape.zip", &escape);
+    let mut absolute = good("absolute");
+    absolute.push(("/tmp/escaped.txt", b"out".to_vec()));
+    zip_package(&dir, "absolute.zip", &absolute);
+    let names: Vec<String> = (0..5000).map(|i| format!("assets/{i}")).collect();
+    let mut many = good("many");
+    many.extend(names.iter().map(|n| (n.as_str(), Vec::new())));
+    zip_package(&dir, "many.zip", &many);
+    let linked = folder_package(&dir, "linked", &good("linked"));
+    std::os::unix::fs::symlink("/etc/passwd", linked.join("passwd")).unwrap();
+    folder_package(&dir, "misnamed", &good("other"));
+    std::fs::write(dir.join("garbage.zip"), b"not an archive").unwrap();
+
+    let mut app = app(&dir);
+    let failed = load(&mut app);
+    let reason = |id: &str| -> String {
+        let mine: Vec<&ModFailed> = failed.iter().filter(|f| f.id == id).collect();
+        assert_eq!(mine.len(), 1, "{id}: {failed:#?}");
+        mine[0].fault.message.clone()
+    };
+    assert!(reason("bomb").contains("`assets/zeros.bin` unpacks to 8388608 bytes from"));
+    assert!(reason("escape").contains("not a plain path inside the package"));
+    assert!(reason("absolute").contains("not a plain path inside the package"));
+    assert!(reason("many").contains("over the limit of 4096"));
+    assert!(reason("linked").contains("`passwd` is a symbolic link"));
+    assert!(reason("misnamed").contains("says its id is \"other\""));
+    assert!(reason("garbage").contains("not a readable zip archive"));
+    for outside in [
+        dir.join("../escaped.txt"),
+        PathBuf::from("/tmp/escaped.txt"),
+    ] {
+        assert!(!outside.exists(), "{} was written", outside.display());
+    }
+    frames(&mut app, 5);
+    let mover = info(&app, "mover");
+    assert_eq!((mover.status, mover.faults), (ModStatus::Running, 0));
+    assert_mover_exact(app.world_mut(), "mover", 10, mover.ticks);
+}
+
+#[test]
+fn a_package_whose_mod_toml_names_another_contract_is_refused() {
+    let dir = mods_folder();
+    folder_package(
+        &dir,
+        "liar",
+        &[
+            (
+                "mod.toml",
+                manifest("liar", "0.1.0", "mod.wasm").into_bytes(),
+            ),
+            ("mod.wasm", contract_fixture("v0-1-1")),
+        ],
+    );
+    let mut app = app(&dir);
+    let failed = load(&mut app);
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    assert!(
+        failed[0]
+            .fault
+            .message
+            .contains("says its component is built for contract 0.1.0, but it is built for 0.1.1"),
+        "{}",
+        failed[0].fault.message
+    );
+}
+
+#[test]
+fn a_package_changed_while_running_is_swapped_with_its_state_kept() {
+    let dir = mods_folder();
+    let root = folder_package(&dir, "odometer", &odometer("first words"));
+    zip_package(
+        &dir,
+        "first.zip",
+        &[
+            (
+                "mod.toml",
+                manifest("first", "0.1.0", "mod.wasm").into_bytes(),
+            ),
+            ("mod.wasm", contract_fixture("v0-1-0")),
+        ],
+    );
+    let mut app = watched(&dir);
+    load_clean(&mut app);
+    frames(&mut app, 5);
+    let before = counted(&mut app, "odometer", "0.1.1");
+
+    // An asset changes deep in the folder: the package is one mod.
+    std::fs::write(root.join("assets/readme.txt"), "second words").unwrap();
+    let updated = until::<ModUpdated>(&mut app, WAIT, |_, seen| !seen.is_empty());
+    assert_eq!(updated[0].id, "odometer");
+    frames(&mut app, 3);
+    let m = info(&app, "odometer");
+    assert_eq!((m.status, m.faults), (ModStatus::Running, 0));
+    let after = counted(&mut app, "odometer", "0.1.1");
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0].0, before[0].0, "the same entity, its state kept");
+    assert_eq!(after[0].2, m.ticks - 1, "the count went on");
+
+    // A new archive replaces the old one.
+    zip_package(
+        &dir,
+        "first.zip",
+        &[
+            (
+                "mod.toml",
+                manifest("first", "0.1.0", "mod.wasm").into_bytes(),
+            ),
+            ("mod.wasm", contract_fixture("v0-1-0")),
+            ("assets/new.txt", b"new".to_vec()),
+        ],
+    );
+    let updated = until::<ModUpdated>(&mut app, WAIT, |_, seen| !seen.is_empty());
+    assert_eq!(updated[0].id, "first");
+    assert_eq!(info(&app, "first").faults, 0);
+}
+
+#[test]
+fn two_packages_with_one_id_wait_until_one_goes() {
+    let dir = mods_folder();
+    let folder = folder_package(&dir, "odometer", &odometer("a folder"));
+    zip_package(&dir, "odometer_1.0.0.zip", &odometer("an archive"));
+    let mut app = watched(&dir);
+    let failed = load(&mut app);
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    let message = &failed[0].fault.message;
+    assert!(
+        message.contains("2 mods in the folder have the id \"odometer\"")
+            && message.contains("odometer, odometer_1.0.0.zip")
+            && message.contains("remove all but one"),
+        "{message}"
+    );
+
+    // The player removes the folder: the archive loads.
+    std::fs::remove_dir_all(&folder).unwrap();
+    let loaded = until::<ModLoaded>(&mut app, WAIT, |_, seen| !seen.is_empty());
+    assert_eq!(loaded[0].id, "odometer");
+    let m = info(&app, "odometer");
+    assert_eq!(m.file, dir.join("odometer_1.0.0.zip"));
+
+    // A second copy while it runs: the running one goes on, told why.
+    folder_package(&dir, "odometer", &odometer("again"));
+    let refused = until::<ModUpdateRefused>(&mut app, WAIT, |_, seen| !seen.is_empty());
+    assert!(refused[0].fault.message.contains("remove all but one"));
+    let ticks = info(&app, "odometer").ticks;
+    frames(&mut app, 3);
+    let m = info(&app, "odometer");
+    assert_eq!((m.status, m.ticks), (ModStatus::Running, ticks + 3));
+}
