@@ -11,7 +11,7 @@ use mod_tests::*;
 const WAIT: Duration = Duration::from_secs(60);
 
 #[test]
-fn a_mod_dropped_into_the_folder_starts_ticking_after_the_others() {
+fn a_mod_dropped_into_the_folder_starts_ticking_in_its_place_by_id() {
     let dir = folder_with(&[("mover", "mover.wasm")]);
     let mut app = watched(&dir);
     load_clean(&mut app);
@@ -31,7 +31,11 @@ fn a_mod_dropped_into_the_folder_starts_ticking_after_the_others() {
         .mods()
         .map(|m| m.id.clone())
         .collect();
-    assert_eq!(order, ["mover", "greeter"], "after the mods already there");
+    assert_eq!(
+        order,
+        ["greeter", "mover"],
+        "by id, whenever it came: the same order in every run"
+    );
     assert_eq!(info(&app, "mover").faults, 0);
     assert_eq!(join(&mut app, "Ada"), ("Welcome, Ada!".into(), 1));
 }

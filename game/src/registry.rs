@@ -31,6 +31,13 @@ pub enum ModStatus {
     /// off with [`SetModEnabled`]. Its instance, its state and its entities
     /// are kept; it ticks again, from where it stopped, when turned on.
     Disabled,
+    /// Loaded and well, but not ticked: a dependency in its package's
+    /// `mod.toml` is missing, of another version, waiting itself or in a
+    /// cycle, or a mod it is incompatible with is there
+    /// ([`ModInfo::waiting_for`] says which). Its instance, its state and
+    /// its entities are kept; it ticks, from where it stopped, once what
+    /// it waits for is there.
+    Waiting,
 }
 
 /// One mod file and what became of it. The registry keeps it up to date
@@ -55,6 +62,9 @@ pub struct ModInfo {
     /// or a `.zip`): its name, version, authors, description and
     /// dependencies. `None` for a lone `.wasm` and until the mod loads.
     pub package: Option<crate::package::PackageManifest>,
+    /// What the mod waits for before it may tick, one reason each
+    /// (`weather ^1.2 (not installed)`); empty when it waits for nothing.
+    pub waiting_for: Vec<String>,
     /// Where the mod stands.
     pub status: ModStatus,
     /// How many ticks the mod has been given, failed ones included.
@@ -177,6 +187,7 @@ impl ModInfo {
             version: String::new(),
             contract: String::new(),
             package: None,
+            waiting_for: Vec::new(),
             status: ModStatus::Loading,
             ticks: 0,
             faults: 0,

@@ -229,6 +229,24 @@ pub fn load_mods(app: &mut App, limit: Duration) -> Result<Duration, String> {
     Ok(started.elapsed())
 }
 
+/// A package's dependencies in a line: `weather ^1.2, music >=0.3
+/// (optional), old-storm * (incompatible)`.
+pub fn dependencies(p: &bevy_wasm_mods::package::PackageManifest) -> String {
+    let kinds = [
+        (&p.dependencies, ""),
+        (&p.optional_dependencies, " (optional)"),
+        (&p.incompatible, " (incompatible)"),
+    ];
+    kinds
+        .iter()
+        .flat_map(|(deps, kind)| {
+            deps.iter()
+                .map(move |(id, range)| format!("{id} {range}{kind}"))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Prints each mod's state and costs, as the demo's summary does.
 pub fn print_mods(registry: &ModRegistry) {
     for m in registry.mods() {
@@ -249,6 +267,13 @@ pub fn print_mods(registry: &ModRegistry) {
                 escape(&p.name),
                 p.version
             );
+            let deps = dependencies(p);
+            if !deps.is_empty() {
+                println!("    depends on {}", escape(&deps));
+            }
+        }
+        if !m.waiting_for.is_empty() {
+            println!("    waits for {}", escape(&m.waiting_for.join("; ")));
         }
         if let Some(f) = &m.last_error {
             println!(

@@ -4,6 +4,7 @@
 //! `assets/` folder. A package is read whole and checked against its
 //! bounds before any of it is used.
 
+pub mod deps;
 mod manifest;
 mod read;
 

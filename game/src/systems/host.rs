@@ -31,6 +31,8 @@ pub(crate) struct ModHost {
     pub enables: MessageCursor<crate::registry::SetModEnabled>,
     /// Frames since start-up; back-off and the fault window count these.
     pub frame: u64,
+    /// What the mods' dependencies were last resolved from.
+    pub deps: super::deps::DepsSeen,
 }
 
 /// Runs `f` with the registry and the host taken out of the world (they

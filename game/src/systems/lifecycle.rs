@@ -153,6 +153,7 @@ impl Lifecycle {
         self.state = state;
         self.info.status = match state.status() {
             ModStatus::Running if !self.info.enabled => ModStatus::Disabled,
+            ModStatus::Running if !self.info.waiting_for.is_empty() => ModStatus::Waiting,
             status => status,
         };
     }
@@ -240,7 +241,15 @@ impl Lifecycle {
 
     /// Whether a tick may be sent now.
     pub(crate) fn can_tick(&self) -> bool {
-        self.state == State::Idle && self.info.enabled
+        self.state == State::Idle && self.info.enabled && self.info.waiting_for.is_empty()
+    }
+
+    /// What the mod waits for before it may tick (nothing: it may).
+    pub(crate) fn set_waiting(&mut self, waiting_for: Vec<String>) {
+        if waiting_for != self.info.waiting_for {
+            self.info.waiting_for = waiting_for;
+            self.set(self.state);
+        }
     }
 
     /// A tick was sent.

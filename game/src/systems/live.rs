@@ -1,5 +1,6 @@
 //! Live modding: the mods folder is watched while the game runs. A file
-//! that appears is loaded and ticks after the mods already running; one
+//! or package that appears is loaded and ticks in its place in the load
+//! order (dependencies first, then by id); one
 //! that changes is compiled off the main thread and swapped in between two
 //! ticks with the mod's state kept (the running version goes on if the new
 //! one fails); one that goes is unloaded. [`ReloadMod`] re-reads the file

@@ -111,6 +111,7 @@ pub(crate) fn start_mods(world: &mut World) {
         watch,
         started_up: false,
         outbox: Default::default(),
+        deps: Default::default(),
         reloads,
         enables,
         frame: 0,
@@ -153,6 +154,7 @@ pub(crate) fn receive_loaded(world: &mut World) {
             host.started_up = true;
             start_ready(world, registry, host.frame);
         }
+        super::deps::settle(registry, &mut host.deps);
     });
 }
 

@@ -4,6 +4,7 @@
 //! stands) and its [`ModSlot`] (what the main thread runs it with).
 
 mod apply;
+mod deps;
 pub(crate) mod diagnostics;
 mod dispatch;
 mod faults;

@@ -17,7 +17,8 @@ use crate::worker::instance::ModSpec;
 use crate::worker::pool::Worker;
 use crossbeam_channel::Receiver;
 
-/// Every mod found in the mods folder, in load order (file name order).
+/// Every mod found in the mods folder, in load order (dependencies first,
+/// then by id).
 /// Each mod's [`ModInfo`] follows its lifecycle; a game reads them here.
 #[derive(Resource, Default)]
 pub struct ModRegistry {

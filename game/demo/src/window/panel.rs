@@ -225,6 +225,18 @@ fn row_text(m: &ModInfo) -> String {
     if !m.contract.is_empty() && m.contract != bevy_wasm_mods::WIT_VERSION {
         text.push_str(&format!(" | built for contract {}", m.contract));
     }
+    if let Some(p) = &m.package {
+        let deps = crate::dependencies(p);
+        if !deps.is_empty() {
+            text.push_str(&format!("\ndepends on {}", shown_long(&deps)));
+        }
+    }
+    if !m.waiting_for.is_empty() {
+        text.push_str(&format!(
+            "\nwaits for {}",
+            shown_long(&m.waiting_for.join("; "))
+        ));
+    }
     if let Some(f) = &m.last_error {
         // The whole message, wrapped by the panel's width.
         let message: String = f
