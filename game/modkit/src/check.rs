@@ -35,30 +35,85 @@ impl Scratch {
         self.0.path()
     }
 
-    /// Copies the mod files in, each under its own name; returns their ids.
-    fn add(&self, files: &[PathBuf]) -> Result<Vec<String>, String> {
-        let mut ids: Vec<String> = Vec::new();
+    /// Copies the mods in (lone `.wasm` files, package folders, `.zip`
+    /// packages), each under its own name; returns their ids.
+    fn add(&self, files: &[PathBuf], ids: &mut Vec<String>) -> Result<(), String> {
         for file in files {
-            let stem = file
-                .file_stem()
+            let name = file
+                .file_name()
                 .and_then(|s| s.to_str())
-                .filter(|_| file.extension().is_some_and(|e| e == "wasm"))
-                .ok_or_else(|| format!("{}: a mod is a `.wasm` file", file.display()))?;
-            if !file.is_file() {
+                .ok_or_else(|| format!("{}: not a mod's name", file.display()))?;
+            let lone = file.extension().is_some_and(|e| e == "wasm");
+            let zip = file.extension().is_some_and(|e| e == "zip");
+            if !file.exists() {
                 return Err(format!("{}: no such file", file.display()));
             }
-            if ids.iter().any(|i| i == stem) {
+            if !(lone || zip || file.is_dir()) {
                 return Err(format!(
-                    "two mods named {stem}.wasm: the game knows a mod by its file's name"
+                    "{}: a mod is a `.wasm` file, a package folder or a `.zip` package",
+                    file.display()
                 ));
             }
-            std::fs::copy(file, self.path().join(format!("{stem}.wasm")))
-                .map_err(|e| format!("{}: {e}", file.display()))?;
-            ids.push(stem.to_string());
+            let id = bevy_wasm_mods::package::id_of(file);
+            if ids.contains(&id) {
+                return Err(format!(
+                    "two mods with the id {id}: the game knows a mod by its id"
+                ));
+            }
+            let to = self.path().join(name);
+            if file.is_dir() {
+                copy_folder(file, &to)?;
+            } else {
+                std::fs::copy(file, &to).map_err(|e| format!("{}: {e}", file.display()))?;
+            }
+            ids.push(id);
         }
-        Ok(ids)
+        Ok(())
     }
 }
+
+/// Copies a package folder, refusing links (the game refuses them too).
+fn copy_folder(from: &Path, to: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(to).map_err(|e| format!("{}: {e}", to.display()))?;
+    for entry in std::fs::read_dir(from).map_err(|e| format!("{}: {e}", from.display()))? {
+        let entry = entry.map_err(|e| format!("{}: {e}", from.display()))?;
+        let kind = entry
+            .file_type()
+            .map_err(|e| format!("{}: {e}", entry.path().display()))?;
+        let target = to.join(entry.file_name());
+        if kind.is_symlink() {
+            return Err(format!(
+                "{}: a symbolic link; a package holds none",
+                entry.path().display()
+            ));
+        } else if kind.is_dir() {
+            copy_folder(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)
+                .map_err(|e| format!("{}: {e}", entry.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The mods in a folder of mods, for `--mods`: every lone file, package
+/// folder and `.zip` package, by name.
+fn mods_in(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let hidden = p
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+            !hidden && (p.is_dir() || p.extension().is_some_and(|e| e == "wasm" || e == "zip"))
+        })
+        .collect();
+    found.sort();
+    Ok(found)
+}
+
+impl Scratch {}
 
 /// The game's log on the console: every line the mods write, the host's
 /// warnings.
@@ -72,10 +127,21 @@ fn log_to_console() {
         .try_init();
 }
 
-/// The demo game headless with the mods in `files`, loaded.
-fn start(files: &[PathBuf]) -> Result<(Scratch, Vec<String>, App), String> {
+/// The demo game headless with the mods in `files`, loaded, and beside
+/// them the mods of the folder `others` (their dependencies) but those
+/// with an id of theirs. Returns the ids of `files`' mods.
+fn start(files: &[PathBuf], others: Option<&Path>) -> Result<(Scratch, Vec<String>, App), String> {
     let scratch = Scratch::new()?;
-    let ids = scratch.add(files)?;
+    let mut ids = Vec::new();
+    scratch.add(files, &mut ids)?;
+    if let Some(dir) = others {
+        let mut all = ids.clone();
+        let extra: Vec<PathBuf> = mods_in(dir)?
+            .into_iter()
+            .filter(|p| !ids.contains(&bevy_wasm_mods::package::id_of(p)))
+            .collect();
+        scratch.add(&extra, &mut all)?;
+    }
     log_to_console();
     let plugin = demo_game::mod_plugin(scratch.path(), bevy_wasm_mods::default_compile_cache())
         .with_watching(false);
@@ -101,9 +167,9 @@ fn quantile<T: Copy>(sorted: &[T], q: f64) -> Option<T> {
 }
 
 /// `modkit check`.
-pub fn check(file: &Path, frames: u64) -> Result<(), String> {
+pub fn check(file: &Path, frames: u64, others: Option<&Path>) -> Result<(), String> {
     println!("checking {}", file.display());
-    let (_scratch, ids, mut app) = start(&[file.to_path_buf()])?;
+    let (_scratch, ids, mut app) = start(&[file.to_path_buf()], others)?;
     let id = &ids[0];
     let mut samples = sample(&mut app, id, frames);
 
@@ -117,6 +183,21 @@ pub fn check(file: &Path, frames: u64) -> Result<(), String> {
     match registry.manifest(id) {
         Some(manifest) => show_manifest(manifest, &exposed_names(world), &mut notes),
         None => println!("manifest: none (the mod never started)"),
+    }
+    if let Some(p) = &m.package {
+        let deps = demo_game::dependencies(p);
+        println!(
+            "package: {} {} ({}), contract {}; depends on {}",
+            p.id,
+            p.version,
+            escape(&p.name),
+            escape(&p.contract),
+            if deps.is_empty() {
+                "nothing".into()
+            } else {
+                escape(&deps).into_owned()
+            }
+        );
     }
     println!(
         "status: {:?} after {frames} frames, {} ticks",
@@ -318,6 +399,12 @@ fn problems(m: &ModInfo) -> Vec<String> {
     if let Some(f) = &m.update_refused {
         problems.push(format!("refused: {f}"));
     }
+    if !m.waiting_for.is_empty() {
+        problems.push(format!(
+            "it waits for {} (give a folder of mods it needs with --mods DIR)",
+            escape(&m.waiting_for.join("; "))
+        ));
+    }
     if m.status != ModStatus::Running {
         problems.push(format!("it is {:?}, not running", m.status));
     } else if m.ticks == 0 {
@@ -328,7 +415,7 @@ fn problems(m: &ModInfo) -> Vec<String> {
 
 /// `modkit run`.
 pub fn run(files: &[PathBuf], frames: u64) -> Result<(), String> {
-    let (_scratch, ids, mut app) = start(files)?;
+    let (_scratch, ids, mut app) = start(files, None)?;
     for _ in 0..frames {
         app.update();
     }

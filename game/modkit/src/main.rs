@@ -3,9 +3,9 @@
 //! ```text
 //! modkit new NAME --lang rust|python|js   # a mod project from a template
 //! modkit test [DIR]                       # its tests, natively
-//! modkit build [DIR]                      # build/NAME.wasm
-//! modkit check FILE.wasm                  # the mod in the real host, headless
-//! modkit run FILE.wasm... [--frames N]    # the demo game with these mods
+//! modkit build [DIR]                      # build/NAME.wasm and build/NAME.zip
+//! modkit check MOD [--mods DIR]           # the mod in the real host, headless
+//! modkit run MOD... [--frames N]          # the demo game with these mods
 //! ```
 
 mod check;
@@ -52,8 +52,10 @@ enum Command {
         /// The project (default: the current folder).
         dir: Option<PathBuf>,
     },
-    /// Builds a mod project into DIR/build/NAME.wasm, installing the
-    /// WebAssembly target or the guest build tool on first use.
+    /// Builds a mod project into DIR/build/NAME.wasm and, from its
+    /// `mod.toml` and `assets/`, its package DIR/build/NAME.zip (read back
+    /// as the game would), installing the WebAssembly target or the guest
+    /// build tool on first use.
     Build {
         /// The project (default: the current folder).
         dir: Option<PathBuf>,
@@ -63,17 +65,21 @@ enum Command {
     /// queries and defines, time per tick, memory, output per tick and any
     /// fault. Exits with 0 only when the mod ran clean.
     Check {
-        /// The mod's `.wasm` file.
+        /// The mod: a `.wasm` file, a package folder or a `.zip` package.
         file: PathBuf,
         /// Frames to run once it is loaded.
         #[arg(long, default_value_t = 300)]
         frames: u64,
+        /// A folder of mods to run beside it (the mods it depends on): its
+        /// package's dependencies are checked against them.
+        #[arg(long)]
+        mods: Option<PathBuf>,
     },
     /// Runs the demo game headless with these mods, their logs on the
     /// console, and prints what each did. Exits with 0 when every mod
     /// still runs at the end.
     Run {
-        /// The mods' `.wasm` files.
+        /// The mods: `.wasm` files, package folders or `.zip` packages.
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// Frames to run once they are loaded.
@@ -93,7 +99,7 @@ fn main() -> ExitCode {
         } => project::new(&name, lang, dir, mod_api),
         Command::Test { dir } => project::open(dir).and_then(|p| tools::test(&p)),
         Command::Build { dir } => project::open(dir).and_then(|p| tools::build(&p).map(|_| ())),
-        Command::Check { file, frames } => check::check(&file, frames),
+        Command::Check { file, frames, mods } => check::check(&file, frames, mods.as_deref()),
         Command::Run { files, frames } => check::run(&files, frames),
     };
     match result {

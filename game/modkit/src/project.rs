@@ -73,7 +73,7 @@ pub fn open(dir: Option<PathBuf>) -> Result<Project, String> {
 /// A mod's name becomes its file's name, its crate's or package's name
 /// and its id in the game: kept to what all of them accept.
 fn check_name(name: &str) -> Result<(), String> {
-    let ok = name.len() <= 64
+    let ok = (2..=64).contains(&name.len())
         && name.starts_with(|c: char| c.is_ascii_lowercase())
         && name
             .chars()
@@ -83,7 +83,7 @@ fn check_name(name: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "{name:?} cannot name a mod: use 1 to 64 lowercase letters, digits and `-`, \
+            "{name:?} cannot name a mod: use 2 to 64 lowercase letters, digits and `-`, \
              starting with a letter (like `my-mod`)"
         ))
     }
@@ -131,6 +131,41 @@ const JS_LIB: Template = &[(
 fn default_mod_api() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../mod-api")
 }
+
+/// The package's files every project starts with: its `mod.toml` and an
+/// `assets/` folder that `modkit build` packs beside the component.
+fn write_package_files(dir: &Path, name: &str) -> Result<(), String> {
+    let manifest = format!(
+        "# What the mod's package says of itself (docs/modding.md, \"Packages\").\n\
+         id = \"{name}\"\n\
+         name = \"{name}\"\n\
+         version = \"0.1.0\"\n\
+         authors = []\n\
+         description = \"\"\n\
+         # The contract version the component is built against.\n\
+         contract = \"{}\"\n\
+         \n\
+         # Mods this one needs, with semver ranges (`weather = \"^1.2\"`).\n\
+         [dependencies]\n",
+        bevy_wasm_mods::WIT_VERSION
+    );
+    let assets = dir.join("assets");
+    std::fs::create_dir_all(&assets).map_err(|e| format!("{}: {e}", assets.display()))?;
+    for (path, text) in [
+        (dir.join(PACKAGE_MANIFEST), manifest.as_str()),
+        (
+            assets.join("README.md"),
+            "Files here ship in the mod's package (`modkit build` packs them), \
+             under `assets/`.\n",
+        ),
+    ] {
+        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// A project's package manifest, packed with its build.
+pub const PACKAGE_MANIFEST: &str = "mod.toml";
 
 /// Makes a mod project.
 pub fn new(
@@ -191,6 +226,7 @@ pub fn new(
             .replace("{{mod_api}}", &mod_api);
         std::fs::write(&to, text).map_err(|e| format!("{}: {e}", to.display()))?;
     }
+    write_package_files(&dir, name)?;
     let marker = dir.join(MARKER);
     std::fs::write(
         &marker,
@@ -205,7 +241,7 @@ pub fn new(
     println!("next:");
     println!("  cd {shown}");
     println!("  modkit test                      # its tests, natively");
-    println!("  modkit build                     # makes build/{name}.wasm");
+    println!("  modkit build                     # makes build/{name}.wasm and build/{name}.zip");
     println!("  modkit check build/{name}.wasm   # runs it in the game, headless");
     Ok(())
 }
@@ -216,11 +252,11 @@ mod tests {
 
     #[test]
     fn names_are_what_every_tool_accepts() {
-        for good in ["a", "my-mod", "mod2", "x-1-y"] {
+        for good in ["ab", "my-mod", "mod2", "x-1-y"] {
             assert!(check_name(good).is_ok(), "{good}");
         }
         for bad in [
-            "", "My", "1mod", "my_mod", "my mod", "-x", "x-", "../up", "é",
+            "", "a", "My", "1mod", "my_mod", "my mod", "-x", "x-", "../up", "é",
         ] {
             assert!(check_name(bad).is_err(), "{bad}");
         }

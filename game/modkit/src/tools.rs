@@ -10,7 +10,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::project::{Lang, Project};
+use bevy_wasm_mods::package::{PackageManifest, read_package};
+
+use crate::project::{Lang, PACKAGE_MANIFEST, Project};
 
 /// The pinned versions, as the build scripts read them.
 const PINNED: &str = include_str!("../../../mods/tools.env");
@@ -225,11 +227,107 @@ pub fn build(p: &Project) -> Result<PathBuf, String> {
     std::fs::rename(&part, &out).map_err(|e| format!("{}: {e}", out.display()))?;
     let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
     let shown = out.strip_prefix(".").unwrap_or(&out).display();
-    println!(
-        "built {shown} ({:.1} MB); try: modkit check {shown}",
-        size as f64 / 1e6
-    );
+    match pack(p, &out)? {
+        Some((package, assets)) => {
+            let package = package.strip_prefix(".").unwrap_or(&package).display();
+            println!(
+                "built {shown} ({:.1} MB) and {package}, its package with {assets} asset(s); \
+                 try: modkit check {package}",
+                size as f64 / 1e6
+            );
+        }
+        None => println!(
+            "built {shown} ({:.1} MB); try: modkit check {shown} (add a {PACKAGE_MANIFEST} \
+             to make a package with assets)",
+            size as f64 / 1e6
+        ),
+    }
     Ok(out)
+}
+
+/// Packs `build/NAME.zip` when the project has a `mod.toml`: the manifest,
+/// the component where it says (`mod.wasm`), and the project's `assets/`;
+/// then reads it back as the game would, so a package the game would
+/// refuse fails the build. Returns it and how many assets it holds.
+fn pack(p: &Project, component: &Path) -> Result<Option<(PathBuf, usize)>, String> {
+    use std::io::Write;
+    let manifest_path = p.dir.join(PACKAGE_MANIFEST);
+    if !manifest_path.is_file() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&manifest_path).map_err(|e| at(&manifest_path, e))?;
+    let manifest = PackageManifest::parse(&text).map_err(|e| at(&manifest_path, e))?;
+    if manifest.id != p.name {
+        return Err(at(
+            &manifest_path,
+            format!(
+                "its id {:?} is not the project's name {:?}",
+                manifest.id, p.name
+            ),
+        ));
+    }
+    let mut files = vec![(PACKAGE_MANIFEST.to_string(), manifest_path.clone())];
+    files.push((manifest.component.clone(), component.to_path_buf()));
+    let assets = assets_of(&p.dir.join("assets"))?;
+    let count = assets.len();
+    files.extend(assets);
+    let out = p.dir.join("build").join(format!("{}.zip", p.name));
+    let part = out.with_extension("zip.part");
+    let file = std::fs::File::create(&part).map_err(|e| at(&part, e))?;
+    let mut zip = zip::ZipWriter::new(file);
+    for (name, from) in &files {
+        let bytes = std::fs::read(from).map_err(|e| at(from, e))?;
+        zip.start_file(name.as_str(), zip::write::SimpleFileOptions::default())
+            .and_then(|()| zip.write_all(&bytes).map_err(Into::into))
+            .map_err(|e| at(&part, e))?;
+    }
+    zip.finish().map_err(|e| at(&part, e))?;
+    std::fs::rename(&part, &out).map_err(|e| at(&out, e))?;
+    read_package(&out, bevy_wasm_mods::ModLimits::default().package())
+        .map_err(|e| at(&out, format!("the game would refuse this package: {e}")))?;
+    Ok(Some((out, count)))
+}
+
+/// An error about the file at `path`.
+fn at(path: &Path, e: impl std::fmt::Display) -> String {
+    format!("{}: {e}", path.display())
+}
+
+/// The files under a project's `assets/`, as `assets/...` paths in the
+/// package, sorted; links are refused, as the game refuses them.
+fn assets_of(root: &Path) -> Result<Vec<(String, PathBuf)>, String> {
+    let mut found = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(listing) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in listing.filter_map(|e| e.ok()) {
+            let path = entry.path();
+            let kind = entry
+                .file_type()
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            if kind.is_symlink() {
+                return Err(format!(
+                    "{}: a symbolic link; a package holds none",
+                    path.display()
+                ));
+            } else if kind.is_dir() {
+                pending.push(path);
+            } else {
+                let inside = path.strip_prefix(root).expect("under assets/");
+                let name = inside
+                    .iter()
+                    .map(|part| part.to_str().ok_or(()))
+                    .collect::<Result<Vec<_>, ()>>()
+                    .map_err(|()| format!("{}: its name is not UTF-8", path.display()))?
+                    .join("/");
+                found.push((format!("assets/{name}"), path));
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
 }
 
 /// Runs the project's tests natively.

@@ -65,9 +65,11 @@ fn make(scratch: &Scratch, name: &str, lang: &str) -> (PathBuf, PathBuf) {
     ok(&dir, &["test"]);
     let built = ok(&dir, &["build"]);
     assert!(
-        built.contains(&format!("built build/{name}.wasm")),
+        built.contains(&format!("built build/{name}.wasm"))
+            && built.contains(&format!("and build/{name}.zip, its package")),
         "{built}"
     );
+    assert!(dir.join("build").join(format!("{name}.zip")).is_file());
     let wasm = dir.join("build").join(format!("{name}.wasm"));
     let checked = ok(&dir, &["check", &format!("build/{name}.wasm")]);
     assert!(
@@ -90,10 +92,43 @@ fn make(scratch: &Scratch, name: &str, lang: &str) -> (PathBuf, PathBuf) {
 fn a_rust_mod_from_the_template_tests_builds_checks_and_runs() {
     let _turn = turn();
     let scratch = Scratch::new("rust");
-    let (_, rust) = make(&scratch, "hello-rs", "rust");
+    let (dir, rust) = make(&scratch, "hello-rs", "rust");
     // Beside a bundled example, in the demo game.
     let mover = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/mods/mover.wasm");
     if mover.exists() {
+        // Its package, with an asset and a dependency on the mover: it
+        // waits without it, and runs beside it.
+        std::fs::write(dir.join("assets/hello.txt"), "hello").unwrap();
+        let manifest = dir.join("mod.toml");
+        let toml = std::fs::read_to_string(&manifest).unwrap();
+        std::fs::write(&manifest, format!("{toml}mover = \"^0.1\"\n")).unwrap();
+        let built = ok(&dir, &["build"]);
+        assert!(built.contains("its package with 2 asset(s)"), "{built}");
+        let out = modkit(&dir, &["check", "build/hello-rs.zip", "--frames", "30"]);
+        let all = text(&out);
+        assert!(!out.status.success(), "{all}");
+        assert!(all.contains("package: hello-rs 0.1.0"), "{all}");
+        assert!(all.contains("depends on mover ^0.1"), "{all}");
+        assert!(
+            all.contains("waits for mover ^0.1 (not installed)"),
+            "{all}"
+        );
+        let others = scratch.0.path().join("others");
+        std::fs::create_dir(&others).unwrap();
+        std::fs::copy(&mover, others.join("mover.wasm")).unwrap();
+        let checked = ok(
+            &dir,
+            &[
+                "check",
+                "build/hello-rs.zip",
+                "--frames",
+                "30",
+                "--mods",
+                others.to_str().unwrap(),
+            ],
+        );
+        assert!(checked.contains("clean: hello-rs ran"), "{checked}");
+
         let ran = ok(
             scratch.0.path(),
             &[
@@ -154,6 +189,20 @@ fn mistakes_get_errors_that_say_what_to_do() {
     let out = modkit(scratch.0.path(), &["build"]);
     assert!(!out.status.success());
     assert!(text(&out).contains("modkit new NAME"), "{}", text(&out));
+
+    let out = modkit(scratch.0.path(), &["check", "notes.txt"]);
+    assert!(
+        text(&out).contains("notes.txt: no such file"),
+        "{}",
+        text(&out)
+    );
+    std::fs::write(scratch.0.path().join("notes.txt"), "hi").unwrap();
+    let out = modkit(scratch.0.path(), &["check", "notes.txt"]);
+    assert!(
+        text(&out).contains("a mod is a `.wasm` file, a package folder or a `.zip` package"),
+        "{}",
+        text(&out)
+    );
 
     let out = modkit(scratch.0.path(), &["check", "nothing.wasm"]);
     assert!(
