@@ -80,34 +80,26 @@ fn hostile_config(attack: &str, name: &str) -> Vec<u8> {
 }
 
 #[test]
-fn a_display_name_stays_with_the_mod_that_had_it_and_ids_are_file_names() {
-    // `b-squatter` declares the mover's name; the mover came first.
-    let dir = folder_with(&[("mover", "a-mover.wasm"), ("hostile", "b-squatter.wasm")]);
+fn a_display_name_is_a_label_two_mods_may_share_and_ids_tell_them_apart() {
+    // `a-squatter` declares the mover's name and sorts first: both run.
+    let dir = folder_with(&[("hostile", "a-squatter.wasm"), ("mover", "b-mover.wasm")]);
     let mut app = app_with(
         ModPlugin::new()
             .with_mods_dir(&dir)
             .with_limits(relaxed_limits())
-            .with_config("b-squatter", hostile_config("none", "mover")),
+            .with_config("a-squatter", hostile_config("work", "mover")),
     );
-    let failures = load(&mut app);
+    load_clean(&mut app);
     frames(&mut app, 10);
 
-    let mover = info(&app, "a-mover");
-    assert_eq!(
-        (mover.name.as_str(), mover.status, mover.faults),
-        ("mover", ModStatus::Running, 0)
-    );
-    let squatter = info(&app, "b-squatter");
-    assert_eq!(squatter.status, ModStatus::Failed, "{squatter:?}");
-    let fault = squatter.last_error.unwrap();
-    assert!(
-        fault
-            .message
-            .contains("a-mover.wasm is already named \"mover\""),
-        "{fault}"
-    );
-    assert_eq!(failures.len(), 1, "only the newcomer: {failures:?}");
-    assert_eq!(failures[0].id, "b-squatter");
+    for id in ["a-squatter", "b-mover"] {
+        let m = info(&app, id);
+        assert_eq!(
+            (m.name.as_str(), m.status, m.faults),
+            ("mover", ModStatus::Running, 0),
+            "{id}"
+        );
+    }
     // The mover's entities are marked with its id, not its display name.
     let world = app.world_mut();
     let owners: Vec<String> = world
@@ -116,7 +108,9 @@ fn a_display_name_stays_with_the_mod_that_had_it_and_ids_are_file_names() {
         .map(|s| s.0.to_string())
         .collect();
     assert_eq!(owners.len(), 10);
-    assert!(owners.iter().all(|o| o == "a-mover"), "{owners:?}");
+    assert!(owners.iter().all(|o| o == "b-mover"), "{owners:?}");
+    let mover = info(&app, "b-mover");
+    assert_mover_exact(app.world_mut(), "b-mover", 10, mover.ticks);
 }
 
 #[test]

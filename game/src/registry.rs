@@ -49,8 +49,8 @@ pub struct ModInfo {
     pub id: String,
     /// The `.wasm` file the mod came from.
     pub file: PathBuf,
-    /// The mod's display name from its manifest (its id until it loads),
-    /// unique among the game's mods.
+    /// The mod's display name from its manifest (its id until it loads):
+    /// a label, which two mods may share.
     pub name: String,
     /// The mod's version from its manifest (empty until it loads).
     pub version: String,

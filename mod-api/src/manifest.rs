@@ -25,7 +25,7 @@ impl Manifest {
         }
     }
 
-    /// Renames the mod (names must be unique among a game's mods).
+    /// Renames the mod (a label players see; the game knows the mod by its id).
     pub fn with_name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
         self

@@ -169,18 +169,6 @@ impl Lifecycle {
         self.has_run
     }
 
-    /// Whether a fresh instance may go by `name`: a mod that ran keeps the
-    /// display name it started with.
-    pub(crate) fn check_name(&self, name: &str) -> Result<(), String> {
-        if self.has_run && name != self.info.name {
-            return Err(format!(
-                "a restarted mod cannot change its name (from {:?} to {:?})",
-                self.info.name, name
-            ));
-        }
-        Ok(())
-    }
-
     /// Whether the mod is running (ticking, in a tick, or reloading).
     pub(crate) fn is_running(&self) -> bool {
         matches!(
@@ -232,9 +220,11 @@ impl Lifecycle {
         self.info.file = file;
     }
 
-    /// Notes what the mod's running code came with: the contract version
-    /// it was built for, and its package's `mod.toml`.
+    /// Notes what the mod's running code came with: its display name (a
+    /// label a new version may change), the contract version it was built
+    /// for, and its package's `mod.toml`.
     pub(crate) fn adopt_build(&mut self, manifest: &crate::manifest::ModManifest) {
+        self.info.name = manifest.name.clone();
         self.info.contract = manifest.contract.clone();
         self.info.package = manifest.package.clone();
     }
@@ -571,19 +561,6 @@ mod tests {
             life.fault(trap(Hook::Tick), 0, &policy(), false),
             AfterFault::Failed
         );
-    }
-
-    #[test]
-    fn a_restarted_mod_keeps_its_name() {
-        let mut life = Lifecycle::loading(info());
-        assert!(life.check_name("anything").is_ok(), "before it first runs");
-        life.ready().unwrap();
-        life.start("Drift", "1.0.0").unwrap();
-        life.fault(trap(Hook::Tick), 1, &policy(), true);
-        life.restarting();
-        assert!(life.check_name("Drift").is_ok());
-        let refused = life.check_name("Mover").unwrap_err();
-        assert!(refused.contains("cannot change its name"), "{refused}");
     }
 
     #[test]

@@ -1,7 +1,6 @@
 //! Finding mod files, starting their workers, and starting the mods that
 //! loaded, all together and in file name order.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bevy::prelude::*;
@@ -14,7 +13,6 @@ use super::loader::{GAME, Loader, adopt_manifest, load_fault};
 use super::replies::on_reply;
 use super::{ModEntry, ModHost, ModSlot, with_mods};
 use crate::expose::Exposed;
-use crate::fault::{Fault, FaultKind, Hook};
 use crate::grants::{ModGrants, read_grants_file};
 use crate::registry::{ModInfo, ModLoaded, ModRecovered, ReloadMod};
 use crate::settings::ModSettings;
@@ -152,7 +150,7 @@ pub(crate) fn receive_loaded(world: &mut World) {
             .any(|e| e.life.state() == State::Loading);
         if !loading || host.started_up {
             host.started_up = true;
-            start_ready(world, registry, host.frame);
+            start_ready(world, registry);
         }
         super::deps::settle(registry, &mut host.deps);
     });
@@ -189,17 +187,10 @@ fn track_phase(entry: &mut ModEntry) {
     }
 }
 
-/// Starts every `Ready` mod, in load order. A display name must differ
-/// from every other mod's the registry knows, whatever its state: the mod
-/// that had it first keeps it, and the newcomer is refused.
-fn start_ready(world: &mut World, registry: &mut ModRegistry, frame: u64) {
-    // Names of mods that started before, by the id that holds them.
-    let mut names: BTreeMap<String, Arc<str>> = registry
-        .entries
-        .iter()
-        .filter(|e| e.life.has_run())
-        .map(|e| (e.life.info().name.clone(), e.slot.owner.clone()))
-        .collect();
+/// Starts every `Ready` mod, in load order. A display name is a label:
+/// two mods may show the same one, told apart by their ids, so no mod can
+/// keep another from starting by naming itself first.
+fn start_ready(world: &mut World, registry: &mut ModRegistry) {
     for entry in &mut registry.entries {
         if !matches!(entry.life.state(), State::Ready { .. }) {
             continue;
@@ -207,23 +198,6 @@ fn start_ready(world: &mut World, registry: &mut ModRegistry, frame: u64) {
         let Some(manifest) = entry.slot.manifest.clone() else {
             continue;
         };
-        let holder = names
-            .entry(manifest.name.clone())
-            .or_insert_with(|| entry.slot.owner.clone());
-        if **holder != *entry.slot.owner {
-            let fault = Fault {
-                kind: FaultKind::Invalid,
-                hook: Hook::Init,
-                message: format!(
-                    "the mod in {}.wasm is already named {:?}; display names are unique",
-                    holder, manifest.name
-                ),
-            };
-            // Nothing changes until one of the two files does: not retried.
-            entry.slot.worker = None;
-            on_fault(world, frame, entry, fault);
-            continue;
-        }
         adopt_manifest(world, entry, &manifest);
         entry.life.adopt_build(&manifest);
         let started = entry.life.start(&manifest.name, &manifest.version);

@@ -17,30 +17,23 @@ pub(crate) fn on_reply(world: &mut World, host: &mut ModHost, entry: &mut ModEnt
         Reply::Ready {
             manifest,
             resumed_at,
-        } => match entry.life.check_name(&manifest.name) {
-            Err(message) => Err(Fault {
-                kind: FaultKind::InvalidOutput,
-                hook: Hook::Init,
-                message,
-            }),
-            Ok(()) => {
-                let first = !entry.life.has_run();
-                if !first {
-                    if let Some(tick) = resumed_at {
-                        faults::roll_back_spawns(world, entry, tick);
-                    }
-                    entry.slot.resumed_at = resumed_at;
+        } => {
+            let first = !entry.life.has_run();
+            if !first {
+                if let Some(tick) = resumed_at {
+                    faults::roll_back_spawns(world, entry, tick);
                 }
-                let ready = entry.life.ready();
-                if first && let Some(worker) = &entry.slot.worker {
-                    let from_disk = worker.gauge().cached();
-                    entry.life.loaded_in(entry.slot.found.elapsed(), from_disk);
-                }
-                ready
-                    .map(|()| entry.slot.manifest = Some(manifest))
-                    .map_err(|e| host_error(e, Hook::Init))
+                entry.slot.resumed_at = resumed_at;
             }
-        },
+            let ready = entry.life.ready();
+            if first && let Some(worker) = &entry.slot.worker {
+                let from_disk = worker.gauge().cached();
+                entry.life.loaded_in(entry.slot.found.elapsed(), from_disk);
+            }
+            ready
+                .map(|()| entry.slot.manifest = Some(manifest))
+                .map_err(|e| host_error(e, Hook::Init))
+        }
         Reply::Swapped(manifest) => match entry.life.swapped(&manifest.version) {
             Ok(()) => {
                 super::loader::adopt_manifest(world, entry, &manifest);

@@ -45,7 +45,8 @@ impl ModRegistry {
             .and_then(|e| e.slot.manifest.as_ref())
     }
 
-    /// The mod with this display name.
+    /// The first mod, in load order, with this display name (a label two
+    /// mods may share: [`get`](Self::get) takes the id).
     pub fn get_by_name(&self, name: &str) -> Option<&ModInfo> {
         self.mods().find(|m| m.name == name)
     }

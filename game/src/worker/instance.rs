@@ -288,8 +288,8 @@ impl Instance {
     }
 
     /// A fresh instance of the code in `pre` that carries this one's saved
-    /// state: `save` here, `init` and `restore` there. The new code must
-    /// keep the mod's display name. Returns it with the state it carries.
+    /// state: `save` here, `init` and `restore` there. Returns it with the
+    /// state it carries.
     pub(crate) fn swap(
         &mut self,
         spec: &ModSpec,
@@ -299,16 +299,6 @@ impl Instance {
         // The new code's clocks go on from the game time the old one saw.
         let time = self.store.data().time.clone();
         let mut fresh = Self::start_at(spec, pre, time).map_err(SwapError::New)?;
-        if fresh.manifest.name != self.manifest.name {
-            return Err(SwapError::New(Fault {
-                kind: FaultKind::InvalidOutput,
-                hook: Hook::Init,
-                message: format!(
-                    "an update cannot change the mod's name (from {:?} to {:?})",
-                    self.manifest.name, fresh.manifest.name
-                ),
-            }));
-        }
         fresh.restore(&state).map_err(SwapError::New)?;
         Ok((fresh, state))
     }

@@ -213,9 +213,15 @@ pub(super) fn panel(
 /// current one, and its last error whole.
 fn row_text(m: &ModInfo) -> String {
     let c = &m.cost;
+    // A display name is a label two mods may share: the id tells them apart.
+    let name = if m.name == m.id {
+        shown(&m.name)
+    } else {
+        format!("{} ({})", shown(&m.name), shown(&m.id))
+    };
     let mut text = format!(
         "{} {}  [{:?}]\nfaults {} | tick {} | {} entities",
-        shown(&m.name),
+        name,
         shown(&m.version),
         m.status,
         m.faults,
