@@ -10,11 +10,14 @@ use mod_tests::*;
 
 /// Each released contract's fixture: its feature, the file it is put in
 /// (its id) and the version the game should say it was built for.
-const RELEASED: [(&str, &str, &str); 3] = [
+const RELEASED: [(&str, &str, &str); 4] = [
     ("v0-1-0", "first", "0.1.0"),
     ("v0-1-0-claims", "claims", "0.1.0"),
     ("v0-1-1", "patch", "0.1.1"),
+    ("v0-2-0", "minor", "0.2.0"),
 ];
+/// The tag each fixture puts in its names, in the same order.
+const TAGS: [&str; 4] = ["0.1.0", "0.1.0+claims", "0.1.1", "0.2.0"];
 
 /// The fixture `id`'s entity: where it is and what its counter says.
 fn fixture_entity(world: &mut World, id: &str, tag: &str) -> Vec<(Position, u64)> {
@@ -23,7 +26,9 @@ fn fixture_entity(world: &mut World, id: &str, tag: &str) -> Vec<(Position, u64)
         .iter(world)
         .filter(|(_, _, owner)| &*owner.0 == id)
         .map(|(p, data, _)| {
-            let count = rmp_serde::from_slice(&data.values[&format!("Odometer {tag}")]).unwrap();
+            // Its own type, under its id, whatever version it was built for.
+            let count =
+                rmp_serde::from_slice(&data.values[&format!("{id}:Odometer {tag}")]).unwrap();
             (*p, count)
         })
         .collect()
@@ -45,7 +50,7 @@ fn mods_built_for_every_released_contract_run_beside_current_ones() {
         "the mover is built against wit/"
     );
     assert_mover_exact(app.world_mut(), "mover", 10, mover.ticks);
-    for ((feature, id, contract), tag) in RELEASED.iter().zip(["0.1.0", "0.1.0+claims", "0.1.1"]) {
+    for ((feature, id, contract), tag) in RELEASED.iter().zip(TAGS) {
         let fixture = info(&app, id);
         assert_eq!(fixture.status, ModStatus::Running, "{feature}: {fixture:?}");
         assert_eq!(fixture.contract, *contract, "{feature}");
@@ -69,12 +74,29 @@ fn mods_built_for_every_released_contract_run_beside_current_ones() {
         // And it told everyone each step.
         let pings: Vec<u64> = events
             .iter()
-            .filter(|e| e.source == *id && e.name == format!("ping {tag}"))
+            .filter(|e| e.source == *id && e.name == format!("{id}:ping {tag}"))
             .map(|e| e.decode().unwrap())
             .collect();
         let want: Vec<u64> = (last + 1 - pings.len() as u64..=last).collect();
         assert!(pings.len() >= 11, "{feature} pinged {pings:?}");
         assert_eq!(pings, want, "{feature}'s pings, one a tick, in order");
+        // What it heard by the short name `ping 0.2.0`: built for 0.1, the
+        // 0.2.0 fixture's pings, as 0.1 promised (any mod's event of that
+        // name); built for 0.2, nothing, for the name is its own.
+        let heard: Vec<u64> = events
+            .iter()
+            .filter(|e| e.source == *id && e.name == format!("{id}:heard {tag}"))
+            .map(|e| e.decode().unwrap())
+            .collect();
+        let last_heard = *heard.last().expect("it says what it heard");
+        if *contract == WIT_VERSION {
+            assert_eq!(
+                last_heard, 0,
+                "{feature} heard another mod's event by its own name"
+            );
+        } else {
+            assert!(last_heard >= 8, "{feature} heard only {heard:?}");
+        }
     }
 }
 

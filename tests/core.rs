@@ -132,7 +132,7 @@ fn game_event_reaches_the_mod_and_its_nested_answer_comes_back_intact() {
     let events = frames_collecting::<ModEvent>(&mut app, 3);
     let greetings: Vec<Greeting> = events
         .iter()
-        .filter(|e| e.name == "greeting")
+        .filter(|e| e.name == "greeter:greeting")
         .map(|e| {
             assert_eq!(e.source, "greeter");
             e.decode().expect("the payload decodes")
@@ -157,7 +157,7 @@ fn game_event_reaches_the_mod_and_its_nested_answer_comes_back_intact() {
     let events = frames_collecting::<ModEvent>(&mut app, 3);
     let counts: Vec<u32> = events
         .iter()
-        .filter(|e| e.name == "greeting")
+        .filter(|e| e.name == "greeter:greeting")
         .map(|e| e.decode::<Greeting>().unwrap().count)
         .collect();
     assert_eq!(counts, vec![2]);
@@ -177,7 +177,7 @@ fn mod_defined_components_are_stored_on_entities_and_read_back() {
         .query::<(&ModData, &SpawnedByMod)>()
         .iter(world)
         .filter(|(_, owner)| &*owner.0 == "greeter")
-        .map(|(data, _)| rmp_serde::from_slice(&data.values["Badge"]).unwrap())
+        .map(|(data, _)| rmp_serde::from_slice(&data.values["greeter:Badge"]).unwrap())
         .collect();
     let expected = Badge {
         greeted: 1,
@@ -188,7 +188,7 @@ fn mod_defined_components_are_stored_on_entities_and_read_back() {
     // ...and the mod read it back through its query.
     let seen: Vec<Badge> = events
         .iter()
-        .filter(|e| e.name == "badge-seen")
+        .filter(|e| e.name == "greeter:badge-seen")
         .map(|e| e.decode().unwrap())
         .collect();
     assert!(seen.contains(&Badge {
@@ -374,7 +374,7 @@ fn reloading_a_mod_keeps_its_state() {
     }
     let counts: Vec<u32> = events
         .iter()
-        .filter(|e| e.name == "greeting")
+        .filter(|e| e.name == "greeter:greeting")
         .map(|e| e.decode::<Greeting>().unwrap().count)
         .collect();
     assert_eq!(counts, vec![2], "the count survived the reload");

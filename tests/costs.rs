@@ -1,6 +1,6 @@
 //! Every cost a mod causes is its own and bounded: main-thread work on its
 //! commands, the world state it keeps, the events it sends, the input it
-//! makes other mods reject, and the event names it claims. Each attacker
+//! makes other mods reject, and the names it sends under. Each attacker
 //! runs beside well-behaved mods whose results must not change.
 
 use std::collections::BTreeMap;
@@ -25,6 +25,8 @@ struct Hostile {
     garble: bool,
     claim: bool,
     share: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target: Option<String>,
 }
 
 impl Hostile {
@@ -174,14 +176,11 @@ fn other_mods_cannot_inflate_a_mods_query_results_until_it_is_skipped() {
             state_bytes_per_mod: 4 << 20,
             ..relaxed_limits()
         })
-        .with_config("d-reader", Hostile::new("read-blobs", "reader").config());
-    // The first shares its type, so the others may write it too.
+        .with_config("d-reader", Hostile::new("read-blobs", "reader").config())
+        // Every hoarder keeps `Blob`s, which the game opens to all.
+        .with_shared_name("Blob");
     for id in ["a-hoarder", "b-hoarder", "c-hoarder"] {
-        let hoarder = Hostile {
-            share: true,
-            ..Hostile::new("hoard-bytes", id)
-        };
-        plugin = plugin.with_config(id, hoarder.config());
+        plugin = plugin.with_config(id, Hostile::new("hoard-bytes", id).config());
     }
     let mut app = app_with(plugin);
     load_clean(&mut app);
@@ -198,7 +197,7 @@ fn other_mods_cannot_inflate_a_mods_query_results_until_it_is_skipped() {
     // It saw the blobs of two hoarders at the end: six of nine.
     let seen: Vec<usize> = events
         .iter()
-        .filter(|e| e.name == "blobs")
+        .filter(|e| e.name == "d-reader:blobs")
         .map(|e| e.decode().unwrap())
         .collect();
     assert_eq!(seen.last(), Some(&6), "{seen:?}");
@@ -209,7 +208,7 @@ fn other_mods_cannot_inflate_a_mods_query_results_until_it_is_skipped() {
 fn heard(events: &[ModEvent]) -> BTreeMap<String, u64> {
     events
         .iter()
-        .rfind(|e| e.name == "heard" && e.source == "z-listener")
+        .rfind(|e| e.name == "z-listener:heard" && e.source == "z-listener")
         .expect("the listener reports")
         .decode()
         .unwrap()
@@ -234,6 +233,8 @@ fn a_flood_of_events_costs_the_flooders_and_not_the_quiet_sender() {
             ..relaxed_limits()
         })
         .with_worker_threads(2)
+        // Everyone chats under the one name the game opens to all.
+        .with_shared_name("chat")
         .with_config(
             "a-calm",
             Hostile {
@@ -287,6 +288,10 @@ fn input_a_mod_cannot_decode_is_reported_against_whoever_made_it() {
         ModPlugin::new()
             .with_mods_dir(&dir)
             .with_limits(relaxed_limits())
+            // The listener hears everyone's `chat` and reads the greeter's
+            // `Badge`: names the game opens to all.
+            .with_shared_name("chat")
+            .with_shared_name("Badge")
             .with_config("b-garbler", garbler.config())
             .with_config("c-chatter", Hostile::chatter("chatter", 1).config())
             .with_config("z-listener", Hostile::new("listen", "listener").config()),
@@ -330,8 +335,8 @@ fn input_a_mod_cannot_decode_is_reported_against_whoever_made_it() {
 }
 
 #[test]
-fn an_event_name_belongs_to_the_mod_that_claims_it_unless_it_shares_it() {
-    // The greeter claims `greeting`; `c-claimer` claims `chat`.
+fn an_event_is_its_mod_s_and_others_send_it_only_when_shared() {
+    // The greeter's `greeting` and `c-claimer`'s `chat` are theirs.
     let dir = folder_with(&[
         ("greeter", "a-greeter.wasm"),
         ("hostile", "b-thief.wasm"),
@@ -342,20 +347,35 @@ fn an_event_name_belongs_to_the_mod_that_claims_it_unless_it_shares_it() {
         claim: true,
         ..Hostile::chatter("claimer", 1)
     };
+    let other = Hostile {
+        target: Some("c-claimer:chat".into()),
+        ..Hostile::chatter("other", 1)
+    };
+    let thief = Hostile {
+        target: Some("a-greeter:greeting".into()),
+        ..Hostile::new("steal-event", "thief")
+    };
     let mut app = app_with(
         ModPlugin::new()
             .with_mods_dir(&dir)
             .with_limits(relaxed_limits())
-            .with_config("b-thief", Hostile::new("steal-event", "thief").config())
+            .with_config("b-thief", thief.config())
             .with_config("c-claimer", claimer.config())
-            .with_config("d-other", Hostile::chatter("other", 1).config()),
+            .with_config("d-other", other.config()),
     );
     load(&mut app);
+    app.world_mut().write_message(PlayerJoined {
+        name: "Ada".into(),
+        level: 2,
+    });
     let events = frames_collecting::<ModEvent>(&mut app, 8);
-    assert!(!events.iter().any(|e| e.name == "escaped"), "{events:?}");
+    assert!(
+        !events.iter().any(|e| e.name.ends_with(":escaped")),
+        "{events:?}"
+    );
     for (id, says) in [
-        ("b-thief", "event `greeting` belongs to mod `a-greeter`"),
-        ("d-other", "event `chat` belongs to mod `c-claimer`"),
+        ("b-thief", "event `a-greeter:greeting` is mod `a-greeter`'s"),
+        ("d-other", "event `c-claimer:chat` is mod `c-claimer`'s"),
     ] {
         let fault = info(&app, id).last_error.expect("refused");
         assert_eq!(fault.kind, FaultKind::InvalidOutput, "{fault}");
@@ -363,14 +383,16 @@ fn an_event_name_belongs_to_the_mod_that_claims_it_unless_it_shares_it() {
     }
     assert_eq!(info(&app, "a-greeter").faults, 0);
     assert_eq!(info(&app, "c-claimer").faults, 0);
+    assert!(events.iter().any(|e| e.name == "a-greeter:greeting"));
     assert!(
-        !events
+        events
             .iter()
-            .any(|e| e.source != "a-greeter" && e.name == "greeting"),
-        "only the greeter greets"
+            .filter(|e| e.name.ends_with(":greeting") || e.name.ends_with(":chat"))
+            .all(|e| e.name == "a-greeter:greeting" || e.name == "c-claimer:chat"),
+        "only the greeter greets, only the claimer chats: {events:?}"
     );
 
-    // Shared, the same name is open to the other mod.
+    // Shared, the name is open to the other mod.
     let dir = folder_with(&[("hostile", "c-claimer.wasm"), ("hostile", "d-other.wasm")]);
     let sharer = Hostile {
         share: true,
@@ -381,19 +403,19 @@ fn an_event_name_belongs_to_the_mod_that_claims_it_unless_it_shares_it() {
             .with_mods_dir(&dir)
             .with_limits(relaxed_limits())
             .with_config("c-claimer", sharer.config())
-            .with_config("d-other", Hostile::chatter("other", 1).config()),
+            .with_config("d-other", other.config()),
     );
     load(&mut app);
     let events = frames_collecting::<ModEvent>(&mut app, 8);
-    let other = info(&app, "d-other");
-    assert_eq!(other.faults, 0, "{other:?}");
+    let d = info(&app, "d-other");
+    assert_eq!(d.faults, 0, "{d:?}");
     assert!(
         events
             .iter()
-            .any(|e| e.source == "d-other" && e.name == "chat")
+            .any(|e| e.source == "d-other" && e.name == "c-claimer:chat")
     );
 
-    // A name the game shares is nobody's to claim: both send it.
+    // A name the game opens to all is nobody's: both send it, plain.
     let dir = folder_with(&[("hostile", "c-claimer.wasm"), ("hostile", "d-other.wasm")]);
     let mut app = app_with(
         ModPlugin::new()
@@ -426,7 +448,7 @@ fn results(app: &mut App) -> Vec<String> {
         .query::<(&ModData, &SpawnedByMod)>()
         .iter(world)
         .filter(|(_, s)| &*s.0 == "c-greeter")
-        .filter_map(|(d, _)| d.values.get("Badge").cloned())
+        .filter_map(|(d, _)| d.values.get("c-greeter:Badge").cloned())
         .collect();
     out.push(format!("badges: {badges:?}"));
     out

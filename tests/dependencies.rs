@@ -62,7 +62,9 @@ fn count(app: &mut App, id: &str, feature: &str) -> Option<u64> {
         .query::<(&ModData, &SpawnedByMod)>()
         .iter(world)
         .find(|(_, owner)| &*owner.0 == id)
-        .map(|(data, _)| rmp_serde::from_slice(&data.values[&format!("Odometer {tag}")]).unwrap())
+        .map(|(data, _)| {
+            rmp_serde::from_slice(&data.values[&format!("{id}:Odometer {tag}")]).unwrap()
+        })
 }
 
 #[test]

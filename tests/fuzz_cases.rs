@@ -58,7 +58,7 @@ fn recorded_ticks_are_applied_alike_with_and_without_the_worker_checks() {
     let by_mod = by_mod();
     assert_eq!(
         by_mod.keys().map(String::as_str).collect::<Vec<_>>(),
-        ["greeter", "mover", "raw-spinner"]
+        ["greeter", "mover", "raw_spinner"]
     );
     for (name, cases) in &by_mod {
         assert!(cases.len() >= 6, "{name}: {} ticks recorded", cases.len());

@@ -178,9 +178,9 @@ fn run(attack: &str, plugin: ModPlugin, settled: fn(&ModInfo) -> bool) -> Outcom
         "frames after the quarantine took {last:?} with `{attack}`"
     );
     assert!(
-        !events.iter().any(|e| e.name == "escaped"),
+        !events.iter().any(|e| e.name.ends_with(":escaped")),
         "`{attack}` escaped its sandbox: {:?}",
-        events.iter().find(|e| e.name == "escaped")
+        events.iter().find(|e| e.name.ends_with(":escaped"))
     );
     let info = hostile_info(&app);
     let fault = info.last_error.clone().unwrap_or(Fault {
@@ -426,7 +426,7 @@ fn writing_an_unexposed_type_is_refused() {
         &fault,
         FaultKind::InvalidOutput,
         Hook::Tick,
-        "unknown component `Secret`",
+        "unknown component `a-hostile:Secret`",
     );
 }
 
@@ -566,7 +566,7 @@ fn a_mods_clocks_read_game_time_and_sleep_returns_at_once() {
     let events = frames_collecting::<ModEvent>(&mut app, 6);
     let clocks: Vec<(f64, f64)> = events
         .iter()
-        .filter(|e| e.name == "clock")
+        .filter(|e| e.name == "a-hostile:clock")
         .map(|e| e.decode().unwrap())
         .collect();
     assert!(clocks.len() >= 2, "{clocks:?}");
@@ -599,10 +599,13 @@ fn a_granted_folder_is_readable_and_nothing_else() {
     );
     load(&mut app);
     let events = frames_collecting::<ModEvent>(&mut app, 6);
-    assert!(!events.iter().any(|e| e.name == "escaped"), "{events:?}");
+    assert!(
+        !events.iter().any(|e| e.name.ends_with(":escaped")),
+        "{events:?}"
+    );
     let texts: Vec<String> = events
         .iter()
-        .filter(|e| e.name == "data")
+        .filter(|e| e.name == "a-hostile:data")
         .map(|e| e.decode().unwrap())
         .collect();
     assert!(!texts.is_empty(), "the mod read nothing");

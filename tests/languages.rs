@@ -116,10 +116,12 @@ fn greet(file: &str, bytes: &[u8]) -> (Vec<Greeting>, Vec<Badge>) {
             level,
         });
         for e in frames_collecting::<ModEvent>(&mut app, 3) {
-            match e.name.as_str() {
-                "greeting" => greetings.push(e.decode::<Greeting>().unwrap()),
-                "badge-seen" => seen.push(e.decode::<Badge>().unwrap()),
-                other => panic!("unexpected event {other}"),
+            // Its events are its own: named under its id.
+            let id = file.trim_end_matches(".wasm");
+            match e.name.strip_prefix(&format!("{id}:")) {
+                Some("greeting") => greetings.push(e.decode::<Greeting>().unwrap()),
+                Some("badge-seen") => seen.push(e.decode::<Badge>().unwrap()),
+                _ => panic!("unexpected event {}", e.name),
             }
         }
     }
@@ -182,7 +184,7 @@ fn greeter_keeps_its_count_across_a_live_update(lang: &Lang) {
             app.update();
             if let Some(e) = drain::<ModEvent>(app)
                 .into_iter()
-                .find(|e| e.name == "greeting")
+                .find(|e| e.name == format!("{id}:greeting"))
             {
                 return e.decode().unwrap();
             }

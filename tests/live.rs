@@ -108,9 +108,9 @@ fn a_broken_update_leaves_the_running_version_as_it_was() {
     for (bytes, hook, why) in [
         (noise, Hook::Load, "not a WebAssembly file"),
         (
-            as_built_for(mod_bytes("greeter"), "0.2.0"),
+            as_built_for(mod_bytes("greeter"), "0.3.0"),
             Hook::Load,
-            "built for bevy-wasm:mods@0.2.0",
+            "built for bevy-wasm:mods@0.3.0",
         ),
         (mod_bytes("hostile"), Hook::Init, ""),
     ] {

@@ -67,7 +67,8 @@ fn counted(app: &mut App, id: &str, tag: &str) -> Vec<(Entity, f32, u64)> {
         .iter(world)
         .filter(|(_, _, _, owner)| &*owner.0 == id)
         .map(|(e, p, data, _)| {
-            let count = rmp_serde::from_slice(&data.values[&format!("Odometer {tag}")]).unwrap();
+            let count =
+                rmp_serde::from_slice(&data.values[&format!("{id}:Odometer {tag}")]).unwrap();
             (e, p.x, count)
         })
         .collect()

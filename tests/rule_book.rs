@@ -5,9 +5,10 @@
 //!
 //! Both worlds are set up alike: the game exposes `Position` read-write and
 //! `Health` read-only and has a `PlayerJoined` message; a mod `rival`
-//! loaded first claims the type `Badge` and the event `greeting`; the mod
-//! under test, `probe`, queries `Position` and `Note`, defines `Badge` (too
-//! late) and `Note`, and owns one entity; the game owns another. The caps
+//! defines the type `Badge` and emits the event `greeting` (`rival:Badge`,
+//! `rival:greeting`); the mod under test, `probe`, queries `Position` and
+//! `Note`, defines `Badge` and `Note` (its own, `probe:Badge` and
+//! `probe:Note`), and owns one entity; the game owns another. The caps
 //! are lowered so a few calls reach them. In the host, a tick's calls are
 //! checked as the mod's worker checks them, then staged and applied as the
 //! main thread does; in the test world the probe mod makes them raw.
@@ -111,27 +112,42 @@ fn cases() -> Vec<(&'static str, Vec<Call>, Outcome)> {
         (
             "a type no one exposed or defined",
             vec![Spawn(one("Nope", value(1)))],
-            refused("unknown component `Nope`"),
+            refused("unknown component `probe:Nope`"),
         ),
         (
-            "a type another mod defined first",
-            vec![Spawn(one("Badge", value("mine now")))],
-            refused("denied: component `Badge` is defined by mod `rival`; only it writes it"),
+            "another mod's type",
+            vec![Spawn(one("rival:Badge", value("mine now")))],
+            refused("denied: component `rival:Badge` is mod `rival`'s; only it writes it"),
+        ),
+        (
+            "its own type of the name another mod's has",
+            vec![Spawn(one("Badge", value("mine")))],
+            Applied,
+        ),
+        (
+            "its own type by its full name",
+            vec![Insert(Who::Mine, one("probe:Note", value("hello")))],
+            Applied,
+        ),
+        (
+            "a type in the namespace of a mod that is not running",
+            vec![Spawn(one("absent:Thing", value(1)))],
+            refused("unknown component `absent:Thing`"),
         ),
         (
             "bytes that are not MessagePack",
             vec![Spawn(one("Note", vec![0xc1]))],
-            refused("invalid value: Note: "),
+            refused("invalid value: probe:Note: "),
         ),
         (
             "a value nested deeper than the cap",
             vec![Spawn(one("Note", nested(12)))],
-            refused("invalid value: Note: "),
+            refused("invalid value: probe:Note: "),
         ),
         (
             "bytes after the value",
             vec![Spawn(one("Note", vec![0x01, 0x02]))],
-            refused("invalid value: Note: trailing bytes after the value"),
+            refused("invalid value: probe:Note: trailing bytes after the value"),
         ),
         (
             "more components than one call carries",
@@ -176,7 +192,7 @@ fn cases() -> Vec<(&'static str, Vec<Call>, Outcome)> {
                 ("Note".into(), value(1)),
                 ("Note".into(), value(2)),
             ])],
-            refused("invalid value: component `Note` given twice in one call"),
+            refused("invalid value: component `probe:Note` given twice in one call"),
         ),
         (
             "a batch row despawned earlier in the tick",
@@ -219,8 +235,18 @@ fn cases() -> Vec<(&'static str, Vec<Call>, Outcome)> {
         ),
         (
             "emitting another mod's event",
+            vec![Emit("rival:greeting".into(), value(1))],
+            refused("denied: event `rival:greeting` is mod `rival`'s; only it emits it"),
+        ),
+        (
+            "emitting its own event of the name another mod's has",
             vec![Emit("greeting".into(), value(1))],
-            refused("denied: event `greeting` belongs to mod `rival`; only it emits it"),
+            Applied,
+        ),
+        (
+            "emitting in the namespace of a mod that is not running",
+            vec![Emit("absent:ping".into(), value(1))],
+            refused("denied: event `absent:ping` is mod `absent`'s; only it emits it"),
         ),
         (
             "an event without a name",
@@ -235,7 +261,7 @@ fn cases() -> Vec<(&'static str, Vec<Call>, Outcome)> {
         (
             "an event payload that is not MessagePack",
             vec![Emit("ping".into(), vec![0x92, 0x01])],
-            refused("invalid value: ping: "),
+            refused("invalid value: probe:ping: "),
         ),
         (
             "events up to the cap",
@@ -292,7 +318,7 @@ fn cases() -> Vec<(&'static str, Vec<Call>, Outcome)> {
                 vec![Who::Mine],
                 vec![("Note".into(), vec![value(1)])],
             )],
-            refused("invalid value: `Note` is defined by a mod; write it with `insert`"),
+            refused("invalid value: `probe:Note` is defined by a mod; write it with `insert`"),
         ),
         (
             "a batch with more columns than a query names",
@@ -405,7 +431,7 @@ mod host {
             entity: mine.to_bits(),
             components: vec![
                 wire("Position", pos(1.0, 1.0)),
-                wire("Note", value("first")),
+                wire("probe:Note", value("first")),
             ],
         };
         probe.apply(world, vec![spawn]).expect("the first tick");

@@ -65,16 +65,23 @@ fn two_movers_share_a_query_for_10000_frames_and_neither_faults() {
 
 /// A config for the hostile test mod.
 fn hostile_config(attack: &str, name: &str) -> Vec<u8> {
+    hostile_aimed(attack, name, None)
+}
+
+/// Like [`hostile_config`], aimed at another mod's name (`target`).
+fn hostile_aimed(attack: &str, name: &str, target: Option<&str>) -> Vec<u8> {
     #[derive(serde::Serialize)]
     struct Config<'a> {
         attack: &'a str,
         name: &'a str,
         once: bool,
+        target: Option<&'a str>,
     }
     rmp_serde::to_vec_named(&Config {
         attack,
         name,
         once: true,
+        target,
     })
     .unwrap()
 }
@@ -168,7 +175,7 @@ fn each_mod_gets_its_own_random_stream_the_same_in_every_run() {
         let by = |id: &str| -> Vec<u8> {
             let e = events
                 .iter()
-                .find(|e| e.name == "random" && e.source == id)
+                .find(|e| e.name == format!("{id}:random") && e.source == id)
                 .unwrap_or_else(|| panic!("{id} sent its bytes: {events:?}"));
             e.decode::<serde_bytes::ByteBuf>().unwrap().into_vec()
         };
@@ -305,20 +312,35 @@ fn a_mods_own_types_and_the_games_messages_cannot_be_written_by_another_mod() {
         ("greeter", "a-greeter.wasm"),
         ("hostile", "b-thief.wasm"),
         ("hostile", "c-forger.wasm"),
+        ("hostile", "d-liar.wasm"),
     ]);
     let mut app = app_with(
         ModPlugin::new()
             .with_mods_dir(&dir)
             .with_limits(relaxed_limits())
-            .with_config("b-thief", hostile_config("steal-type", "thief"))
-            .with_config("c-forger", hostile_config("forge-message", "forger")),
+            .with_config(
+                "b-thief",
+                hostile_aimed("steal-type", "thief", Some("a-greeter:Badge")),
+            )
+            .with_config("c-forger", hostile_config("forge-message", "forger"))
+            .with_config(
+                "d-liar",
+                hostile_aimed("steal-event", "liar", Some("a-greeter:greeting")),
+            ),
     );
     load(&mut app);
     let events = frames_collecting::<ModEvent>(&mut app, 8);
-    assert!(!events.iter().any(|e| e.name == "escaped"), "{events:?}");
+    assert!(
+        !events.iter().any(|e| e.name.ends_with(":escaped")),
+        "{events:?}"
+    );
     for (id, why) in [
-        ("b-thief", "component `Badge` is defined by mod `a-greeter`"),
+        (
+            "b-thief",
+            "component `a-greeter:Badge` is mod `a-greeter`'s",
+        ),
         ("c-forger", "`PlayerJoined` is the game's message"),
+        ("d-liar", "event `a-greeter:greeting` is mod `a-greeter`'s"),
     ] {
         let attacker = info(&app, id);
         let fault = attacker
@@ -332,10 +354,99 @@ fn a_mods_own_types_and_the_games_messages_cannot_be_written_by_another_mod() {
     let badges: Vec<String> = world
         .query::<(&bevy_wasm_mods::ModData, &SpawnedByMod)>()
         .iter(world)
-        .filter(|(d, _)| d.values.contains_key("Badge"))
+        .filter(|(d, _)| d.values.contains_key("a-greeter:Badge"))
         .map(|(_, s)| s.0.to_string())
         .collect();
     assert!(badges.iter().all(|o| o == "a-greeter"), "{badges:?}");
+}
+
+/// Runs a greeter beside a squatter whose file sorts first and which
+/// declares the greeter's names (`Badge`, `greeting`) as its own; returns
+/// the events of 8 frames after a player joined.
+fn greeter_beside(squatter: &str, attack: &str) -> (App, Vec<ModEvent>) {
+    let dir = folder_with(&[
+        ("hostile", &format!("{squatter}.wasm")),
+        ("greeter", "greeter.wasm"),
+    ]);
+    let mut app = app_with(
+        ModPlugin::new()
+            .with_mods_dir(&dir)
+            .with_limits(relaxed_limits())
+            .with_config(squatter, hostile_config(attack, "Greeter")),
+    );
+    load(&mut app);
+    app.world_mut().write_message(demo_game::PlayerJoined {
+        name: "Ada".into(),
+        level: 2,
+    });
+    let events = frames_collecting::<ModEvent>(&mut app, 8);
+    (app, events)
+}
+
+#[test]
+fn names_belong_to_their_mod_whatever_a_mod_that_loads_first_declares() {
+    // It sorts first and declares `Badge` and `greeting`: it gets its own.
+    let (mut app, events) = greeter_beside("a-squatter", "squat");
+    let squatter = info(&app, "a-squatter");
+    assert_eq!((squatter.status, squatter.faults), (ModStatus::Running, 0));
+    let greeter = info(&app, "greeter");
+    assert_eq!((greeter.status, greeter.faults), (ModStatus::Running, 0));
+    // The greeter greets under its name; the squatter's greetings are its
+    // own, and it read only its own badge.
+    let greetings: Vec<&str> = events
+        .iter()
+        .filter(|e| e.name.ends_with(":greeting"))
+        .map(|e| e.name.as_str())
+        .collect();
+    assert!(greetings.contains(&"greeter:greeting"), "{greetings:?}");
+    for e in events.iter().filter(|e| e.name.ends_with(":greeting")) {
+        assert_eq!(e.name, format!("{}:greeting", e.source), "{e:?}");
+    }
+    let seen: Vec<usize> = events
+        .iter()
+        .filter(|e| e.name == "a-squatter:greeting")
+        .map(|e| e.decode().unwrap())
+        .collect();
+    // Its own badge, from the tick after it spawned it: never the greeter's.
+    assert_eq!(seen.last(), Some(&1), "{seen:?}");
+    assert!(seen.iter().all(|n| *n <= 1), "{seen:?}");
+    // Each badge is where its mod put it, under its mod's id.
+    let world = app.world_mut();
+    let mut badges: Vec<(String, String)> = world
+        .query::<(&bevy_wasm_mods::ModData, &SpawnedByMod)>()
+        .iter(world)
+        .flat_map(|(d, s)| {
+            d.values
+                .keys()
+                .map(|k| (s.0.to_string(), k.clone()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    badges.sort();
+    assert_eq!(
+        badges,
+        [
+            ("a-squatter".to_string(), "a-squatter:Badge".to_string()),
+            ("greeter".to_string(), "greeter:Badge".to_string()),
+        ]
+    );
+    // Both show the same display name, told apart by their ids.
+    assert_eq!(info(&app, "a-squatter").name, "Greeter");
+
+    // Declaring the greeter's type by its full name is refused at load,
+    // saying why; the greeter runs on.
+    let (app, events) = greeter_beside("a-squatter", "squat-full");
+    let squatter = info(&app, "a-squatter");
+    let fault = squatter.last_error.expect("refused");
+    assert!(
+        fault
+            .message
+            .contains("\"greeter:Badge\", a name of mod `greeter`"),
+        "{fault}"
+    );
+    assert_ne!(squatter.status, ModStatus::Running);
+    assert_eq!(info(&app, "greeter").faults, 0);
+    assert!(events.iter().any(|e| e.name == "greeter:greeting"));
 }
 
 /// Limits under which a call may run half a second before it is stopped

@@ -150,16 +150,20 @@ impl mod_rules::access::Names for Exposed {
             .map(|i| self.components[*i].access == ModAccess::ReadWrite)
     }
 
-    fn type_claimed_by(&self, name: &str, me: &str) -> Option<String> {
-        self.mod_types.denies(name, me).map(|o| o.to_string())
-    }
-
     fn is_game_message(&self, name: &str) -> bool {
         self.is_message(name)
     }
 
-    fn event_claimed_by(&self, name: &str, me: &str) -> Option<String> {
-        self.mod_events.denies(name, me).map(|o| o.to_string())
+    fn game_shares(&self, name: &str) -> bool {
+        self.mod_types.game_shares(name)
+    }
+
+    fn type_owner(&self, name: &str) -> Option<(String, bool)> {
+        self.mod_types.mod_owner(name)
+    }
+
+    fn event_owner(&self, name: &str) -> Option<(String, bool)> {
+        self.mod_events.mod_owner(name)
     }
 }
 
@@ -171,23 +175,29 @@ impl mod_rules::access::Names for Catalog {
             .map(|(access, _)| *access == ModAccess::ReadWrite)
     }
 
-    fn type_claimed_by(&self, name: &str, me: &str) -> Option<String> {
-        self.mod_types.denies(name, me).map(|o| o.to_string())
-    }
-
     fn is_game_message(&self, name: &str) -> bool {
         self.messages.contains(name)
     }
 
-    fn event_claimed_by(&self, name: &str, me: &str) -> Option<String> {
-        self.mod_events.denies(name, me).map(|o| o.to_string())
+    fn game_shares(&self, name: &str) -> bool {
+        self.mod_types.game_shares(name)
+    }
+
+    fn type_owner(&self, name: &str) -> Option<(String, bool)> {
+        self.mod_types.mod_owner(name)
+    }
+
+    fn event_owner(&self, name: &str) -> Option<(String, bool)> {
+        self.mod_events.mod_owner(name)
     }
 }
 
-/// Which mod owns each mod-defined name (a component type, or an event
-/// name): the first, in load order, to list it in its manifest (`defines`
-/// or `emits`). Only the owner writes or emits it, unless it shares the
-/// name; any mod may read it. Shared by the main thread and the workers.
+/// Which mod declared each mod-defined name (a component type, or an event
+/// name), by full name (`storm:Weather`, see [`mod_rules::names`]): a mod
+/// declares names only in its own namespace, so none can take another's.
+/// The names the game opens to every mod (`with_shared_name`) are plain
+/// and the game's. Only the owner writes or emits a name, unless it shares
+/// it; any mod may read it. Shared by the main thread and the workers.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct NameOwners(Arc<RwLock<BTreeMap<String, Claim>>>);
 
@@ -198,40 +208,47 @@ struct Claim {
 }
 
 impl NameOwners {
-    /// Gives `name` to mod `id` unless another mod owns it; returns the
-    /// owner. The owner (re)claiming a name says whether it is shared.
-    pub(crate) fn claim(&self, name: &str, id: &Arc<str>, shared: bool) -> Arc<str> {
+    /// Records that mod `id` (the game, for its shared names) declared
+    /// `name`, and whether it shares it.
+    pub(crate) fn claim(&self, name: &str, id: &Arc<str>, shared: bool) {
         let mut owners = self.0.write().unwrap_or_else(|e| e.into_inner());
-        let claim = owners.entry(name.to_string()).or_insert_with(|| Claim {
-            owner: id.clone(),
-            shared,
-        });
-        if claim.owner == *id {
-            claim.shared = shared;
-        }
-        claim.owner.clone()
+        owners.insert(
+            name.to_string(),
+            Claim {
+                owner: id.clone(),
+                shared,
+            },
+        );
     }
 
-    /// Frees every name mod `id` owns (its file was removed).
+    /// Forgets every name mod `id` declared (it was removed, or declares
+    /// anew).
     pub(crate) fn release(&self, id: &str) {
         let mut owners = self.0.write().unwrap_or_else(|e| e.into_inner());
         owners.retain(|_, c| *c.owner != *id);
     }
 
-    /// The mod that owns `name`, if any does.
+    /// The mod that declared `name`, if any did (the game's id, empty, for
+    /// the game's shared names).
     pub(crate) fn owner(&self, name: &str) -> Option<Arc<str>> {
         let owners = self.0.read().unwrap_or_else(|e| e.into_inner());
         owners.get(name).map(|c| c.owner.clone())
     }
 
-    /// The owner of `name` when it is another mod than `id` and does not
-    /// share it: then `id` may not write or emit it.
-    pub(crate) fn denies(&self, name: &str, id: &str) -> Option<Arc<str>> {
+    /// The mod that declared `name` and whether it shares it; `None` for
+    /// the game's names and names no running mod declared.
+    fn mod_owner(&self, name: &str) -> Option<(String, bool)> {
         let owners = self.0.read().unwrap_or_else(|e| e.into_inner());
         owners
             .get(name)
-            .filter(|c| !c.shared && *c.owner != *id)
-            .map(|c| c.owner.clone())
+            .filter(|c| !c.owner.is_empty())
+            .map(|c| (c.owner.to_string(), c.shared))
+    }
+
+    /// Whether `name` is one the game opened to every mod.
+    fn game_shares(&self, name: &str) -> bool {
+        let owners = self.0.read().unwrap_or_else(|e| e.into_inner());
+        owners.get(name).is_some_and(|c| c.owner.is_empty())
     }
 }
 

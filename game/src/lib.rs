@@ -59,6 +59,9 @@ pub use expose::{
 pub use fault::{Fault, FaultKind, Hook};
 pub use grants::{GRANTS_FILE, GUEST_DATA_DIR, ModGrants};
 pub use manifest::ModManifest;
+/// Whose a name is: every type and event a mod defines is named under its
+/// id (`storm:Weather`); the game's names are plain.
+pub use mod_rules::names;
 pub use ownership::SpawnedByMod;
 pub use plugin::{ModPlugin, ModSystems};
 pub use registry::{

@@ -53,8 +53,8 @@ pub use crate::worker::tap::TrafficTap;
 
 /// One mod's place in a world that has the [`ModPlugin`](crate::ModPlugin):
 /// its manifest, its queries and the ids reserved for its spawns. The
-/// types and event names its manifest declares are its own, but those an
-/// earlier `ModUnderTest` claimed.
+/// types and event names its manifest declares are its own, named under
+/// its name as the game names a mod's under its id (`probe:Note`).
 pub struct ModUnderTest {
     slot: ModSlot,
     manifest: ModManifest,
@@ -71,8 +71,14 @@ impl ModUnderTest {
         reserved: impl IntoIterator<Item = Entity>,
     ) -> Self {
         let mut slot = ModSlot::new(manifest.name.as_str().into(), Default::default(), None);
-        // Its types and event names are its own unless a mod made before
-        // claimed them, as when mods load in turn.
+        // Its names become full names, as its worker makes them, and are
+        // its own.
+        let mut manifest = manifest;
+        let wasi = wasmtime_wasi::WasiCtxBuilder::new().build();
+        let limits = world.resource::<ModSettings>().limits.clone();
+        let catalog = world.resource::<Exposed>().catalog();
+        HostState::new(slot.owner.clone(), catalog, &limits, false, wasi)
+            .started(&mut manifest, false);
         claim_names(world.resource::<Exposed>(), &slot.owner, &manifest);
         slot.queries = manifest
             .queries
@@ -128,7 +134,7 @@ impl ModUnderTest {
         let catalog = world.resource::<Exposed>().catalog();
         let wasi = wasmtime_wasi::WasiCtxBuilder::new().build();
         let mut state = HostState::new(self.slot.owner.clone(), catalog, limits, false, wasi);
-        state.started(&self.manifest);
+        state.started(&mut self.manifest.clone(), false);
         let reserved: Vec<u64> = self.slot.reserved.iter().map(|e| e.to_bits()).collect();
         state.tick.begin(queries, &reserved, false);
         for command in commands {

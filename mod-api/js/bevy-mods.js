@@ -16,9 +16,9 @@
 // u64 is. A call the game refuses throws a ModError; an exception a hook
 // lets out becomes the mod's fault, with its message and stack.
 
-import * as wit from 'bevy-wasm:mods/entities@0.1.1';
-import * as witEvents from 'bevy-wasm:mods/events@0.1.1';
-import { log as witLog } from 'bevy-wasm:mods/log@0.1.1';
+import * as wit from 'bevy-wasm:mods/entities@0.2.0';
+import * as witEvents from 'bevy-wasm:mods/events@0.2.0';
+import { log as witLog } from 'bevy-wasm:mods/log@0.2.0';
 
 // ------------------------------------------------------------ MessagePack
 
@@ -224,7 +224,13 @@ function toWitError(e) {
 
 // ------------------------------------------------------------ manifest
 
-/** What a mod tells the game in `init`; every method returns it. */
+/**
+ * What a mod tells the game in `init`; every method returns it. The types
+ * and events a mod defines are its own, named under its id (`Badge` from
+ * mod `greeter` is `greeter:Badge`); it writes them short. Another mod's
+ * are written full (`greeter:greeting`); the game's names (`Position`,
+ * `PlayerJoined`, names the game opens to all) stay plain.
+ */
 export class Manifest {
   constructor(name, version = '0.1.0') {
     Object.assign(this, { name, version, subscribes: [], queries: [], defines: [], emits_: [], shares: [] });

@@ -12,8 +12,10 @@ use crate::error::Result;
 ///
 /// For a type the game exposes, the name is its short Rust type name in the
 /// game (`Position`) and the fields must match the game's. For a type the
-/// mod defines itself, any name will do; list it with
-/// [`Manifest::define`](crate::Manifest::define).
+/// mod defines itself, any name without a colon will do (the game knows it
+/// as `your-mod-id:Name`, and no other mod can take it); list it with
+/// [`Manifest::define`](crate::Manifest::define). Another mod's type goes
+/// by its full name: `component!(Weather = "storm:Weather")`.
 ///
 /// Implement it with [`component!`](crate::component).
 pub trait Component: Serialize + DeserializeOwned {
@@ -53,6 +55,10 @@ pub trait Component: Serialize + DeserializeOwned {
 /// #[derive(serde::Serialize, serde::Deserialize)]
 /// struct Inventory { items: Vec<String> }
 /// mod_api::component!(Inventory);
+/// // Another mod's type, by its full name: its id, `:`, the name.
+/// #[derive(serde::Serialize, serde::Deserialize)]
+/// struct Weather { wind: f32 }
+/// mod_api::component!(Weather = "storm:Weather");
 /// // For a struct of plain numbers, list its fields too: batches then read
 /// // and write them directly, several times faster than through serde.
 /// mod_api::component!(Position { x: f32, y: f32 });
@@ -111,6 +117,11 @@ macro_rules! component {
                 }
                 Ok(())
             }
+        }
+    };
+    ($ty:ident = $name:literal) => {
+        impl $crate::Component for $ty {
+            const NAME: &'static str = $name;
         }
     };
     ($($ty:ident),+ $(,)?) => {

@@ -32,8 +32,10 @@ impl Manifest {
     }
 
     /// Delivers events named `name` to [`Mod::event`](crate::Mod::event): a
-    /// game message's short type name (`PlayerJoined`) or another mod's
-    /// event name.
+    /// game message's short type name (`PlayerJoined`), another mod's event
+    /// by its full name (`greeter:greeting`: that mod's id, `:`, the name),
+    /// a name the game opened to all, or one of the mod's own (which other
+    /// mods may send when it shares it). Events arrive named as subscribed.
     pub fn subscribe(mut self, name: impl Into<String>) -> Self {
         self.subscribes.push(name.into());
         self
@@ -46,23 +48,25 @@ impl Manifest {
     }
 
     /// Declares a component type the mod defines itself; the game stores its
-    /// values on entities for any mod to read.
+    /// values on entities for any mod to read, by its full name
+    /// (`your-mod-id:Name`). Only this mod writes it, unless it
+    /// [`share`](Self::share)s it.
     pub fn define<C: Component>(mut self) -> Self {
         self.defines.push(C::NAME.to_string());
         self
     }
 
-    /// Claims event name `name`: the first mod, in load order, to claim a
-    /// name is the only one that may emit it (unless it [`share`](Self::share)s
-    /// it). Names nobody claims are open to every mod.
+    /// Declares an event the mod sends. Every event a mod emits by a plain
+    /// name is its own (`your-mod-id:name`, what other mods subscribe to),
+    /// declared or not; declaring one lets the mod [`share`](Self::share) it.
     pub fn emits(mut self, name: impl Into<String>) -> Self {
         self.emits.push(name.into());
         self
     }
 
     /// Lets other mods write the type or emit the event `name`, which this
-    /// mod defines or emits. (A mod writing another's shared type lists it
-    /// with [`define`](Self::define) too.)
+    /// mod defines or emits. (They name it by its full name,
+    /// `your-mod-id:name`, and do not declare it.)
     pub fn share(mut self, name: impl Into<String>) -> Self {
         self.shares.push(name.into());
         self

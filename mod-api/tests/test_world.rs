@@ -184,13 +184,18 @@ struct Ping {
 }
 
 /// Answers each `ping` with a `pong` carrying the same nested payload.
+/// Its `ping` is its own (`test-mod:ping`), which it lets others send.
 #[derive(Default)]
 struct Echo {
     heard: Vec<(Option<String>, u32)>,
 }
 impl Mod for Echo {
     fn manifest(&self, m: Manifest) -> Manifest {
-        m.subscribe("ping").subscribe("PlayerJoined").emits("pong")
+        m.subscribe("ping")
+            .subscribe("PlayerJoined")
+            .emits("pong")
+            .emits("ping")
+            .share("ping")
     }
     fn event(&mut self, event: &Event) -> Result<()> {
         if event.name != "ping" && event.name != "PlayerJoined" {
@@ -210,7 +215,7 @@ fn events_arrive_next_tick_game_first_and_never_from_oneself() {
     let nested = vec![vec!["a".to_string(), "b".to_string()], vec![]];
     w.send_from(
         "other",
-        "ping",
+        "test-mod:ping",
         &Ping {
             n: 2,
             path: nested.clone(),
@@ -218,6 +223,8 @@ fn events_arrive_next_tick_game_first_and_never_from_oneself() {
     );
     w.send("PlayerJoined", &Ping { n: 1, path: vec![] });
     w.send_from("other", "unheard", &0);
+    // Another mod's `ping` is its own, not this one's.
+    w.send_from("other", "ping", &Ping { n: 3, path: vec![] });
     w.run(3).unwrap();
     assert_eq!(
         w.the_mod().heard,
@@ -226,6 +233,7 @@ fn events_arrive_next_tick_game_first_and_never_from_oneself() {
     let pongs: Vec<Ping> = w.emitted_as("pong");
     assert_eq!(pongs[1], Ping { n: 2, path: nested });
     assert_eq!(w.emitted().iter().filter(|e| e.frame == 0).count(), 4);
+    assert_eq!(w.emitted()[0].name, "test-mod:pong");
 }
 
 /// Emits names it may not.
@@ -251,32 +259,44 @@ fn game_messages_and_claimed_names_cannot_be_emitted() {
     assert!(matches!(fault.kind, FaultKind::Refused), "{fault}");
     assert!(fault.message.contains("the game's message"), "{fault}");
 
+    let mut w = world::<Impostor>()
+        .config(&"scorekeeper:score")
+        .event_claimed_by("score", "scorekeeper", false);
+    let fault = w.tick().unwrap_err();
+    assert!(fault.message.contains("is mod `scorekeeper`'s"), "{fault}");
+    // A namespace is its mod's even while that mod is not running.
+    let mut w = world::<Impostor>().config(&"absent:score");
+    assert!(w.tick().unwrap_err().message.contains("is mod `absent`'s"));
+
+    let mut w = world::<Impostor>()
+        .config(&"scorekeeper:score")
+        .event_claimed_by("score", "scorekeeper", true);
+    w.tick().unwrap();
+    assert_eq!(w.emitted()[0].name, "scorekeeper:score");
+
+    // Its own `score` is its own, whoever else has one.
     let mut w =
         world::<Impostor>()
             .config(&"score")
             .event_claimed_by("score", "scorekeeper", false);
-    let fault = w.tick().unwrap_err();
-    assert!(
-        fault.message.contains("belongs to mod `scorekeeper`"),
-        "{fault}"
-    );
-
-    let mut w = world::<Impostor>()
-        .config(&"score")
-        .event_claimed_by("score", "scorekeeper", true);
     w.tick().unwrap();
-    assert_eq!(w.emitted().len(), 1);
+    assert_eq!(w.emitted()[0].name, "test-mod:score");
+
+    // A name the game opened to all stays plain.
+    let mut w = world::<Impostor>().config(&"score").shared_name("score");
+    w.tick().unwrap();
+    assert_eq!(w.emitted()[0].name, "score");
 }
 
 #[test]
 fn an_event_that_does_not_decode_blames_its_sender_and_the_mod_goes_on() {
     let mut w = world::<Echo>();
-    w.send_raw(Some("broken"), "ping", vec![0xc1]);
-    w.send_from("fine", "ping", &Ping { n: 7, path: vec![] });
+    w.send_raw(Some("broken"), "test-mod:ping", vec![0xc1]);
+    w.send_from("fine", "test-mod:ping", &Ping { n: 7, path: vec![] });
     w.tick().unwrap();
     assert_eq!(w.rejects().len(), 1);
     assert_eq!(w.rejects()[0].culprit.as_deref(), Some("broken"));
-    assert_eq!(w.rejects()[0].about, "event ping");
+    assert_eq!(w.rejects()[0].about, "event test-mod:ping");
     assert_eq!(w.the_mod().heard, vec![(Some("fine".to_string()), 7)]);
 }
 
@@ -352,13 +372,39 @@ fn reads_see_the_tick_start_and_a_reload_keeps_state() {
     assert_eq!(w.entities_with::<(Position, Note)>().len(), 4);
 }
 
+/// The notary's `Note`, by its full name.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+struct NotarysNote {
+    text: String,
+    tags: Vec<String>,
+}
+component!(NotarysNote = "notary:Note");
+
+/// Writes the notary's `Note`.
+#[derive(Default)]
+struct Forger;
+impl Mod for Forger {
+    fn tick(&mut self, _: &Tick) -> Result<()> {
+        spawn(&NotarysNote {
+            text: "forged".into(),
+            tags: vec![],
+        })?;
+        Ok(())
+    }
+}
+
 #[test]
-fn a_type_another_mod_defined_is_not_this_ones_to_write() {
+fn a_type_is_its_mod_s_and_another_mod_writes_it_only_when_shared() {
+    // Both define a `Note`: each has its own.
     let mut w = world::<Reader>().defined_by("Note", "notary", false);
+    w.run(2).unwrap();
+    assert_eq!(w.the_mod().seen, vec!["tick 0"]);
+    let mut w = world::<Forger>().defined_by("Note", "notary", false);
     let fault = w.tick().unwrap_err();
-    assert!(fault.message.contains("defined by mod `notary`"), "{fault}");
-    let mut w = world::<Reader>().defined_by("Note", "notary", true);
+    assert!(fault.message.contains("is mod `notary`'s"), "{fault}");
+    let mut w = world::<Forger>().defined_by("Note", "notary", true);
     w.tick().unwrap();
+    assert_eq!(w.entities_with::<NotarysNote>().len(), 1);
 }
 
 /// Emits a value nested deeper than the game allows.
@@ -452,13 +498,13 @@ struct Badge {
     title: String,
     level: u32,
 }
-component!(Badge);
+component!(Badge = "badges:Badge");
 
 /// Another mod's idea of a `Badge`: a bare number.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 struct OddBadge(u32);
 impl mod_api::Component for OddBadge {
-    const NAME: &'static str = "Badge";
+    const NAME: &'static str = "badges:Badge";
 }
 
 /// Reads every badge (alone, and beside positions) and `get`s each one.
@@ -515,7 +561,7 @@ fn a_value_that_does_not_decode_costs_only_itself_and_blames_its_writer() {
         assert_eq!(r.culprit.as_deref(), Some("sloppy"), "{r:?}");
         assert_eq!(
             r.about,
-            format!("component Badge of entity {}", odd.to_bits())
+            format!("component badges:Badge of entity {}", odd.to_bits())
         );
     }
     let _ = (a, c);
@@ -580,7 +626,7 @@ fn a_mod_can_report_only_values_it_was_given() {
         }
         fn tick(&mut self, _: &Tick) -> Result<()> {
             let target = self.target.unwrap();
-            mod_api::reject_value(target, "Badge", "not read, but blamed");
+            mod_api::reject_value(target, "badges:Badge", "not read, but blamed");
             let mine = spawn(&Position { x: 0.0, y: 0.0 })?;
             mod_api::reject_value(mine, "Position", "its own");
             Ok(())

@@ -87,7 +87,7 @@ pub fn greeter_next() -> Vec<u8> {
 /// `v0-1-0-claims`, `v0-1-1`, `unserved`). Every build is made once per
 /// test process, one after another in one target folder.
 pub fn contract_fixture(feature: &str) -> Vec<u8> {
-    const FEATURES: [&str; 4] = ["v0-1-0", "v0-1-0-claims", "v0-1-1", "unserved"];
+    const FEATURES: [&str; 5] = ["v0-1-0", "v0-1-0-claims", "v0-1-1", "v0-2-0", "unserved"];
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     assert!(FEATURES.contains(&feature), "no fixture {feature}");
     let dir = BUILT.get_or_init(|| {
@@ -563,7 +563,8 @@ pub fn put(dir: &Path, file: &str, bytes: &[u8]) {
     std::fs::rename(&tmp, dir.join(file)).unwrap();
 }
 
-/// The greetings the greeter sent: (text, count).
+/// The greetings the greeter sent (its own `greeting`, under its id):
+/// (text, count).
 pub fn greetings(events: &[ModEvent]) -> Vec<(String, u32)> {
     #[derive(serde::Deserialize)]
     struct Greeting {
@@ -572,7 +573,7 @@ pub fn greetings(events: &[ModEvent]) -> Vec<(String, u32)> {
     }
     events
         .iter()
-        .filter(|e| e.name == "greeting")
+        .filter(|e| e.name == format!("{}:greeting", e.source))
         .map(|e| {
             let g: Greeting = e.decode().unwrap();
             (g.text, g.count)

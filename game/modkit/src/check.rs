@@ -181,7 +181,7 @@ pub fn check(file: &Path, frames: u64, others: Option<&Path>) -> Result<(), Stri
         .ok_or_else(|| format!("the game did not take {}", file.display()))?;
     let mut notes: Vec<String> = Vec::new();
     match registry.manifest(id) {
-        Some(manifest) => show_manifest(manifest, &exposed_names(world), &mut notes),
+        Some(manifest) => show_manifest(id, manifest, &exposed_names(world), &mut notes),
         None => println!("manifest: none (the mod never started)"),
     }
     if let Some(p) = &m.package {
@@ -253,9 +253,15 @@ fn sample(app: &mut App, id: &str, frames: u64) -> Samples {
     samples
 }
 
-/// Prints what the manifest declares beside what the game offers, and
-/// notes what cannot match anything of the game's.
-fn show_manifest(manifest: &ModManifest, exposed: &ExposedNames, notes: &mut Vec<String>) {
+/// Prints what the manifest of mod `id` declares (full names: its own are
+/// `id:Name`) beside what the game offers, and notes what cannot match
+/// anything of the game's or the mod's own.
+fn show_manifest(
+    id: &str,
+    manifest: &ModManifest,
+    exposed: &ExposedNames,
+    notes: &mut Vec<String>,
+) {
     println!(
         "manifest: {} {}",
         escape(&manifest.name),
@@ -272,23 +278,41 @@ fn show_manifest(manifest: &ModManifest, exposed: &ExposedNames, notes: &mut Vec
     println!("  emits:      {}", list(&manifest.emits));
     println!("  shares:     {}", list(&manifest.shares));
     let game_type = |n: &String| exposed.components.iter().find(|(c, _)| c == n);
+    let owner = |name: &str| bevy_wasm_mods::names::namespace(name).map(str::to_string);
     for name in manifest.queries.iter().flatten() {
-        if game_type(name).is_none() && !manifest.defines.contains(name) {
-            notes.push(format!(
-                "queries `{}`, which this game does not expose and the mod does not \
-                 define: only another mod's type can match it",
+        if game_type(name).is_some() || manifest.defines.contains(name) {
+            continue;
+        }
+        match owner(name) {
+            Some(ns) if ns == id => notes.push(format!(
+                "queries `{}`, its own type, which it does not define: nothing can match it",
                 escape(name)
-            ));
+            )),
+            Some(ns) => notes.push(format!(
+                "queries `{}`, a type of mod `{}`: it matches only while that mod runs",
+                escape(name),
+                escape(&ns)
+            )),
+            None => {}
         }
     }
     for name in &manifest.subscribes {
-        if !exposed.messages.contains(name) {
-            notes.push(format!(
-                "subscribes to `{}`, which is not one of this game's messages \
-                 ({}): only another mod's events can arrive",
+        if exposed.messages.contains(name) || manifest.emits.contains(name) {
+            continue;
+        }
+        match owner(name) {
+            Some(ns) if ns == id => notes.push(format!(
+                "subscribes to `{}`, its own event, which only mods it shares it with \
+                 can send (this game's messages: {})",
                 escape(name),
                 list(&exposed.messages)
-            ));
+            )),
+            Some(ns) => notes.push(format!(
+                "subscribes to `{}`, an event of mod `{}`: it arrives only while that mod runs",
+                escape(name),
+                escape(&ns)
+            )),
+            None => {}
         }
     }
     let types: Vec<String> = exposed

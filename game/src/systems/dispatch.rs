@@ -110,7 +110,7 @@ fn deliver(life: &mut Lifecycle, slot: &mut ModSlot, events: &[WireEvent], caps:
     slot.inbox.extend(
         events
             .iter()
-            .filter(|e| manifest.subscribes.contains(&e.name))
+            .filter(|e| hears(&manifest.subscribes, &e.name))
             .filter(|e| e.source.as_deref() != Some(&*slot.owner))
             .cloned(),
     );
@@ -132,6 +132,19 @@ fn deliver(life: &mut Lifecycle, slot: &mut ModSlot, events: &[WireEvent], caps:
         "inbox full: dropped the oldest events of its biggest senders ({})",
         by.join(", ")
     );
+}
+
+/// Whether a mod subscribed to `subscribes` (full names) hears event
+/// `name`: by its name, or, for a mod built before names had namespaces,
+/// by its short name from any mod (`*:greeting`).
+fn hears(subscribes: &[String], name: &str) -> bool {
+    use mod_rules::names::{ANY_MOD, split};
+    subscribes.iter().any(|s| {
+        s == name
+            || split(s)
+                .zip(split(name))
+                .is_some_and(|((any, short), (_, its))| any == ANY_MOD && short == its)
+    })
 }
 
 /// The mod's query results, within the message limit: over it, the rows of

@@ -124,10 +124,8 @@ pub(crate) fn load_fault(message: String) -> Fault {
     }
 }
 
-/// Puts a mod's manifest to work: claims the types and event names it
-/// declares (those a mod that started before declared stay that mod's: this
-/// one may read them, not write or emit them, unless they are shared) and
-/// prepares its queries.
+/// Puts a mod's manifest to work: records the types and event names it
+/// declares as its own and prepares its queries.
 pub(crate) fn adopt_manifest(world: &mut World, entry: &mut ModEntry, manifest: &ModManifest) {
     claim_names(world.resource::<Exposed>(), &entry.slot.owner, manifest);
     entry.slot.queries = manifest
@@ -138,23 +136,19 @@ pub(crate) fn adopt_manifest(world: &mut World, entry: &mut ModEntry, manifest: 
     entry.slot.manifest = Some(manifest.clone());
 }
 
-/// Claims for mod `id` the types and event names its manifest declares,
-/// but those a mod that started before declared.
+/// Records for mod `id` the types and event names its manifest declares
+/// (full names, in its own namespace, see [`mod_rules::names`]), and
+/// forgets those an earlier instance declared and this one does not. The
+/// game's shared names a mod lists stay the game's.
 pub(crate) fn claim_names(exposed: &Exposed, id: &std::sync::Arc<str>, manifest: &ModManifest) {
-    for (names, owners, what, may_not) in [
-        (&manifest.defines, &exposed.mod_types, "component", "write"),
-        (&manifest.emits, &exposed.mod_events, "event", "emit"),
+    for (names, owners) in [
+        (&manifest.defines, &exposed.mod_types),
+        (&manifest.emits, &exposed.mod_events),
     ] {
+        owners.release(id);
         for name in names {
-            let shared = manifest.shares.contains(name);
-            let owner = owners.claim(name, id, shared);
-            if owner != *id && !owner.is_empty() {
-                tracing::warn!(
-                    mod_id = &**id,
-                    "{what} `{}` belongs to mod `{owner}`: this mod may not {may_not} it \
-                     unless that mod shares it",
-                    crate::text::escape(name)
-                );
+            if mod_rules::names::namespace(name) == Some(&**id) {
+                owners.claim(name, id, manifest.shares.contains(name));
             }
         }
     }

@@ -5,19 +5,26 @@
 //! released, as it was released. A mod names the version it was built for
 //! in its imports and exports (`bevy-wasm:mods/hooks@0.1.0`).
 //!
-//! **Imports.** Every function a 0.1.x mod can import has kept its
-//! signature, so the current implementations serve them all: wasmtime
-//! links an import of `bevy-wasm:mods/entities@0.1.0` to the definition of
-//! `@0.1.1` (names of the same 0.x minor are semver-compatible), and checks
-//! each function's type as it links.
+//! **Imports.** Every function a mod of any served version can import has
+//! kept its signature, so the current implementations serve them all. The
+//! 0.1 names are bound beside the current ones ([`super::v0_1`]) and
+//! forward to them; wasmtime links an import of
+//! `bevy-wasm:mods/entities@0.1.0` to the definition of `@0.1.1` (names of
+//! the same 0.x minor are semver-compatible), and checks each function's
+//! type as it links.
+//!
+//! **Meaning.** 0.2.0 gave names namespaces (see [`mod_rules::names`]):
+//! the host reads a 0.1 mod's names by the rules it was built for
+//! ([`namespaced`]).
 //!
 //! **Exports.** 0.1.0 shipped in two shapes: first with a manifest of five
 //! fields, then, still named 0.1.0, with `emits` and `shares` added (a
 //! breaking change that should have had a version of its own). The second
-//! shape is what 0.1.1 extended, so the current bindings serve it; the
-//! first has bindings of its own ([`first`]) and an adapter that reads its
-//! manifest as one that emits and shares nothing. Which bindings a mod
-//! gets is decided by its exports' types, which wasmtime checks.
+//! shape is what 0.1.1 extended and 0.2.0 kept; 0.1.x mods' hooks are bound
+//! in [`super::v0_1`] with the current types. The first shape has bindings
+//! of its own ([`first`]) and an adapter that reads its manifest as one
+//! that emits and shares nothing. Which bindings a mod gets is decided by
+//! its version and its exports' types, which wasmtime checks.
 //!
 //! A version the game does not serve is refused at load, naming the
 //! version the mod was built for and the ones served. A future version
@@ -36,12 +43,12 @@ use crate::package::PackageManifest;
 /// The package every mod imports from.
 pub const PACKAGE: &str = "bevy-wasm:mods";
 /// The contract version of `wit/`, the one new mods are built against.
-pub const CURRENT: &str = "0.1.1";
+pub const CURRENT: &str = "0.2.0";
 /// Every contract version this game serves, oldest first.
-pub const SERVED: &[&str] = &["0.1.0", "0.1.1"];
+pub const SERVED: &[&str] = &["0.1.0", "0.1.1", "0.2.0"];
 
 /// Bindings generated from the first shape of 0.1.0, for its hooks; its
-/// imports reach the current implementations.
+/// imports reach [`super::v0_1`]'s.
 #[allow(dead_code, missing_docs)]
 mod first {
     wasmtime::component::bindgen!({
@@ -131,6 +138,13 @@ pub(crate) fn unserved(version: &str) -> String {
     )
 }
 
+/// Whether a mod built for contract `version` names its own types and
+/// events in its own namespace (0.2.0 and later; see
+/// [`mod_rules::names`]).
+pub(crate) fn namespaced(version: &str) -> bool {
+    semver::Version::parse(version).is_ok_and(|v| (v.major, v.minor) >= (0, 2))
+}
+
 /// A mod linked and ready to instantiate, with the bindings of the
 /// contract it was built for.
 #[derive(Clone)]
@@ -147,6 +161,7 @@ pub(crate) struct ModPre {
 #[derive(Clone)]
 enum PreKind {
     Current(bindings::GameModPre<HostState>),
+    V0_1(super::v0_1::GameModPre<HostState>),
     First(first::GameModPre<HostState>),
 }
 
@@ -197,8 +212,10 @@ impl ModPre {
         contract: &'static str,
     ) -> Result<Self, String> {
         let fields = manifest_fields(engine, pre.component()).unwrap_or_default();
-        let kind = if fields == MANIFEST {
+        let kind = if fields == MANIFEST && namespaced(contract) {
             PreKind::Current(bindings::GameModPre::new(pre).map_err(|e| first_line(&e))?)
+        } else if fields == MANIFEST {
+            PreKind::V0_1(super::v0_1::GameModPre::new(pre).map_err(|e| first_line(&e))?)
         } else if contract == "0.1.0" && fields == FIRST_MANIFEST {
             PreKind::First(first::GameModPre::new(pre).map_err(|e| first_line(&e))?)
         } else {
@@ -225,6 +242,7 @@ impl ModPre {
     pub(crate) fn instantiate(&self, store: &mut Store<HostState>) -> wasmtime::Result<Hooks> {
         Ok(match &self.kind {
             PreKind::Current(pre) => Hooks::Current(pre.instantiate(store)?),
+            PreKind::V0_1(pre) => Hooks::V0_1(pre.instantiate(store)?),
             PreKind::First(pre) => Hooks::First(pre.instantiate(store)?),
         })
     }
@@ -233,6 +251,7 @@ impl ModPre {
 /// A live instance's hooks, in the current contract's types.
 pub(crate) enum Hooks {
     Current(bindings::GameMod),
+    V0_1(super::v0_1::GameMod),
     First(first::GameMod),
 }
 
@@ -247,6 +266,7 @@ impl Hooks {
     ) -> Returned<types::Manifest> {
         match self {
             Hooks::Current(b) => b.bevy_wasm_mods_hooks().call_init(store, config),
+            Hooks::V0_1(b) => b.bevy_wasm_mods_hooks().call_init(store, config),
             Hooks::First(b) => Ok(b
                 .bevy_wasm_mods_hooks()
                 .call_init(store, config)?
@@ -272,6 +292,7 @@ impl Hooks {
     pub(crate) fn on_tick(&self, store: &mut Store<HostState>, tick: types::Tick) -> Returned<()> {
         match self {
             Hooks::Current(b) => b.bevy_wasm_mods_hooks().call_on_tick(store, tick),
+            Hooks::V0_1(b) => b.bevy_wasm_mods_hooks().call_on_tick(store, tick),
             Hooks::First(b) => {
                 let tick = first_types::Tick {
                     frame: tick.frame,
@@ -291,6 +312,7 @@ impl Hooks {
     ) -> Returned<()> {
         match self {
             Hooks::Current(b) => b.bevy_wasm_mods_hooks().call_on_event(store, events),
+            Hooks::V0_1(b) => b.bevy_wasm_mods_hooks().call_on_event(store, events),
             Hooks::First(b) => {
                 let events: Vec<first_types::Event> = events
                     .iter()
@@ -310,6 +332,7 @@ impl Hooks {
     pub(crate) fn save(&self, store: &mut Store<HostState>) -> Returned<Vec<u8>> {
         match self {
             Hooks::Current(b) => b.bevy_wasm_mods_hooks().call_save(store),
+            Hooks::V0_1(b) => b.bevy_wasm_mods_hooks().call_save(store),
             Hooks::First(b) => Ok(b.bevy_wasm_mods_hooks().call_save(store)?.map_err(error)),
         }
     }
@@ -317,6 +340,7 @@ impl Hooks {
     pub(crate) fn restore(&self, store: &mut Store<HostState>, state: &[u8]) -> Returned<()> {
         match self {
             Hooks::Current(b) => b.bevy_wasm_mods_hooks().call_restore(store, state),
+            Hooks::V0_1(b) => b.bevy_wasm_mods_hooks().call_restore(store, state),
             Hooks::First(b) => Ok(b
                 .bevy_wasm_mods_hooks()
                 .call_restore(store, state)?
@@ -355,11 +379,13 @@ mod tests {
     fn served_versions_are_found_by_version_alone() {
         assert_eq!(served("0.1.0"), Some("0.1.0"));
         assert_eq!(served("0.1.1"), Some("0.1.1"));
+        assert_eq!(served("0.2.0"), Some("0.2.0"));
         // Build metadata names the same version.
         assert_eq!(served("0.1.0+claims"), Some("0.1.0"));
         for refused in [
             "0.1.2",
-            "0.2.0",
+            "0.2.1",
+            "0.3.0",
             "1.0.0",
             "0.0.1",
             "0.1.1-rc.1",
@@ -375,7 +401,7 @@ mod tests {
     fn a_refusal_names_both_versions_and_what_to_do() {
         let newer = unserved("0.9.0");
         assert!(
-            newer.starts_with("built for bevy-wasm:mods@0.9.0, a contract version this game does not serve (it serves 0.1.0, 0.1.1)")
+            newer.starts_with("built for bevy-wasm:mods@0.9.0, a contract version this game does not serve (it serves 0.1.0, 0.1.1, 0.2.0)")
                 && newer.contains("update the game"),
             "{newer}"
         );

@@ -61,6 +61,8 @@ impl Runtime {
             |state| state,
         )
         .map_err(|e| format!("cannot link the mod interfaces: {e:?}"))?;
+        super::v0_1::add_to_linker(&mut linker)
+            .map_err(|e| format!("cannot link the 0.1 mod interfaces: {e:?}"))?;
 
         let disk = cache.and_then(|spot| {
             DiskCache::open(&spot.dir, &spot.mods_dir, &engine, spot.max_bytes)

@@ -17,9 +17,21 @@ impl HostState {
     /// The index of the query whose component set is exactly `names`.
     fn named_query(&self, names: &[String]) -> Result<usize, ModError> {
         check_names(names, MAX_QUERY_NAMES)?;
+        let names: Vec<String> = names.iter().map(|n| self.full_type(n.clone())).collect();
         self.tick
-            .query_index(names)
+            .query_index(&names)
             .ok_or_else(|| ModError::NotQueried(names.join(", ")))
+    }
+
+    /// The components with their types' full names.
+    fn full_components(&self, components: Vec<Component>) -> Vec<Component> {
+        components
+            .into_iter()
+            .map(|c| Component {
+                name: self.full_type(c.name),
+                value: c.value,
+            })
+            .collect()
     }
 
     /// The rows of query `q` whose entities were not despawned this tick;
@@ -266,6 +278,7 @@ impl HostState {
 
 impl Host for HostState {
     fn spawn(&mut self, components: Vec<Component>) -> Result<Entity, ModError> {
+        let components = self.full_components(components);
         let result = self.try_spawn(components);
         self.refuse_on_error(result)
     }
@@ -276,22 +289,28 @@ impl Host for HostState {
     }
 
     fn insert(&mut self, entity: Entity, components: Vec<Component>) -> Result<(), ModError> {
+        let components = self.full_components(components);
         let result = self.try_insert(entity, components);
         self.refuse_on_error(result)
     }
 
     fn remove(&mut self, entity: Entity, names: Vec<String>) -> Result<(), ModError> {
+        let names = names.into_iter().map(|n| self.full_type(n)).collect();
         let result = self.try_remove(entity, names);
         self.refuse_on_error(result)
     }
 
-    fn write_batch(&mut self, batch: Batch) -> Result<(), ModError> {
+    fn write_batch(&mut self, mut batch: Batch) -> Result<(), ModError> {
+        for column in &mut batch.columns {
+            column.name = self.full_type(std::mem::take(&mut column.name));
+        }
         let result = self.try_write_batch(batch);
         self.refuse_on_error(result)
     }
 
     fn get(&mut self, entity: Entity, name: String) -> Result<Option<Vec<u8>>, ModError> {
         check_names(std::slice::from_ref(&name), 1)?;
+        let name = self.full_type(name);
         if let Some(value) = self.tick.overlay.get(&(entity, name.clone())) {
             return Ok(value.clone());
         }
@@ -364,14 +383,18 @@ impl Host for HostState {
         let kept = self.live_rows(q);
         let query = &self.tick.queries[q];
         let mut columns = Vec::with_capacity(names.len());
-        for name in &names {
-            let Some(column) = query.columns.iter().find(|c| &c.name == name) else {
-                return Err(ModError::NotQueried(name.clone()));
+        for spelled in names {
+            let name = self.full_type(spelled.clone());
+            let Some(column) = query.columns.iter().find(|c| c.name == name) else {
+                return Err(ModError::NotQueried(name));
             };
-            columns.push(match &kept {
+            let mut column = match &kept {
                 Some(rows) => to_wit(&column.only_rows(rows)),
                 None => to_wit(column),
-            });
+            };
+            // The columns go by the names the mod asked for them by.
+            column.name = spelled;
+            columns.push(column);
         }
         let entities = match &kept {
             Some(rows) => rows.iter().map(|row| query.entities.0[*row]).collect(),

@@ -10,6 +10,7 @@ use mod_rules::caps::MAX_REASON;
 
 impl Host for HostState {
     fn emit(&mut self, name: String, payload: Vec<u8>) -> Result<(), ModError> {
+        let name = self.full(mod_rules::names::Kind::Event, name);
         let result = self.try_emit(name, payload);
         self.refuse_on_error(result)
     }
@@ -29,6 +30,7 @@ impl Host for HostState {
                 )
             }
             BadInput::Value(name) => {
+                let name = self.full_type(name);
                 let shown = shown_name(&name);
                 match self.catalog.components.get(&name) {
                     Some((ModAccess::Read | ModAccess::ReadWrite, _)) => {
@@ -64,6 +66,7 @@ impl Host for HostState {
         // Only a value this tick gave the mod (its queries' rows; what
         // `get` reads) can be reported, and not one the mod wrote itself
         // this tick: no report blames a writer for a value the mod never saw.
+        let component = self.full_type(component);
         if !self.tick.is_open() || !self.tick.was_given(entity, &component) {
             return;
         }

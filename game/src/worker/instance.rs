@@ -171,12 +171,16 @@ impl Instance {
         let mut manifest = state::manifest_from(manifest);
         manifest.contract = pre.contract.to_string();
         manifest.package = pre.package.as_deref().cloned();
-        manifest.check().map_err(|message| Fault {
-            kind: FaultKind::InvalidOutput,
-            hook: Hook::Init,
-            message,
-        })?;
-        instance.store.data_mut().started(&manifest);
+        manifest
+            .check()
+            .and_then(|()| mod_rules::manifest::check_namespaces(&spec.id(), manifest.as_rules()))
+            .map_err(|message| Fault {
+                kind: FaultKind::InvalidOutput,
+                hook: Hook::Init,
+                message,
+            })?;
+        let legacy = !super::contract::namespaced(pre.contract);
+        instance.store.data_mut().started(&mut manifest, legacy);
         instance.manifest = manifest;
         Ok(instance)
     }
@@ -256,9 +260,18 @@ impl Instance {
                     payload: e.payload.into_vec(),
                 })
                 .collect();
-            self.store.data_mut().tick.delivered = events
+            let data = self.store.data_mut();
+            data.tick.delivered = events
                 .iter()
                 .map(|e| (e.source.clone(), e.name.clone()))
+                .collect();
+            // Each event goes by the name the mod subscribed to it by.
+            let events: Vec<types::Event> = events
+                .into_iter()
+                .map(|mut e| {
+                    e.name = data.spelled_event(e.name);
+                    e
+                })
                 .collect();
             self.call(Hook::Event, |b, s| b.on_event(s, &events))?;
             self.store.data_mut().tick.delivered.clear();

@@ -22,4 +22,5 @@ pub(crate) mod state;
 pub(crate) mod stdio;
 #[cfg(feature = "test-seam")]
 pub(crate) mod tap;
+pub(crate) mod v0_1;
 pub(crate) mod wasi;

@@ -697,7 +697,7 @@ fn run_tick(hosted: &mut Hosted, tick: crate::protocol::TickRequest) -> Reply {
         .ticked(instance.guest_time + before, instance.memory_bytes());
     #[cfg(feature = "test-seam")]
     if let Some((tap, tick)) = tapped {
-        tap.record(&instance.manifest, &tick, &reply);
+        tap.record(&hosted.spec.id(), &instance.manifest, &tick, &reply);
     }
     if matches!(reply, Reply::Failed(_)) {
         hosted.instance = None;

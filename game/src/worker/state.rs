@@ -89,8 +89,14 @@ pub(crate) struct HostState {
     pub catalog: Arc<Catalog>,
     /// The caps on one tick's commands (the shared rule book's).
     pub rules: mod_rules::Limits,
-    /// What the mod declared in `init`, once it has.
+    /// What the mod declared in `init`, once it has (full names).
     pub defines: BTreeSet<String>,
+    /// Whether the mod was built for a contract before names had
+    /// namespaces (see [`mod_rules::names`]).
+    pub legacy: bool,
+    /// How the mod spelled each event name it subscribed to, by full
+    /// name: events reach it named as it asked for them.
+    pub spelled: HashMap<String, String>,
     /// Whether the mod may change entities it did not spawn.
     pub modify_any_entity: bool,
     /// Log lines (from `log`, stdout and stderr) left this tick.
@@ -213,6 +219,8 @@ impl HostState {
             catalog,
             rules: limits.rules(),
             defines: Default::default(),
+            legacy: false,
+            spelled: HashMap::new(),
             modify_any_entity,
             lines: super::stdio::LineBudget::new(
                 limits.output_burst_bytes,
@@ -225,10 +233,52 @@ impl HostState {
         }
     }
 
-    /// `init` returned this manifest: the mod may write the types it
-    /// defines. (It is still known by its id, its file's stem.)
-    pub(crate) fn started(&mut self, manifest: &ModManifest) {
+    /// `init` returned this manifest, checked: its names become full names
+    /// (see [`mod_rules::names`]), and the mod may write the types it
+    /// defines. A mod built for a contract before namespaces (`legacy`)
+    /// hears any mod's events by their short names, as it did then.
+    pub(crate) fn started(&mut self, manifest: &mut ModManifest, legacy: bool) {
+        let spelled = manifest.subscribes.clone();
+        mod_rules::manifest::resolve_names(
+            &*self.catalog,
+            &self.mod_id,
+            legacy,
+            mod_rules::manifest::NameLists {
+                subscribes: &mut manifest.subscribes,
+                queries: &mut manifest.queries,
+                defines: &mut manifest.defines,
+                emits: &mut manifest.emits,
+                shares: &mut manifest.shares,
+            },
+        );
+        self.legacy = legacy;
+        self.spelled = manifest.subscribes.iter().cloned().zip(spelled).collect();
         self.defines = manifest.defines.iter().cloned().collect();
+    }
+
+    /// The full name of a type or event name the mod wrote.
+    pub(super) fn full(&self, kind: mod_rules::names::Kind, name: String) -> String {
+        mod_rules::names::resolve_owned(&*self.catalog, &self.mod_id, kind, name)
+    }
+
+    /// The full name of a component type name the mod wrote.
+    pub(super) fn full_type(&self, name: String) -> String {
+        self.full(mod_rules::names::Kind::Type, name)
+    }
+
+    /// An event's name as the mod subscribed to it.
+    pub(super) fn spelled_event(&self, name: String) -> String {
+        if let Some(spelled) = self.spelled.get(&name) {
+            return spelled.clone();
+        }
+        if self.legacy {
+            let any =
+                mod_rules::names::full(mod_rules::names::ANY_MOD, mod_rules::names::short(&name));
+            if let Some(spelled) = self.spelled.get(&any) {
+                return spelled.clone();
+            }
+        }
+        name
     }
 
     /// Records a command, enforcing the per-tick caps.

@@ -140,7 +140,12 @@ def _to_wit_error(e):
 class Manifest:
     """What a mod tells the game in `init`: its name and version, the game
     messages and mod events it subscribes to, the queries it reads in
-    batches, the component types and event names it defines."""
+    batches, the component types and event names it defines.
+
+    The types and events a mod defines are its own, named under its id
+    (`Badge` from mod `greeter` is `greeter:Badge`); it writes them short.
+    Another mod's are written full (`greeter:greeting`); the game's names
+    (`Position`, `PlayerJoined`, names the game opens to all) stay plain."""
 
     def __init__(self, name, version="0.1.0"):
         self.name = name

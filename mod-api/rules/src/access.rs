@@ -3,31 +3,39 @@
 
 use crate::Refusal;
 use crate::caps::{MAX_COMPONENTS, MAX_EVENT_NAME};
+use crate::names::namespace;
 use crate::text::{MAX_NAME, escape};
 
 /// What the game knows of names: its exposed component types and
-/// messages, and which mod claimed each mod-defined type and event name.
-/// The host answers from its catalog, the test world from its setup.
+/// messages, the names it opened to every mod, and which running mod
+/// defined each mod-defined type and event (by full name, see
+/// [`crate::names`]). The host answers from its catalog, the test world
+/// from its setup.
 pub trait Names {
     /// Whether `name` is a component type the game exposes: `Some(true)`
     /// read-write, `Some(false)` read-only, `None` not the game's.
     fn game_component(&self, name: &str) -> Option<bool>;
 
-    /// The mod other than `me` that defined component type `name` first
-    /// and did not share it, if any.
-    fn type_claimed_by(&self, name: &str, me: &str) -> Option<String>;
-
     /// Whether `name` is one of the game's own messages.
     fn is_game_message(&self, name: &str) -> bool;
 
-    /// The mod other than `me` that claimed event `name` first and did not
-    /// share it, if any.
-    fn event_claimed_by(&self, name: &str, me: &str) -> Option<String>;
+    /// Whether the game opened plain name `name` to every mod, as a type
+    /// and as an event (`with_shared_name`).
+    fn game_shares(&self, name: &str) -> bool;
+
+    /// The mod that defines type `name` (a full name), and whether it
+    /// shares it; `None` when no running mod does.
+    fn type_owner(&self, name: &str) -> Option<(String, bool)>;
+
+    /// The mod that declared event `name` (a full name) in its `emits`,
+    /// and whether it shares it; `None` when no running mod did.
+    fn event_owner(&self, name: &str) -> Option<(String, bool)>;
 }
 
-/// Whether mod `me`, which defined the types `defines` says, may write
-/// component type `name`: a game type exposed read-write, or a type the mod
-/// defines that no other mod claimed first.
+/// Whether mod `me`, which defines the types `defines` says (full names),
+/// may write component type `name` (a full name): a game type exposed
+/// read-write, a name the game opened to all, one of the mod's own types,
+/// or another mod's type that mod shares.
 pub fn may_write(
     names: &impl Names,
     me: &str,
@@ -35,23 +43,31 @@ pub fn may_write(
     name: &str,
 ) -> Result<(), Refusal> {
     match names.game_component(name) {
-        Some(true) => Ok(()),
-        Some(false) => Err(Refusal::ReadOnly(name.into())),
-        None if defines(name) => match names.type_claimed_by(name, me) {
-            Some(owner) => Err(Refusal::Denied(format!(
-                "component `{name}` is defined by mod `{owner}`; only it writes it"
-            ))),
-            None => Ok(()),
-        },
+        Some(true) => return Ok(()),
+        Some(false) => return Err(Refusal::ReadOnly(name.into())),
+        None => {}
+    }
+    if names.game_shares(name) {
+        return Ok(());
+    }
+    match names.type_owner(name) {
+        Some((owner, shared)) if owner == me || shared => Ok(()),
+        Some((owner, _)) => Err(Refusal::Denied(format!(
+            "component `{}` is mod `{}`'s; only it writes it",
+            escape(name),
+            escape(&owner)
+        ))),
+        None if defines(name) && namespace(name) == Some(me) => Ok(()),
         None => Err(Refusal::UnknownComponent(name.into())),
     }
 }
 
-/// Whether mod `me` may emit event `name`: a name of 1 to
-/// [`MAX_EVENT_NAME`] bytes that is not a game message and that no other
-/// mod claimed first.
+/// Whether mod `me` may emit event `name` (a full name): a short name of
+/// 1 to [`MAX_EVENT_NAME`] bytes that is not a game message, in the mod's own
+/// namespace, opened to all by the game, or another mod's it shares.
 pub fn may_emit(names: &impl Names, me: &str, name: &str) -> Result<(), Refusal> {
-    if name.is_empty() || name.len() > MAX_EVENT_NAME {
+    let short = crate::names::short(name);
+    if short.is_empty() || short.len() > MAX_EVENT_NAME {
         return Err(Refusal::InvalidValue(format!(
             "event names are 1 to {MAX_EVENT_NAME} bytes long"
         )));
@@ -62,13 +78,25 @@ pub fn may_emit(names: &impl Names, me: &str, name: &str) -> Result<(), Refusal>
             escape(name)
         )));
     }
-    if let Some(owner) = names.event_claimed_by(name, me) {
-        return Err(Refusal::Denied(format!(
-            "event `{}` belongs to mod `{owner}`; only it emits it",
-            escape(name)
-        )));
+    if names.game_shares(name) {
+        return Ok(());
     }
-    Ok(())
+    let owner = match names.event_owner(name) {
+        Some((_, true)) => return Ok(()),
+        Some((owner, false)) => owner,
+        None => match namespace(name) {
+            Some(ns) => ns.to_string(),
+            None => return Ok(()),
+        },
+    };
+    if owner == me {
+        return Ok(());
+    }
+    Err(Refusal::Denied(format!(
+        "event `{}` is mod `{}`'s; only it emits it",
+        escape(name),
+        escape(&owner)
+    )))
 }
 
 /// Refuses a list of more than `max` component names, or with a name
@@ -134,39 +162,61 @@ mod tests {
                 _ => None,
             }
         }
-        fn type_claimed_by(&self, name: &str, me: &str) -> Option<String> {
-            (name == "Badge" && me != "first").then(|| "first".into())
-        }
         fn is_game_message(&self, name: &str) -> bool {
             name == "PlayerJoined"
         }
-        fn event_claimed_by(&self, name: &str, me: &str) -> Option<String> {
-            (name == "greeting" && me != "first").then(|| "first".into())
+        fn game_shares(&self, name: &str) -> bool {
+            name == "Badge"
+        }
+        fn type_owner(&self, name: &str) -> Option<(String, bool)> {
+            match name {
+                "storm:Weather" => Some(("storm".into(), false)),
+                "storm:Cloud" => Some(("storm".into(), true)),
+                _ => None,
+            }
+        }
+        fn event_owner(&self, name: &str) -> Option<(String, bool)> {
+            match name {
+                "greeter:greeting" => Some(("greeter".into(), false)),
+                "greeter:wave" => Some(("greeter".into(), true)),
+                _ => None,
+            }
         }
     }
 
     #[test]
-    fn a_type_is_written_when_the_game_opens_it_or_by_its_first_definer() {
-        let defines_badge = |n: &str| n == "Badge";
-        assert_eq!(may_write(&Game, "m", defines_badge, "Position"), Ok(()));
+    fn a_type_is_written_by_its_mod_or_when_opened() {
+        let none = |_: &str| false;
+        assert_eq!(may_write(&Game, "m", none, "Position"), Ok(()));
         assert_eq!(
-            may_write(&Game, "m", defines_badge, "Health"),
+            may_write(&Game, "m", none, "Health"),
             Err(Refusal::ReadOnly("Health".into()))
         );
-        assert_eq!(may_write(&Game, "first", defines_badge, "Badge"), Ok(()));
+        assert_eq!(may_write(&Game, "m", none, "Badge"), Ok(()));
+        assert_eq!(may_write(&Game, "storm", none, "storm:Weather"), Ok(()));
         assert!(matches!(
-            may_write(&Game, "second", defines_badge, "Badge"),
+            may_write(&Game, "m", none, "storm:Weather"),
             Err(Refusal::Denied(_))
         ));
+        assert_eq!(may_write(&Game, "m", none, "storm:Cloud"), Ok(()));
+        // Its own type before the game recorded it, only when declared.
+        let defines_gust = |n: &str| n == "m:Gust" || n == "storm:Gust";
+        assert_eq!(may_write(&Game, "m", defines_gust, "m:Gust"), Ok(()));
         assert_eq!(
-            may_write(&Game, "m", |_| false, "Badge"),
-            Err(Refusal::UnknownComponent("Badge".into()))
+            may_write(&Game, "m", none, "m:Gust"),
+            Err(Refusal::UnknownComponent("m:Gust".into()))
+        );
+        // Declaring another's name gives nothing.
+        assert_eq!(
+            may_write(&Game, "m", defines_gust, "storm:Gust"),
+            Err(Refusal::UnknownComponent("storm:Gust".into()))
         );
     }
 
     #[test]
-    fn events_are_open_but_for_the_game_s_messages_and_other_mods_claims() {
-        assert_eq!(may_emit(&Game, "m", "ping"), Ok(()));
+    fn an_event_is_sent_by_its_mod_or_when_opened() {
+        assert_eq!(may_emit(&Game, "m", "m:ping"), Ok(()));
+        assert_eq!(may_emit(&Game, "m", "Badge"), Ok(()));
         assert!(may_emit(&Game, "m", "").is_err());
         assert!(may_emit(&Game, "m", &"e".repeat(MAX_EVENT_NAME + 1)).is_err());
         assert!(matches!(
@@ -174,9 +224,15 @@ mod tests {
             Err(Refusal::Denied(_))
         ));
         assert!(matches!(
-            may_emit(&Game, "m", "greeting"),
+            may_emit(&Game, "m", "greeter:greeting"),
             Err(Refusal::Denied(_))
         ));
-        assert_eq!(may_emit(&Game, "first", "greeting"), Ok(()));
+        assert_eq!(may_emit(&Game, "greeter", "greeter:greeting"), Ok(()));
+        assert_eq!(may_emit(&Game, "m", "greeter:wave"), Ok(()));
+        // Another mod's namespace is its, running or not.
+        assert!(matches!(
+            may_emit(&Game, "m", "absent:ping"),
+            Err(Refusal::Denied(_))
+        ));
     }
 }

@@ -8,17 +8,19 @@
 //!
 //! What lives here: the caps on one tick and their defaults ([`Limits`]),
 //! the bounds on each call ([`caps`]), which names are acceptable
-//! ([`text`]), what a manifest may say ([`manifest`]), what a value may be
-//! ([`value`]), who may write a component type and emit an event
-//! ([`access`]), the counting a tick does against its caps ([`Ledger`]),
-//! and the refusals a call gets ([`Refusal`]). What does not: the state
-//! each side keeps (snapshots, worlds, commands), which differs.
+//! ([`text`]), whose a name is ([`names`]), what a manifest may say
+//! ([`manifest`]), what a value may be ([`value`]), who may write a
+//! component type and emit an event ([`access`]), the counting a tick
+//! does against its caps ([`Ledger`]), and the refusals a call gets
+//! ([`Refusal`]). What does not: the state each side keeps (snapshots,
+//! worlds, commands), which differs.
 
 pub mod access;
 pub mod caps;
 pub mod ledger;
 pub mod limits;
 pub mod manifest;
+pub mod names;
 pub mod refusal;
 pub mod text;
 pub mod value;

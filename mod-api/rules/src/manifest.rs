@@ -1,5 +1,6 @@
 //! What a mod's manifest (returned from `init`) may say.
 
+use crate::access::Names;
 use crate::caps::{MAX_MANIFEST_LIST, MAX_QUERIES, MAX_QUERY_NAMES};
 use crate::text::{MAX_NAME, printable};
 
@@ -74,6 +75,72 @@ pub fn check(m: ManifestRef<'_>) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// Checks the names a manifest of mod `me` declares and uses (see
+/// [`crate::names`]): it declares (`defines`, `emits`) only its own names,
+/// and a full name it uses has a namespace and a short name.
+pub fn check_namespaces(me: &str, m: ManifestRef<'_>) -> Result<(), String> {
+    for name in m.defines.iter().chain(m.emits) {
+        crate::names::check_declared(me, name)?;
+    }
+    for name in m.subscribes.iter().chain(m.queries.iter().flatten()) {
+        crate::names::check_used(name)?;
+    }
+    Ok(())
+}
+
+/// A manifest's lists of names, to be resolved in place.
+pub struct NameLists<'a> {
+    /// Event names delivered to the mod.
+    pub subscribes: &'a mut [String],
+    /// The mod's queries.
+    pub queries: &'a mut [Vec<String>],
+    /// Component types the mod defines.
+    pub defines: &'a mut [String],
+    /// Event names the mod declares.
+    pub emits: &'a mut [String],
+    /// Names among `defines` and `emits` others may use too.
+    pub shares: &'a mut [String],
+}
+
+/// Turns every name of mod `me`'s manifest into its full name (see
+/// [`crate::names::resolve`]). For a mod built for a contract before
+/// names had namespaces (`legacy`), a plain event name it subscribes to
+/// that is neither the game's nor one it emits itself stands for any mod's
+/// event of that short name (`*:greeting`), as it did then.
+pub fn resolve_names(names: &impl Names, me: &str, legacy: bool, lists: NameLists<'_>) {
+    use crate::names::{ANY_MOD, Kind, full, is_game_name, resolve_owned};
+    let take = |kind, name: &mut String| {
+        *name = resolve_owned(names, me, kind, std::mem::take(name));
+    };
+    for name in lists.shares.iter_mut() {
+        let kind = if lists.defines.contains(name) {
+            Kind::Type
+        } else {
+            Kind::Event
+        };
+        take(kind, name);
+    }
+    for name in lists.subscribes.iter_mut() {
+        let plain = !name.contains(crate::names::SEPARATOR);
+        if legacy && plain && !lists.emits.contains(name) && !is_game_name(names, Kind::Event, name)
+        {
+            *name = full(ANY_MOD, name);
+        } else {
+            take(Kind::Event, name);
+        }
+    }
+    for name in lists.emits.iter_mut() {
+        take(Kind::Event, name);
+    }
+    for name in lists
+        .defines
+        .iter_mut()
+        .chain(lists.queries.iter_mut().flatten())
+    {
+        take(Kind::Type, name);
+    }
 }
 
 #[cfg(test)]

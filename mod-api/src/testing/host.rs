@@ -11,8 +11,19 @@ pub(crate) mod entities {
             .collect()
     }
 
+    /// The components with their types' full names.
+    fn full(s: &Session, list: &[WitComponent]) -> Vec<WitComponent> {
+        list.iter()
+            .map(|c| WitComponent {
+                name: s.full_type(&c.name),
+                value: c.value.clone(),
+            })
+            .collect()
+    }
+
     pub(crate) fn spawn(list: &[WitComponent]) -> Result<u64, ModError> {
         with_session(|s| {
+            let list = &full(s, list);
             let result = (|| {
                 let bytes = s.check_components(list)?;
                 let Some(&entity) = s.reserved.front() else {
@@ -43,6 +54,7 @@ pub(crate) mod entities {
 
     pub(crate) fn insert(entity: u64, list: &[WitComponent]) -> Result<(), ModError> {
         with_session(|s| {
+            let list = &full(s, list);
             let result = (|| {
                 s.check_alive(entity)?;
                 s.check_owner(entity)?;
@@ -57,6 +69,7 @@ pub(crate) mod entities {
 
     pub(crate) fn remove(entity: u64, names: &[String]) -> Result<(), ModError> {
         with_session(|s| {
+            let names = &s.full_types(names);
             let result = (|| {
                 mod_rules::access::check_names(names, MAX_COMPONENTS)?;
                 s.check_alive(entity)?;
@@ -78,6 +91,7 @@ pub(crate) mod entities {
     pub(crate) fn get(entity: u64, name: &str) -> Result<Option<Vec<u8>>, ModError> {
         with_session(|s| {
             mod_rules::access::check_names(std::slice::from_ref(&name.to_string()), 1)?;
+            let name = &*s.full_type(name);
             if let Some(value) = s.overlay.get(&(entity, name.to_string())) {
                 return Ok(value.clone());
             }
@@ -104,6 +118,7 @@ pub(crate) mod entities {
 
     pub(crate) fn query(names: &[String]) -> Result<Vec<u64>, ModError> {
         with_session(|s| {
+            let names = &s.full_types(names);
             let q = s.query_index(names)?;
             Ok(s.live_rows(q)
                 .into_iter()
@@ -112,13 +127,14 @@ pub(crate) mod entities {
         })
     }
 
-    pub(crate) fn query_batch(names: &[String]) -> Result<Batch, ModError> {
+    pub(crate) fn query_batch(spelled: &[String]) -> Result<Batch, ModError> {
         with_session(|s| {
+            let names = &s.full_types(spelled);
             let q = s.query_index(names)?;
             let rows = s.live_rows(q);
             let query = &s.queries[q];
             let mut columns = Vec::with_capacity(names.len());
-            for (col, name) in names.iter().enumerate() {
+            for (col, (name, spelled)) in names.iter().zip(spelled).enumerate() {
                 let values: Vec<&[u8]> = rows
                     .iter()
                     .map(|r| query.values[col][*r].as_slice())
@@ -126,7 +142,7 @@ pub(crate) mod entities {
                 let codec = s.world.game_types.get(name).and_then(|t| t.packed.as_ref());
                 columns.push(match codec {
                     Some(codec) => Column {
-                        name: name.clone(),
+                        name: spelled.clone(),
                         encoding: ColumnEncoding::Packed(codec.fields.clone()),
                         data: (codec.pack)(&values)
                             .map_err(|e| ModError::Failed(format!("packing `{name}`: {e}")))?,
@@ -138,7 +154,7 @@ pub(crate) mod entities {
                             data.extend_from_slice(v);
                         }
                         Column {
-                            name: name.clone(),
+                            name: spelled.clone(),
                             encoding: ColumnEncoding::Msgpack,
                             data,
                         }
@@ -154,6 +170,7 @@ pub(crate) mod entities {
 
     pub(crate) fn writable_rows(names: &[String]) -> Result<Vec<u8>, ModError> {
         with_session(|s| {
+            let names = &s.full_types(names);
             let q = s.query_index(names)?;
             let rows = s.live_rows(q);
             let mut bits = vec![0u8; rows.len().div_ceil(8)];
@@ -168,6 +185,18 @@ pub(crate) mod entities {
 
     pub(crate) fn write_batch(batch: &Batch) -> Result<(), ModError> {
         with_session(|s| {
+            let batch = &Batch {
+                entities: batch.entities.clone(),
+                columns: batch
+                    .columns
+                    .iter()
+                    .map(|c| Column {
+                        name: s.full_type(&c.name),
+                        encoding: c.encoding.clone(),
+                        data: c.data.clone(),
+                    })
+                    .collect(),
+            };
             let result = (|| {
                 let rows = batch.entities.len();
                 mod_rules::access::check_column_count(batch.columns.len(), MAX_QUERY_NAMES)?;
@@ -251,6 +280,7 @@ pub(crate) mod events {
 
     pub(crate) fn emit(name: &str, payload: &[u8]) -> Result<(), ModError> {
         with_session(|s| {
+            let name = &*s.full_event(name);
             let result = (|| {
                 mod_rules::access::may_emit(&s.world, &s.world.id, name)?;
                 s.check_room(name.len() + payload.len())?;
@@ -276,6 +306,7 @@ pub(crate) mod events {
                     None => return,
                 },
                 BadInput::Value(name) => {
+                    let name = &s.full_type(name);
                     let owner = s.world.foreign_types.get(name).map(|(o, _)| o.clone());
                     (owner, format!("component {name}"))
                 }
@@ -292,6 +323,7 @@ pub(crate) mod events {
 
     pub(crate) fn reject_value(entity: u64, name: &str, reason: &str) {
         with_session(|s| {
+            let name = &*s.full_type(name);
             // Only a value the tick gave the mod, not one it wrote.
             let given = !s.overlay.contains_key(&(entity, name.to_string()))
                 && s.queries

@@ -140,7 +140,8 @@ impl std::error::Error for Fault {}
 pub struct Emitted {
     /// The tick's frame number (0 for the mod's first).
     pub frame: u64,
-    /// The event's name.
+    /// The event's full name: `mod-id:name` for the mod's own events, plain
+    /// for names the game opened to all.
     pub name: String,
     /// Its payload, MessagePack.
     pub payload: Vec<u8>,
@@ -215,6 +216,9 @@ pub struct TestWorld<M: Mod + Default> {
     version: String,
     world: Option<World>,
     manifest: Option<Manifest>,
+    /// The manifest with full names (see [`mod_rules::names`]), and how
+    /// the mod spelled each event it subscribed to, by full name.
+    full: Option<(Manifest, BTreeMap<String, String>)>,
     config: Vec<u8>,
     ticks: u64,
     delta_seconds: f32,
@@ -255,6 +259,7 @@ impl<M: Mod + Default> TestWorld<M> {
                 messages: BTreeSet::new(),
                 foreign_types: BTreeMap::new(),
                 foreign_events: BTreeMap::new(),
+                shared: BTreeSet::new(),
                 limits: Limits::default(),
                 modify_any: false,
                 frame: 0,
@@ -264,6 +269,7 @@ impl<M: Mod + Default> TestWorld<M> {
                 rejects: Vec::new(),
             }),
             manifest: None,
+            full: None,
             // MessagePack `nil`: the game gives no configuration.
             config: vec![0xc0],
             ticks: 0,
@@ -322,20 +328,32 @@ impl<M: Mod + Default> TestWorld<M> {
         );
     }
 
-    /// Another mod, loaded before this one, defined component type `name`
-    /// (shared: other mods may write it too when they define it).
+    /// Another mod, `owner`, runs and defines component type `name` (its
+    /// short name, or its full name `owner:name`); `shared`: other mods may
+    /// write it too. The mod under test reads it as `owner:name`.
     pub fn defined_by(mut self, name: &str, owner: &str, shared: bool) -> Self {
+        let full = self.world().full_type(owner, name);
         self.world_mut()
             .foreign_types
-            .insert(name.to_string(), (owner.to_string(), shared));
+            .insert(full, (owner.to_string(), shared));
         self
     }
 
-    /// Another mod, loaded before this one, claimed event name `name`.
+    /// Another mod, `owner`, runs and declares event `name` in its `emits`
+    /// (`shared`: other mods may emit it too, as `owner:name`).
     pub fn event_claimed_by(mut self, name: &str, owner: &str, shared: bool) -> Self {
+        let full = self.world().full_event(owner, name);
         self.world_mut()
             .foreign_events
-            .insert(name.to_string(), (owner.to_string(), shared));
+            .insert(full, (owner.to_string(), shared));
+        self
+    }
+
+    /// The game opens plain name `name` to every mod, as a type and as an
+    /// event (the game's `ModPlugin::with_shared_name`): it stays plain,
+    /// and any mod may write and emit it.
+    pub fn shared_name(mut self, name: &str) -> Self {
+        self.world_mut().shared.insert(name.to_string());
         self
     }
 
@@ -374,11 +392,31 @@ impl<M: Mod + Default> TestWorld<M> {
                 m.init(&config)?;
                 Ok(m.manifest(start))
             })?;
-            check_manifest(&manifest).map_err(|message| Fault {
+            check_manifest(&self.id, &manifest).map_err(|message| Fault {
                 hook: Hook::Init,
                 kind: FaultKind::Refused,
                 message,
             })?;
+            let mut full = manifest.clone();
+            mod_rules::manifest::resolve_names(
+                self.world(),
+                &self.id,
+                false,
+                mod_rules::manifest::NameLists {
+                    subscribes: &mut full.subscribes,
+                    queries: &mut full.queries,
+                    defines: &mut full.defines,
+                    emits: &mut full.emits,
+                    shares: &mut full.shares,
+                },
+            );
+            let spelled = full
+                .subscribes
+                .iter()
+                .cloned()
+                .zip(manifest.subscribes.iter().cloned())
+                .collect();
+            self.full = Some((full, spelled));
             self.manifest = Some(manifest);
         }
         Ok(self.manifest.as_ref().expect("set above"))
@@ -391,7 +429,7 @@ impl<M: Mod + Default> TestWorld<M> {
     /// does and the fault is returned.
     pub fn tick(&mut self) -> Result<(), Fault> {
         self.start()?;
-        let manifest = self.manifest.clone().expect("started");
+        let (manifest, spelled) = self.full.clone().expect("started");
         let id = self.id.as_str();
         let mut events: Vec<(String, Option<String>, Vec<u8>)> = std::mem::take(&mut self.inbox)
             .into_iter()
@@ -418,8 +456,9 @@ impl<M: Mod + Default> TestWorld<M> {
             .collect();
         let result = self.run_in(session, |m| {
             for (index, (name, source, payload)) in events.into_iter().enumerate() {
+                // Each event goes by the name the mod subscribed to it by.
                 let event = Event {
-                    name,
+                    name: spelled.get(&name).cloned().unwrap_or(name),
                     source,
                     payload,
                     index: index as u32,
@@ -460,6 +499,7 @@ impl<M: Mod + Default> TestWorld<M> {
         let state = self.call(Hook::Save, false, |m| m.save())?;
         let old = std::mem::take(&mut self.the_mod);
         self.manifest = None;
+        self.full = None;
         let restored = self
             .start()
             .map(|_| ())
@@ -552,7 +592,7 @@ impl<M: Mod + Default> TestWorld<M> {
     }
 
     fn spawn_owned(&mut self, owner: Option<String>, bundle: &impl Bundle) -> Entity {
-        let components = encoded(bundle);
+        let components = self.encoded(bundle);
         let world = self.world_mut();
         let id = world.new_entity();
         let stored = match &owner {
@@ -580,7 +620,7 @@ impl<M: Mod + Default> TestWorld<M> {
     }
 
     fn insert_by(&mut self, writer: Option<&str>, entity: Entity, bundle: &impl Bundle) {
-        let components = encoded(bundle);
+        let components = self.encoded(bundle);
         if let Some(e) = self.world_mut().entities.get_mut(&entity.0) {
             e.put(writer, components);
         }
@@ -599,7 +639,7 @@ impl<M: Mod + Default> TestWorld<M> {
             .entities
             .get(&entity.0)?
             .components
-            .get(C::NAME)?;
+            .get(&self.world().full_type(&self.id, C::NAME))?;
         Some(
             rmp_serde::from_slice(bytes)
                 .unwrap_or_else(|e| panic!("{entity:?}'s `{}` does not decode: {e}", C::NAME)),
@@ -608,7 +648,10 @@ impl<M: Mod + Default> TestWorld<M> {
 
     /// The entities that have every component of `Q`, in id order.
     pub fn entities_with<Q: ComponentSet>(&self) -> Vec<Entity> {
-        let names = Q::names();
+        let names: Vec<String> = Q::names()
+            .iter()
+            .map(|n| self.world().full_type(&self.id, n))
+            .collect();
         self.world()
             .entities
             .iter()
@@ -642,18 +685,22 @@ impl<M: Mod + Default> TestWorld<M> {
         self.inbox.push((name.to_string(), None, payload));
     }
 
-    /// Sends an event as another mod, `source`, would.
+    /// Sends an event as another mod, `source`, would: a plain `name` is
+    /// `source`'s own (`source:name`), unless the game opened it to all.
     pub fn send_from(&mut self, source: &str, name: &str, payload: &impl Serialize) {
         let payload = crate::component::encode(payload).expect("the payload encodes");
-        self.inbox
-            .push((name.to_string(), Some(source.to_string()), payload));
+        self.send_raw(Some(source), name, payload);
     }
 
     /// Sends an event whose payload is raw bytes (to test how a mod takes
-    /// bad input).
+    /// bad input), from a mod as [`send_from`](Self::send_from) does, or
+    /// from the game.
     pub fn send_raw(&mut self, source: Option<&str>, name: &str, payload: Vec<u8>) {
-        self.inbox
-            .push((name.to_string(), source.map(str::to_string), payload));
+        let name = match source {
+            Some(source) => self.world().full_event(source, name),
+            None => name.to_string(),
+        };
+        self.inbox.push((name, source.map(str::to_string), payload));
     }
 
     /// Every event the mod emitted in ticks the world applied, in order.
@@ -661,11 +708,13 @@ impl<M: Mod + Default> TestWorld<M> {
         &self.world().emitted
     }
 
-    /// The events named `name` the mod emitted, decoded as `T`.
+    /// The events named `name` (as the mod names them: `greeting` is its
+    /// own) the mod emitted, decoded as `T`.
     pub fn emitted_as<T: serde::de::DeserializeOwned>(&self, name: &str) -> Vec<T> {
+        let full = self.world().full_event(&self.id, name);
         self.emitted()
             .iter()
-            .filter(|e| e.name == name)
+            .filter(|e| e.name == full)
             .map(|e| {
                 e.decode()
                     .unwrap_or_else(|err| panic!("event `{name}` does not decode: {err}"))
@@ -684,16 +733,22 @@ impl<M: Mod + Default> TestWorld<M> {
     }
 }
 
-/// A bundle's values by name.
-fn encoded(bundle: &impl Bundle) -> Vec<(String, Vec<u8>)> {
-    let components = bundle.encode().expect("the bundle encodes");
-    components.into_iter().map(|c| (c.name, c.value)).collect()
+impl<M: Mod + Default> TestWorld<M> {
+    /// A bundle's values by full name, its types named as the mod under
+    /// test names them.
+    fn encoded(&self, bundle: &impl Bundle) -> Vec<(String, Vec<u8>)> {
+        let components = bundle.encode().expect("the bundle encodes");
+        components
+            .into_iter()
+            .map(|c| (self.world().full_type(&self.id, &c.name), c.value))
+            .collect()
+    }
 }
 
-/// The game's checks on a manifest, those a mod can break: the rule
-/// book's.
-fn check_manifest(m: &Manifest) -> Result<(), String> {
-    mod_rules::manifest::check(mod_rules::manifest::ManifestRef {
+/// The game's checks on a manifest of mod `id`, those a mod can break:
+/// the rule book's.
+fn check_manifest(id: &str, m: &Manifest) -> Result<(), String> {
+    let m = mod_rules::manifest::ManifestRef {
         name: &m.name,
         version: &m.version,
         subscribes: &m.subscribes,
@@ -701,5 +756,7 @@ fn check_manifest(m: &Manifest) -> Result<(), String> {
         defines: &m.defines,
         emits: &m.emits,
         shares: &m.shares,
-    })
+    };
+    mod_rules::manifest::check(m)?;
+    mod_rules::manifest::check_namespaces(id, m)
 }

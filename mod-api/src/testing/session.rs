@@ -46,10 +46,12 @@ pub(super) struct World {
     pub(super) next_index: u64,
     pub(super) game_types: BTreeMap<String, GameType>,
     pub(super) messages: BTreeSet<String>,
-    /// Types other mods defined first: name → (owner, shared).
+    /// Types other mods define: full name → (owner, shared).
     pub(super) foreign_types: BTreeMap<String, (String, bool)>,
-    /// Event names other mods claimed first.
+    /// Events other mods declare: full name → (owner, shared).
     pub(super) foreign_events: BTreeMap<String, (String, bool)>,
+    /// Plain names the game opens to every mod.
+    pub(super) shared: BTreeSet<String>,
     pub(super) limits: Limits,
     pub(super) modify_any: bool,
     pub(super) frame: u64,
@@ -128,7 +130,34 @@ pub(super) fn with_session<R>(f: impl FnOnce(&mut Session) -> R) -> R {
     })
 }
 
+impl World {
+    /// The full name of a type name as mod `me` writes it.
+    pub(super) fn full_type(&self, me: &str, name: &str) -> String {
+        mod_rules::names::resolve(self, me, mod_rules::names::Kind::Type, name).into_owned()
+    }
+
+    /// The full name of an event name as mod `me` writes it.
+    pub(super) fn full_event(&self, me: &str, name: &str) -> String {
+        mod_rules::names::resolve(self, me, mod_rules::names::Kind::Event, name).into_owned()
+    }
+}
+
 impl Session {
+    /// The full name of a type name the mod wrote.
+    pub(super) fn full_type(&self, name: &str) -> String {
+        self.world.full_type(&self.world.id, name)
+    }
+
+    /// The full names of type names the mod wrote.
+    pub(super) fn full_types(&self, names: &[String]) -> Vec<String> {
+        names.iter().map(|n| self.full_type(n)).collect()
+    }
+
+    /// The full name of an event name the mod wrote.
+    pub(super) fn full_event(&self, name: &str) -> String {
+        self.world.full_event(&self.world.id, name)
+    }
+
     pub(super) fn new(world: World, defines: Vec<String>) -> Self {
         Session {
             world,
@@ -416,21 +445,19 @@ impl mod_rules::access::Names for World {
         self.game_types.get(name).map(|t| t.writable)
     }
 
-    fn type_claimed_by(&self, name: &str, me: &str) -> Option<String> {
-        match self.foreign_types.get(name) {
-            Some((owner, false)) if owner != me => Some(owner.clone()),
-            _ => None,
-        }
-    }
-
     fn is_game_message(&self, name: &str) -> bool {
         self.messages.contains(name)
     }
 
-    fn event_claimed_by(&self, name: &str, me: &str) -> Option<String> {
-        match self.foreign_events.get(name) {
-            Some((owner, false)) if owner != me => Some(owner.clone()),
-            _ => None,
-        }
+    fn game_shares(&self, name: &str) -> bool {
+        self.shared.contains(name)
+    }
+
+    fn type_owner(&self, name: &str) -> Option<(String, bool)> {
+        self.foreign_types.get(name).cloned()
+    }
+
+    fn event_owner(&self, name: &str) -> Option<(String, bool)> {
+        self.foreign_events.get(name).cloned()
     }
 }

@@ -1,7 +1,9 @@
 //! A mod written against the WIT package alone: no `mod-api`. It spawns one
 //! entity with a `Position` and a `Nameplate`, moves it up by 2 every tick
-//! with per-entity `get` and `insert` calls, and counts the `greeting`
-//! events other mods emit, showing the count on the nameplate.
+//! with per-entity `get` and `insert` calls, and counts the greetings
+//! other mods send, showing the count on the nameplate: the greeter's
+//! (`greeter:greeting`, its own event), or, in a game that opens the name
+//! `greeting` to every mod as the demo does, anyone's.
 
 wit_bindgen::generate!({
     path: "../../wit",
@@ -62,7 +64,7 @@ impl Guest for RawSpinner {
         Ok(Manifest {
             name: "raw-spinner".into(),
             version: "0.1.0".into(),
-            subscribes: vec!["greeting".into()],
+            subscribes: vec!["greeter:greeting".into(), "greeting".into()],
             queries: vec![QuerySpec {
                 components: vec!["Position".into(), "Nameplate".into()],
             }],

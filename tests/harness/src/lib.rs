@@ -121,9 +121,14 @@ impl Recording {
 pub fn recorder() -> (TrafficTap, Recording) {
     let recording = Recording::default();
     let cases = recording.0.clone();
-    let tap = TrafficTap::new(move |manifest, request, reply| {
+    let tap = TrafficTap::new(move |id, manifest, request, reply| {
+        // A case knows its mod by its manifest's name: the mod's id, under
+        // which its own names are (`greeter:Badge`).
         let context = Context {
-            manifest: manifest.clone(),
+            manifest: ModManifest {
+                name: id.to_string(),
+                ..manifest.clone()
+            },
             request: request.clone(),
         };
         let case = case_bytes(&context, &encode(reply));
@@ -132,7 +137,7 @@ pub fn recorder() -> (TrafficTap, Recording) {
     (tap, recording)
 }
 
-/// The name of the mod a case was recorded from.
+/// The id of the mod a case was recorded from.
 pub fn case_mod_name(case: &[u8]) -> Option<String> {
     split_case(case).map(|(context, _)| context.manifest.name)
 }

@@ -5,7 +5,11 @@
 //! It spawns one entity with a `Position` and a counter of its own type
 //! (`Odometer <version>`). Each tick it reads the counter back with `get`,
 //! moves the entity to `x = count` with `insert` and emits `ping <version>`
-//! with the count. The `unserved` build is for a version no game serves.
+//! with the count. It subscribes to `ping 0.2.0` and emits `heard <version>`
+//! each tick with how many such events reached it so far: built for 0.1, a
+//! plain name it subscribes to is any mod's, so it hears the 0.2.0
+//! fixture; built for 0.2, a plain name is its own, and it hears no one.
+//! The `unserved` build is for a version no game serves.
 
 #[cfg(feature = "v0-1-0")]
 wit_bindgen::generate!({ path: "../../../wit/versions/0.1.0", world: "game-mod" });
@@ -13,6 +17,8 @@ wit_bindgen::generate!({ path: "../../../wit/versions/0.1.0", world: "game-mod" 
 wit_bindgen::generate!({ path: "../../../wit/versions/0.1.0+claims", world: "game-mod" });
 #[cfg(feature = "v0-1-1")]
 wit_bindgen::generate!({ path: "../../../wit/versions/0.1.1", world: "game-mod" });
+#[cfg(feature = "v0-2-0")]
+wit_bindgen::generate!({ path: "../../../wit/versions/0.2.0", world: "game-mod" });
 #[cfg(feature = "unserved")]
 wit_bindgen::generate!({ path: "unserved", world: "game-mod" });
 
@@ -23,6 +29,8 @@ const TAG: &str = "0.1.0";
 const TAG: &str = "0.1.0+claims";
 #[cfg(feature = "v0-1-1")]
 const TAG: &str = "0.1.1";
+#[cfg(feature = "v0-2-0")]
+const TAG: &str = "0.2.0";
 
 #[cfg(not(feature = "unserved"))]
 mod fixture {
@@ -41,7 +49,11 @@ mod fixture {
 
     thread_local! {
         static ENTITY: Cell<Option<u64>> = const { Cell::new(None) };
+        static HEARD: Cell<u64> = const { Cell::new(0) };
     }
+
+    /// What it listens to, by short name.
+    const LISTENS: &str = "ping 0.2.0";
 
     fn odometer() -> String {
         format!("Odometer {TAG}")
@@ -84,7 +96,7 @@ mod fixture {
             Ok(Manifest {
                 name: format!("Fixture {TAG}"),
                 version: "1.0.0".into(),
-                subscribes: vec![],
+                subscribes: vec![LISTENS.into()],
                 queries: vec![QuerySpec {
                     components: vec![odometer()],
                 }],
@@ -112,10 +124,14 @@ mod fixture {
             };
             entities::insert(entity, &components(count + 1)?)?;
             events::emit(&ping(), &pack(&(count + 1))?)?;
+            events::emit(&format!("heard {TAG}"), &pack(&HEARD.get())?)?;
             Ok(())
         }
 
-        fn on_event(_events: Vec<Event>) -> Result<(), ModError> {
+        fn on_event(events: Vec<Event>) -> Result<(), ModError> {
+            // Events arrive named as subscribed.
+            let heard = events.iter().filter(|e| e.name == LISTENS).count() as u64;
+            HEARD.set(HEARD.get() + heard);
             Ok(())
         }
 

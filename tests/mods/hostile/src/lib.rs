@@ -33,7 +33,7 @@ struct Secret {
 
 component!(Secret);
 
-/// The greeter's own type, which this mod claims too with `steal-type`.
+/// A `Badge` of this mod's own (`squat` declares one, as the greeter does).
 #[derive(Serialize, Deserialize, Clone)]
 struct Badge {
     greeted: u32,
@@ -85,6 +85,11 @@ struct Config {
     /// A display name other than the crate's.
     #[serde(default)]
     name: Option<String>,
+    /// `steal-type`, `steal-event`: the full name of another mod's type or
+    /// event to write or send (default `greeter:Badge`,
+    /// `greeter:greeting`); `chatter`: the event to send (default `chat`).
+    #[serde(default)]
+    target: Option<String>,
 }
 
 #[derive(Default)]
@@ -93,6 +98,22 @@ struct Hostile {
     mine: Vec<Entity>,
     /// `listen`: `chat` events heard, by sender (`game` for the game).
     heard: std::collections::BTreeMap<String, u64>,
+}
+
+/// The greeter's `Badge`, named as another mod names it.
+#[derive(Serialize, Deserialize, Clone)]
+struct GreetersBadge {
+    greeted: u32,
+    names: Vec<String>,
+}
+
+component!(GreetersBadge = "greeter:Badge");
+
+impl Hostile {
+    /// The other mod's name this attack uses.
+    fn target(&self, default: &str) -> String {
+        self.config.target.clone().unwrap_or_else(|| default.into())
+    }
 }
 
 fn escaped(what: &str) -> Result<()> {
@@ -108,6 +129,13 @@ impl Mod for Hostile {
         let manifest = manifest.query::<Position>();
         match self.config.attack.as_str() {
             "steal-type" | "odd-badge" => manifest.define::<Badge>(),
+            // Declares the greeter's names as its own: it gets its own.
+            "squat" => manifest
+                .define::<Badge>()
+                .emits("greeting")
+                .query::<Badge>(),
+            // Declares the greeter's type by its full name: refused.
+            "squat-full" => manifest.define::<Badge>().define::<GreetersBadge>(),
             "hoard-bytes" if self.config.share => manifest.define::<Blob>().share("Blob"),
             "hoard-bytes" => manifest.define::<Blob>(),
             "read-blobs" => manifest.query::<Blob>(),
@@ -161,14 +189,25 @@ impl Mod for Hostile {
             // Misbehave only when updated (see `init` and `restore`).
             "fail-restore" | "loop-in-late-init" => return Ok(()),
             "chatter" => {
+                let name = self.config.target.as_deref().unwrap_or("chat");
                 for i in 0..self.config.per_tick.unwrap_or(1) {
                     if self.config.garble {
-                        emit("chat", "not a number")?;
+                        emit(name, "not a number")?;
                     } else {
-                        emit("chat", &i)?;
+                        emit(name, &i)?;
                     }
                 }
                 return Ok(());
+            }
+            "squat" => {
+                if tick.frame == 0 {
+                    spawn(&Badge {
+                        greeted: 0,
+                        names: vec!["squatter".into()],
+                    })?;
+                }
+                let badges = read_batch::<Badge>()?.len();
+                return emit("greeting", &badges);
             }
             "listen" => {
                 emit("heard", &self.heard)?;
@@ -242,11 +281,16 @@ impl Mod for Hostile {
                     greeted: 999,
                     names: vec!["forged".into()],
                 };
-                spawn(&badge)?;
+                let forged = raw::types::Component {
+                    name: self.target("greeter:Badge"),
+                    value: rmp_serde::to_vec_named(&badge)
+                        .map_err(|e| Error::msg(e.to_string()))?,
+                };
+                raw::entities::spawn(&[forged]).map_err(|e| Error::msg(format!("{e:?}")))?;
                 return escaped("wrote another mod's type");
             }
             "steal-event" => {
-                emit("greeting", "forged")?;
+                emit(&self.target("greeter:greeting"), "forged")?;
                 return escaped("sent another mod's event");
             }
             "forge-message" => {
