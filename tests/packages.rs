@@ -1,7 +1,8 @@
 //! Mod packages (a folder or a `.zip` holding `mod.toml`, the component
 //! and `assets/`) as players drop them into the mods folder: loaded beside
 //! lone files, refused whole when hostile, swapped with their state kept
-//! when any file in them changes, and never two mods under one id.
+//! when any file in them changes, and never two mods under one id; their
+//! assets reach the game decoded, and what cannot is said against them.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -47,7 +48,7 @@ fn zip_package(dir: &Path, name: &str, files: &[(&str, Vec<u8>)]) -> PathBuf {
     path
 }
 
-/// The odometer package: the fixture built for the current contract.
+/// The odometer package: the fixture built for 0.1.1.
 fn odometer(readme: &str) -> Vec<(&'static str, Vec<u8>)> {
     vec![
         (
@@ -292,4 +293,140 @@ fn two_packages_with_one_id_wait_until_one_goes() {
     frames(&mut app, 3);
     let m = info(&app, "odometer");
     assert_eq!((m.status, m.ticks), (ModStatus::Running, ticks + 3));
+}
+
+/// A PNG of `width` x `height` RGBA pixels, each `pixel`.
+fn png_image(width: u32, height: u32, pixel: [u8; 4]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, width, height);
+    encoder.set_color(png::ColorType::Rgba);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().unwrap();
+    writer
+        .write_image_data(&pixel.repeat((width * height) as usize))
+        .unwrap();
+    writer.finish().unwrap();
+    out
+}
+
+/// The CRC-32 a PNG chunk ends with.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for b in bytes {
+        crc ^= u32::from(*b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// The size and first pixel of image `name` in the game, if it is there.
+fn image_in_game(app: &App, name: &str) -> Option<(u32, u32, Vec<u8>)> {
+    let assets = app.world().resource::<bevy_wasm_mods::ModAssets>();
+    let image = assets.image(name)?;
+    Some((image.width, image.height, image.rgba[..4].to_vec()))
+}
+
+#[test]
+fn a_package_s_assets_reach_the_game_decoded_and_what_cannot_is_said_against_it() {
+    let dir = mods_folder();
+    let fixture = contract_fixture("v0-2-0");
+    // A 60,000 x 60,000 image would take 14 GB: only its header is read.
+    let mut bomb = png_image(1, 1, [0; 4]);
+    bomb[16..24].copy_from_slice(&[0, 0, 0xea, 0x60, 0, 0, 0xea, 0x60]);
+    let crc = crc32(&bomb[12..29]);
+    bomb[29..33].copy_from_slice(&crc.to_be_bytes());
+    let root = folder_package(
+        &dir,
+        "painter",
+        &[
+            (
+                "mod.toml",
+                manifest("painter", "0.2.0", "mod.wasm").into_bytes(),
+            ),
+            ("mod.wasm", fixture.clone()),
+            ("assets/ship.png", png_image(8, 4, [200, 10, 20, 255])),
+            ("assets/broken.png", b"\x89PNG not really".to_vec()),
+            ("assets/bomb.png", bomb),
+            ("assets/notes.txt", b"three words here".to_vec()),
+        ],
+    );
+    zip_package(
+        &dir,
+        "zipped.zip",
+        &[
+            (
+                "mod.toml",
+                manifest("zipped", "0.2.0", "mod.wasm").into_bytes(),
+            ),
+            ("mod.wasm", fixture),
+            ("assets/icons/icon.png", png_image(2, 2, [1, 2, 3, 4])),
+        ],
+    );
+    let mut app = watched(&dir);
+    load_clean(&mut app);
+    frames(&mut app, 3);
+
+    assert_eq!(
+        image_in_game(&app, "painter:ship.png"),
+        Some((8, 4, vec![200, 10, 20, 255]))
+    );
+    assert_eq!(
+        image_in_game(&app, "zipped:icons/icon.png"),
+        Some((2, 2, vec![1, 2, 3, 4]))
+    );
+    {
+        let assets = app.world().resource::<bevy_wasm_mods::ModAssets>();
+        match assets.get("painter:notes.txt") {
+            Some(bevy_wasm_mods::package::ModAsset::Bytes(b)) => {
+                assert_eq!(&b[..], b"three words here")
+            }
+            other => panic!("{other:?}"),
+        }
+        // Names are the mod's: no other mod's path reaches them.
+        assert!(assets.get("zipped:ship.png").is_none());
+        assert!(assets.get("ship.png").is_none());
+    }
+    // The images that could not be are said against their mod, which runs.
+    let painter = info(&app, "painter");
+    assert_eq!((painter.status, painter.faults), (ModStatus::Running, 0));
+    let problems = painter.asset_problems.join("\n");
+    assert_eq!(painter.asset_problems.len(), 2, "{problems}");
+    assert!(problems.contains("assets/bomb.png: an image of 60000x60000 pixels"));
+    assert!(problems.contains("assets/broken.png: not a PNG"));
+    assert!(info(&app, "zipped").asset_problems.is_empty());
+
+    // A changed image swaps the mod, and the game sees the new one.
+    let generation = app
+        .world()
+        .resource::<bevy_wasm_mods::ModAssets>()
+        .generation();
+    std::fs::write(
+        root.join("assets/ship.png"),
+        png_image(16, 16, [0, 0, 255, 255]),
+    )
+    .unwrap();
+    let updated = until::<ModUpdated>(&mut app, WAIT, |_, seen| !seen.is_empty());
+    assert_eq!(updated[0].id, "painter");
+    assert_eq!(
+        image_in_game(&app, "painter:ship.png"),
+        Some((16, 16, vec![0, 0, 255, 255]))
+    );
+    assert!(
+        app.world()
+            .resource::<bevy_wasm_mods::ModAssets>()
+            .generation()
+            > generation
+    );
+
+    // A package removed takes its assets with it; the other's stay.
+    std::fs::remove_dir_all(&root).unwrap();
+    until::<ModUnloaded>(&mut app, WAIT, |_, seen| !seen.is_empty());
+    assert_eq!(image_in_game(&app, "painter:ship.png"), None);
+    assert!(image_in_game(&app, "zipped:icons/icon.png").is_some());
 }

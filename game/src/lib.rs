@@ -23,6 +23,7 @@
 
 // The public API: the plugin, its settings, what a game exposes, and what
 // it learns of its mods.
+mod assets;
 mod checksum;
 mod cpu_clock;
 mod expose;
@@ -52,6 +53,7 @@ pub mod testing;
 mod systems;
 mod worker;
 
+pub use assets::ModAssets;
 pub use checksum::{fnv1a, moddable_checksum};
 pub use expose::{
     ExposedNames, ModAccess, ModData, ModdableComponent, ModdingAppExt, exposed_names,

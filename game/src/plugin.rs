@@ -130,6 +130,7 @@ impl Plugin for ModPlugin {
         }
         app.insert_resource(self.settings.clone())
             .init_resource::<ModRegistry>()
+            .init_resource::<crate::ModAssets>()
             .init_resource::<crate::expose::Exposed>()
             .init_resource::<crate::ownership::ModOwnership>()
             .init_resource::<AppTypeRegistry>()

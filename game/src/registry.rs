@@ -65,6 +65,10 @@ pub struct ModInfo {
     /// What the mod waits for before it may tick, one reason each
     /// (`weather ^1.2 (not installed)`); empty when it waits for nothing.
     pub waiting_for: Vec<String>,
+    /// The files of its package's `assets/` left out of
+    /// [`ModAssets`](crate::ModAssets), one line each: the path and why (an
+    /// image that does not decode, one too big, files past the cap).
+    pub asset_problems: Vec<String>,
     /// Where the mod stands.
     pub status: ModStatus,
     /// How many ticks the mod has been given, failed ones included.
@@ -188,6 +192,7 @@ impl ModInfo {
             contract: String::new(),
             package: None,
             waiting_for: Vec::new(),
+            asset_problems: Vec::new(),
             status: ModStatus::Loading,
             ticks: 0,
             faults: 0,

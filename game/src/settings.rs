@@ -98,6 +98,12 @@ pub struct ModLimits {
     pub package_bytes: u64,
     /// Most files (and folders) a mod package may hold (default 4096).
     pub package_files: usize,
+    /// Bytes a mod's assets may take in the game once decoded (an image's
+    /// RGBA pixels, any other file's bytes); files past it are left out
+    /// and reported against the mod.
+    pub asset_bytes: u64,
+    /// Pixels an image in a mod's assets may have on a side.
+    pub image_side: u32,
 }
 
 impl Default for ModLimits {
@@ -127,12 +133,22 @@ impl Default for ModLimits {
             file_bytes: 128 << 20,
             package_bytes: 256 << 20,
             package_files: 4096,
+            asset_bytes: 64 << 20,
+            image_side: 4096,
         }
     }
 }
 
 impl ModLimits {
-    /// The bounds a mod package is read within.
+    /// The caps on a mod's assets in the game.
+    pub fn assets(&self) -> crate::package::AssetBounds {
+        crate::package::AssetBounds {
+            bytes: self.asset_bytes,
+            image_side: self.image_side,
+        }
+    }
+
+    /// The bounds a package is read within.
     pub fn package(&self) -> crate::package::PackageBounds {
         crate::package::PackageBounds {
             bytes: self.package_bytes,

@@ -2,12 +2,15 @@
 //! in the mods folder holding `mod.toml` (its id, name, version, authors,
 //! description, dependencies and contract version), its component and an
 //! `assets/` folder. A package is read whole and checked against its
-//! bounds before any of it is used.
+//! bounds before any of it is used; its images are decoded off the main
+//! thread ([`prepare_assets`]).
 
+mod assets;
 pub mod deps;
 mod manifest;
 mod read;
 
+pub use assets::{AssetBounds, ModAsset, ModImage, ReadyAssets, decode_png, prepare_assets};
 pub use manifest::{
     DEFAULT_COMPONENT, MAX_DEPENDENCIES, MAX_MANIFEST_BYTES, PackageManifest, check_id, check_path,
     id_from_name,

@@ -1,5 +1,6 @@
 //! Packages read from folders and archives, and hostile ones refused whole.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -256,4 +257,126 @@ fn what_is_not_an_archive_is_refused_by_name() {
     std::fs::write(&path, b"not a zip").unwrap();
     let e = read_package(&path, BOUNDS).unwrap_err();
     assert!(e.contains("not a readable zip archive"), "{e}");
+}
+
+/// A PNG of `width` x `height` pixels of one color, in `color` at 8 bits.
+fn png_of(width: u32, height: u32, color: png::ColorType, pixel: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, width, height);
+    encoder.set_color(color);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().unwrap();
+    let data: Vec<u8> = (0..width * height).flat_map(|_| pixel.to_vec()).collect();
+    writer.write_image_data(&data).unwrap();
+    writer.finish().unwrap();
+    out
+}
+
+const ASSETS: AssetBounds = AssetBounds {
+    bytes: 1 << 20,
+    image_side: 256,
+};
+
+#[test]
+fn images_of_every_color_type_decode_to_rgba() {
+    for (color, pixel, rgba) in [
+        (png::ColorType::Rgba, vec![10, 20, 30, 40], [10, 20, 30, 40]),
+        (png::ColorType::Rgb, vec![10, 20, 30], [10, 20, 30, 255]),
+        (png::ColorType::Grayscale, vec![7], [7, 7, 7, 255]),
+        (png::ColorType::GrayscaleAlpha, vec![7, 9], [7, 7, 7, 9]),
+    ] {
+        let image = decode_png(&png_of(3, 2, color, &pixel), 256).unwrap();
+        assert_eq!((image.width, image.height), (3, 2), "{color:?}");
+        assert_eq!(image.rgba, rgba.repeat(6), "{color:?}");
+    }
+}
+
+/// A PNG's signature and header chunk, claiming `width` x `height` RGBA
+/// pixels, and nothing after: what an image bomb starts with.
+fn header_only(width: u32, height: u32) -> Vec<u8> {
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&width.to_be_bytes());
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 6, 0, 0, 0]);
+    let mut chunk = b"IHDR".to_vec();
+    chunk.extend_from_slice(&ihdr);
+    let crc = crc32(&chunk);
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    out.extend_from_slice(&(ihdr.len() as u32).to_be_bytes());
+    out.extend_from_slice(&chunk);
+    out.extend_from_slice(&crc.to_be_bytes());
+    out
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for b in bytes {
+        crc ^= u32::from(*b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+#[test]
+fn an_image_too_big_is_refused_from_its_header_and_a_broken_one_by_name() {
+    // 60,000 x 60,000 RGBA would be 14 GB: refused before any pixel.
+    let why = decode_png(&header_only(60_000, 60_000), 4096).unwrap_err();
+    assert!(
+        why.contains("60000x60000") && why.contains("at most 4096"),
+        "{why}"
+    );
+    assert!(decode_png(&header_only(0, 5), 4096).is_err());
+    let good = png_of(4, 4, png::ColorType::Rgba, &[1, 2, 3, 4]);
+    for broken in [&good[..good.len() / 2], b"not a png at all".as_slice(), &[]] {
+        let why = decode_png(broken, 4096).unwrap_err();
+        assert!(!why.is_empty());
+    }
+}
+
+#[test]
+fn assets_are_decoded_kept_or_left_out_by_path_within_the_cap() {
+    let ship = png_of(8, 8, png::ColorType::Rgba, &[1, 2, 3, 4]);
+    let big = png_of(300, 1, png::ColorType::Rgba, &[0, 0, 0, 0]);
+    let files: BTreeMap<String, Vec<u8>> = [
+        ("ship.png", ship.clone()),
+        ("SHOUT.PNG", ship),
+        ("big.png", big),
+        ("broken.png", b"\x89PNG nope".to_vec()),
+        ("sounds/boom.ogg", b"ogg bytes".to_vec()),
+        ("z-filler.bin", vec![0; 300]),
+    ]
+    .into_iter()
+    .map(|(p, b)| (p.to_string(), b))
+    .collect();
+    // Room for two 8x8 images and the sound, not the filler.
+    let ready = prepare_assets(
+        &files,
+        AssetBounds {
+            bytes: 2 * 8 * 8 * 4 + 9 + 100,
+            image_side: 256,
+        },
+    );
+    let kept: Vec<&str> = ready.files.keys().map(String::as_str).collect();
+    assert_eq!(kept, ["SHOUT.PNG", "ship.png", "sounds/boom.ogg"]);
+    match &ready.files["ship.png"] {
+        ModAsset::Image(image) => assert_eq!((image.width, image.height), (8, 8)),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        ready.files["sounds/boom.ogg"],
+        ModAsset::Bytes(b"ogg bytes".as_slice().into())
+    );
+    let problems = ready.problems.join("\n");
+    assert_eq!(ready.problems.len(), 3, "{problems}");
+    assert!(problems.contains("assets/big.png: an image of 300x1 pixels; at most 256"));
+    assert!(problems.contains("assets/broken.png: not a PNG"));
+    assert!(problems.contains("assets/z-filler.bin: left out"));
+    // Within generous caps, everything is kept.
+    assert!(prepare_assets(&files, ASSETS).problems.len() == 2);
 }

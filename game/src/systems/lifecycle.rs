@@ -234,6 +234,11 @@ impl Lifecycle {
         self.state == State::Idle && self.info.enabled && self.info.waiting_for.is_empty()
     }
 
+    /// What of its package's assets was left out, and why.
+    pub(crate) fn set_asset_problems(&mut self, problems: Vec<String>) {
+        self.info.asset_problems = problems;
+    }
+
     /// What the mod waits for before it may tick (nothing: it may).
     pub(crate) fn set_waiting(&mut self, waiting_for: Vec<String>) {
         if waiting_for != self.info.waiting_for {

@@ -302,6 +302,9 @@ fn unload(world: &mut World, registry: &mut ModRegistry, at: usize) {
     let exposed = world.resource::<crate::expose::Exposed>();
     exposed.mod_types.release(&owner);
     exposed.mod_events.release(&owner);
+    world
+        .resource_mut::<crate::ModAssets>()
+        .forget(&entry.life.info().id);
     let despawned = if world.resource::<ModSettings>().despawn_on_remove {
         let mine: Vec<Entity> = world
             .query::<(Entity, &SpawnedByMod)>()

@@ -11,6 +11,24 @@ use crate::fault::{Fault, FaultKind, Hook};
 use crate::protocol::{Command, Reply};
 use crate::settings::ModSettings;
 
+/// The assets of the code the mod now runs reach the game; what was left
+/// of them is said against the mod.
+fn take_assets(world: &mut World, entry: &mut ModEntry) {
+    let Some(worker) = &entry.slot.worker else {
+        return;
+    };
+    let assets = worker.gauge().assets();
+    if assets.problems != entry.life.info().asset_problems {
+        for problem in &assets.problems {
+            tracing::warn!(mod_id = &*entry.slot.owner, "{problem}");
+        }
+        entry.life.set_asset_problems(assets.problems.clone());
+    }
+    world
+        .resource_mut::<crate::ModAssets>()
+        .set(&entry.life.info().id, assets);
+}
+
 /// Handles `reply` from `entry`'s worker.
 pub(crate) fn on_reply(world: &mut World, host: &mut ModHost, entry: &mut ModEntry, reply: Reply) {
     let outcome = match reply {
@@ -31,13 +49,17 @@ pub(crate) fn on_reply(world: &mut World, host: &mut ModHost, entry: &mut ModEnt
                 entry.life.loaded_in(entry.slot.found.elapsed(), from_disk);
             }
             ready
-                .map(|()| entry.slot.manifest = Some(manifest))
+                .map(|()| {
+                    entry.slot.manifest = Some(manifest);
+                    take_assets(world, entry);
+                })
                 .map_err(|e| host_error(e, Hook::Init))
         }
         Reply::Swapped(manifest) => match entry.life.swapped(&manifest.version) {
             Ok(()) => {
                 super::loader::adopt_manifest(world, entry, &manifest);
                 entry.life.adopt_build(&manifest);
+                take_assets(world, entry);
                 let info = entry.life.info();
                 tracing::info!(
                     mod_id = %info.id,

@@ -30,7 +30,6 @@
 //! version the mod was built for and the ones served. A future version
 //! that breaks mods gets its own bindings here, beside these.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use wasmtime::Store;
@@ -153,8 +152,8 @@ pub(crate) struct ModPre {
     pub contract: &'static str,
     /// Its package's `mod.toml`, when it came as a package.
     pub package: Option<Arc<PackageManifest>>,
-    /// Its package's `assets/` files, by path under `assets/`.
-    pub assets: Arc<BTreeMap<String, Vec<u8>>>,
+    /// Its package's `assets/`, made ready for the game.
+    pub assets: Arc<crate::package::ReadyAssets>,
     kind: PreKind,
 }
 

@@ -4,7 +4,10 @@
 //! the channel orders after the writes.
 
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use crate::package::ReadyAssets;
 
 use crate::registry::LoadPhase;
 
@@ -19,6 +22,8 @@ pub(crate) struct Gauge {
     renewals: AtomicU64,
     /// Whether the code came from the disk cache.
     cached: AtomicBool,
+    /// The assets of the code the mod runs now.
+    assets: Mutex<Arc<ReadyAssets>>,
 }
 
 const PHASES: [LoadPhase; 5] = [
@@ -67,6 +72,19 @@ impl Gauge {
     /// Whether the code loaded last came from the disk cache.
     pub(crate) fn set_cached(&self, yes: bool) {
         self.cached.store(yes, Ordering::Relaxed);
+    }
+
+    /// The mod runs code whose package came with `assets`.
+    pub(crate) fn set_assets(&self, assets: Arc<ReadyAssets>) {
+        *self.assets.lock().unwrap_or_else(|e| e.into_inner()) = assets;
+    }
+
+    /// The assets of the code the mod runs now (none until it starts).
+    pub(crate) fn assets(&self) -> Arc<ReadyAssets> {
+        self.assets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub(crate) fn cached(&self) -> bool {

@@ -374,7 +374,10 @@ impl CompileCache {
             }
             pre.package = Some(Arc::new(manifest));
         }
-        pre.assets = Arc::new(package.assets);
+        pre.assets = Arc::new(crate::package::prepare_assets(
+            &package.assets,
+            spec.limits.assets(),
+        ));
         Ok(pre)
     }
 
@@ -545,6 +548,7 @@ fn handle(job: Job, mods: &Mods, out: &Mutex<Outbox>) {
             };
             let (instance, reply) = start(&spec, &pre);
             gauge.set_memory(instance.as_ref().map_or(0, Instance::memory_bytes));
+            gauge.set_assets(pre.assets.clone());
             gauge.set_phase(None);
             hold(out, replies.clone(), (0, reply));
             let hosted = Hosted {
@@ -620,6 +624,7 @@ fn swap(hosted: &mut Hosted, spec: ModSpec, pre: ModPre) -> Reply {
         Ok((fresh, state)) => {
             let manifest = fresh.manifest.clone();
             hosted.instance = Some(fresh);
+            hosted.gauge.set_assets(pre.assets.clone());
             hosted.spec = spec;
             hosted.pre = pre;
             // Taken between two ticks, and the new code took it: the
