@@ -199,6 +199,21 @@ pub fn check(file: &Path, frames: u64, others: Option<&Path>) -> Result<(), Stri
             }
         );
     }
+    if let Some(assets) = world.resource::<bevy_wasm_mods::ModAssets>().of_mod(id) {
+        let files: Vec<String> = assets
+            .files
+            .iter()
+            .map(|(path, asset)| match asset {
+                bevy_wasm_mods::package::ModAsset::Image(i) => {
+                    format!("{} ({}x{} image)", escape(path), i.width, i.height)
+                }
+                bevy_wasm_mods::package::ModAsset::Bytes(b) => {
+                    format!("{} ({} bytes)", escape(path), b.len())
+                }
+            })
+            .collect();
+        println!("assets: {}", files.join(", "));
+    }
     println!(
         "status: {:?} after {frames} frames, {} ticks",
         m.status, m.ticks
@@ -405,7 +420,7 @@ fn show_costs(m: &ModInfo, samples: &mut Samples, limits: &ModLimits, notes: &mu
 }
 
 /// What keeps the mod from running clean: faults, a refused update, a
-/// status other than running, no tick at all.
+/// status other than running, no tick at all, assets the game left out.
 fn problems(m: &ModInfo) -> Vec<String> {
     let mut problems = Vec::new();
     if m.faults > 0 {
@@ -428,6 +443,9 @@ fn problems(m: &ModInfo) -> Vec<String> {
             "it waits for {} (give a folder of mods it needs with --mods DIR)",
             escape(&m.waiting_for.join("; "))
         ));
+    }
+    for problem in &m.asset_problems {
+        problems.push(format!("asset left out: {problem}"));
     }
     if m.status != ModStatus::Running {
         problems.push(format!("it is {:?}, not running", m.status));

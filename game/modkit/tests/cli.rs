@@ -98,16 +98,27 @@ fn a_rust_mod_from_the_template_tests_builds_checks_and_runs() {
     if mover.exists() {
         // Its package, with an asset and a dependency on the mover: it
         // waits without it, and runs beside it.
+        // An image, and one that is not.
         std::fs::write(dir.join("assets/hello.txt"), "hello").unwrap();
+        let storm = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../mods/storm/assets/storm.png");
+        std::fs::copy(storm, dir.join("assets/icon.png")).unwrap();
+        std::fs::write(dir.join("assets/broken.png"), "not a picture").unwrap();
         let manifest = dir.join("mod.toml");
         let toml = std::fs::read_to_string(&manifest).unwrap();
         std::fs::write(&manifest, format!("{toml}mover = \"^0.1\"\n")).unwrap();
         let built = ok(&dir, &["build"]);
-        assert!(built.contains("its package with 2 asset(s)"), "{built}");
+        assert!(built.contains("its package with 4 asset(s)"), "{built}");
         let out = modkit(&dir, &["check", "build/hello-rs.zip", "--frames", "30"]);
         let all = text(&out);
         assert!(!out.status.success(), "{all}");
         assert!(all.contains("package: hello-rs 0.1.0"), "{all}");
+        assert!(all.contains("icon.png (32x32 image)"), "{all}");
+        assert!(
+            all.contains("problem: asset left out: assets/broken.png: not a PNG"),
+            "{all}"
+        );
+        std::fs::remove_file(dir.join("assets/broken.png")).unwrap();
+        ok(&dir, &["build"]);
         assert!(all.contains("depends on mover ^0.1"), "{all}");
         assert!(
             all.contains("waits for mover ^0.1 (not installed)"),
