@@ -65,10 +65,17 @@ fn the_example_mods_change_what_the_player_sees() {
             "{p:?}"
         );
         assert_eq!(
-            (look.shape.as_str(), look.color.as_str()),
-            ("circle", "yellow")
+            (
+                look.shape.as_str(),
+                look.color.as_str(),
+                look.sprite.as_str()
+            ),
+            ("circle", "yellow", "firefly.png")
         );
     }
+    // The storm's sign is its own picture.
+    let looks = owned::<Look>(world, "storm");
+    assert_eq!(looks[0].1.sprite, "storm.png");
     // A player joined at the first frame: the fireflies greet them, the
     // beacons count them.
     let greeted = owned::<Nameplate>(world, "fireflies_py");
@@ -110,5 +117,30 @@ fn the_example_mods_change_what_the_player_sees() {
         flies
             .iter()
             .all(|(p, _)| ((p.x * p.x + p.y * p.y).sqrt() - 220.0).abs() < 0.5)
+    );
+}
+
+#[test]
+fn a_look_without_a_sprite_as_mods_wrote_it_before_is_taken() {
+    let mut app = app(&mods_folder());
+    let world = app.world_mut();
+    let e = world.spawn(Position { x: 0.0, y: 0.0 }).id();
+    #[derive(serde::Serialize)]
+    struct OldLook {
+        shape: &'static str,
+        color: &'static str,
+        size: f32,
+    }
+    let old = rmp_serde::to_vec_named(&OldLook {
+        shape: "ring",
+        color: "red",
+        size: 12.0,
+    })
+    .unwrap();
+    bevy_wasm_mods::testing::insert_msgpack(world, e, "Look", &old).unwrap();
+    let look = world.get::<Look>(e).unwrap();
+    assert_eq!(
+        (look.shape.as_str(), look.size, look.sprite.as_str()),
+        ("ring", 12.0, "")
     );
 }

@@ -69,6 +69,7 @@ fn spawn_arena(mut commands: Commands) {
             shape: "triangle".into(),
             color: "#4fc3f7".into(),
             size: 28.0,
+            ..Look::default()
         },
         Nameplate {
             text: "you".into(),
@@ -92,6 +93,7 @@ fn spawn_arena(mut commands: Commands) {
                 shape: "circle".into(),
                 color: "grey".into(),
                 size: 30.0 + 6.0 * i as f32,
+                ..Look::default()
             },
             Hazard::default(),
         ));

@@ -101,6 +101,12 @@ pub struct Look {
     pub color: String,
     /// Width and height in world units, 1 to 200.
     pub size: f32,
+    /// A PNG from the package of the mod that spawned the entity
+    /// (`storm.png` for its `assets/storm.png`), drawn instead of the
+    /// shape and tinted by `color` (`white`: as it is); or another mod's
+    /// by its full name (`storm:storm.png`). Empty, or naming no image
+    /// the game has: the shape.
+    pub sprite: String,
 }
 
 impl Default for Look {
@@ -109,8 +115,21 @@ impl Default for Look {
             shape: "square".into(),
             color: "white".into(),
             size: 10.0,
+            sprite: String::new(),
         }
     }
+}
+
+/// The full name of the sprite a `Look` names on an entity of mod `owner`
+/// (`storm:storm.png`), if it names one.
+pub fn sprite_name(look: &Look, owner: Option<&str>) -> Option<String> {
+    if look.sprite.is_empty() {
+        return None;
+    }
+    if look.sprite.contains(':') {
+        return Some(look.sprite.clone());
+    }
+    owner.map(|o| format!("{o}:{}", look.sprite))
 }
 
 /// How fast the game moves its asteroids: a rule of the game's own that
@@ -274,6 +293,9 @@ pub fn print_mods(registry: &ModRegistry) {
         }
         if !m.waiting_for.is_empty() {
             println!("    waits for {}", escape(&m.waiting_for.join("; ")));
+        }
+        for problem in &m.asset_problems {
+            println!("    asset left out: {problem}");
         }
         if let Some(f) = &m.last_error {
             println!(

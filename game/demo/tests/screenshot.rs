@@ -2,7 +2,8 @@
 //! display (Xvfb with Mesa's software Vulkan when there is none), it saves
 //! a screenshot, and the pixels say what is drawn: every entity the game
 //! reports at its place on screen, in front of the background elsewhere;
-//! the ship in its colour; the mod panel when it is open.
+//! the ship in its colour; the storm's sign as the picture its package
+//! holds; the mod panel when it is open.
 //!
 //! Needs the packages `.ci/run` installs (xvfb, mesa-vulkan-drivers, ...)
 //! and the example mods in `assets/mods` (`bash mods/build.sh`).
@@ -244,6 +245,26 @@ fn what_the_world_holds_is_on_screen_and_the_panel_opens() {
         .flat_map(|y| (sx - 2..=sx + 2).map(move |x| (x, y)))
         .any(|(x, y)| near(world.pixel(x, y), [79, 195, 247], 12));
     assert!(blue, "the ship is blue at ({sx}, {sy})");
+
+    // The storm's sign is the picture from its package
+    // (mods/storm/assets/storm.png): a purple sky over a yellow band.
+    let sign = world
+        .drawn
+        .iter()
+        .find(|d| d.owner == "storm" && d.size == 32.0)
+        .expect("the storm's sign");
+    let seen = |dy: f32, color: [u8; 3]| {
+        let (x, y) = (sign.x.round() as usize, (sign.y + dy).round() as usize);
+        (y - 2..=y + 2)
+            .flat_map(|y| (x - 2..=x + 2).map(move |x| (x, y)))
+            .any(|(x, y)| near(world.pixel(x, y), color, 16))
+    };
+    assert!(
+        seen(-8.0, [120, 60, 200]) && seen(8.0, [250, 210, 40]),
+        "the storm's picture at ({}, {})",
+        sign.x,
+        sign.y
+    );
 
     // The panel: a row of text for each of the ten mods, on the right.
     let panel = screenshot("panel.png", &["--frames", "60", "--panel"]);

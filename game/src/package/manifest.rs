@@ -26,7 +26,7 @@ pub const DEFAULT_COMPONENT: &str = "mod.wasm";
 /// version = "1.2.0"           # semantic versioning
 /// authors = ["Ada"]
 /// description = "Weather for the arena."
-/// contract = "0.1.1"          # the contract version the component is built for
+/// contract = "0.2.0"          # the contract version the component is built for
 /// component = "mod.wasm"      # its path in the package (this by default)
 ///
 /// [dependencies]              # required, with semver ranges

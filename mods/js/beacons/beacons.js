@@ -28,7 +28,8 @@ class Beacons extends Mod {
   components(i) {
     const pulse = 14 + 6 * Math.sin(this.clock * 3 + i);
     return {
-      Look: { shape: 'square', color: 'purple', size: pulse },
+      // The shape from its package (assets/beacon.png), in purple.
+      Look: { shape: 'square', color: 'purple', size: pulse, sprite: 'beacon.png' },
       Nameplate: { text: `${this.keys} keys, ${this.players} players`, tags: ['beacon'] },
     };
   }

@@ -42,7 +42,8 @@ class Fireflies(Mod):
             self.joined = event.payload.get("name")
 
     def look(self):
-        return {"shape": "circle", "color": COLOURS[self.colour], "size": 9.0}
+        # The glow from its package (assets/firefly.png), in the colour.
+        return {"shape": "circle", "color": COLOURS[self.colour], "size": 12.0, "sprite": "firefly.png"}
 
     def tick(self, tick):
         if not self.spawned:

@@ -36,6 +36,10 @@ pub struct Look {
     pub color: String,
     /// Width and height.
     pub size: f32,
+    /// An image of the mod's package (`assets/storm.png`), drawn instead
+    /// of the shape; the game of an older version ignores it.
+    #[serde(default)]
+    pub sprite: String,
 }
 component!(Look);
 
@@ -65,17 +69,16 @@ struct Storm {
 
 impl Storm {
     fn sign(&self) -> (Position, Look, Nameplate) {
-        let (text, color) = if self.storming {
-            ("STORM", "red")
-        } else {
-            ("calm", "green")
-        };
+        let text = if self.storming { "STORM" } else { "calm" };
         (
             Position { x: 0.0, y: 235.0 },
+            // Its own picture, from its package: a stormy sky over a
+            // lightning-yellow band.
             Look {
                 shape: "ring".into(),
-                color: color.into(),
-                size: 16.0,
+                color: "white".into(),
+                size: 32.0,
+                sprite: "storm.png".into(),
             },
             Nameplate {
                 text: format!("{text}  (ship knocked {} times)", self.knocks),
