@@ -430,3 +430,65 @@ fn a_package_s_assets_reach_the_game_decoded_and_what_cannot_is_said_against_it(
     assert_eq!(image_in_game(&app, "painter:ship.png"), None);
     assert!(image_in_game(&app, "zipped:icons/icon.png").is_some());
 }
+
+#[test]
+fn a_package_with_a_picture_and_a_dependency_runs_when_both_are_dropped_in_either_order() {
+    let painter = || {
+        vec![
+            (
+                "mod.toml",
+                format!(
+                    "{}\n[dependencies]\ncanvas = \"^1.2\"\n",
+                    manifest("painter", "0.2.0", "mod.wasm")
+                )
+                .into_bytes(),
+            ),
+            ("mod.wasm", contract_fixture("v0-2-0")),
+            ("assets/painting.png", png_image(4, 4, [9, 8, 7, 255])),
+        ]
+    };
+    let canvas = || {
+        vec![
+            (
+                "mod.toml",
+                manifest("canvas", "0.2.0", "mod.wasm")
+                    .replace("version = \"1.0.0\"", "version = \"1.2.0\"")
+                    .into_bytes(),
+            ),
+            ("mod.wasm", contract_fixture("v0-2-0")),
+        ]
+    };
+    for painter_first in [true, false] {
+        // A player drops the two archives into a running game, one after
+        // the other.
+        let dir = mods_folder();
+        let mut app = watched(&dir);
+        load_clean(&mut app);
+        let (first, second) = if painter_first {
+            (("painter.zip", painter()), ("canvas.zip", canvas()))
+        } else {
+            (("canvas.zip", canvas()), ("painter.zip", painter()))
+        };
+        zip_package(&dir, first.0, &first.1);
+        until::<ModLoaded>(&mut app, WAIT, |_, seen| !seen.is_empty());
+        frames(&mut app, 3);
+        if painter_first {
+            let waiting = info(&app, "painter");
+            assert_eq!(waiting.status, ModStatus::Waiting, "{waiting:?}");
+            assert_eq!(waiting.waiting_for, ["canvas ^1.2 (not installed)"]);
+        }
+        zip_package(&dir, second.0, &second.1);
+        until::<ModLoaded>(&mut app, WAIT, |_, seen| !seen.is_empty());
+        frames(&mut app, 5);
+        for id in ["canvas", "painter"] {
+            let m = info(&app, id);
+            assert_eq!((m.status, m.faults), (ModStatus::Running, 0), "{m:?}");
+            assert!(m.ticks >= 4, "{m:?}");
+        }
+        assert_eq!(
+            image_in_game(&app, "painter:painting.png"),
+            Some((4, 4, vec![9, 8, 7, 255])),
+            "painter first: {painter_first}"
+        );
+    }
+}
