@@ -1,6 +1,7 @@
 //! What mods' packages bring besides code: their `assets/`, decoded off
 //! the main thread within the caps of [`ModLimits`](crate::ModLimits)
-//! (`asset_bytes`, `image_side`), for the game to use.
+//! (`asset_bytes`, `image_side`), for the game to use; with the feature
+//! `images`, their images as Bevy `Image` assets as well ([`ModImages`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -81,5 +82,57 @@ impl ModAssets {
         if self.by_mod.remove(id).is_some() {
             self.generation += 1;
         }
+    }
+}
+
+/// Every running mod's images as Bevy `Image` assets, by the same names as
+/// in [`ModAssets`] (`storm:storm.png`): what a game draws with (feature
+/// `images`). Made again whenever mods' assets change; a handle of an
+/// image that went no longer draws anything.
+#[cfg(feature = "images")]
+#[derive(Resource, Default)]
+pub struct ModImages {
+    generation: Option<u64>,
+    by_name: std::collections::HashMap<String, Handle<bevy::image::Image>>,
+}
+
+#[cfg(feature = "images")]
+impl ModImages {
+    /// The image named `name` (`storm:storm.png`).
+    pub fn get(&self, name: &str) -> Option<&Handle<bevy::image::Image>> {
+        self.by_name.get(name)
+    }
+}
+
+/// Keeps [`ModImages`] in step with [`ModAssets`], when the game has
+/// Bevy's image assets.
+#[cfg(feature = "images")]
+pub(crate) fn sync_images(
+    assets: Res<ModAssets>,
+    mut images: ResMut<ModImages>,
+    store: Option<ResMut<Assets<bevy::image::Image>>>,
+) {
+    let Some(mut store) = store else {
+        return;
+    };
+    if images.generation == Some(assets.generation()) {
+        return;
+    }
+    images.generation = Some(assets.generation());
+    for (_, handle) in images.by_name.drain() {
+        store.remove(&handle);
+    }
+    for (name, asset) in assets.iter() {
+        let ModAsset::Image(decoded) = asset else {
+            continue;
+        };
+        // Bevy's default image is one pixel of 8-bit sRGB RGBA, 2D: the
+        // same layout with the mod's size and pixels.
+        let mut image = bevy::image::Image::default();
+        image.texture_descriptor.size.width = decoded.width;
+        image.texture_descriptor.size.height = decoded.height;
+        image.data = Some(decoded.rgba.clone());
+        let handle = store.add(image);
+        images.by_name.insert(name, handle);
     }
 }

@@ -54,6 +54,8 @@ mod systems;
 mod worker;
 
 pub use assets::ModAssets;
+#[cfg(feature = "images")]
+pub use assets::ModImages;
 pub use checksum::{fnv1a, moddable_checksum};
 pub use expose::{
     ExposedNames, ModAccess, ModData, ModdableComponent, ModdingAppExt, exposed_names,

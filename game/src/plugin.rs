@@ -160,5 +160,12 @@ impl Plugin for ModPlugin {
                     .chain()
                     .in_set(ModSystems::Apply),
             );
+        // Mods' images as Bevy images, made after the replies that bring
+        // them, before the next frame draws.
+        #[cfg(feature = "images")]
+        app.init_resource::<crate::ModImages>().add_systems(
+            PostUpdate,
+            crate::assets::sync_images.after(ModSystems::Apply),
+        );
     }
 }

@@ -42,8 +42,8 @@ class Fireflies(Mod):
             self.joined = event.payload.get("name")
 
     def look(self):
-        # The glow from its package (assets/firefly.png), in the colour.
-        return {"shape": "circle", "color": COLOURS[self.colour], "size": 12.0, "sprite": "firefly.png"}
+        # A halo of light from its package (assets/firefly.png), in the colour.
+        return {"shape": "circle", "color": COLOURS[self.colour], "size": 16.0, "sprite": "firefly.png"}
 
     def tick(self, tick):
         if not self.spawned:

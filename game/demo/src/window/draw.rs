@@ -18,46 +18,6 @@ pub(super) struct Shapes {
     pub(super) triangle: Handle<Image>,
 }
 
-/// Mods' images as textures, by name (`storm:storm.png`), made again
-/// whenever mods' assets change.
-#[derive(Resource, Default)]
-pub(super) struct Sprites {
-    generation: Option<u64>,
-    by_name: std::collections::HashMap<String, Handle<Image>>,
-}
-
-/// Turns the images in mods' packages into textures when they change.
-pub(super) fn load_sprites(
-    assets: Res<bevy_wasm_mods::ModAssets>,
-    mut sprites: ResMut<Sprites>,
-    mut images: ResMut<Assets<Image>>,
-) {
-    if sprites.generation == Some(assets.generation()) {
-        return;
-    }
-    sprites.generation = Some(assets.generation());
-    for (_, handle) in sprites.by_name.drain() {
-        images.remove(&handle);
-    }
-    for (name, asset) in assets.iter() {
-        if let bevy_wasm_mods::package::ModAsset::Image(image) = asset {
-            let texture = Image::new(
-                Extent3d {
-                    width: image.width,
-                    height: image.height,
-                    depth_or_array_layers: 1,
-                },
-                TextureDimension::D2,
-                image.rgba.clone(),
-                TextureFormat::Rgba8UnormSrgb,
-                RenderAssetUsages::RENDER_WORLD,
-            );
-            let handle = images.add(texture);
-            sprites.by_name.insert(name, handle);
-        }
-    }
-}
-
 /// Marks an entity the game draws.
 #[derive(Component)]
 pub(super) struct Drawn;
@@ -137,7 +97,7 @@ pub(super) fn parse_color(s: &str) -> Option<Color> {
 #[allow(clippy::type_complexity)]
 pub(super) fn draw(
     shapes: Res<Shapes>,
-    sprites: Res<Sprites>,
+    sprites: Res<bevy_wasm_mods::ModImages>,
     mut drawn: Query<
         (
             &Position,
@@ -157,7 +117,7 @@ pub(super) fn draw(
             .unwrap_or(Color::WHITE);
         let sprite_image = look
             .and_then(|l| crate::sprite_name(l, owner.map(|o| &*o.0)))
-            .and_then(|name| sprites.by_name.get(&name));
+            .and_then(|name| sprites.get(&name));
         let image = match (sprite_image, look.map(|l| l.shape.as_str())) {
             (Some(sprite), _) => sprite.clone(),
             (None, Some("circle")) => shapes.circle.clone(),

@@ -76,7 +76,6 @@ pub fn windowed_app(plugin: ModPlugin, options: WindowOptions) -> App {
     .insert_resource(ClearColor(BACKGROUND))
     .insert_resource(options)
     .add_plugins(PanelPlugin)
-    .init_resource::<Sprites>()
     .add_systems(Startup, setup)
     .add_systems(
         Update,
@@ -90,7 +89,7 @@ pub fn windowed_app(plugin: ModPlugin, options: WindowOptions) -> App {
     )
     .add_systems(
         PostUpdate,
-        (attach_visuals, load_sprites, draw, labels)
+        (attach_visuals, draw, labels)
             .chain()
             .before(bevy::transform::TransformSystems::Propagate),
     );
