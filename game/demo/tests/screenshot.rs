@@ -141,6 +141,28 @@ fn drawn_near(shot: &Shot, x: f32, y: f32, reach: i64) -> bool {
     })
 }
 
+/// Whether the background shows within `reach` pixels of `d`'s centre
+/// (a picture hollow in the middle).
+fn hollow(shot: &Shot, d: &Drawn, reach: i64, by: i32) -> bool {
+    around(shot, d, reach).any(|p| near(p, BACKGROUND, by))
+}
+
+/// Whether `color` is drawn within half of `d`'s size of its centre.
+fn ringed(shot: &Shot, d: &Drawn, color: [u8; 3], by: i32) -> bool {
+    around(shot, d, (d.size / 2.0).ceil() as i64).any(|p| near(p, color, by))
+}
+
+/// The pixels within `reach` of `d`'s centre (a square), on screen.
+fn around<'a>(shot: &'a Shot, d: &Drawn, reach: i64) -> impl Iterator<Item = [u8; 3]> + 'a {
+    let (x, y) = (d.x.round() as i64, d.y.round() as i64);
+    (-reach..=reach)
+        .flat_map(move |dy| (-reach..=reach).map(move |dx| (x + dx, y + dy)))
+        .filter(|(x, y)| {
+            *x >= 0 && *y >= 0 && (*x as usize) < shot.width && (*y as usize) < shot.height
+        })
+        .map(|(x, y)| shot.pixel(x as usize, y as usize))
+}
+
 /// Near-white pixels (text) in a rectangle.
 fn white_in(shot: &Shot, x0: usize, y0: usize, x1: usize, y1: usize) -> usize {
     (y0..y1.min(shot.height))
@@ -264,6 +286,41 @@ fn what_the_world_holds_is_on_screen_and_the_panel_opens() {
         "the storm's picture at ({}, {})",
         sign.x,
         sign.y
+    );
+
+    // The beacons' picture (mods/js/beacons/assets/beacon.png) is an empty
+    // frame: hollow where the square shape would be filled purple. The
+    // beacons stand still; one may be covered by a passing entity, so most
+    // of them, not all, must show it.
+    let beacons: Vec<&&Drawn> = on_screen
+        .iter()
+        .filter(|d| d.owner == "beacons_js")
+        .collect();
+    let framed = beacons
+        .iter()
+        .filter(|b| hollow(&world, b, 1, 12) && ringed(&world, b, [179, 89, 242], 40))
+        .count();
+    assert!(
+        beacons.len() == 4 && framed >= 3,
+        "{framed} of the beacons drawn as their empty frame: {beacons:?}"
+    );
+
+    // The fireflies' picture (mods/python/fireflies/assets/firefly.png) is
+    // a halo with a dark centre, where the circle shape would be filled
+    // yellow. They circle a few pixels a frame, and the captured frame may
+    // be the one after the printed positions: the dark centre is looked
+    // for within two pixels.
+    let fireflies: Vec<&&Drawn> = on_screen
+        .iter()
+        .filter(|d| d.owner == "fireflies_py")
+        .collect();
+    let halos = fireflies
+        .iter()
+        .filter(|f| hollow(&world, f, 2, 24) && ringed(&world, f, [255, 230, 64], 60))
+        .count();
+    assert!(
+        !fireflies.is_empty() && halos * 2 > fireflies.len(),
+        "{halos} of the fireflies drawn as their halo: {fireflies:?}"
     );
 
     // The panel: a row of text for each of the ten mods, on the right.
