@@ -33,7 +33,9 @@ mod manifest;
 mod ownership;
 pub mod package;
 mod plugin;
+mod ready;
 mod registry;
+pub mod replay;
 mod settings;
 mod text;
 #[macro_use]
@@ -68,6 +70,7 @@ pub use manifest::ModManifest;
 pub use mod_rules::names;
 pub use ownership::SpawnedByMod;
 pub use plugin::{ModPlugin, ModSystems};
+pub use ready::{ModsStarted, mods_ready};
 pub use registry::{
     LoadPhase, ModCost, ModEvent, ModFailed, ModInfo, ModLifecycle, ModLoaded, ModQuarantined,
     ModRecovered, ModStatus, ModUnloaded, ModUpdateRefused, ModUpdated, ReloadMod, SetModEnabled,
@@ -84,6 +87,7 @@ pub mod prelude {
     pub use crate::{
         ModAccess, ModData, ModEvent, ModFailed, ModGrants, ModLifecycle, ModLoaded, ModPlugin,
         ModQuarantined, ModRecovered, ModRegistry, ModStatus, ModSystems, ModUnloaded,
-        ModUpdateRefused, ModUpdated, ModdingAppExt, ReloadMod, SetModEnabled, SpawnedByMod,
+        ModUpdateRefused, ModUpdated, ModdingAppExt, ModsStarted, ReloadMod, SetModEnabled,
+        SpawnedByMod, mods_ready,
     };
 }

@@ -113,6 +113,27 @@ impl ModPlugin {
         self
     }
 
+    /// Records what enters the mods, frame by frame, into `path` (see
+    /// [`crate::replay`]). Turns on [`FrameMode::Lockstep`](crate::FrameMode::Lockstep):
+    /// a recording is of a run that waits for every mod.
+    pub fn with_recording(mut self, path: impl Into<PathBuf>) -> Self {
+        self.settings.record = Some(path.into());
+        self.settings.frame_mode = crate::settings::FrameMode::Lockstep;
+        self
+    }
+
+    /// Replays the recording at `path` (see [`crate::replay`]): the mods
+    /// are given its game messages, each frame is compared with it, and
+    /// [`ReplayStatus`](crate::replay::ReplayStatus) says where the run
+    /// stands. Turns on [`FrameMode::Lockstep`](crate::FrameMode::Lockstep)
+    /// and turns off watching the mods folder.
+    pub fn with_replay(mut self, path: impl Into<PathBuf>) -> Self {
+        self.settings.replay = Some(path.into());
+        self.settings.frame_mode = crate::settings::FrameMode::Lockstep;
+        self.settings.watch = false;
+        self
+    }
+
     /// Shows `tap` every tick the workers run, to record real traffic for
     /// tests and fuzzing (see [`crate::testing`]; feature `test-seam`).
     #[cfg(feature = "test-seam")]
@@ -146,6 +167,8 @@ impl Plugin for ModPlugin {
             .add_message::<ModEvent>()
             .add_message::<ReloadMod>()
             .add_message::<crate::registry::SetModEnabled>()
+            .add_message::<crate::replay::ReplayDiverged>()
+            .init_resource::<crate::replay::ReplayStatus>()
             .configure_sets(PreUpdate, (ModSystems::Load, ModSystems::Dispatch).chain())
             .configure_sets(PostUpdate, ModSystems::Apply)
             .add_systems(Startup, systems::start_mods)
@@ -159,7 +182,8 @@ impl Plugin for ModPlugin {
                 (systems::apply_commands, systems::diagnostics::publish_costs)
                     .chain()
                     .in_set(ModSystems::Apply),
-            );
+            )
+            .add_systems(Last, systems::flush_tape_on_exit);
         // Mods' images as Bevy images, made after the replies that bring
         // them, before the next frame draws.
         #[cfg(feature = "images")]

@@ -303,6 +303,16 @@ pub struct ModSettings {
     /// How big the compiled-mods folder may grow (default 2 GiB); the least
     /// recently used entries go first.
     pub compile_cache_bytes: u64,
+    /// Records what enters the mods into this file (see
+    /// [`crate::replay`]); needs [`FrameMode::Lockstep`].
+    pub record: Option<PathBuf>,
+    /// Replays this recording: the mods are given its game messages and
+    /// each frame is compared with it (see [`crate::replay`]). The folder
+    /// is not watched meanwhile.
+    pub replay: Option<PathBuf>,
+    /// Frames between two checksums of the world in a recording (default
+    /// 60).
+    pub checksum_every: u32,
 }
 
 impl Default for ModSettings {
@@ -320,6 +330,9 @@ impl Default for ModSettings {
             despawn_on_remove: true,
             compile_cache: crate::default_compile_cache(),
             compile_cache_bytes: 2 << 30,
+            record: None,
+            replay: None,
+            checksum_every: 60,
         }
     }
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the JavaScript example mods into target/mods-js/ (NAME_js.wasm, and
-# the greeter's next version in target/mods-js/next/), with componentize-js
+# Builds the JavaScript example mods into target/mods-js/ (NAME_js.wasm, the
+# greeter's next version in target/mods-js/next/, and the tests' own mods
+# in target/mods-js/tests/), with componentize-js
 # from npm, pinned, installed into target/js/. Needs node and npm. A mod
 # whose sources did not change since its last build is not built again.
 #
@@ -47,6 +48,15 @@ fi
 for m in "${mods[@]}"; do
     build "mods/js/$m/$m.js" "$out/${m}_js.wasm"
 done
+
+# The tests' own JavaScript mods (tests/mods/js/NAME/NAME.js), into
+# $out/tests/, when every mod is built.
+if [ $# -eq 0 ]; then
+    for d in tests/mods/js/*/; do
+        m=$(basename "$d")
+        build "$d$m.js" "$out/tests/${m}_js.wasm"
+    done
+fi
 
 # The greeter's next version (greets "Welcome back", version 0.2.0): the
 # same module with NEXT set, beside the original so its import resolves.

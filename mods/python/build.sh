@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the Python example mods into target/mods-py/ (NAME_py.wasm, and the
-# greeter's next version in target/mods-py/next/), with componentize-py in a
+# Builds the Python example mods into target/mods-py/ (NAME_py.wasm, the
+# greeter's next version in target/mods-py/next/, and the tests' own mods in
+# target/mods-py/tests/), with componentize-py in a
 # virtual environment of the project's own (target/python/). Needs python3;
 # everything else comes from PyPI, pinned. A mod whose sources did not
 # change since its last build is not built again.
@@ -55,6 +56,14 @@ fi
 for m in "${mods[@]}"; do
     build "mods/python/$m" "$out/${m}_py.wasm"
 done
+
+# The tests' own Python mods (tests/mods/python/NAME), into $out/tests/,
+# when every mod is built.
+if [ $# -eq 0 ]; then
+    for d in tests/mods/python/*/; do
+        build "$d" "$out/tests/$(basename "$d")_py.wasm"
+    done
+fi
 
 # The greeter's next version (greets "Welcome back", version 0.2.0): the
 # same app.py with NEXT set, for tests of live updates.

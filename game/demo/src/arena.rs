@@ -56,7 +56,14 @@ impl Plugin for ArenaPlugin {
             .init_resource::<Score>()
             .init_resource::<Touching>()
             .add_systems(Startup, spawn_arena)
-            .add_systems(Update, (steer, fly, collide).chain());
+            // The arena holds still until the mods found at start-up run,
+            // so a run takes the same frames whatever loading took.
+            .add_systems(
+                Update,
+                (steer, fly, collide)
+                    .chain()
+                    .run_if(bevy_wasm_mods::mods_ready),
+            );
     }
 }
 

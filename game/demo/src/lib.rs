@@ -228,7 +228,7 @@ pub fn headless_app(plugin: ModPlugin) -> App {
     .insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_secs_f64(
         1.0 / 60.0,
     )))
-    .add_systems(Update, (greet_players, print_lifecycle));
+    .add_systems(Update, (greet_players.run_if(mods_ready), print_lifecycle));
     app
 }
 
@@ -398,14 +398,7 @@ pub fn print_lifecycle(mut lives: MessageReader<ModLifecycle>) {
 
 /// A player joins every 100 frames once the mods run, so mods that greet
 /// players have work; levels go from 1 to 10 and round again.
-pub fn greet_players(
-    mut frame: Local<u32>,
-    registry: Res<ModRegistry>,
-    mut joined: MessageWriter<PlayerJoined>,
-) {
-    if registry.is_loading() {
-        return;
-    }
+pub fn greet_players(mut frame: Local<u32>, mut joined: MessageWriter<PlayerJoined>) {
     if (*frame).is_multiple_of(100) {
         joined.write(PlayerJoined {
             name: format!("player-{}", *frame / 100),

@@ -8,13 +8,17 @@
 //! updated, refused, unloaded, faulted, recovered or quarantined is a line
 //! as it happens. In a window: `--panel` opens the mod panel at the start,
 //! `--screenshot PATH` saves a screenshot `--frames N` frames (default 60)
-//! after the mods loaded and quits.
+//! after the mods loaded and quits. `--record FILE` records what enters the
+//! mods; `--replay FILE` runs a recording again, compares each frame and
+//! reports the first that differs (headless or windowed).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
+use bevy_wasm_mods::escape;
 use bevy_wasm_mods::prelude::*;
+use bevy_wasm_mods::replay::ReplayStatus;
 use demo_game::Position;
 
 /// The demo game: runs the mods in a folder and shows what they do.
@@ -41,6 +45,20 @@ struct Args {
     /// Compile every mod at every start.
     #[arg(long)]
     no_compile_cache: bool,
+    /// Worker threads that run the mods (default: one per core, more
+    /// started while a mod holds one). The world is the same whatever
+    /// the number.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    workers: Option<u16>,
+    /// Record what enters the mods, frame by frame, into FILE (a
+    /// recording replays the run, see --replay).
+    #[arg(long, value_name = "FILE", conflicts_with = "replay")]
+    record: Option<PathBuf>,
+    /// Replay the recording in FILE: as many frames as it holds, each
+    /// compared with it; the first frame that differs is reported with the
+    /// mods whose commands differ, and the game stops there (exit code 3).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["frames", "seconds"])]
+    replay: Option<PathBuf>,
     /// Open the mod panel at the start (windowed).
     #[arg(long)]
     panel: bool,
@@ -50,6 +68,21 @@ struct Args {
 }
 
 impl Args {
+    /// The mod plugin as these arguments set it up.
+    fn plugin(&self) -> ModPlugin {
+        let mut plugin = demo_game::mod_plugin(&self.mods, self.cache());
+        if let Some(n) = self.workers {
+            plugin = plugin.with_worker_threads(n.into());
+        }
+        if let Some(file) = &self.record {
+            plugin = plugin.with_recording(file);
+        }
+        if let Some(file) = &self.replay {
+            plugin = plugin.with_replay(file);
+        }
+        plugin
+    }
+
     /// Where compiled mods are kept; `None` compiles at every start.
     fn cache(&self) -> Option<PathBuf> {
         if self.no_compile_cache {
@@ -88,7 +121,7 @@ fn main() {
         }
     }
 
-    let mut app = demo_game::headless_app(demo_game::mod_plugin(&args.mods, args.cache()));
+    let mut app = demo_game::headless_app(args.plugin());
     let loaded_in = match demo_game::load_mods(&mut app, Duration::from_secs(600)) {
         Ok(took) => took,
         Err(e) => {
@@ -96,6 +129,11 @@ fn main() {
             std::process::exit(1);
         }
     };
+    let status = app.world().resource::<ReplayStatus>().clone();
+    if let Some(e) = status.error {
+        eprintln!("{e}");
+        std::process::exit(1);
+    }
     let frames = match args.seconds {
         // Real time, a frame every 1/60 s, for changes to the folder.
         Some(seconds) => {
@@ -108,6 +146,20 @@ fn main() {
                 frames += 1;
                 next += step;
                 std::thread::sleep(next.saturating_duration_since(Instant::now()));
+            }
+            frames
+        }
+        // A replay: its frames (the first ran as the mods began, as in
+        // the recorded run), up to the first that differs.
+        None if args.replay.is_some() => {
+            let mut frames = 0;
+            loop {
+                let status = app.world().resource::<ReplayStatus>();
+                if status.finished || status.diverged.is_some() {
+                    break;
+                }
+                app.update();
+                frames += 1;
             }
             frames
         }
@@ -134,6 +186,22 @@ fn main() {
         "checksum: {:016x}",
         bevy_wasm_mods::moddable_checksum(world)
     );
+    if args.replay.is_some() {
+        let status = world.resource::<ReplayStatus>();
+        for d in &status.mods_differ {
+            println!("replay: {}", escape(d));
+        }
+        match &status.diverged {
+            Some(d) => {
+                println!("replay: {}", escape(&d.to_string()));
+                std::process::exit(3);
+            }
+            None => println!(
+                "replay: {} frames, each the same as the recording",
+                status.frame
+            ),
+        }
+    }
 }
 
 /// Whether this binary can open a window here, or why not.
@@ -150,7 +218,7 @@ fn window_possible() -> Result<(), String> {
 
 #[cfg(feature = "window")]
 fn run_windowed(args: &Args) {
-    let mut plugin = demo_game::mod_plugin(&args.mods, args.cache());
+    let mut plugin = args.plugin();
     if args.screenshot.is_none() {
         // A player's game: a slow mod never slows a frame.
         plugin = plugin.with_frame_mode(bevy_wasm_mods::FrameMode::default());

@@ -24,6 +24,9 @@ fn help_and_version_are_answered_on_stdout() {
         "--seconds",
         "--mods",
         "--screenshot",
+        "--workers",
+        "--record",
+        "--replay",
     ] {
         assert!(out.contains(option), "{out}");
     }
@@ -46,6 +49,20 @@ fn arguments_that_do_not_go_together_are_refused_with_a_reason() {
     let (code, _, err) = demo(&["--compile-cache", "x", "--no-compile-cache"]);
     assert_eq!(code, 2);
     assert!(err.contains("cannot be used with"), "{err}");
+    let (code, _, err) = demo(&["--replay", "x", "--frames", "3"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--replay") && err.contains("--frames"),
+        "{err}"
+    );
+    let (code, _, err) = demo(&["--workers", "0"]);
+    assert_eq!(code, 2, "{err}");
+    let (code, _, err) = demo(&["--headless", "--replay", "no-such-recording"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("cannot open recording no-such-recording"),
+        "{err}"
+    );
     let (code, _, err) = demo(&["--fast"]);
     assert_eq!(code, 2);
     assert!(err.contains("--fast"), "{err}");

@@ -16,7 +16,19 @@ use crate::worker::deadline::WALL_CEILING;
 const REPLY_MARGIN: Duration = Duration::from_millis(50);
 
 pub(crate) fn apply_commands(world: &mut World) {
-    with_mods(world, collect_replies);
+    with_mods(world, |world, mods, host| {
+        collect_replies(world, mods, host);
+        host.tape.end_frame(world, mods);
+    });
+}
+
+/// Writes a recording's last frames to its file when the game exits.
+pub(crate) fn flush_tape_on_exit(mut exits: MessageReader<AppExit>, host: Option<ResMut<ModHost>>) {
+    if exits.read().count() > 0
+        && let Some(mut host) = host
+    {
+        host.tape.flush();
+    }
 }
 
 /// Waits for each tick in flight, in load order, and handles its reply:

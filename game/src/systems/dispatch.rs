@@ -34,8 +34,14 @@ fn dispatch(world: &mut World, mods: &mut ModRegistry, host: &mut ModHost) {
     let registry = world.resource::<AppTypeRegistry>().clone();
     let registry = registry.read();
     let events = collect_events(world, &registry, host);
+    // Game time counts from the frame the mods found at start-up began
+    // on, whatever their loading took.
+    let began = world
+        .get_resource::<crate::ModsStarted>()
+        .map_or(Duration::ZERO, |s| s.at);
     let (delta, elapsed) = world.get_resource::<Time>().map_or((0.0, 0), |t| {
-        (t.delta_secs(), t.elapsed().as_nanos() as u64)
+        let since = t.elapsed().saturating_sub(began);
+        (t.delta_secs(), since.as_nanos() as u64)
     });
     let limits = &world.resource::<ModSettings>().limits;
     let caps = Caps {
@@ -97,6 +103,8 @@ fn collect_events(
     for collect in collectors {
         collect(world, registry, &mut events);
     }
+    let game = events.len();
+    host.tape.game_messages(&mut events, game);
     events.append(&mut host.outbox.events);
     events
 }

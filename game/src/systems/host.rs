@@ -33,6 +33,8 @@ pub(crate) struct ModHost {
     pub frame: u64,
     /// What the mods' dependencies were last resolved from.
     pub deps: super::deps::DepsSeen,
+    /// The recording being made or the replay being run, if any.
+    pub tape: super::tape::Tape,
 }
 
 /// Runs `f` with the registry and the host taken out of the world (they

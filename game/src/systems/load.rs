@@ -2,6 +2,7 @@
 //! loaded, all together and in file name order.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bevy::prelude::*;
 
@@ -14,6 +15,7 @@ use super::replies::on_reply;
 use super::{ModEntry, ModHost, ModSlot, with_mods};
 use crate::expose::Exposed;
 use crate::grants::{ModGrants, read_grants_file};
+use crate::ready::ModsStarted;
 use crate::registry::{ModInfo, ModLoaded, ModRecovered, ReloadMod};
 use crate::settings::ModSettings;
 use crate::worker::engine::{CacheSpot, Runtime};
@@ -103,7 +105,9 @@ pub(crate) fn start_mods(world: &mut World) {
     let enables = world
         .resource::<Messages<crate::registry::SetModEnabled>>()
         .get_cursor();
+    let tape = super::tape::open(world, &settings);
     world.insert_resource(ModHost {
+        tape,
         pool,
         loader,
         watch,
@@ -149,8 +153,21 @@ pub(crate) fn receive_loaded(world: &mut World) {
             .iter()
             .any(|e| e.life.state() == State::Loading);
         if !loading || host.started_up {
-            host.started_up = true;
+            let beginning = !host.started_up;
+            if beginning {
+                host.started_up = true;
+                let at = world
+                    .get_resource::<Time>()
+                    .map_or(Duration::ZERO, Time::elapsed);
+                world.insert_resource(ModsStarted {
+                    frame: host.frame,
+                    at,
+                });
+            }
             start_ready(world, registry);
+            if beginning {
+                host.tape.begin(world, registry);
+            }
         }
         super::deps::settle(registry, &mut host.deps);
     });

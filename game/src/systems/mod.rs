@@ -18,9 +18,10 @@ mod replies;
 mod slot;
 pub(crate) mod snapshot;
 mod stage;
+mod tape;
 mod tick;
 
-pub(crate) use apply::apply_commands;
+pub(crate) use apply::{apply_commands, flush_tape_on_exit};
 pub(crate) use dispatch::dispatch_ticks;
 pub(crate) use host::{ModHost, with_mods};
 pub(crate) use load::{receive_loaded, start_mods};

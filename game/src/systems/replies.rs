@@ -85,6 +85,10 @@ pub(crate) fn on_reply(world: &mut World, host: &mut ModHost, entry: &mut ModEnt
         }
         Reply::Ticked(commands) => match entry.life.tick_returned() {
             Ok(()) => {
+                if host.tape.active() {
+                    let digest = || crate::replay::digest_of(&commands);
+                    host.tape.ticked(&entry.slot.owner, digest);
+                }
                 let limits = world.resource::<ModSettings>().limits.clone();
                 let bytes_out = commands.iter().map(Command::bytes).sum::<usize>() as u64;
                 let (spent, result) = super::tick::apply_tick(
@@ -124,6 +128,9 @@ pub(crate) fn on_reply(world: &mut World, host: &mut ModHost, entry: &mut ModEnt
             if entry.life.in_flight_since().is_some() {
                 // A failed tick counts as a tick.
                 let _ = entry.life.tick_returned();
+                let kind = format!("fault {:?}", fault.kind);
+                host.tape
+                    .ticked(&entry.slot.owner, || crate::replay::digest_of(&kind));
             }
             Err(fault)
         }
@@ -156,6 +163,9 @@ pub(crate) fn on_no_reply(world: &mut World, host: &mut ModHost, entry: &mut Mod
         .map(|sent| sent.elapsed())
         .unwrap_or_default();
     let _ = entry.life.tick_returned();
+    host.tape.ticked(&entry.slot.owner, || {
+        crate::replay::digest_of(&"unresponsive")
+    });
     let fault = Fault {
         kind: FaultKind::Unresponsive,
         hook: Hook::Tick,

@@ -12,10 +12,11 @@
 //! is no fault of the mod's.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
+use bevy::ecs::entity::EntityHashMap;
 use bevy::prelude::*;
 use bevy::reflect::TypeRegistry;
 
@@ -84,7 +85,10 @@ impl Budget {
 /// how the mod's total changes.
 #[derive(Default)]
 struct Charges {
-    by_entity: HashMap<Entity, Vec<(SlotKey, u32)>>,
+    /// By entity, with a fixed hasher: the order its footprints are put
+    /// on the entities (which moves them between tables, so orders later
+    /// queries) is the same in every run.
+    by_entity: EntityHashMap<Vec<(SlotKey, u32)>>,
     despawned: HashSet<Entity>,
     delta: i64,
 }

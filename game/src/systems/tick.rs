@@ -144,8 +144,8 @@ fn stage_and_apply(
 /// Sets how many ids to reserve for the mod's next tick, after one that
 /// spawned `spawned` entities in `spent` of main-thread time: twice as many,
 /// but no more than half the main-thread budget can spawn at this tick's
-/// pace. A mod that spawns thousands gets them over a few ticks (`spawn`
-/// says `limit-exceeded` meanwhile), never a fault.
+/// pace (in real time). A mod that spawns thousands gets them over a few
+/// ticks (`spawn` says `limit-exceeded` meanwhile), never a fault.
 fn retarget_reserve(
     world: &mut World,
     slot: &mut ModSlot,
@@ -154,9 +154,14 @@ fn retarget_reserve(
     limits: &crate::settings::ModLimits,
 ) {
     // The rule book's reserve (the test world's too), for the spawns this
-    // pace fits.
+    // pace fits. In lockstep a mod's spawns must not depend on how fast
+    // the machine is: the reserve follows the count alone (the rule book
+    // still caps it).
+    let lockstep = world
+        .get_resource::<crate::settings::ModSettings>()
+        .is_some_and(|s| s.frame_mode == crate::settings::FrameMode::Lockstep);
     let mut paced = spawned;
-    if spawned > 0 {
+    if spawned > 0 && !lockstep {
         let per_spawn = (spent.as_nanos() / spawned as u128).max(1);
         let fit = limits.main_thread_per_tick.as_nanos() / 2 / per_spawn;
         paced = paced.min(usize::try_from(fit / 2).unwrap_or(usize::MAX));

@@ -154,6 +154,8 @@ pub(crate) struct ModPre {
     pub package: Option<Arc<PackageManifest>>,
     /// Its package's `assets/`, made ready for the game.
     pub assets: Arc<crate::package::ReadyAssets>,
+    /// The SHA-256 of its component.
+    pub digest: [u8; 32],
     kind: PreKind,
 }
 
@@ -233,6 +235,7 @@ impl ModPre {
             contract,
             package: None,
             assets: Arc::default(),
+            digest: [0; 32],
             kind,
         })
     }

@@ -22,8 +22,9 @@ pub(crate) struct Gauge {
     renewals: AtomicU64,
     /// Whether the code came from the disk cache.
     cached: AtomicBool,
-    /// The assets of the code the mod runs now.
-    assets: Mutex<Arc<ReadyAssets>>,
+    /// The assets of the code the mod runs now, and the SHA-256 of its
+    /// component.
+    code: Mutex<(Arc<ReadyAssets>, Option<[u8; 32]>)>,
 }
 
 const PHASES: [LoadPhase; 5] = [
@@ -74,17 +75,25 @@ impl Gauge {
         self.cached.store(yes, Ordering::Relaxed);
     }
 
-    /// The mod runs code whose package came with `assets`.
-    pub(crate) fn set_assets(&self, assets: Arc<ReadyAssets>) {
-        *self.assets.lock().unwrap_or_else(|e| e.into_inner()) = assets;
+    /// The mod runs `pre`'s code (and its package's assets).
+    pub(crate) fn set_code(&self, pre: &crate::worker::contract::ModPre) {
+        *self.code.lock().unwrap_or_else(|e| e.into_inner()) =
+            (pre.assets.clone(), Some(pre.digest));
     }
 
     /// The assets of the code the mod runs now (none until it starts).
     pub(crate) fn assets(&self) -> Arc<ReadyAssets> {
-        self.assets
+        self.code
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+            .0
             .clone()
+    }
+
+    /// The SHA-256 of the component the mod runs now (none until it
+    /// starts).
+    pub(crate) fn code(&self) -> Option<[u8; 32]> {
+        self.code.lock().unwrap_or_else(|e| e.into_inner()).1
     }
 
     pub(crate) fn cached(&self) -> bool {

@@ -392,7 +392,8 @@ impl CompileCache {
         {
             return Ok(pre);
         }
-        let pre = spec.runtime.prepare(bytes, &file, gauge)?;
+        let mut pre = spec.runtime.prepare(bytes, &file, gauge)?;
+        pre.digest = file;
         if let Ok(mut done) = self.done.lock()
             && done.pre.insert(file, pre.clone()).is_none()
         {
@@ -548,7 +549,7 @@ fn handle(job: Job, mods: &Mods, out: &Mutex<Outbox>) {
             };
             let (instance, reply) = start(&spec, &pre);
             gauge.set_memory(instance.as_ref().map_or(0, Instance::memory_bytes));
-            gauge.set_assets(pre.assets.clone());
+            gauge.set_code(&pre);
             gauge.set_phase(None);
             hold(out, replies.clone(), (0, reply));
             let hosted = Hosted {
@@ -624,7 +625,7 @@ fn swap(hosted: &mut Hosted, spec: ModSpec, pre: ModPre) -> Reply {
         Ok((fresh, state)) => {
             let manifest = fresh.manifest.clone();
             hosted.instance = Some(fresh);
-            hosted.gauge.set_assets(pre.assets.clone());
+            hosted.gauge.set_code(&pre);
             hosted.spec = spec;
             hosted.pre = pre;
             // Taken between two ticks, and the new code took it: the

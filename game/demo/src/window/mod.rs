@@ -80,8 +80,9 @@ pub fn windowed_app(plugin: ModPlugin, options: WindowOptions) -> App {
     .add_systems(
         Update,
         (
-            crate::greet_players,
+            crate::greet_players.run_if(bevy_wasm_mods::mods_ready),
             crate::print_lifecycle,
+            report_replay,
             keys,
             score_text,
             screenshot_when_due,
@@ -177,5 +178,12 @@ pub(super) fn score_text(
         if t.0 != want {
             t.0 = want.clone();
         }
+    }
+}
+
+/// Says where a replay (`--replay`) went another way than its recording.
+fn report_replay(mut diverged: MessageReader<bevy_wasm_mods::replay::ReplayDiverged>) {
+    for d in diverged.read() {
+        println!("replay: {}", bevy_wasm_mods::escape(&d.0.to_string()));
     }
 }

@@ -116,6 +116,28 @@ impl Hostile {
     }
 }
 
+/// Every source of chance and time a Rust mod's standard library reaches
+/// (`entropy`): the game must give the same values in every run and on
+/// every machine, and clocks that read game time.
+fn entropy() -> (u64, Vec<&'static str>, u64, u64) {
+    use std::hash::BuildHasher;
+    use std::time::{Instant, SystemTime, UNIX_EPOCH};
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    // A HashMap's hasher is keyed from the system's randomness.
+    let state = std::collections::hash_map::RandomState::new();
+    let order = std::collections::HashSet::<&str>::from_iter(["alpha", "beta", "gamma", "delta"]);
+    let wall = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let since = START.get_or_init(Instant::now).elapsed().as_nanos() as u64;
+    (
+        state.hash_one("bevy"),
+        order.into_iter().collect(),
+        wall,
+        since,
+    )
+}
+
 fn escaped(what: &str) -> Result<()> {
     emit("escaped", what)
 }
@@ -188,6 +210,7 @@ impl Mod for Hostile {
         match self.config.attack.as_str() {
             // Misbehave only when updated (see `init` and `restore`).
             "fail-restore" | "loop-in-late-init" => return Ok(()),
+            "entropy" => return emit("entropy", &entropy()),
             "chatter" => {
                 let name = self.config.target.as_deref().unwrap_or("chat");
                 for i in 0..self.config.per_tick.unwrap_or(1) {
