@@ -169,6 +169,7 @@ impl Plugin for ModPlugin {
             .add_message::<crate::registry::SetModEnabled>()
             .add_message::<crate::replay::ReplayDiverged>()
             .init_resource::<crate::replay::ReplayStatus>()
+            .init_resource::<crate::replay::GameInput>()
             .configure_sets(PreUpdate, (ModSystems::Load, ModSystems::Dispatch).chain())
             .configure_sets(PostUpdate, ModSystems::Apply)
             .add_systems(Startup, systems::start_mods)

@@ -83,6 +83,8 @@ pub struct RecordedFrame {
     /// The world's checksum at the end of the frame, every
     /// [`RecordingHeader::checksum_every`] frames.
     pub checksum: Option<u64>,
+    /// The game's own input this frame, as it gave it to [`GameInput`].
+    pub input: Vec<ByteBuf>,
 }
 
 /// A game message given to the mods.
@@ -210,6 +212,44 @@ impl RecordingWriter {
     }
 }
 
+/// The game's own input, for recordings: what the player did (keys held,
+/// clicks), in bytes of the game's choosing. What enters the mods is
+/// recorded by the plugin, but the game's simulation is the game's: to be
+/// replayed, it takes its player's input through here.
+///
+/// While a recording is made, what the game [`push`](Self::push)es in a
+/// frame is written with it. While a replay runs, [`replayed`](Self::replayed)
+/// gives, from the frame the mods began on, what was recorded for this
+/// frame (set before `Update`), and the game plays it instead of its
+/// devices. Otherwise `push` keeps nothing.
+#[derive(Resource, Default, Debug)]
+pub struct GameInput {
+    pub(crate) recording: bool,
+    pub(crate) pushed: Vec<ByteBuf>,
+    pub(crate) replayed: Option<Vec<ByteBuf>>,
+}
+
+impl GameInput {
+    /// Records `input` with this frame (while a recording is made).
+    pub fn push(&mut self, input: impl Into<Vec<u8>>) {
+        if self.recording {
+            self.pushed.push(ByteBuf::from(input.into()));
+        }
+    }
+
+    /// Whether a replay runs: the game takes its input from
+    /// [`replayed`](Self::replayed), not from its devices.
+    pub fn replaying(&self) -> bool {
+        self.replayed.is_some()
+    }
+
+    /// This frame's recorded input, in the order it was pushed (empty
+    /// when none was, or no replay runs).
+    pub fn replayed(&self) -> impl Iterator<Item = &[u8]> {
+        self.replayed.iter().flatten().map(|b| b.as_slice())
+    }
+}
+
 /// Where a replay stands.
 #[derive(Resource, Clone, Debug, Default)]
 pub struct ReplayStatus {
@@ -316,6 +356,7 @@ mod tests {
                     ticks: vec![n + 1],
                     changes: Vec::new(),
                     checksum: (n == 2).then_some(42),
+                    input: vec![ByteBuf::from(vec![n as u8])],
                 })
                 .collect(),
             cut_short: false,

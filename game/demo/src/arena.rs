@@ -7,7 +7,9 @@ use std::collections::BTreeSet;
 
 use bevy::prelude::*;
 
-use crate::{Collided, Hazard, Look, Nameplate, Position, Velocity};
+use bevy_wasm_mods::replay::GameInput;
+
+use crate::{Collided, Hazard, KeyPressed, Look, Nameplate, Position, Velocity};
 
 /// The arena's size in world units; its centre is the origin.
 pub const ARENA: Vec2 = Vec2::new(800.0, 600.0);
@@ -44,6 +46,43 @@ pub struct Score {
 #[derive(Resource, Default)]
 struct Touching(BTreeSet<Entity>);
 
+/// What the player did in a frame, as a recording keeps it (the game's
+/// own input, see [`GameInput`]): the windowed game records it, and a
+/// replay, windowed or headless, plays it back.
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq)]
+pub enum PlayerInput {
+    /// The direction held changed to this (each axis -1, 0 or 1).
+    Steer(f32, f32),
+    /// A key was pressed (its `KeyCode` name, as `KeyPressed` says it).
+    Press(String),
+}
+
+impl PlayerInput {
+    /// Records it with this frame, when a recording is made.
+    pub fn record(&self, input: &mut GameInput) {
+        if let Ok(bytes) = rmp_serde::to_vec(self) {
+            input.push(bytes);
+        }
+    }
+}
+
+/// In a replay, does what the recorded player did in this frame.
+fn play_recorded_input(
+    input: Res<GameInput>,
+    mut steering: ResMut<Steering>,
+    mut pressed: MessageWriter<KeyPressed>,
+) {
+    for bytes in input.replayed() {
+        match rmp_serde::from_slice::<PlayerInput>(bytes) {
+            Ok(PlayerInput::Steer(x, y)) => *steering = Steering::Player(Vec2::new(x, y)),
+            Ok(PlayerInput::Press(key)) => {
+                pressed.write(KeyPressed { key });
+            }
+            Err(e) => eprintln!("replay: a recorded input this game cannot read: {e}"),
+        }
+    }
+}
+
 /// Ship speed, units a second.
 const SHIP_SPEED: f32 = 180.0;
 
@@ -60,7 +99,7 @@ impl Plugin for ArenaPlugin {
             // so a run takes the same frames whatever loading took.
             .add_systems(
                 Update,
-                (steer, fly, collide)
+                (play_recorded_input, steer, fly, collide)
                     .chain()
                     .run_if(bevy_wasm_mods::mods_ready),
             );

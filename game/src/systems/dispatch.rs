@@ -105,6 +105,7 @@ fn collect_events(
     }
     let game = events.len();
     host.tape.game_messages(&mut events, game);
+    host.tape.game_input(world);
     events.append(&mut host.outbox.events);
     events
 }

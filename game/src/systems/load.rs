@@ -19,7 +19,7 @@ use crate::ready::ModsStarted;
 use crate::registry::{ModInfo, ModLoaded, ModRecovered, ReloadMod};
 use crate::settings::ModSettings;
 use crate::worker::engine::{CacheSpot, Runtime};
-use crate::worker::pool::{Worker, WorkerPool};
+use crate::worker::pool::WorkerPool;
 
 /// Scans the mods folder and starts one worker per `.wasm` file; each
 /// compiles its mod off the main thread. Watches the folder when the
@@ -132,13 +132,28 @@ pub(crate) fn receive_loaded(world: &mut World) {
         super::live::enables_asked(world, registry, host);
         super::live::advance_updates(world, registry, host);
         restart_due(registry, host.frame);
+        // In lockstep a restart ends in the frame it was asked for, so when
+        // a mod runs again does not depend on how long making its instance
+        // took on this machine; the frame waits for it as for a tick, up
+        // to a tick's limit (a restart that takes longer, a looping
+        // `init`, lands when it is done, and the frames go on meanwhile).
+        let settings = world.resource::<ModSettings>();
+        let restart_wait =
+            (settings.frame_mode == crate::settings::FrameMode::Lockstep).then(|| {
+                settings.limits.hard_call_limit * crate::worker::deadline::WALL_CEILING
+                    + Duration::from_millis(50)
+            });
         for entry in &mut registry.entries {
-            let waiting = matches!(
-                entry.life.state(),
-                State::Loading | State::Swapping | State::Restarting
-            );
+            let state = entry.life.state();
+            let waiting = matches!(state, State::Loading | State::Swapping | State::Restarting);
             let reply = waiting
-                .then(|| entry.slot.worker.as_ref().and_then(Worker::try_recv))
+                .then(|| {
+                    let worker = entry.slot.worker.as_ref()?;
+                    match restart_wait {
+                        Some(wait) if state == State::Restarting => worker.recv_timeout(wait),
+                        _ => worker.try_recv(),
+                    }
+                })
                 .flatten();
             if let Some(reply) = reply {
                 on_reply(world, host, entry, reply);
@@ -152,7 +167,9 @@ pub(crate) fn receive_loaded(world: &mut World) {
             .entries
             .iter()
             .any(|e| e.life.state() == State::Loading);
-        if !loading || host.started_up {
+        // Bevy's first frame has no time step: mods never begin on it, so
+        // their first tick has the game's step whatever loading took.
+        if (!loading && host.frame > 1) || host.started_up {
             let beginning = !host.started_up;
             if beginning {
                 host.started_up = true;

@@ -10,8 +10,8 @@ use super::ModRegistry;
 use crate::protocol::WireEvent;
 use crate::registry::ModLifecycle;
 use crate::replay::{
-    Divergence, FORMAT, RecordedFrame, RecordedMessage, RecordedMod, Recording, RecordingHeader,
-    RecordingWriter, ReplayDiverged, ReplayStatus,
+    Divergence, FORMAT, GameInput, RecordedFrame, RecordedMessage, RecordedMod, Recording,
+    RecordingHeader, RecordingWriter, ReplayDiverged, ReplayStatus,
 };
 use crate::settings::{FrameMode, ModSettings};
 
@@ -193,6 +193,26 @@ impl Tape {
         if let Some(live) = self.live() {
             live.begun = true;
         }
+        if let Tape::Recording(_) = self {
+            world.resource_mut::<GameInput>().recording = true;
+        }
+    }
+
+    /// Before the game's `Update`: in a replay, the game's input recorded
+    /// for this frame (none past the recording's end).
+    pub(crate) fn game_input(&mut self, world: &mut World) {
+        let Tape::Replaying(r) = self else {
+            return;
+        };
+        if !r.live.begun {
+            return;
+        }
+        // Past the recording's end, the game's devices again.
+        world.resource_mut::<GameInput>().replayed = r
+            .recording
+            .frames
+            .get(r.live.frame as usize)
+            .map(|f| f.input.clone());
     }
 
     /// The game's messages for the mods this frame (the first of
@@ -237,8 +257,16 @@ impl Tape {
         let Some(live) = self.live().filter(|l| l.begun) else {
             return;
         };
-        let every = world.resource::<ModSettings>().checksum_every.max(1) as u64;
         let n = live.frame;
+        // A replay takes its checksums where the recording took them.
+        let every = match self {
+            Tape::Replaying(r) => r.recording.header.checksum_every,
+            _ => world.resource::<ModSettings>().checksum_every,
+        }
+        .max(1) as u64;
+        let Some(live) = self.live() else {
+            return;
+        };
         let frame = live.take_frame(world, registry, every);
         match self {
             Tape::Off => {}
@@ -295,6 +323,7 @@ impl Live {
             None => Vec::new(),
         };
         let checksum = ((n + 1) % every == 0).then(|| crate::moddable_checksum(world));
+        let input = std::mem::take(&mut world.resource_mut::<GameInput>().pushed);
         RecordedFrame {
             step_nanos,
             messages: std::mem::take(&mut self.messages),
@@ -302,6 +331,7 @@ impl Live {
             ticks,
             changes,
             checksum,
+            input,
         }
     }
 }

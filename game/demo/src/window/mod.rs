@@ -15,8 +15,9 @@ use bevy::winit::WinitSettings;
 
 use bevy_wasm_mods::prelude::*;
 
-use crate::arena::{ARENA, ArenaPlugin, Score, Steering};
+use crate::arena::{ARENA, ArenaPlugin, PlayerInput, Score, Steering};
 use crate::{DemoPlugin, KeyPressed};
+use bevy_wasm_mods::replay::GameInput;
 
 use draw::*;
 pub use panel::*;
@@ -134,20 +135,30 @@ pub(super) fn keys(
     mut steering: ResMut<Steering>,
     mut pressed: MessageWriter<KeyPressed>,
     mut panel: Query<&mut Visibility, With<PanelRoot>>,
+    mut log: ResMut<GameInput>,
 ) {
+    // A replay plays the recorded player (see `arena`); the panel is
+    // still the player's to open.
+    let playing = !log.replaying();
     let axis =
         |neg: KeyCode, pos: KeyCode| (input.pressed(pos) as i32 - input.pressed(neg) as i32) as f32;
     let dir = Vec2::new(
         axis(KeyCode::ArrowLeft, KeyCode::ArrowRight),
         axis(KeyCode::ArrowDown, KeyCode::ArrowUp),
     );
-    if dir != Vec2::ZERO || matches!(*steering, Steering::Player(_)) {
+    if playing
+        && (dir != Vec2::ZERO || matches!(*steering, Steering::Player(_)))
+        && *steering != Steering::Player(dir)
+    {
         *steering = Steering::Player(dir);
+        PlayerInput::Steer(dir.x, dir.y).record(&mut log);
     }
     for key in input.get_just_pressed() {
-        pressed.write(KeyPressed {
-            key: format!("{key:?}"),
-        });
+        if playing {
+            let key = format!("{key:?}");
+            PlayerInput::Press(key.clone()).record(&mut log);
+            pressed.write(KeyPressed { key });
+        }
         if matches!(key, KeyCode::Tab | KeyCode::F1) {
             for mut v in &mut panel {
                 *v = match *v {

@@ -64,7 +64,8 @@ impl mod_api::Component for MisreadBadge {
 struct Config {
     attack: String,
     /// `chatter`: events sent each tick (default 1); `work`: thousands of
-    /// steps of arithmetic each tick.
+    /// steps of arithmetic each tick (`grow`: each tick, times its number
+    /// plus one).
     #[serde(default)]
     per_tick: Option<u32>,
     /// `chatter`: send text where listeners expect numbers.
@@ -244,11 +245,17 @@ impl Mod for Hostile {
                 let blobs = read_batch::<Blob>()?.len();
                 return emit("blobs", &blobs);
             }
-            "work" => {
-                // Honest work of a fixed size: what it costs in time is
+            "work" | "grow" => {
+                // Honest work of a fixed size (`grow`: growing with each
+                // tick, until a limit cuts it): what it costs in time is
                 // the machine's business.
                 let mut x = tick.frame | 1;
-                for _ in 0..u64::from(self.config.per_tick.unwrap_or(1)) * 1_000 {
+                let times = if self.config.attack == "grow" {
+                    tick.frame + 1
+                } else {
+                    1
+                };
+                for _ in 0..u64::from(self.config.per_tick.unwrap_or(1)) * 1_000 * times {
                     x ^= x << 13;
                     x ^= x >> 7;
                     x ^= x << 17;

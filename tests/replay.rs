@@ -1,0 +1,159 @@
+//! Recordings and replays inside a game: a game records its player's input
+//! beside what enters the mods (`GameInput`), a replay in a fresh app plays
+//! it back and ends in the same world, frame for frame; a game that does
+//! not play the recorded input back is told the first frame its world went
+//! another way.
+
+use std::path::Path;
+
+use bevy::prelude::*;
+use bevy_wasm_mods::moddable_checksum;
+use bevy_wasm_mods::prelude::*;
+use bevy_wasm_mods::replay::{GameInput, Recording, ReplayDiverged, ReplayStatus};
+use demo_game::{Nameplate, PlayerJoined, Position};
+use mod_tests::*;
+
+/// Frames recorded after the mods began.
+const FRAMES: usize = 60;
+
+/// Whether the game plays recorded input back (a game that forgets to
+/// is the second test's).
+#[derive(Resource, Clone, Copy)]
+struct PlaysBack(bool);
+
+/// The game's player: on frames 3, 7 and 20 someone joins, which the
+/// game shows with an entity of its own and tells the mods. Recorded as
+/// the game's input; in a replay, taken from the recording.
+fn player(
+    mut frame: Local<u32>,
+    plays_back: Res<PlaysBack>,
+    mut input: ResMut<GameInput>,
+    mut joined: MessageWriter<PlayerJoined>,
+    mut commands: Commands,
+) {
+    let mut join = |name: String| {
+        commands.spawn((
+            Position {
+                x: *frame as f32,
+                y: name.len() as f32,
+            },
+            Nameplate {
+                text: name.clone(),
+                tags: vec!["player".into()],
+            },
+        ));
+        joined.write(PlayerJoined { name, level: 1 });
+    };
+    if input.replaying() {
+        if plays_back.0 {
+            let names: Vec<String> = input
+                .replayed()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .collect();
+            names.into_iter().for_each(&mut join);
+        }
+    } else if [3, 7, 20].contains(&*frame) {
+        let name = format!("player-{}", *frame);
+        input.push(name.clone().into_bytes());
+        join(name);
+    }
+    *frame += 1;
+}
+
+fn game(dir: &Path, plugin: ModPlugin, plays_back: bool) -> App {
+    let mut plugin = plugin.with_mods_dir(dir).with_limits(relaxed_limits());
+    plugin.settings.checksum_every = 5;
+    let mut app = app_with(plugin);
+    app.insert_resource(PlaysBack(plays_back))
+        .add_systems(Update, player.run_if(mods_ready));
+    app
+}
+
+/// The greetings the mods sent in `app` over `frames` frames, with the
+/// world's checksum after them.
+fn play(app: &mut App, frames: usize) -> (Vec<(String, u32)>, u64) {
+    load_clean(app);
+    // The frame the mods began on ran in `load`.
+    let events = frames_collecting::<ModEvent>(app, frames);
+    (greetings(&events), moddable_checksum(app.world_mut()))
+}
+
+#[test]
+fn a_recording_with_the_players_input_replays_to_the_same_world() {
+    let dir = folder_with(&[("mover", "mover.wasm"), ("greeter", "greeter.wasm")]);
+    let scratch = mods_folder();
+    let file = scratch.join("session.bwrec");
+
+    let mut recorded = game(&dir, ModPlugin::new().with_recording(&file), true);
+    let (greeted, checksum) = play(&mut recorded, FRAMES);
+    assert_eq!(greeted.len(), 3, "{greeted:?}");
+    drop(recorded);
+
+    let recording = Recording::read(&file).unwrap();
+    assert_eq!(recording.frames.len(), FRAMES + 1);
+    let inputs: Vec<usize> = (0..recording.frames.len())
+        .filter(|n| !recording.frames[*n].input.is_empty())
+        .collect();
+    assert_eq!(inputs, [3, 7, 20], "the player's input, on its frames");
+    let names: Vec<&str> = recording
+        .header
+        .mods
+        .iter()
+        .map(|m| m.id.as_str())
+        .collect();
+    assert_eq!(names, ["greeter", "mover"]);
+
+    let mut replayed = game(&dir, ModPlugin::new().with_replay(&file), true);
+    let (greeted_again, checksum_again) = play(&mut replayed, FRAMES);
+    let status = replayed.world().resource::<ReplayStatus>();
+    assert_eq!(status.diverged, None);
+    assert!(
+        status.finished && status.frame == FRAMES as u64 + 1,
+        "{status:?}"
+    );
+    assert!(status.mods_differ.is_empty(), "{status:?}");
+    assert_eq!(greeted_again, greeted);
+    assert_eq!(checksum_again, checksum);
+}
+
+#[test]
+fn a_game_that_does_not_play_its_input_back_is_told_where_it_diverged() {
+    let dir = folder_with(&[("greeter", "greeter.wasm")]);
+    let scratch = mods_folder();
+    let file = scratch.join("session.bwrec");
+    let mut recorded = game(&dir, ModPlugin::new().with_recording(&file), true);
+    play(&mut recorded, 30);
+    drop(recorded);
+
+    let mut replayed = game(&dir, ModPlugin::new().with_replay(&file), false);
+    load_clean(&mut replayed);
+    let diverged = frames_collecting::<ReplayDiverged>(&mut replayed, 30);
+    assert_eq!(diverged.len(), 1, "reported once: {diverged:?}");
+    let d = &diverged[0].0;
+    // The player joined on frame 3; the mods hear of it on frame 4, where
+    // the game's messages differ (the mods were given the recorded ones,
+    // so they did the same), and the checksum after it shows the world
+    // without the player.
+    assert_eq!(d.frame, 4, "{d}");
+    assert!(d.mods.is_empty(), "{d}");
+    assert!(
+        d.differences
+            .iter()
+            .any(|x| x.starts_with("the game sent the mods other messages")),
+        "{d}"
+    );
+    assert!(
+        d.differences
+            .iter()
+            .any(|x| x.starts_with("the world's checksum")),
+        "{d}"
+    );
+    assert_eq!(
+        replayed
+            .world()
+            .resource::<ReplayStatus>()
+            .diverged
+            .as_ref(),
+        Some(d)
+    );
+}
