@@ -37,6 +37,10 @@ pub const MAGIC: &[u8; 8] = b"BWMODREC";
 /// The version of the file's layout this game writes and reads.
 pub const FORMAT: u32 = 1;
 
+/// The largest recording this game reads (1 GiB; an hour of the demo
+/// with its ten mods is about 15 MB).
+pub const MAX_BYTES: u64 = 1 << 30;
+
 /// What a recording starts with.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct RecordingHeader {
@@ -114,6 +118,15 @@ impl Recording {
     pub fn read(path: &Path) -> Result<Recording, String> {
         let file = std::fs::File::open(path)
             .map_err(|e| format!("cannot open recording {}: {e}", path.display()))?;
+        // A recording may come from anyone (a player's bug report): one
+        // too big to hold is refused before it is read.
+        let size = file.metadata().map_or(0, |m| m.len());
+        if size > MAX_BYTES {
+            return Err(format!(
+                "recording {} is {size} bytes, over the {MAX_BYTES} this game reads",
+                path.display()
+            ));
+        }
         Self::from_reader(BufReader::new(file))
             .map_err(|e| format!("recording {}: {e}", path.display()))
     }

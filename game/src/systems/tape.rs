@@ -185,7 +185,7 @@ impl Tape {
                     );
                 }
                 for d in &differ {
-                    tracing::warn!("replay: {d}");
+                    tracing::warn!("replay: {}", crate::text::escape(d));
                 }
                 world.resource_mut::<ReplayStatus>().mods_differ = differ;
             }
@@ -421,7 +421,8 @@ impl Replayer {
             mods,
             differences,
         };
-        tracing::error!("{divergence}");
+        // What a recording says (ids, lives) is the recording's author's.
+        tracing::error!("{}", crate::text::escape(&divergence.to_string()));
         world.resource_mut::<ReplayStatus>().diverged = Some(divergence.clone());
         world.write_message(ReplayDiverged(divergence));
     }
