@@ -169,6 +169,7 @@ fn the_python_and_javascript_greeters_keep_their_count_across_a_live_update() {
 }
 
 fn greeter_keeps_its_count_across_a_live_update(lang: &Lang) {
+    let logs = captured_logs();
     let id = lang.id("greeter");
     let dir = mods_folder();
     std::fs::write(dir.join(format!("{id}.wasm")), lang.bytes("greeter")).unwrap();
@@ -209,6 +210,13 @@ fn greeter_keeps_its_count_across_a_live_update(lang: &Lang) {
     }
     let m = info(&app, &id);
     assert_eq!((m.version.as_str(), m.faults), ("0.2.0", 0), "{m:?}");
+    // The new version's `restore` was told which version saved its state.
+    let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    assert!(
+        text.lines().any(|l| l.contains(&format!("mod_id=\"{id}\""))
+            && l.contains("carrying on from the state version 0.1.0 saved")),
+        "{id} was not told the version that saved its state"
+    );
     let greeting = join(&mut app, "Cy");
     assert_eq!(
         (greeting.text.as_str(), greeting.count),

@@ -2,7 +2,8 @@
 //! beside what enters the mods (`GameInput`), a replay in a fresh app plays
 //! it back and ends in the same world, frame for frame; a game that does
 //! not play the recorded input back is told the first frame its world went
-//! another way.
+//! another way. Mods know entities by ids of their own (`ModId`), so a
+//! game whose own entities differ (a window's) replays the same.
 
 use std::path::Path;
 
@@ -60,6 +61,30 @@ fn player(
     *frame += 1;
 }
 
+/// A component of the game's own, not moddable (as a window's label).
+#[derive(Component)]
+struct Labelled;
+
+/// Entities of the game's own, none of them moddable: one or two more
+/// every frame, so every later entity sits elsewhere in Bevy's world; and
+/// a component of its own on every other moddable entity, which moves
+/// them to other tables, so Bevy lists them in another order.
+fn clutter(
+    mut frame: Local<u32>,
+    mut commands: Commands,
+    moddable: Query<(Entity, &ModId), (With<Position>, Without<Labelled>)>,
+) {
+    *frame += 1;
+    for _ in 0..1 + *frame % 2 {
+        commands.spawn(Transform::default());
+    }
+    for (e, id) in &moddable {
+        if id.get() % 2 == 0 {
+            commands.entity(e).insert(Labelled);
+        }
+    }
+}
+
 fn game(dir: &Path, plugin: ModPlugin, plays_back: bool) -> App {
     let mut plugin = plugin.with_mods_dir(dir).with_limits(relaxed_limits());
     plugin.settings.checksum_every = 5;
@@ -103,7 +128,12 @@ fn a_recording_with_the_players_input_replays_to_the_same_world() {
         .collect();
     assert_eq!(names, ["greeter", "mover"]);
 
+    // The replaying game also has entities and components of its own that
+    // mods do not see (as a window has its camera and labels): every
+    // entity the mods know has another Bevy `Entity` than in the recorded
+    // run and sits in other tables, and is the same to the mods.
     let mut replayed = game(&dir, ModPlugin::new().with_replay(&file), true);
+    replayed.add_systems(Update, clutter);
     let (greeted_again, checksum_again) = play(&mut replayed, FRAMES);
     let status = replayed.world().resource::<ReplayStatus>();
     assert_eq!(status.diverged, None);
@@ -155,5 +185,32 @@ fn a_game_that_does_not_play_its_input_back_is_told_where_it_diverged() {
             .diverged
             .as_ref(),
         Some(d)
+    );
+}
+
+#[test]
+fn a_replay_with_other_grants_says_so_from_the_start() {
+    let dir = folder_with(&[("greeter", "greeter.wasm")]);
+    let scratch = mods_folder();
+    let file = scratch.join("session.bwrec");
+    let mut recorded = game(&dir, ModPlugin::new().with_recording(&file), true);
+    play(&mut recorded, 3);
+    drop(recorded);
+
+    // The player of the replaying machine grants the greeter more.
+    std::fs::write(
+        dir.join(bevy_wasm_mods::GRANTS_FILE),
+        "[greeter]\nmodify-any-entity = true\n",
+    )
+    .unwrap();
+    let mut replayed = game(&dir, ModPlugin::new().with_replay(&file), true);
+    play(&mut replayed, 3);
+    let status = replayed.world().resource::<ReplayStatus>();
+    assert!(
+        status
+            .mods_differ
+            .iter()
+            .any(|d| d.contains("other settings than the recording's")),
+        "{status:?}"
     );
 }

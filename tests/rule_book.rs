@@ -394,12 +394,16 @@ mod host {
             l.state_bytes_per_mod = rules.state_bytes_per_mod;
         }
         let world = app.world_mut();
+        // Ids of four digits, told apart from the small numbers refusals
+        // quote (ids are given in order from 1).
+        for _ in 0..5000 {
+            let e = world.spawn(Health { hp: 0 }).id();
+            world.despawn(e);
+        }
         let game = world
             .spawn((Position { x: 9.0, y: 9.0 }, Health { hp: 3 }))
             .id();
         let hidden = world.spawn(Health { hp: 1 }).id();
-        let missing = world.spawn_empty().id();
-        world.despawn(missing);
         ModUnderTest::new(
             world,
             ModManifest {
@@ -428,19 +432,16 @@ mod host {
         // The probe's own entity, from a tick before.
         let mine = probe.reserved()[0];
         let spawn = Command::Spawn {
-            entity: mine.to_bits(),
+            entity: mine,
             components: vec![
                 wire("Position", pos(1.0, 1.0)),
                 wire("probe:Note", value("first")),
             ],
         };
         probe.apply(world, vec![spawn]).expect("the first tick");
-        let ids = [
-            mine.to_bits(),
-            game.to_bits(),
-            missing.to_bits(),
-            hidden.to_bits(),
-        ];
+        // The ids the mod knows them by; the missing one was never given.
+        let id_of = |e: Entity| world.get::<ModId>(e).unwrap().get();
+        let ids = [mine, id_of(game), u64::MAX - 7, id_of(hidden)];
         let id = |who: &Who| match who {
             Who::Mine => ids[0],
             Who::Game => ids[1],
@@ -642,14 +643,32 @@ fn named(outcome: Outcome, ids: [u64; 4]) -> Outcome {
     match outcome {
         Outcome::Applied | Outcome::RefusedAs(_) => outcome,
         Outcome::Refused(why) => {
-            let mut why = why;
-            for (id, name) in ids
-                .iter()
-                .zip(["{mine}", "{game}", "{missing}", "{hidden}"])
-            {
-                why = why.replace(&id.to_string(), name);
+            // Whole numbers only: an id may be a few digits, as part of
+            // another number is not.
+            let names = ["{mine}", "{game}", "{missing}", "{hidden}"];
+            let mut out = String::new();
+            let mut digits = String::new();
+            let flush = |digits: &mut String, out: &mut String| {
+                let named = digits
+                    .parse::<u64>()
+                    .ok()
+                    .and_then(|n| ids.iter().position(|id| *id == n));
+                match named {
+                    Some(i) => out.push_str(names[i]),
+                    None => out.push_str(digits),
+                }
+                digits.clear();
+            };
+            for c in why.chars() {
+                if c.is_ascii_digit() {
+                    digits.push(c);
+                } else {
+                    flush(&mut digits, &mut out);
+                    out.push(c);
+                }
             }
-            Outcome::Refused(why)
+            flush(&mut digits, &mut out);
+            Outcome::Refused(out)
         }
     }
 }

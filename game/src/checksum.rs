@@ -6,28 +6,31 @@ use crate::codec::value;
 use crate::expose::{Exposed, ModData};
 
 /// FNV-1a over the moddable state: for every entity with an exposed
-/// component or mod-defined data (in entity id order), each component's name
-/// and MessagePack value. Two runs that end in the same world give the same
-/// number.
+/// component or mod-defined data (in the order of the ids mods know them
+/// by, [`ModId`](crate::ModId)), its id and each component's name and
+/// MessagePack value. Two runs that end in the same world give the same
+/// number, whatever `Entity` values the entities have in each process (a
+/// window's own entities, a game loaded from a save).
 pub fn moddable_checksum(world: &mut World) -> u64 {
     let registry = world.resource::<AppTypeRegistry>().clone();
     let registry = registry.read();
     let Some(exposed) = world.get_resource::<Exposed>() else {
         return FNV_OFFSET;
     };
-    let mut entities: Vec<Entity> = world
+    let mut entities: Vec<(u64, Entity)> = world
         .iter_entities()
         .map(|e| e.id())
         .filter(|e| {
             world.get::<ModData>(*e).is_some()
                 || exposed.components.iter().any(|c| (c.ops.has)(world, *e))
         })
+        .map(|e| (crate::ids::id_of(world, e), e))
         .collect();
-    entities.sort_by_key(|e| e.to_bits());
+    entities.sort_by_key(|(id, e)| (*id, e.to_bits()));
     let mut hash = Fnv(FNV_OFFSET);
     let mut buf = Vec::new();
-    for e in entities {
-        hash.write(&e.to_bits().to_le_bytes());
+    for (id, e) in entities {
+        hash.write(&id.to_le_bytes());
         for c in &exposed.components {
             if let Some(v) = (c.ops.get)(world, e) {
                 buf.clear();

@@ -255,6 +255,7 @@ impl NameOwners {
 /// Components a mod defined itself (types the game does not know), kept on
 /// the entity as MessagePack by name. Mods read them back through queries.
 #[derive(Component, Clone, Debug, Default, PartialEq, Eq)]
+#[require(crate::ModId)]
 pub struct ModData {
     /// Values by component name, each one MessagePack value.
     pub values: BTreeMap<String, Vec<u8>>,
@@ -331,6 +332,20 @@ pub trait ModdingAppExt {
     fn add_moddable_message<M>(&mut self) -> &mut Self
     where
         M: Message + Reflect + Typed + GetTypeRegistration;
+
+    /// Saves the game's component `T` in saved games (see
+    /// [`save`](crate::save)), on entities mods can see (those with a
+    /// [`ModId`](crate::ModId)), beside their moddable components: a
+    /// marker or state of the game's own that a loaded game needs back.
+    fn add_saved_component<T>(&mut self) -> &mut Self
+    where
+        T: Component + crate::save::SavableType;
+
+    /// Saves the game's resource `R` in saved games, and sets it back when
+    /// one is loaded.
+    fn add_saved_resource<R>(&mut self) -> &mut Self
+    where
+        R: Resource + crate::save::SavableType;
 }
 
 impl ModdingAppExt for App {
@@ -341,6 +356,14 @@ impl ModdingAppExt for App {
         self.register_type::<T>();
         let world = self.world_mut();
         let id = world.register_component::<T>();
+        // Every entity mods can see has the id they know it by.
+        world.get_resource_or_init::<crate::ModIds>();
+        if let Err(e) = world.try_register_required_components::<T, crate::ModId>() {
+            panic!(
+                "cannot expose {} to mods: expose it before any entity has it ({e})",
+                T::type_path()
+            );
+        }
         let layout = packed::layout_of(T::type_info());
         let name = T::short_type_path().to_string();
         let mut exposed = world.get_resource_or_init::<Exposed>();
@@ -391,6 +414,34 @@ impl ModdingAppExt for App {
     {
         self.add_moddable_component::<T>(access);
         use_packer(self, |kinds| BulkOps::plain::<T>(kinds).map(Packer::Bytes));
+        self
+    }
+
+    fn add_saved_component<T>(&mut self) -> &mut Self
+    where
+        T: Component + crate::save::SavableType,
+    {
+        self.register_type::<T>();
+        let t = crate::save::component_type::<T>();
+        let world = self.world_mut();
+        let mut saved = world.get_resource_or_init::<crate::save::SavedTypes>();
+        if !saved.components.iter().any(|c| c.name == t.name) {
+            saved.components.push(t);
+        }
+        self
+    }
+
+    fn add_saved_resource<R>(&mut self) -> &mut Self
+    where
+        R: Resource + crate::save::SavableType,
+    {
+        self.register_type::<R>();
+        let r = crate::save::resource_type::<R>();
+        let world = self.world_mut();
+        let mut saved = world.get_resource_or_init::<crate::save::SavedTypes>();
+        if !saved.resources.iter().any(|c| c.name == r.name) {
+            saved.resources.push(r);
+        }
         self
     }
 

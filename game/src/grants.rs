@@ -69,6 +69,24 @@ impl ModGrants {
     }
 }
 
+/// Grants in words that are the same on every machine: folders inside
+/// `base` (the mods folder) by their path from it. For a recording's
+/// header, which a replay on another machine compares.
+pub(crate) fn describe(grants: &BTreeMap<String, ModGrants>, base: &Path) -> String {
+    let mut out = String::new();
+    for (name, g) in grants {
+        let dir = g
+            .read_dir
+            .as_deref()
+            .map(|d| d.strip_prefix(base).unwrap_or(d).display().to_string());
+        out += &format!(
+            "[{name}] modify-any-entity {} read-dir {dir:?} memory {:?}; ",
+            g.modify_any_entity, g.memory_bytes
+        );
+    }
+    out
+}
+
 /// One mod's entry in the grants file, as written.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]

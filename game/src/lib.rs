@@ -29,6 +29,7 @@ mod cpu_clock;
 mod expose;
 mod fault;
 mod grants;
+mod ids;
 mod manifest;
 mod ownership;
 pub mod package;
@@ -36,6 +37,7 @@ mod plugin;
 mod ready;
 mod registry;
 pub mod replay;
+pub mod save;
 mod settings;
 mod text;
 #[macro_use]
@@ -64,6 +66,7 @@ pub use expose::{
 };
 pub use fault::{Fault, FaultKind, Hook};
 pub use grants::{GRANTS_FILE, GUEST_DATA_DIR, ModGrants};
+pub use ids::{ModId, ModIds};
 pub use manifest::ModManifest;
 /// Whose a name is: every type and event a mod defines is named under its
 /// id (`storm:Weather`); the game's names are plain.
@@ -85,8 +88,8 @@ pub use worker::engine::{SERVED_CONTRACTS, WIT_PACKAGE, WIT_VERSION};
 /// The names a game needs to run mods.
 pub mod prelude {
     pub use crate::{
-        ModAccess, ModData, ModEvent, ModFailed, ModGrants, ModLifecycle, ModLoaded, ModPlugin,
-        ModQuarantined, ModRecovered, ModRegistry, ModStatus, ModSystems, ModUnloaded,
+        ModAccess, ModData, ModEvent, ModFailed, ModGrants, ModId, ModIds, ModLifecycle, ModLoaded,
+        ModPlugin, ModQuarantined, ModRecovered, ModRegistry, ModStatus, ModSystems, ModUnloaded,
         ModUpdateRefused, ModUpdated, ModdingAppExt, ModsStarted, ReloadMod, SetModEnabled,
         SpawnedByMod, mods_ready,
     };

@@ -134,6 +134,14 @@ impl ModPlugin {
         self
     }
 
+    /// Loads the saved game at `path` (see [`crate::save`]) on the frame
+    /// the mods found at start-up begin: the game goes on from it.
+    /// [`GameLoaded`](crate::save::GameLoaded) says how it went.
+    pub fn with_load(mut self, path: impl Into<PathBuf>) -> Self {
+        self.settings.load = Some(path.into());
+        self
+    }
+
     /// Shows `tap` every tick the workers run, to record real traffic for
     /// tests and fuzzing (see [`crate::testing`]; feature `test-seam`).
     #[cfg(feature = "test-seam")]
@@ -154,6 +162,7 @@ impl Plugin for ModPlugin {
             .init_resource::<crate::ModAssets>()
             .init_resource::<crate::expose::Exposed>()
             .init_resource::<crate::ownership::ModOwnership>()
+            .init_resource::<crate::ModIds>()
             .init_resource::<AppTypeRegistry>()
             .init_resource::<bevy::diagnostic::DiagnosticsStore>()
             .add_message::<crate::registry::ModLifecycle>()
@@ -168,6 +177,11 @@ impl Plugin for ModPlugin {
             .add_message::<ReloadMod>()
             .add_message::<crate::registry::SetModEnabled>()
             .add_message::<crate::replay::ReplayDiverged>()
+            .add_message::<crate::save::SaveGame>()
+            .add_message::<crate::save::LoadGame>()
+            .add_message::<crate::save::GameSaved>()
+            .add_message::<crate::save::GameLoaded>()
+            .init_resource::<crate::save::SavedTypes>()
             .init_resource::<crate::replay::ReplayStatus>()
             .init_resource::<crate::replay::GameInput>()
             .configure_sets(PreUpdate, (ModSystems::Load, ModSystems::Dispatch).chain())
@@ -180,7 +194,11 @@ impl Plugin for ModPlugin {
             )
             .add_systems(
                 PostUpdate,
-                (systems::apply_commands, systems::diagnostics::publish_costs)
+                (
+                    systems::apply_commands,
+                    systems::saves_and_loads,
+                    systems::diagnostics::publish_costs,
+                )
                     .chain()
                     .in_set(ModSystems::Apply),
             )

@@ -202,6 +202,20 @@ pub enum Request {
     Restart,
     /// Drop the instance and end the thread.
     Shutdown,
+    /// Call `save` for a saved game, between two ticks.
+    Save,
+    /// Replace the instance with a fresh one, for a loaded game: `init`,
+    /// then `restore` of `state` when there is one, its clocks at
+    /// `game_time_nanos`, its next tick numbered `frame`. A `restore` that
+    /// fails leaves the mod started afresh (said in the reply).
+    Load {
+        /// What its `save` gave when the game was saved.
+        state: Option<ByteBuf>,
+        /// The mods' game time when the game was saved.
+        game_time_nanos: u64,
+        /// The mod's tick count when the game was saved.
+        frame: u64,
+    },
 }
 
 /// Everything a mod may read during one tick.
@@ -384,6 +398,16 @@ pub enum Reply {
     /// The new code failed (to compile, `init`, `restore`, or with a name
     /// other than the mod's): the old code goes on as it was.
     UpdateRefused(Fault),
+    /// What `save` gave, for a saved game.
+    Saved(ByteBuf),
+    /// A fresh instance for a loaded game runs; when its `restore` failed,
+    /// why (it started afresh instead).
+    Loaded {
+        /// What `init` returned.
+        manifest: ModManifest,
+        /// Why the saved state could not be restored, if it could not.
+        restore_failed: Option<Fault>,
+    },
 }
 
 #[cfg(test)]

@@ -275,8 +275,9 @@ pub struct ReplayStatus {
     /// The first frame that went another way, if one did.
     pub diverged: Option<Divergence>,
     /// Mods whose code is not the recording's (or that are missing, or
-    /// that the recording did not have), in words: where the replay
-    /// diverges, they are the first suspects.
+    /// that the recording did not have), and settings or grants that are
+    /// not the recording's, in words: where the replay diverges, they are
+    /// the first suspects.
     pub mods_differ: Vec<String>,
     /// Why the replay could not start (the file is missing or unreadable).
     pub error: Option<String>,

@@ -310,6 +310,9 @@ pub struct ModSettings {
     /// each frame is compared with it (see [`crate::replay`]). The folder
     /// is not watched meanwhile.
     pub replay: Option<PathBuf>,
+    /// Loads this saved game on the frame the mods found at start-up begin
+    /// (see [`crate::save`]).
+    pub load: Option<PathBuf>,
     /// Frames between two checksums of the world in a recording (default
     /// 60).
     pub checksum_every: u32,
@@ -332,6 +335,7 @@ impl Default for ModSettings {
             compile_cache_bytes: 2 << 30,
             record: None,
             replay: None,
+            load: None,
             checksum_every: 60,
         }
     }

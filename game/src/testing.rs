@@ -29,8 +29,9 @@
 //!
 //! // {"points": 7} as MessagePack.
 //! let score = vec![0x81, 0xa6, b'p', b'o', b'i', b'n', b't', b's', 0x07];
+//! // Mods know entities by their `ModId`s: the one reserved for the spawn.
 //! let spawn = Command::Spawn {
-//!     entity: id.to_bits(),
+//!     entity: scorer.reserved()[0],
 //!     components: vec![WireComponent { name: "Score".into(), value: score.into() }],
 //! };
 //! scorer.apply(world, vec![spawn]).unwrap();
@@ -64,7 +65,7 @@ pub struct ModUnderTest {
 impl ModUnderTest {
     /// The mod of `manifest`, running, its entities marked with its name;
     /// its spawns use `reserved` in order (allocate them with the world's
-    /// entity allocator).
+    /// entity allocator), each given its [`ModId`](crate::ModId) here.
     pub fn new(
         world: &mut World,
         manifest: ModManifest,
@@ -85,7 +86,10 @@ impl ModUnderTest {
             .iter()
             .map(|names| prepare_query(world, names))
             .collect();
-        slot.reserved = reserved.into_iter().collect();
+        slot.reserved = reserved
+            .into_iter()
+            .map(|e| (e, world.resource_mut::<crate::ModIds>().issue(e)))
+            .collect();
         slot.manifest = Some(manifest.clone());
         Self {
             slot,
@@ -100,9 +104,19 @@ impl ModUnderTest {
     }
 
     /// The ids still reserved for the mod's spawns, in the order it uses
-    /// them.
-    pub fn reserved(&self) -> Vec<Entity> {
-        self.slot.reserved.iter().copied().collect()
+    /// them, as the mod knows them.
+    pub fn reserved(&self) -> Vec<u64> {
+        self.slot.reserved.iter().map(|(_, id)| *id).collect()
+    }
+
+    /// The id the mod knows `entity` by: reserved for its spawns, or any
+    /// entity with a [`ModId`](crate::ModId); `0` for none.
+    pub fn id_of(&self, world: &World, entity: Entity) -> u64 {
+        self.slot
+            .reserved
+            .iter()
+            .find(|(e, _)| *e == entity)
+            .map_or_else(|| crate::ids::id_of(world, entity), |(_, id)| *id)
     }
 
     /// The results of the mod's queries, as its next tick would get them.
@@ -135,7 +149,7 @@ impl ModUnderTest {
         let wasi = wasmtime_wasi::WasiCtxBuilder::new().build();
         let mut state = HostState::new(self.slot.owner.clone(), catalog, limits, false, wasi);
         state.started(&mut self.manifest.clone(), false);
-        let reserved: Vec<u64> = self.slot.reserved.iter().map(|e| e.to_bits()).collect();
+        let reserved = self.reserved();
         state.tick.begin(queries, &reserved, false);
         for command in commands {
             // A mod may ignore an error and go on; the tick is refused anyway.

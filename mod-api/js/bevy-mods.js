@@ -274,7 +274,11 @@ export class Event {
 
 /** A mod: override the hooks you need. `save` returns any value MessagePack
  * holds (by default the instance's own fields); `restore` gets it back on
- * the new code's instance after `init`. */
+ * the new code's instance after `init`. `restoreFrom(state, savedBy)` is
+ * called instead, with the version of the mod that saved the state (an
+ * older one when the mod was updated or an old saved game is loaded;
+ * `null` when a build older than this library saved it): convert the
+ * state there. By default it calls `restore(state)`. */
 export class Mod {
   manifest(m) { return m; }
   init(config) {}
@@ -282,6 +286,35 @@ export class Mod {
   event(event) {}
   save() { return { ...this }; }
   restore(state) { Object.assign(this, state); }
+  restoreFrom(state, savedBy) { this.restore(state); }
+}
+
+// Saved state says which version of the mod saved it: these bytes (one
+// MessagePack never starts a value with, then "BWMS"), the version's
+// length in one byte, the version, then the state. The Rust and Python
+// libraries write and read the same.
+const SAVED_BY = [0xc1, 0x42, 0x57, 0x4d, 0x53];
+
+function frameState(version, data) {
+  const v = utf8.encode(version ?? '');
+  if (data.length === 0 || v.length > 255) return data;
+  const out = new Uint8Array(SAVED_BY.length + 1 + v.length + data.length);
+  out.set(SAVED_BY, 0);
+  out[SAVED_BY.length] = v.length;
+  out.set(v, SAVED_BY.length + 1);
+  out.set(data, SAVED_BY.length + 1 + v.length);
+  return out;
+}
+
+function unframeState(data) {
+  const n = SAVED_BY.length;
+  if (data.length > n && SAVED_BY.every((b, i) => data[i] === b)) {
+    const len = data[n];
+    if (data.length >= n + 1 + len) {
+      return [fromUtf8.decode(data.subarray(n + 1, n + 1 + len)), data.subarray(n + 1 + len)];
+    }
+  }
+  return [null, data];
 }
 
 function defaultName(cls) {
@@ -300,16 +333,22 @@ export function hooksFor(ModClass) {
       throw err;
     }
   };
+  let version = '';
   return {
     init: guarded((config) => {
       mod = new ModClass();
       mod.init(decode(config));
-      return mod.manifest(new Manifest(defaultName(ModClass))).toWit();
+      const manifest = mod.manifest(new Manifest(defaultName(ModClass))).toWit();
+      version = manifest.version;
+      return manifest;
     }),
     onTick: guarded((tick) => mod.tick({ frame: tick.frame, deltaSeconds: tick.deltaSeconds })),
     onEvent: guarded((events) => events.forEach((w, i) => mod.event(new Event(i, w)))),
-    save: guarded(() => encode(mod.save())),
-    restore: guarded((state) => mod.restore(decode(state))),
+    save: guarded(() => frameState(version, encode(mod.save()))),
+    restore: guarded((state) => {
+      const [savedBy, data] = unframeState(state);
+      mod.restoreFrom(decode(data), savedBy);
+    }),
   };
 }
 

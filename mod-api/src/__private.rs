@@ -15,6 +15,41 @@ pub use mod_api_packed as packed;
 
 thread_local! {
     static INSTANCE: RefCell<Option<Box<dyn Mod>>> = const { RefCell::new(None) };
+    /// The version the mod's manifest gave, which its saved state carries.
+    static VERSION: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// What saved state starts with when it says which version saved it: a
+/// byte MessagePack never starts a value with (`0xc1`), then `BWMS`. Then
+/// one byte, the version's length, the version, and the state. The Python
+/// and JavaScript libraries write and read the same.
+pub const SAVED_BY: &[u8; 5] = b"\xc1BWMS";
+
+/// `state` as saved by `version`: framed as [`SAVED_BY`] says (nothing
+/// saved stays nothing).
+pub fn frame_state(version: &str, state: Vec<u8>) -> Vec<u8> {
+    if state.is_empty() || version.len() > 255 {
+        return state;
+    }
+    let mut out = Vec::with_capacity(SAVED_BY.len() + 1 + version.len() + state.len());
+    out.extend_from_slice(SAVED_BY);
+    out.push(version.len() as u8);
+    out.extend_from_slice(version.as_bytes());
+    out.extend_from_slice(&state);
+    out
+}
+
+/// The version that saved `state` (if it says) and the state itself.
+pub fn unframe_state(state: &[u8]) -> (Option<&str>, &[u8]) {
+    let framed = state.strip_prefix(SAVED_BY.as_slice()).and_then(|rest| {
+        let (&len, rest) = rest.split_first()?;
+        let (version, state) = rest.split_at_checked(len as usize)?;
+        Some((std::str::from_utf8(version).ok()?, state))
+    });
+    match framed {
+        Some((version, inner)) => (Some(version), inner),
+        None => (None, state),
+    }
 }
 
 /// The mod crate's name and version, filled in by `register_mod!`.
@@ -51,6 +86,7 @@ impl<M: Mod + Default + Describe> Guest for Adapter<M> {
         m.init(&config).map_err(ModError::from)?;
         let manifest = m.manifest(Manifest::new(M::NAME, M::VERSION));
         INSTANCE.with(|i| *i.borrow_mut() = Some(Box::new(m)));
+        VERSION.with(|v| v.borrow_mut().clone_from(&manifest.version));
         Ok(types::Manifest {
             name: manifest.name,
             version: manifest.version,
@@ -89,11 +125,13 @@ impl<M: Mod + Default + Describe> Guest for Adapter<M> {
     }
 
     fn save() -> Result<Vec<u8>, ModError> {
-        with(|m| m.save())
+        let state = with(|m| m.save())?;
+        Ok(VERSION.with(|v| frame_state(&v.borrow(), state)))
     }
 
     fn restore(state: Vec<u8>) -> Result<(), ModError> {
-        with(|m| m.restore(&state))
+        let (saved_by, state) = unframe_state(&state);
+        with(|m| m.restore_from(state, saved_by))
     }
 }
 
@@ -134,5 +172,28 @@ pub mod raw {
     /// `events.emit`.
     pub fn emit(name: &str, payload: &[u8]) -> Result<(), ModError> {
         sys::events::emit(name, payload)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saved_state_says_which_version_saved_it() {
+        let framed = frame_state("1.2.0", vec![0x93, 1, 2, 3]);
+        assert_eq!(&framed[..5], b"\xc1BWMS");
+        assert_eq!(
+            unframe_state(&framed),
+            (Some("1.2.0"), &[0x93, 1, 2, 3][..])
+        );
+        // State a build older than this library saved: as it is.
+        assert_eq!(
+            unframe_state(&[0x93, 1, 2, 3]),
+            (None, &[0x93, 1, 2, 3][..])
+        );
+        // Nothing saved stays nothing; a frame cut short is taken as it is.
+        assert!(frame_state("1.2.0", Vec::new()).is_empty());
+        assert_eq!(unframe_state(&framed[..8]), (None, &framed[..8]));
     }
 }

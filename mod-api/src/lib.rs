@@ -129,6 +129,18 @@ pub trait Mod: 'static {
         let _ = state;
         Ok(())
     }
+
+    /// Restores what [`save`](Self::save) returned, knowing which version
+    /// of the mod saved it: a newer version updated in while the game
+    /// runs, or one loading a game saved long ago, gets the state an
+    /// older version saved (`saved_by` is that version, as its manifest
+    /// gave it; `None` when a build of the mod older than this library
+    /// saved it). Convert it here. By default calls
+    /// [`restore`](Self::restore).
+    fn restore_from(&mut self, state: &[u8], saved_by: Option<&str>) -> Result<()> {
+        let _ = saved_by;
+        self.restore(state)
+    }
 }
 
 /// Makes a type the mod: it must implement [`Mod`] and `Default`.

@@ -3,11 +3,12 @@
 //! (`Collided`). The ship flies itself in a circle until the player steers
 //! it (the windowed game's arrow keys).
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use bevy::prelude::*;
 
 use bevy_wasm_mods::replay::GameInput;
+use bevy_wasm_mods::{ModId, ModdingAppExt};
 
 use crate::{Collided, Hazard, KeyPressed, Look, Nameplate, Position, Velocity};
 
@@ -15,15 +16,15 @@ use crate::{Collided, Hazard, KeyPressed, Look, Nameplate, Position, Velocity};
 pub const ARENA: Vec2 = Vec2::new(800.0, 600.0);
 
 /// The player's ship.
-#[derive(Component, Debug)]
+#[derive(Component, Reflect, Default, Debug)]
 pub struct Ship;
 
 /// One of the game's asteroids.
-#[derive(Component, Debug)]
+#[derive(Component, Reflect, Default, Debug)]
 pub struct Asteroid;
 
 /// How the ship is steered.
-#[derive(Resource, Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Resource, Reflect, Clone, Copy, Debug, Default, PartialEq)]
 pub enum Steering {
     /// In a circle around the arena's centre (until the player steers).
     #[default]
@@ -34,7 +35,7 @@ pub enum Steering {
 
 /// The player's score: points for each mod's entity the ship touches, less
 /// for each asteroid.
-#[derive(Resource, Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Resource, Reflect, Clone, Copy, Debug, Default, PartialEq)]
 pub struct Score {
     /// Points.
     pub points: i64,
@@ -42,9 +43,10 @@ pub struct Score {
     pub hits: u32,
 }
 
-/// What the ship touched last frame, so a contact is one `Collided`.
-#[derive(Resource, Default)]
-struct Touching(BTreeSet<Entity>);
+/// What the ship touched last frame (by the ids mods know the entities
+/// by), so a contact is one `Collided`.
+#[derive(Resource, Reflect, Default)]
+struct Touching(Vec<u64>);
 
 /// What the player did in a frame, as a recording keeps it (the game's
 /// own input, see [`GameInput`]): the windowed game records it, and a
@@ -94,6 +96,12 @@ impl Plugin for ArenaPlugin {
         app.init_resource::<Steering>()
             .init_resource::<Score>()
             .init_resource::<Touching>()
+            // What a saved game needs of the arena besides what mods see.
+            .add_saved_component::<Ship>()
+            .add_saved_component::<Asteroid>()
+            .add_saved_resource::<Steering>()
+            .add_saved_resource::<Score>()
+            .add_saved_resource::<Touching>()
             .add_systems(Startup, spawn_arena)
             // The arena holds still until the mods found at start-up run,
             // so a run takes the same frames whatever loading took.
@@ -217,8 +225,8 @@ pub fn drawn_size(look: Option<&Look>) -> f32 {
 /// the score.
 #[allow(clippy::type_complexity)]
 fn collide(
-    ship: Query<(Entity, &Position, Option<&Look>), With<Ship>>,
-    others: Query<(Entity, &Position, Option<&Look>, Has<Asteroid>), Without<Ship>>,
+    ship: Query<(&ModId, &Position, Option<&Look>), With<Ship>>,
+    others: Query<(&ModId, &Position, Option<&Look>, Has<Asteroid>), Without<Ship>>,
     mut touching: ResMut<Touching>,
     mut score: ResMut<Score>,
     mut collided: MessageWriter<Collided>,
@@ -227,26 +235,34 @@ fn collide(
         return;
     };
     let reach = drawn_size(look) / 2.0;
-    let mut now = BTreeSet::new();
+    // Contacts in the order of the entities' ids, not of Bevy's tables
+    // (which a loaded game lays out differently), so mods get the same
+    // messages in the same order in every run.
+    let mut now = BTreeMap::new();
     for (other, p, look, asteroid) in &others {
         let d = Vec2::new(p.x - at.x, p.y - at.y).length();
         if d < reach + drawn_size(look) / 2.0 {
-            now.insert(other);
-            if !touching.0.contains(&other) {
-                collided.write(Collided {
-                    a: ship.to_bits(),
-                    b: other.to_bits(),
-                });
-                if asteroid {
-                    score.points -= 5;
-                    score.hits += 1;
-                } else {
-                    score.points += 1;
-                }
-            }
+            now.insert(other.get(), asteroid);
         }
     }
-    touching.0 = now;
+    for (&other, &asteroid) in &now {
+        if touching.0.binary_search(&other).is_ok() {
+            continue;
+        }
+        // Mods know entities by their `ModId`s.
+        collided.write(Collided {
+            a: ship.get(),
+            b: other,
+        });
+        if asteroid {
+            score.points -= 5;
+            score.hits += 1;
+        } else {
+            score.points += 1;
+        }
+    }
+    // In order: `now` is sorted.
+    touching.0 = now.into_keys().collect();
 }
 
 #[cfg(test)]

@@ -152,9 +152,9 @@ impl Default for Hazard {
 /// anything with a `Position`); mods may subscribe to it.
 #[derive(Message, Reflect, Clone, Debug, Default, PartialEq)]
 pub struct Collided {
-    /// The ship.
+    /// The ship, by the id mods know it by (its `ModId`).
     pub a: u64,
-    /// What it touched.
+    /// What it touched, by its `ModId`.
     pub b: u64,
 }
 
@@ -182,7 +182,57 @@ impl Plugin for DemoPlugin {
             .add_moddable_component::<Hazard>(ModAccess::ReadWrite)
             .add_moddable_message::<PlayerJoined>()
             .add_moddable_message::<Collided>()
-            .add_moddable_message::<KeyPressed>();
+            .add_moddable_message::<KeyPressed>()
+            // A loaded game goes on with the next player due.
+            .init_resource::<Arrivals>()
+            .add_saved_resource::<Arrivals>()
+            // In the frame the game is saved or loaded (the plugin does it
+            // after `Update`), so a run that ends then says so too.
+            .add_systems(Last, report_saves);
+    }
+}
+
+/// Where F5 saves the game and F9 loads it from (windowed).
+pub const QUICKSAVE: &str = "saves/quicksave.bwsave";
+
+/// Asks for a save to `path` at the end of this frame, making its folder.
+pub fn save_to(path: &Path, saves: &mut MessageWriter<bevy_wasm_mods::save::SaveGame>) {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && let Err(e) = std::fs::create_dir_all(dir)
+    {
+        eprintln!("cannot save to {}: {e}", path.display());
+        return;
+    }
+    saves.write(bevy_wasm_mods::save::SaveGame {
+        path: path.to_path_buf(),
+    });
+}
+
+/// One line per game saved or loaded, with what did not go as it should.
+pub fn report_saves(
+    mut saved: MessageReader<bevy_wasm_mods::save::GameSaved>,
+    mut loaded: MessageReader<bevy_wasm_mods::save::GameLoaded>,
+) {
+    let outcomes = saved
+        .read()
+        .map(|s| ("game saved", &s.path, &s.result))
+        .chain(loaded.read().map(|l| ("game loaded", &l.path, &l.result)));
+    for (what, path, result) in outcomes {
+        let path = escape(&path.display().to_string()).into_owned();
+        match result {
+            Ok(r) => {
+                println!(
+                    "{what}: {path}, frame {}, {} entities, {} mods' state",
+                    r.frame,
+                    r.entities,
+                    r.mods.len()
+                );
+                for problem in &r.problems {
+                    println!("{what}: {path}: {}", escape(problem));
+                }
+            }
+            Err(e) => println!("{what}: failed: {}", escape(e)),
+        }
     }
 }
 
@@ -396,14 +446,21 @@ pub fn print_lifecycle(mut lives: MessageReader<ModLifecycle>) {
     }
 }
 
+/// Frames since the mods began, for players joining (kept in saved games).
+#[derive(Resource, Reflect, Default, Debug)]
+pub struct Arrivals {
+    frame: u32,
+}
+
 /// A player joins every 100 frames once the mods run, so mods that greet
 /// players have work; levels go from 1 to 10 and round again.
-pub fn greet_players(mut frame: Local<u32>, mut joined: MessageWriter<PlayerJoined>) {
-    if (*frame).is_multiple_of(100) {
+pub fn greet_players(mut arrivals: ResMut<Arrivals>, mut joined: MessageWriter<PlayerJoined>) {
+    let frame = arrivals.frame;
+    if frame.is_multiple_of(100) {
         joined.write(PlayerJoined {
-            name: format!("player-{}", *frame / 100),
-            level: 1 + (*frame / 100) % 10,
+            name: format!("player-{}", frame / 100),
+            level: 1 + (frame / 100) % 10,
         });
     }
-    *frame += 1;
+    arrivals.frame += 1;
 }

@@ -10,7 +10,10 @@
 //! `--screenshot PATH` saves a screenshot `--frames N` frames (default 60)
 //! after the mods loaded and quits. `--record FILE` records what enters the
 //! mods; `--replay FILE` runs a recording again, compares each frame and
-//! reports the first that differs (headless or windowed).
+//! reports the first that differs (headless or windowed). `--save-at N
+//! FILE` saves the game (every mod's state with the world) after frame N;
+//! `--load FILE` goes on from a saved game. In a window F5 saves and F9
+//! loads.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -59,6 +62,13 @@ struct Args {
     /// mods whose commands differ, and the game stops there (exit code 3).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["frames", "seconds"])]
     replay: Option<PathBuf>,
+    /// Save the game into FILE after frame N (counted from the frame the
+    /// mods begin on, 0), headless: every mod's state with the world.
+    #[arg(long, num_args = 2, value_names = ["N", "FILE"], conflicts_with = "replay")]
+    save_at: Option<Vec<String>>,
+    /// Load the saved game in FILE when the mods begin, and go on from it.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["replay", "record"])]
+    load: Option<PathBuf>,
     /// Open the mod panel at the start (windowed).
     #[arg(long)]
     panel: bool,
@@ -80,7 +90,21 @@ impl Args {
         if let Some(file) = &self.replay {
             plugin = plugin.with_replay(file);
         }
+        if let Some(file) = &self.load {
+            plugin = plugin.with_load(file);
+        }
         plugin
+    }
+
+    /// The frame and file of `--save-at`, or why they are wrong.
+    fn save_at(&self) -> Result<Option<(u64, PathBuf)>, String> {
+        let Some(v) = &self.save_at else {
+            return Ok(None);
+        };
+        let frame = v[0]
+            .parse::<u64>()
+            .map_err(|_| format!("--save-at: `{}` is not a frame number", escape(&v[0])))?;
+        Ok(Some((frame, PathBuf::from(&v[1]))))
     }
 
     /// Where compiled mods are kept; `None` compiles at every start.
@@ -121,7 +145,18 @@ fn main() {
         }
     }
 
+    let save_at = match args.save_at() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
     let mut app = demo_game::headless_app(args.plugin());
+    if let Some((frame, path)) = save_at {
+        app.insert_resource(SaveAt { frame, path })
+            .add_systems(Update, save_when_due.run_if(mods_ready));
+    }
     let loaded_in = match demo_game::load_mods(&mut app, Duration::from_secs(600)) {
         Ok(took) => took,
         Err(e) => {
@@ -202,6 +237,25 @@ fn main() {
             ),
         }
     }
+}
+
+/// `--save-at`: the frame after which to save, and where.
+#[derive(Resource)]
+struct SaveAt {
+    frame: u64,
+    path: PathBuf,
+}
+
+/// Saves the game at the end of the frame `--save-at` names.
+fn save_when_due(
+    at: Res<SaveAt>,
+    mut frame: Local<u64>,
+    mut saves: MessageWriter<bevy_wasm_mods::save::SaveGame>,
+) {
+    if *frame == at.frame {
+        demo_game::save_to(&at.path, &mut saves);
+    }
+    *frame += 1;
 }
 
 /// Whether this binary can open a window here, or why not.

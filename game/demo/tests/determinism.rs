@@ -2,7 +2,8 @@
 //! the headless demo and every example mod (Rust, Python and JavaScript):
 //! the checksum after 300 frames is the same run after run, whether the
 //! mods were compiled for the run or taken from the compile cache, and
-//! whatever the number of worker threads.
+//! whatever the number of worker threads; a game saved at frame 300 and
+//! loaded in a new process ends at 600 where a run straight through does.
 //!
 //! Needs the example mods in `assets/mods` (`bash mods/build.sh`).
 
@@ -188,5 +189,55 @@ fn a_replay_with_a_mod_changed_names_it_at_the_first_frame_that_differs() {
     assert!(
         report.starts_with("replay: the replay diverged at frame 1 (mods: greeter_py): mod `greeter_py` did other things"),
         "{report}"
+    );
+}
+
+#[test]
+fn a_game_saved_at_frame_300_and_loaded_in_a_new_process_ends_as_600_frames_straight() {
+    let scratch = tempfile::tempdir().unwrap();
+    let mods = scratch.path().join("mods");
+    copy_examples(&mods);
+    let cache = scratch.path().join("compiled");
+    let file = scratch.path().join("saves/at-300.bwsave");
+    let (mods, cache, file) = (
+        mods.to_str().unwrap(),
+        cache.to_str().unwrap(),
+        file.to_str().unwrap(),
+    );
+    let common = ["--mods", mods, "--compile-cache", cache];
+    let (code, straight) = demo(&[&common[..], &["--frames", "600"]].concat());
+    assert_eq!(code, 0, "{straight}");
+
+    let (code, saving) =
+        demo(&[&common[..], &["--frames", "300", "--save-at", "300", file]].concat());
+    assert_eq!(code, 0, "{saving}");
+    let saved = saving
+        .lines()
+        .find(|l| l.starts_with("game saved: "))
+        .unwrap_or_else(|| panic!("not saved:\n{saving}"));
+    assert!(saved.contains(", frame 300, "), "{saved}");
+    assert!(
+        !saving.contains(&format!("game saved: {file}: ")),
+        "{saving}"
+    );
+
+    // A new process goes on from the save: frames 301 to 600.
+    let (code, loaded) = demo(&[&common[..], &["--load", file, "--frames", "300"]].concat());
+    assert_eq!(code, 0, "{loaded}");
+    let line = loaded
+        .lines()
+        .find(|l| l.starts_with("game loaded: "))
+        .unwrap_or_else(|| panic!("not loaded:\n{loaded}"));
+    assert!(line.contains(", frame 300, "), "{line}");
+    assert!(
+        !loaded.contains(&format!("game loaded: {file}: ")),
+        "every mod restored:\n{loaded}"
+    );
+    let running = loaded.lines().filter(|l| l.contains("[Running]")).count();
+    assert_eq!(running, 10, "{loaded}");
+    assert_eq!(
+        checksum(&loaded),
+        checksum(&straight),
+        "the loaded game ends where 600 frames straight do:\n{loaded}\nstraight:\n{straight}"
     );
 }

@@ -17,9 +17,40 @@ const REPLY_MARGIN: Duration = Duration::from_millis(50);
 
 pub(crate) fn apply_commands(world: &mut World) {
     with_mods(world, |world, mods, host| {
-        collect_replies(world, mods, host);
+        collect_replies(world, mods, host, false);
         host.tape.end_frame(world, mods);
     });
+}
+
+/// Waits for every tick and every swap in flight, each up to its limit,
+/// and handles its reply: afterwards every running mod is between two
+/// ticks on its current code (for a saved or loaded game).
+pub(crate) fn settle(world: &mut World, mods: &mut ModRegistry, host: &mut ModHost) {
+    collect_replies(world, mods, host, true);
+    let limits = &world.resource::<ModSettings>().limits;
+    // A swap runs `save`, `init` and `restore`.
+    let per_swap = limits.hook_call_limit * 3 * WALL_CEILING + REPLY_MARGIN;
+    for entry in &mut mods.entries {
+        if entry.life.state() != State::Swapping {
+            continue;
+        }
+        let reply = entry
+            .slot
+            .worker
+            .as_ref()
+            .and_then(|w| w.recv_timeout(per_swap));
+        if let Some(reply) = reply {
+            on_reply(world, host, entry, reply);
+        }
+    }
+}
+
+/// How long a reply to one of the one-time hooks (`save`, `init`,
+/// `restore`) may take, `calls` of them deep in each worker's queue.
+pub(crate) fn hook_wait(world: &World, host: &ModHost, calls: usize) -> Duration {
+    let limits = &world.resource::<ModSettings>().limits;
+    let threads = host.pool.as_ref().map_or(1, |p| p.len()).max(1);
+    (limits.hook_call_limit * WALL_CEILING + REPLY_MARGIN) * calls.div_ceil(threads).max(1) as u32
 }
 
 /// Writes a recording's last frames to its file when the game exits.
@@ -32,14 +63,15 @@ pub(crate) fn flush_tape_on_exit(mut exits: MessageReader<AppExit>, host: Option
 }
 
 /// Waits for each tick in flight, in load order, and handles its reply:
-/// in lockstep until it comes (or the mod's hard limit passes); in real
-/// time at most the frame's budget, leaving late mods in flight.
-fn collect_replies(world: &mut World, mods: &mut ModRegistry, host: &mut ModHost) {
+/// in lockstep (or with `wait_all`) until it comes (or the mod's hard
+/// limit passes); in real time at most the frame's budget, leaving late
+/// mods in flight.
+fn collect_replies(world: &mut World, mods: &mut ModRegistry, host: &mut ModHost, wait_all: bool) {
     let settings = world.resource::<ModSettings>();
     let limits = settings.limits.clone();
     let frame_ends = match settings.frame_mode {
-        FrameMode::RealTime { budget } => Some(Instant::now() + budget),
-        FrameMode::Lockstep => None,
+        FrameMode::RealTime { budget } if !wait_all => Some(Instant::now() + budget),
+        _ => None,
     };
     // One deadline bounds a whole tick (on-event and on-tick), and a worker
     // thread runs its mods, and any restart, one after another. A call is

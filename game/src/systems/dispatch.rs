@@ -43,6 +43,9 @@ fn dispatch(world: &mut World, mods: &mut ModRegistry, host: &mut ModHost) {
         let since = t.elapsed().saturating_sub(began);
         (t.delta_secs(), since.as_nanos() as u64)
     });
+    // A loaded game's mods go on from the game time it was saved at.
+    let elapsed = elapsed.saturating_add_signed(host.time_shift);
+    host.game_time_nanos = elapsed;
     let limits = &world.resource::<ModSettings>().limits;
     let caps = Caps {
         entities: limits.entities_per_mod,
@@ -50,6 +53,8 @@ fn dispatch(world: &mut World, mods: &mut ModRegistry, host: &mut ModHost) {
         inbox_events: limits.events_per_tick * 4,
         inbox_bytes: limits.bytes_per_tick / 4,
     };
+    // Reserving ids for spawns gives them the ids mods will know them by.
+    let mut ids = world.remove_resource::<crate::ModIds>().unwrap_or_default();
     let frozen: &World = world;
     let mut to_free = Vec::new();
     for entry in &mut mods.entries {
@@ -70,20 +75,21 @@ fn dispatch(world: &mut World, mods: &mut ModRegistry, host: &mut ModHost) {
         let clock = (!slot.queries.is_empty()).then(crate::cpu_clock::ThreadClock::now);
         let queries = snapshot_within(frozen, &registry, life, slot, &mod_events, caps.message);
         life.cost_mut().main_thread = clock.map_or(Duration::ZERO, |c| c.elapsed());
-        let room = reserve_ids(frozen, slot, caps.entities, &mut to_free);
+        let room = reserve_ids(frozen, &mut ids, slot, caps.entities, &mut to_free);
         let request = TickRequest {
             frame: life.info().ticks,
             delta_seconds: delta,
             events: mod_events,
             queries,
-            reserved: EntityList(slot.reserved.iter().map(|e| e.to_bits()).collect()),
+            reserved: EntityList(slot.reserved.iter().map(|(_, id)| *id).collect()),
             at_entity_cap: slot.reserved.len() >= room,
             game_time_nanos: elapsed,
         };
         send(host, life, slot, request, caps.message);
     }
     drop(registry);
-    world.entity_allocator_mut().free_many(&to_free);
+    world.insert_resource(ids);
+    crate::ids::free_reserved(world, to_free);
 }
 
 /// This frame's events for mods: the game's messages first, then what mods
@@ -93,6 +99,19 @@ fn collect_events(
     registry: &TypeRegistry,
     host: &mut ModHost,
 ) -> Vec<WireEvent> {
+    // Those a saved game carried (or a save took) first: they were sent
+    // before any since.
+    let mut events = std::mem::take(&mut host.game_messages);
+    events.append(&mut game_messages(world, registry));
+    let game = events.len();
+    host.tape.game_messages(&mut events, game);
+    host.tape.game_input(world);
+    events.append(&mut host.outbox.events);
+    events
+}
+
+/// The game's messages for mods sent since they were last taken.
+pub(crate) fn game_messages(world: &mut World, registry: &TypeRegistry) -> Vec<WireEvent> {
     let collectors: Vec<_> = world
         .resource::<Exposed>()
         .messages
@@ -103,10 +122,6 @@ fn collect_events(
     for collect in collectors {
         collect(world, registry, &mut events);
     }
-    let game = events.len();
-    host.tape.game_messages(&mut events, game);
-    host.tape.game_input(world);
-    events.append(&mut host.outbox.events);
     events
 }
 
@@ -227,14 +242,16 @@ fn snapshot_within(
 /// still own entities (extra ones go to `to_free`); returns that room.
 fn reserve_ids(
     world: &World,
+    ids: &mut crate::ModIds,
     slot: &mut ModSlot,
     entity_cap: usize,
-    to_free: &mut Vec<Entity>,
+    to_free: &mut Vec<(Entity, u64)>,
 ) -> usize {
     let owned = world.resource::<ModOwnership>().entities_of(&slot.owner);
     let room = entity_cap.saturating_sub(owned);
     while slot.reserved.len() < slot.reserve_target.min(room) {
-        slot.reserved.push_back(world.entity_allocator().alloc());
+        let entity = world.entity_allocator().alloc();
+        slot.reserved.push_back((entity, ids.issue(entity)));
     }
     if slot.reserved.len() > room {
         to_free.extend(slot.reserved.drain(room..));

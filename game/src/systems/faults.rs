@@ -21,8 +21,8 @@ pub(crate) fn on_fault(world: &mut World, frame: u64, entry: &mut ModEntry, mut 
     // What a mod returned as its error can be megabytes: kept short.
     crate::text::cut(&mut fault.message, crate::text::MAX_FAULT);
     let policy = world.resource::<ModSettings>().faults.clone();
-    let reserved: Vec<Entity> = entry.slot.reserved.drain(..).collect();
-    world.entity_allocator_mut().free_many(&reserved);
+    let reserved: Vec<(Entity, u64)> = entry.slot.reserved.drain(..).collect();
+    crate::ids::free_reserved(world, reserved);
     let can_restart = entry.slot.worker.is_some();
     let after = entry.life.fault(fault.clone(), frame, &policy, can_restart);
     if !matches!(after, AfterFault::Retry { .. }) {

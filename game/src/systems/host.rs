@@ -35,6 +35,21 @@ pub(crate) struct ModHost {
     pub deps: super::deps::DepsSeen,
     /// The recording being made or the replay being run, if any.
     pub tape: super::tape::Tape,
+    /// The game's messages for mods taken before their frame: those a
+    /// save took, or a loaded game carried.
+    pub game_messages: Vec<crate::protocol::WireEvent>,
+    /// The mods' game time sent with the last ticks, in nanoseconds.
+    pub game_time_nanos: u64,
+    /// What the mods' game time is ahead of the game's clock since the
+    /// mods began (a loaded game's mods go on from its time).
+    pub time_shift: i64,
+    pub saves: MessageCursor<crate::save::SaveGame>,
+    pub loads: MessageCursor<crate::save::LoadGame>,
+    /// What the frames since the mods began are ahead of the host's count
+    /// (a loaded game goes on from its save's frame).
+    pub frame_shift: i64,
+    /// The saved game to load when the mods begin, if any.
+    pub load_at_start: Option<std::path::PathBuf>,
 }
 
 /// Runs `f` with the registry and the host taken out of the world (they

@@ -165,6 +165,11 @@ impl Lifecycle {
     }
 
     /// Whether an instance of the mod ever started.
+    /// Sets the mod's tick count (a loaded game's).
+    pub(crate) fn set_ticks(&mut self, ticks: u64) {
+        self.info.ticks = ticks;
+    }
+
     pub(crate) fn has_run(&self) -> bool {
         self.has_run
     }

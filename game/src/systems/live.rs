@@ -201,8 +201,16 @@ pub(crate) fn reread_changed(world: &mut World, registry: &mut ModRegistry, host
 
 /// Moves each update along: a compiled one is swapped in when its mod is
 /// between ticks; one that did not compile is refused; one whose file has
-/// changed since is dropped (the newest is read next).
-pub(crate) fn advance_updates(world: &mut World, registry: &mut ModRegistry, _host: &mut ModHost) {
+/// changed since is dropped (the newest is read next). In lockstep a swap
+/// lands in the frame it starts, whatever the machine: the frame waits for
+/// it as for a tick, up to the limits of its hooks (`save`, `init`,
+/// `restore`), so the mod misses no tick to it.
+pub(crate) fn advance_updates(world: &mut World, registry: &mut ModRegistry, host: &mut ModHost) {
+    let settings = world.resource::<ModSettings>();
+    let swap_wait = (settings.frame_mode == crate::settings::FrameMode::Lockstep).then(|| {
+        settings.limits.hook_call_limit * 3 * crate::worker::deadline::WALL_CEILING
+            + std::time::Duration::from_millis(50)
+    });
     for entry in &mut registry.entries {
         let Some(update) = entry.slot.update.take() else {
             continue;
@@ -240,6 +248,16 @@ pub(crate) fn advance_updates(world: &mut World, registry: &mut ModRegistry, _ho
                     .is_some_and(|w| w.send_swap(spec, pre));
                 if sent {
                     entry.life.swapping();
+                    let reply = swap_wait.and_then(|wait| {
+                        entry
+                            .slot
+                            .worker
+                            .as_ref()
+                            .and_then(|w| w.recv_timeout(wait))
+                    });
+                    if let Some(reply) = reply {
+                        super::replies::on_reply(world, host, entry, reply);
+                    }
                 }
             }
             // A tick is out, or a swap already: next frame.
@@ -334,6 +352,6 @@ fn unload(world: &mut World, registry: &mut ModRegistry, at: usize) {
 
 /// Gives the ids reserved for a mod's spawns back.
 fn free_reserved(world: &mut World, entry: &mut ModEntry) {
-    let reserved: Vec<Entity> = entry.slot.reserved.drain(..).collect();
-    world.entity_allocator_mut().free_many(&reserved);
+    let reserved: Vec<(Entity, u64)> = entry.slot.reserved.drain(..).collect();
+    crate::ids::free_reserved(world, reserved);
 }

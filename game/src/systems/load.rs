@@ -117,6 +117,17 @@ pub(crate) fn start_mods(world: &mut World) {
         reloads,
         enables,
         frame: 0,
+        game_messages: Vec::new(),
+        game_time_nanos: 0,
+        time_shift: 0,
+        frame_shift: 0,
+        saves: world
+            .resource::<Messages<crate::save::SaveGame>>()
+            .get_cursor(),
+        loads: world
+            .resource::<Messages<crate::save::LoadGame>>()
+            .get_cursor(),
+        load_at_start: settings.load.clone(),
     });
 }
 
@@ -183,7 +194,14 @@ pub(crate) fn receive_loaded(world: &mut World) {
             }
             start_ready(world, registry);
             if beginning {
-                host.tape.begin(world, registry);
+                // The player's grants file counts as the game's grants do.
+                let mods_dir = world.resource::<ModSettings>().mods_dir.clone();
+                let player_grants = host
+                    .loader
+                    .as_ref()
+                    .map(|l| crate::grants::describe(&l.player_grants, &mods_dir))
+                    .unwrap_or_default();
+                host.tape.begin(world, registry, &player_grants);
             }
         }
         super::deps::settle(registry, &mut host.deps);

@@ -166,7 +166,8 @@ pub(crate) fn prepare_query(world: &mut World, names: &[String]) -> PreparedQuer
     };
     let data_id = world.register_component::<ModData>();
     let all: Vec<_> = ids.iter().map(|id| id.unwrap_or(data_id)).collect();
-    let mut builder = QueryBuilder::<(Entity, Option<&SpawnedByMod>)>::new(world);
+    let mut builder =
+        QueryBuilder::<(Entity, Option<&SpawnedByMod>, Option<&crate::ModId>)>::new(world);
     for id in &all {
         builder.with_id(*id);
     }

@@ -15,6 +15,7 @@ mod live;
 mod load;
 mod loader;
 mod replies;
+mod saves;
 mod slot;
 pub(crate) mod snapshot;
 mod stage;
@@ -25,6 +26,7 @@ pub(crate) use apply::{apply_commands, flush_tape_on_exit};
 pub(crate) use dispatch::dispatch_ticks;
 pub(crate) use host::{ModHost, with_mods};
 pub(crate) use load::{receive_loaded, start_mods};
+pub(crate) use saves::saves_and_loads;
 pub use slot::ModRegistry;
 pub(crate) use slot::{ModEntry, ModSlot, PreparedQuery};
 // What the test seam drives directly.

@@ -124,6 +124,15 @@ pub(crate) fn on_reply(world: &mut World, host: &mut ModHost, entry: &mut ModEnt
             }
             Err(e) => Err(host_error(e, Hook::Tick)),
         },
+        // A saved or loaded game's replies are waited for where it is
+        // saved or loaded; one that comes here came after its time.
+        Reply::Saved(_) | Reply::Loaded { .. } => {
+            tracing::error!(
+                mod_id = &*entry.slot.owner,
+                "host error: a late reply to a save or load"
+            );
+            Ok(())
+        }
         Reply::Failed(fault) => {
             if entry.life.in_flight_since().is_some() {
                 // A failed tick counts as a tick.

@@ -92,7 +92,7 @@ pub(crate) struct ModSlot {
     pub grants: ModGrants,
     pub manifest: Option<ModManifest>,
     /// Entity ids allocated for the mod's spawns, in the order it uses them.
-    pub reserved: VecDeque<Entity>,
+    pub reserved: VecDeque<(Entity, u64)>,
     pub reserve_target: usize,
     /// Events waiting for the mod's next tick.
     pub inbox: Vec<WireEvent>,
@@ -143,8 +143,13 @@ impl ModSlot {
 /// One of a mod's queries, resolved against the exposed types.
 pub(crate) struct PreparedQuery {
     pub names: Vec<String>,
-    /// The matching entities, with who spawned them.
-    pub state: bevy::ecs::query::QueryState<(Entity, Option<&'static crate::SpawnedByMod>)>,
+    /// The matching entities, with who spawned them and the ids mods know
+    /// them by.
+    pub state: bevy::ecs::query::QueryState<(
+        Entity,
+        Option<&'static crate::SpawnedByMod>,
+        Option<&'static crate::ModId>,
+    )>,
     /// Typed states per column, for types with a bulk codec.
     pub columns: Vec<Option<ColumnStates>>,
     /// The rows the last snapshot sent, to recognise a batch written back.

@@ -46,22 +46,30 @@ pub(crate) fn take(
 ) -> QueryResult {
     let mut entities: Vec<Entity> = Vec::with_capacity(query.last.len());
     let mut owned: Vec<bool> = Vec::with_capacity(query.last.len());
+    // The ids mods know the rows by (every moddable entity has one).
+    let mut ids: Vec<u64> = Vec::with_capacity(query.last.len());
     let mine = |s: &SpawnedByMod| Arc::ptr_eq(&s.0, owner) || *s.0 == **owner;
     match query.state.contiguous_iter(world) {
-        // A table at a time: its entities as a slice, and who spawned them.
+        // A table at a time: its entities as a slice, who spawned them and
+        // their ids.
         Ok(tables) => {
-            for (rows, spawners) in tables {
+            for (rows, spawners, given) in tables {
                 entities.extend_from_slice(rows);
                 match spawners {
                     Some(spawners) => owned.extend(spawners.iter().map(mine)),
                     None => owned.resize(entities.len(), false),
                 }
+                match given {
+                    Some(given) => ids.extend(given.iter().map(|id| id.get())),
+                    None => ids.resize(entities.len(), 0),
+                }
             }
         }
         Err(_) => {
-            for (e, spawner) in query.state.iter(world) {
+            for (e, spawner, id) in query.state.iter(world) {
                 entities.push(e);
                 owned.push(spawner.is_some_and(mine));
+                ids.push(id.map_or(0, |id| id.get()));
             }
         }
     }
@@ -90,10 +98,27 @@ pub(crate) fn take(
             keep[row - 1]
         });
         let mut row = 0;
+        ids.retain(|_| {
+            row += 1;
+            keep[row - 1]
+        });
+        let mut row = 0;
         entities.retain(|_| {
             row += 1;
             keep[row - 1]
         });
+    }
+    // Rows in the order of their ids, whatever Bevy's tables hold: a
+    // game loaded from a save, or a window that puts components of its
+    // own on moddable entities, lays the same entities out otherwise, and
+    // mods must see the same rows in the same order. (Usually already so:
+    // checked in one pass.)
+    if !ids.is_sorted() {
+        let mut order: Vec<usize> = (0..ids.len()).collect();
+        order.sort_unstable_by_key(|&i| (ids[i], entities[i].to_bits()));
+        entities = order.iter().map(|&i| entities[i]).collect();
+        owned = order.iter().map(|&i| owned[i]).collect();
+        ids = order.iter().map(|&i| ids[i]).collect();
     }
     let columns = query
         .names
@@ -105,7 +130,7 @@ pub(crate) fn take(
     query.last_owned = owned.iter().all(|o| *o);
     QueryResult {
         components: query.names.clone(),
-        entities: EntityList(entities.iter().map(|e| e.to_bits()).collect()),
+        entities: EntityList(ids),
         columns,
         owned: pack_bits(&owned).into(),
     }

@@ -26,6 +26,7 @@ use mod_rules::Refusal;
 use crate::codec::column::Rows;
 use crate::codec::value;
 use crate::expose::{Exposed, ModData};
+use crate::ids::{ModId, ModIds, id_of};
 use crate::manifest::ModManifest;
 use crate::ownership::{Footprint, SlotKey, SpawnTick, SpawnedByMod, ValueWriters, data_key};
 use crate::protocol::{Column, Command, Encoding, WireComponent, WireEvent};
@@ -124,7 +125,8 @@ pub(crate) enum Value {
 
 /// A command that passed every check.
 pub(crate) enum Staged {
-    Spawn(Entity, Vec<Value>),
+    /// A spawn at a reserved entity, with the id mods know it by.
+    Spawn(Entity, u64, Vec<Value>),
     Despawn(Entity),
     Insert(Entity, Vec<Value>),
     Remove(Entity, Vec<(Option<usize>, String)>),
@@ -153,7 +155,8 @@ pub(crate) struct Stager<'a> {
     pub exposed: &'a Exposed,
     pub registry: &'a TypeRegistry,
     pub manifest: &'a ModManifest,
-    pub reserved: &'a VecDeque<Entity>,
+    /// The entities reserved for the mod's spawns, with their ids.
+    pub reserved: &'a VecDeque<(Entity, u64)>,
     pub depth: usize,
     /// The mod's name, which marks the entities it spawned.
     pub owner: &'a str,
@@ -217,32 +220,35 @@ impl Stager<'_> {
     fn stage_one(&self, command: Command, seen: &mut Seen, at: &At) -> Result<Staged, String> {
         Ok(match command {
             Command::Spawn { entity, components } => {
-                let e = self.entity(entity).map_err(at)?;
-                if self.reserved.get(seen.next_reserved) != Some(&e) {
+                let Some(&(e, _)) = self
+                    .reserved
+                    .get(seen.next_reserved)
+                    .filter(|(_, id)| *id == entity)
+                else {
                     return Err(at(format!(
                         "spawn used id {entity}, not the next reserved one"
                     )));
-                }
+                };
                 seen.next_reserved += 1;
                 seen.spawned.insert(e);
                 let values = self.values(components)?;
                 self.charge_values(&seen.charges, e, &values, &seen.spawned);
-                Staged::Spawn(e, values.into_iter().map(|(v, _)| v).collect())
+                Staged::Spawn(e, entity, values.into_iter().map(|(v, _)| v).collect())
             }
             Command::Despawn { entity } => {
-                let e = self.target(entity, seen, at)?;
+                let e = self.target(entity, seen)?;
                 seen.despawned.insert(e);
                 self.charge_despawn(&seen.charges, e, &seen.spawned);
                 Staged::Despawn(e)
             }
             Command::Insert { entity, components } => {
-                let e = self.target(entity, seen, at)?;
+                let e = self.target(entity, seen)?;
                 let values = self.values(components)?;
                 self.charge_values(&seen.charges, e, &values, &seen.spawned);
                 Staged::Insert(e, values.into_iter().map(|(v, _)| v).collect())
             }
             Command::Remove { entity, names } => {
-                let e = self.target(entity, seen, at)?;
+                let e = self.target(entity, seen)?;
                 let mut removed = Vec::with_capacity(names.len());
                 for name in names {
                     let i = self.writable(&name)?;
@@ -263,7 +269,7 @@ impl Stager<'_> {
             Command::WriteBatch { entities, columns } => {
                 let mut rows = Vec::with_capacity(entities.0.len());
                 for bits in &entities.0 {
-                    let e = self.entity(*bits).map_err(at)?;
+                    let e = self.entity(*bits)?;
                     // Existence is checked with each column's component.
                     // (No hashing of every row when nothing was despawned.)
                     if !seen.despawned.is_empty() && seen.despawned.contains(&e) {
@@ -291,7 +297,7 @@ impl Stager<'_> {
                     .then(|| rows.iter().find(|e| seen.despawned.contains(e)))
                     .flatten();
                 if let Some(e) = gone {
-                    return Err(Refusal::NoSuchEntity(e.to_bits()).to_string());
+                    return Err(Refusal::NoSuchEntity(id_of(self.world, *e)).to_string());
                 }
                 let columns = self.batch(rows, all_owned, columns, seen, at)?;
                 Staged::WriteQueryRows(query as usize, columns)
@@ -317,8 +323,8 @@ impl Stager<'_> {
     /// The entity a despawn, insert or remove changes: one that exists
     /// (or was spawned this tick and not despawned since) and that the
     /// mod may change.
-    fn target(&self, bits: u64, seen: &Seen, at: &At) -> Result<Entity, String> {
-        let e = self.entity(bits).map_err(at)?;
+    fn target(&self, bits: u64, seen: &Seen) -> Result<Entity, String> {
+        let e = self.entity(bits)?;
         let alive = !seen.despawned.contains(&e)
             && (seen.spawned.contains(&e) || self.world.get_entity(e).is_ok());
         if !alive {
@@ -365,7 +371,10 @@ impl Stager<'_> {
     /// A report that the mod could not decode the value of mod-defined
     /// `name` on entity `bits`, against the mod that wrote the value it saw.
     fn rejected_value(&self, bits: u64, name: &str, reason: String) -> Rejection {
-        let culprit = Entity::try_from_bits(bits)
+        let culprit = self
+            .world
+            .get_resource::<ModIds>()
+            .and_then(|ids| ids.entity(bits))
             .and_then(|e| {
                 let now = self.world.get::<ModData>(e)?.values.get(name)?;
                 self.world
@@ -488,11 +497,15 @@ impl Stager<'_> {
     }
 
     fn not_owner(&self, e: Entity) -> String {
-        Refusal::NotOwner(e.to_bits()).to_string()
+        Refusal::NotOwner(id_of(self.world, e)).to_string()
     }
 
+    /// The entity mods know as `bits`.
     fn entity(&self, bits: u64) -> Result<Entity, String> {
-        Entity::try_from_bits(bits).ok_or_else(|| format!("{bits} is not an entity id"))
+        self.world
+            .get_resource::<ModIds>()
+            .and_then(|ids| ids.entity(bits))
+            .ok_or_else(|| Refusal::NoSuchEntity(bits).to_string())
     }
 
     /// The exposed index of a writable game type, `None` for a type this mod
@@ -611,14 +624,16 @@ impl Staged {
     ) {
         match self {
             Staged::Reject(rejection) => out.rejections.push(rejection),
-            Staged::Spawn(entity, values) => {
+            Staged::Spawn(entity, id, values) => {
                 if let Err(e) = world.spawn_empty_at(entity) {
                     tracing::error!(mod_id = &**owner, "cannot spawn a reserved entity: {e:?}");
                     return;
                 }
-                world
-                    .entity_mut(entity)
-                    .insert((SpawnedByMod(owner.clone()), SpawnTick(tick)));
+                world.entity_mut(entity).insert((
+                    ModId::given(id),
+                    SpawnedByMod(owner.clone()),
+                    SpawnTick(tick),
+                ));
                 insert_values(world, exposed, entity, values, (owner, frame));
             }
             Staged::Despawn(entity) => {

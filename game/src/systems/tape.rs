@@ -133,13 +133,21 @@ impl Tape {
 
     /// The mods found at start-up begin this frame: a recording writes its
     /// header, a replay says which mods are not the recording's.
-    pub(crate) fn begin(&mut self, world: &mut World, registry: &ModRegistry) {
+    /// `player_grants` is what the player's grants file grants, in words.
+    pub(crate) fn begin(&mut self, world: &mut World, registry: &ModRegistry, player_grants: &str) {
         let settings = world.resource::<ModSettings>();
         let limits = format!(
             "limits {:?}; faults {:?}; configs and grants {:016x}",
             settings.limits,
             settings.faults,
-            crate::fnv1a(format!("{:?} {:?}", settings.configs, settings.grants).as_bytes()),
+            crate::fnv1a(
+                format!(
+                    "{:?} {} {player_grants}",
+                    settings.configs,
+                    crate::grants::describe(&settings.grants, &settings.mods_dir)
+                )
+                .as_bytes()
+            ),
         );
         let every = settings.checksum_every.max(1);
         let mods = running_mods(registry);
@@ -180,9 +188,11 @@ impl Tape {
                     }
                 }
                 if header.settings != limits {
-                    tracing::warn!(
-                        "the replay runs mods under other settings than the recording's"
-                    );
+                    differ.push(format!(
+                        "the mods run under other settings than the recording's: {limits}, \
+                         recorded {}",
+                        header.settings
+                    ));
                 }
                 for d in &differ {
                     tracing::warn!("replay: {}", crate::text::escape(d));
@@ -437,15 +447,20 @@ fn running_mods(registry: &ModRegistry) -> Vec<RecordedMod> {
         .map(|e| RecordedMod {
             id: e.life.info().id.clone(),
             version: e.life.info().version.clone(),
-            code: e
-                .slot
-                .worker
-                .as_ref()
-                .and_then(|w| w.gauge().code())
-                .map(hex)
-                .unwrap_or_default(),
+            code: code_of(e),
         })
         .collect()
+}
+
+/// The SHA-256 of the component a mod runs, in hex (empty when unknown).
+pub(crate) fn code_of(entry: &super::ModEntry) -> String {
+    entry
+        .slot
+        .worker
+        .as_ref()
+        .and_then(|w| w.gauge().code())
+        .map(hex)
+        .unwrap_or_default()
 }
 
 fn hex(bytes: [u8; 32]) -> String {

@@ -168,7 +168,7 @@ fn retarget_reserve(
     }
     slot.reserve_target = mod_rules::caps::next_reserve(paced, limits.spawns_per_tick);
     if slot.reserved.len() > slot.reserve_target * 4 {
-        let extra: Vec<Entity> = slot.reserved.drain(slot.reserve_target..).collect();
-        world.entity_allocator_mut().free_many(&extra);
+        let extra: Vec<(Entity, u64)> = slot.reserved.drain(slot.reserve_target..).collect();
+        crate::ids::free_reserved(world, extra);
     }
 }

@@ -118,7 +118,7 @@ impl Instance {
     }
 
     /// Like [`start`](Self::start), its clocks reading `time` from `init` on.
-    fn start_at(spec: &ModSpec, pre: &ModPre, time: GameTime) -> Result<Self, Fault> {
+    pub(crate) fn start_at(spec: &ModSpec, pre: &ModPre, time: GameTime) -> Result<Self, Fault> {
         let name: Arc<str> = spec.id().into();
         let limits = &spec.limits;
         let lines = LineBudget::new(limits.output_burst_bytes, limits.output_bytes_per_minute);

@@ -609,6 +609,28 @@ fn handle(job: Job, mods: &Mods, out: &Mutex<Outbox>) {
                         .set_memory(hosted.instance.as_ref().map_or(0, Instance::memory_bytes));
                     reply
                 }
+                Request::Save => match hosted.instance.as_mut() {
+                    None => no_instance(Hook::Save),
+                    Some(instance) => match instance.save() {
+                        Ok(state) => Reply::Saved(state.into()),
+                        Err(fault) => {
+                            hosted.instance = None;
+                            Reply::Failed(fault)
+                        }
+                    },
+                },
+                Request::Load {
+                    state,
+                    game_time_nanos,
+                    frame,
+                } => {
+                    hosted.instance = None;
+                    let reply = load(hosted, state.map(|s| s.into_vec()), game_time_nanos, frame);
+                    hosted
+                        .gauge
+                        .set_memory(hosted.instance.as_ref().map_or(0, Instance::memory_bytes));
+                    reply
+                }
                 Request::Shutdown => return,
             };
             hold(out, hosted.replies.clone(), (seq, reply));
@@ -770,6 +792,45 @@ fn renew(hosted: &mut Hosted, frame: u64) -> Result<(), Fault> {
         }
         Err(SwapError::Old(fault)) => Err(fault),
     }
+}
+
+/// A fresh instance for a loaded game, restored to `state` (what the mod
+/// saved then); when that `restore` fails, another fresh instance, started
+/// afresh, and the reply says why. The state is the mod's newest
+/// checkpoint.
+fn load(hosted: &mut Hosted, state: Option<Vec<u8>>, game_time_nanos: u64, frame: u64) -> Reply {
+    let start_fresh = || {
+        let time = super::clock::GameTime::default();
+        time.set(game_time_nanos);
+        Instance::start_at(&hosted.spec, &hosted.pre, time)
+    };
+    hosted.next_frame = frame;
+    hosted.renewed_at = None;
+    hosted.checkpoint = None;
+    let mut instance = match start_fresh() {
+        Ok(instance) => instance,
+        Err(fault) => return Reply::Failed(fault),
+    };
+    let mut restore_failed = None;
+    if let Some(state) = state.filter(|s| !s.is_empty()) {
+        match instance.restore(&state) {
+            Ok(()) => hosted.checkpoint = Some(Checkpoint { frame, state }),
+            Err(fault) => {
+                // Half restored is no known state: a fresh one instead.
+                restore_failed = Some(fault);
+                instance = match start_fresh() {
+                    Ok(instance) => instance,
+                    Err(fault) => return Reply::Failed(fault),
+                };
+            }
+        }
+    }
+    let reply = Reply::Loaded {
+        manifest: instance.manifest.clone(),
+        restore_failed,
+    };
+    hosted.instance = Some(instance);
+    reply
 }
 
 /// A fresh instance after a fault, resumed from the mod's checkpoint when

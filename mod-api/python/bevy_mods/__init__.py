@@ -245,7 +245,12 @@ class Mod:
     - `save()`: the mod's state as any value MessagePack can hold (a dict,
       say); by default the instance's attributes;
     - `restore(state)`: on a fresh instance after `init`, what `save`
-      returned; by default sets the attributes back.
+      returned; by default sets the attributes back;
+    - `restore_from(state, saved_by)`: called instead, with the version
+      of the mod that saved the state (an older one, when the mod was
+      updated or a game saved long ago is loaded; None when a build older
+      than this library saved it): convert the state here. By default
+      calls `restore(state)`.
     """
 
     def manifest(self, m):
@@ -267,6 +272,36 @@ class Mod:
         for key, value in state.items():
             setattr(self, key, value)
 
+    def restore_from(self, state, saved_by):
+        self.restore(state)
+
+
+# Saved state says which version of the mod saved it: these bytes (one
+# MessagePack never starts a value with, then "BWMS"), the version's
+# length in one byte, the version, then the state. The Rust and
+# JavaScript libraries write and read the same.
+_SAVED_BY = b"\xc1BWMS"
+
+
+def _frame_state(version, data):
+    v = (version or "").encode()
+    if not data or len(v) > 255:
+        return data
+    return _SAVED_BY + bytes([len(v)]) + v + data
+
+
+def _unframe_state(data):
+    data = bytes(data)
+    if data.startswith(_SAVED_BY) and len(data) > len(_SAVED_BY):
+        n = data[len(_SAVED_BY)]
+        start = len(_SAVED_BY) + 1
+        if len(data) >= start + n:
+            try:
+                return data[start:start + n].decode(), data[start + n:]
+            except UnicodeDecodeError:
+                pass
+    return None, data
+
 
 def _default_name(cls):
     name = cls.__name__
@@ -282,7 +317,7 @@ def hooks_for(mod_class):
     """The class componentize-py exports as the component's `hooks`: assign
     it to `Hooks` in the mod's main module."""
 
-    state = {"mod": None}
+    state = {"mod": None, "version": ""}
 
     def guarded(f):
         def run(*args):
@@ -300,8 +335,9 @@ def hooks_for(mod_class):
             mod = mod_class()
             state["mod"] = mod
             mod.init(decode(config))
-            manifest = mod.manifest(Manifest(_default_name(mod_class)))
-            return manifest._to_wit()
+            manifest = mod.manifest(Manifest(_default_name(mod_class)))._to_wit()
+            state["version"] = manifest.version
+            return manifest
 
         @guarded
         def on_tick(self, tick):
@@ -315,11 +351,12 @@ def hooks_for(mod_class):
 
         @guarded
         def save(self):
-            return encode(state["mod"].save())
+            return _frame_state(state["version"], encode(state["mod"].save()))
 
         @guarded
         def restore(self, data):
-            state["mod"].restore(decode(data))
+            saved_by, data = _unframe_state(data)
+            state["mod"].restore_from(decode(data), saved_by)
 
     Hooks.__name__ = "Hooks"
     return Hooks

@@ -26,6 +26,13 @@ pub struct Badge {
 
 component!(Badge);
 
+/// This build's version: the `next` feature builds the next one, for live
+/// updates.
+#[cfg(not(feature = "next"))]
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+#[cfg(feature = "next")]
+const VERSION: &str = "0.2.0";
+
 /// Names a badge keeps: a game runs for hours, and a mod's state must not
 /// grow with it.
 pub const RECENT: usize = 8;
@@ -62,8 +69,7 @@ struct Greeter {
 
 impl Mod for Greeter {
     fn manifest(&self, manifest: Manifest) -> Manifest {
-        #[cfg(feature = "next")]
-        let manifest = Manifest::new(manifest.name(), "0.2.0");
+        let manifest = Manifest::new(manifest.name(), VERSION);
         manifest
             .subscribe("PlayerJoined")
             .emits("greeting")
@@ -124,6 +130,15 @@ impl Mod for Greeter {
     fn restore(&mut self, state: &[u8]) -> Result<()> {
         *self = rmp_serde::from_slice(state).map_err(|e| Error::msg(e.to_string()))?;
         Ok(())
+    }
+
+    fn restore_from(&mut self, state: &[u8], saved_by: Option<&str>) -> Result<()> {
+        // Every version so far keeps its state alike; one that changes it
+        // converts an older version's here.
+        if let Some(older) = saved_by.filter(|v| *v != VERSION) {
+            mod_api::log::info(format!("carrying on from the state version {older} saved"));
+        }
+        self.restore(state)
     }
 }
 

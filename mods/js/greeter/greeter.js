@@ -8,6 +8,7 @@
 import { Mod, emit, hooksFor, insert, log, readBatch, spawn } from '../../../mod-api/js/bevy-mods.js';
 
 const NEXT = false;
+const VERSION = NEXT ? '0.2.0' : '0.1.0';
 const RECENT = 8;
 
 class Greeter extends Mod {
@@ -19,7 +20,7 @@ class Greeter extends Mod {
   }
 
   manifest(m) {
-    return m.named('greeter-js').versioned(NEXT ? '0.2.0' : '0.1.0')
+    return m.named('greeter-js').versioned(VERSION)
       .subscribe('PlayerJoined').emits('greeting', 'badge-seen')
       .define('Badge').query('Badge');
   }
@@ -36,6 +37,13 @@ class Greeter extends Mod {
     emit('greeting', { text, count: this.count, player: { joined: [detail] } });
     log.info(`greeted ${name} (${this.count} so far)`);
     console.log(`stdout works too: ${name}`);
+  }
+
+  restoreFrom(state, savedBy) {
+    // Every version so far keeps its state alike; one that changes it
+    // converts an older version's here.
+    if (savedBy !== null && savedBy !== VERSION) log.info(`carrying on from the state version ${savedBy} saved`);
+    this.restore(state);
   }
 
   tick() {

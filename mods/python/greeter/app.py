@@ -8,6 +8,7 @@ behaviour as `mods/greeter`, in Rust; the build's `NEXT` variant greets
 from bevy_mods import Mod, emit, hooks_for, insert, log, read_batch, spawn
 
 NEXT = False
+VERSION = "0.2.0" if NEXT else "0.1.0"
 
 # Names a badge keeps: a game runs for hours, and a mod's state must not
 # grow with it.
@@ -23,7 +24,7 @@ class Greeter(Mod):
     def manifest(self, m):
         return (
             m.named("greeter-py")
-            .versioned("0.2.0" if NEXT else "0.1.0")
+            .versioned(VERSION)
             .subscribe("PlayerJoined")
             .emits("greeting", "badge-seen")
             .define("Badge")
@@ -44,6 +45,13 @@ class Greeter(Mod):
         emit("greeting", {"text": text, "count": self.count, "player": {"joined": [detail]}})
         log.info(f"greeted {name} ({self.count} so far)")
         print(f"stdout works too: {name}")
+
+    def restore_from(self, state, saved_by):
+        # Every version so far keeps its state alike; one that changes it
+        # converts an older version's here.
+        if saved_by is not None and saved_by != VERSION:
+            log.info(f"carrying on from the state version {saved_by} saved")
+        self.restore(state)
 
     def tick(self, tick):
         # Report the badge as the world holds it (written last tick).

@@ -282,13 +282,14 @@ impl Harness {
         }
     }
 
-    /// Rewrites the recorded run's entity ids to this world's; ids it does
-    /// not know are left as they are (they name no entity here, or one by
-    /// chance).
+    /// Rewrites the recorded run's entity ids to the ids this world's mod
+    /// knows the same entities by; ids it does not know are left as they
+    /// are (they name no entity here, or one by chance).
     fn remap(&self, mut commands: Vec<Command>) -> Vec<Command> {
+        let world = self.app.world();
         let map = |bits: &mut u64| {
             if let Some(e) = self.ids.get(bits) {
-                *bits = e.to_bits();
+                *bits = self.subject.id_of(world, *e);
             }
         };
         for command in &mut commands {

@@ -136,6 +136,8 @@ pub(super) fn keys(
     mut pressed: MessageWriter<KeyPressed>,
     mut panel: Query<&mut Visibility, With<PanelRoot>>,
     mut log: ResMut<GameInput>,
+    mut saves: MessageWriter<bevy_wasm_mods::save::SaveGame>,
+    mut loads: MessageWriter<bevy_wasm_mods::save::LoadGame>,
 ) {
     // A replay plays the recorded player (see `arena`); the panel is
     // still the player's to open.
@@ -158,6 +160,15 @@ pub(super) fn keys(
             let key = format!("{key:?}");
             PlayerInput::Press(key.clone()).record(&mut log);
             pressed.write(KeyPressed { key });
+        }
+        match key {
+            KeyCode::F5 => crate::save_to(std::path::Path::new(crate::QUICKSAVE), &mut saves),
+            KeyCode::F9 => {
+                loads.write(bevy_wasm_mods::save::LoadGame {
+                    path: crate::QUICKSAVE.into(),
+                });
+            }
+            _ => {}
         }
         if matches!(key, KeyCode::Tab | KeyCode::F1) {
             for mut v in &mut panel {
