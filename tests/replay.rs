@@ -214,3 +214,105 @@ fn a_replay_with_other_grants_says_so_from_the_start() {
         "{status:?}"
     );
 }
+
+/// One frame, counted, with the greetings it brought.
+fn step(app: &mut App, frame: &mut usize, greeted: &mut Vec<(String, u32)>) {
+    app.update();
+    *frame += 1;
+    greeted.extend(greetings(&drain::<ModEvent>(app)));
+}
+
+/// Frames until a message `M` comes (the folder's change noticed and
+/// landed), at most five minutes.
+fn step_until<M: Message + Clone>(
+    app: &mut App,
+    frame: &mut usize,
+    greeted: &mut Vec<(String, u32)>,
+) {
+    let started = std::time::Instant::now();
+    drain::<M>(app);
+    loop {
+        step(app, frame, greeted);
+        if !drain::<M>(app).is_empty() {
+            return;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(300));
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
+/// Frames on to 600, a player joining at 300 (the game's own input, sent
+/// again in a replay).
+fn on_to_600(app: &mut App, frame: &mut usize, greeted: &mut Vec<(String, u32)>) {
+    while *frame < 600 {
+        if *frame == 300 {
+            app.world_mut().write_message(PlayerJoined {
+                name: "late".into(),
+                level: 1,
+            });
+        }
+        step(app, frame, greeted);
+    }
+}
+
+#[test]
+fn a_session_with_mods_updated_and_added_live_replays_frame_for_frame() {
+    let mods = [("mover", "mover.wasm"), ("greeter", "greeter.wasm")];
+    let dir = folder_with(&mods);
+    let scratch = mods_folder();
+    let file = scratch.join("session.bwrec");
+
+    // 600 frames recorded while the player updates the greeter and drops
+    // in a second mover; someone joins after the update.
+    let mut app = game(&dir, ModPlugin::new().with_recording(&file), true);
+    load_clean(&mut app);
+    let (mut frame, mut greeted) = (0, Vec::new());
+    for _ in 0..50 {
+        step(&mut app, &mut frame, &mut greeted);
+    }
+    put(&dir, "greeter.wasm", &greeter_next());
+    step_until::<bevy_wasm_mods::ModUpdated>(&mut app, &mut frame, &mut greeted);
+    put(&dir, "mover2.wasm", &mod_bytes("mover"));
+    step_until::<bevy_wasm_mods::ModLoaded>(&mut app, &mut frame, &mut greeted);
+    assert!(frame < 300, "the changes took {frame} frames");
+    on_to_600(&mut app, &mut frame, &mut greeted);
+    assert!(
+        greeted
+            .iter()
+            .any(|(text, _)| text == "Welcome back, late!"),
+        "{greeted:?}"
+    );
+    let checksum = moddable_checksum(app.world_mut());
+    drop(app);
+
+    let recording = Recording::read(&file).unwrap();
+    let changed: Vec<(usize, &str)> = recording
+        .frames
+        .iter()
+        .enumerate()
+        .flat_map(|(n, f)| f.files.iter().map(move |x| (n, x.id.as_str())))
+        .collect();
+    assert_eq!(
+        changed.iter().map(|(_, id)| *id).collect::<Vec<_>>(),
+        ["greeter", "mover2"],
+        "{changed:?}"
+    );
+
+    // Replayed in the folder as it was at the start: the recording brings
+    // the new files in, each at the frame it landed in the recorded run.
+    // The game sends what it sent then (its own part of the replay).
+    let original = folder_with(&mods);
+    let mut replayed = game(&original, ModPlugin::new().with_replay(&file), true);
+    load_clean(&mut replayed);
+    let (mut frame, mut greeted_again) = (0, Vec::new());
+    on_to_600(&mut replayed, &mut frame, &mut greeted_again);
+    let checksum_again = moddable_checksum(replayed.world_mut());
+    let status = replayed.world().resource::<ReplayStatus>();
+    assert_eq!(status.diverged, None);
+    assert!(status.finished, "{status:?}");
+    assert_eq!(greeted_again, greeted);
+    assert_eq!(checksum_again, checksum);
+    let m = info(&replayed, "greeter");
+    assert_eq!(m.version, "0.2.0");
+    assert_eq!(info(&replayed, "mover2").status, ModStatus::Running);
+}

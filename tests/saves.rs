@@ -193,14 +193,28 @@ fn a_saved_game_that_cannot_be_loaded_changes_nothing() {
         "{e}"
     );
 
+    // An event on its way to a mod that is not MessagePack: refused too.
+    let mut bad_event = SavedGame::read(&good).unwrap();
+    bad_event.mods[0]
+        .inbox
+        .push(bevy_wasm_mods::save::SavedEvent {
+            name: "PlayerJoined".into(),
+            source: None,
+            payload: serde_bytes::ByteBuf::from(vec![0xc1]),
+        });
+    let file = scratch.join("bad-event.bwsave");
+    bad_event.write(&file).unwrap();
+    let e = load_into(&mut app, &file).unwrap_err();
+    assert!(e.contains("a mod's inbox: event `PlayerJoined`"), "{e}");
+
     // Nothing changed, and the mods run on as before.
     let mut again = game(&dir, ModPlugin::new());
     load_clean(&mut again);
-    frames(&mut again, 7);
+    frames(&mut again, 8);
     assert_eq!(
         moddable_checksum(app.world_mut()),
         moddable_checksum(again.world_mut()),
-        "two refused loads are two frames like any other"
+        "three refused loads are three frames like any other"
     );
     assert_ne!(checksum, moddable_checksum(app.world_mut()));
     for m in ["greeter", "mover"] {

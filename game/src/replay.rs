@@ -7,7 +7,9 @@
 //! component), the limits they ran under, and for every frame: the time
 //! step, the game's messages the mods were given, a digest of what each mod
 //! did (its commands, or its fault), what happened to mods (loaded,
-//! updated, faulted, ...) and, every [`ModSettings::checksum_every`]
+//! updated, faulted, ...), the entries of the mods folder that changed
+//! (their bytes, so a replay brings the same new versions in at the same
+//! frames) and, every [`ModSettings::checksum_every`]
 //! frames, the world's [`moddable_checksum`](crate::moddable_checksum).
 //!
 //! A replay (`ModPlugin::with_replay`) runs the same game with the
@@ -35,7 +37,9 @@ use serde_bytes::ByteBuf;
 pub const MAGIC: &[u8; 8] = b"BWMODREC";
 
 /// The version of the file's layout this game writes and reads.
-pub const FORMAT: u32 = 1;
+/// (Format 2 added the files of the mods folder that changed, which a
+/// format 1 recording lacks: it reads as one without changes.)
+pub const FORMAT: u32 = 2;
 
 /// The largest recording this game reads (1 GiB; an hour of the demo
 /// with its ten mods is about 15 MB).
@@ -89,6 +93,22 @@ pub struct RecordedFrame {
     pub checksum: Option<u64>,
     /// The game's own input this frame, as it gave it to [`GameInput`].
     pub input: Vec<ByteBuf>,
+    /// The mods folder's entries that changed this frame, as they were
+    /// then: a replay puts these in place of the folder's.
+    #[serde(default)]
+    pub files: Vec<RecordedFile>,
+}
+
+/// An entry of the mods folder that changed while the game ran.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RecordedFile {
+    /// The id of the mod it is (or was).
+    pub id: String,
+    /// Its name in the folder (a package folder is kept as `NAME.zip`);
+    /// empty when the mod's entries all went.
+    pub name: String,
+    /// Its bytes (a package folder zipped).
+    pub bytes: ByteBuf,
 }
 
 /// A game message given to the mods.
@@ -142,7 +162,7 @@ impl Recording {
         }
         let header: RecordingHeader = rmp_serde::from_read(&mut reader)
             .map_err(|e| format!("its header cannot be read: {e}"))?;
-        if header.format != FORMAT {
+        if !(1..=FORMAT).contains(&header.format) {
             return Err(format!(
                 "it is laid out in format {}, and this game reads format {FORMAT}",
                 header.format
@@ -371,10 +391,44 @@ mod tests {
                     changes: Vec::new(),
                     checksum: (n == 2).then_some(42),
                     input: vec![ByteBuf::from(vec![n as u8])],
+                    files: (n == 1)
+                        .then(|| RecordedFile {
+                            id: "storm".into(),
+                            name: "storm.wasm".into(),
+                            bytes: ByteBuf::from(b"\0asm".to_vec()),
+                        })
+                        .into_iter()
+                        .collect(),
                 })
                 .collect(),
             cut_short: false,
         }
+    }
+
+    #[test]
+    fn a_recording_of_the_first_format_reads_as_one_without_folder_changes() {
+        let mut old = sample();
+        old.header.format = 1;
+        let mut bytes = MAGIC.to_vec();
+        rmp_serde::encode::write_named(&mut bytes, &old.header).unwrap();
+        for f in &old.frames {
+            // Format 1 frames: the fields before `files`.
+            let fields = (
+                f.step_nanos,
+                &f.messages,
+                &f.mods,
+                &f.ticks,
+                &f.changes,
+                f.checksum,
+                &f.input,
+            );
+            rmp_serde::encode::write(&mut bytes, &fields).unwrap();
+        }
+        let read = Recording::from_reader(&bytes[..]).unwrap();
+        assert!(!read.cut_short);
+        assert_eq!(read.frames.len(), 3);
+        assert!(read.frames.iter().all(|f| f.files.is_empty()));
+        assert_eq!(read.frames[2].input, old.frames[2].input);
     }
 
     #[test]

@@ -1,13 +1,14 @@
 //! The mod panel without a window: a row per mod kept to the registry
 //! every frame, and its buttons turning a mod off and on (what a click
-//! does: the button's `Interaction` becomes `Pressed`).
+//! does: the button's `Interaction` becomes `Pressed`); F5 and F9 saving
+//! and loading the game, with a notice on screen.
 
 use std::time::Duration;
 
 use bevy::prelude::*;
 use bevy_wasm_mods::prelude::*;
 use demo_game::window::{
-    NoticeText, PanelAction, PanelButton, PanelPlugin, spawn_notices, spawn_panel,
+    NoticeText, PanelAction, PanelButton, PanelPlugin, Quicksave, keys, spawn_notices, spawn_panel,
 };
 
 fn panel_text(app: &mut App) -> String {
@@ -41,8 +42,9 @@ fn press(app: &mut App, id: &str, action: PanelAction) {
     world.entity_mut(button).insert(Interaction::Pressed);
 }
 
-#[test]
-fn the_panel_shows_each_mod_and_turns_it_off_and_on() {
+/// The headless demo with the panel open and its notices, running `mods`
+/// (lone files in a folder of their own, which it returns) once loaded.
+fn panel_app(mods: &[&str]) -> (tempfile::TempDir, App) {
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let scratch = tempfile::Builder::new()
         .prefix("panel-test-")
@@ -51,7 +53,7 @@ fn the_panel_shows_each_mod_and_turns_it_off_and_on() {
     let dir = scratch.path();
     // Their components as lone files (the storm is a package in
     // assets/mods).
-    for m in ["mover", "storm"] {
+    for m in mods {
         std::fs::copy(
             repo.join(format!("target/mods/wasm32-wasip2/release/{m}.wasm")),
             dir.join(format!("{m}.wasm")),
@@ -68,6 +70,12 @@ fn the_panel_shows_each_mod_and_turns_it_off_and_on() {
         })
         .unwrap();
     demo_game::load_mods(&mut app, Duration::from_secs(600)).unwrap();
+    (scratch, app)
+}
+
+#[test]
+fn the_panel_shows_each_mod_and_turns_it_off_and_on() {
+    let (_scratch, mut app) = panel_app(&["mover", "storm"]);
     for _ in 0..3 {
         app.update();
     }
@@ -150,4 +158,42 @@ fn the_panel_shows_each_mod_and_turns_it_off_and_on() {
             .status,
         ModStatus::Running
     );
+}
+
+#[test]
+fn f5_saves_the_game_and_f9_loads_it_back() {
+    let (scratch, mut app) = panel_app(&["mover"]);
+    let dir = scratch.path();
+    app.init_resource::<ButtonInput<KeyCode>>()
+        .insert_resource(Quicksave(dir.join("saves/quick.bwsave")))
+        .add_systems(Update, keys);
+    let key = |app: &mut App, key: KeyCode| {
+        app.world_mut()
+            .resource_mut::<ButtonInput<KeyCode>>()
+            .press(key);
+        app.update();
+        let mut input = app.world_mut().resource_mut::<ButtonInput<KeyCode>>();
+        input.release(key);
+        input.clear();
+    };
+    for _ in 0..10 {
+        app.update();
+    }
+    key(&mut app, KeyCode::F5);
+    let saved = bevy_wasm_mods::moddable_checksum(app.world_mut());
+    assert!(dir.join("saves/quick.bwsave").is_file());
+    for _ in 0..20 {
+        app.update();
+    }
+    assert_ne!(bevy_wasm_mods::moddable_checksum(app.world_mut()), saved);
+    key(&mut app, KeyCode::F9);
+    assert_eq!(
+        bevy_wasm_mods::moddable_checksum(app.world_mut()),
+        saved,
+        "F9 brings back the world F5 saved"
+    );
+    app.update();
+    let notices = notice_text(&mut app);
+    assert!(notices.contains("game saved: frame 11"), "{notices}");
+    assert!(notices.contains("game loaded: frame 11"), "{notices}");
 }

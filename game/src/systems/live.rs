@@ -38,20 +38,42 @@ pub(crate) fn follow_folder(world: &mut World, registry: &mut ModRegistry, host:
         // Whatever the paths are now: a link, a device or a broken
         // package is refused by name when it is read, like at start-up.
         let paths = claimants(&dir, &id);
-        let at = registry.entries.iter().position(|e| *e.slot.owner == *id);
-        match (at, paths.as_slice()) {
-            (Some(at), []) => unload(world, registry, at),
-            (Some(at), [one]) => {
-                let entry = &mut registry.entries[at];
-                if entry.life.info().file != *one {
-                    entry.life.moved_to(one.clone());
-                }
-                update_from_file(world, host, entry);
+        host.tape.folder_changed(&id, &paths);
+        entries_changed(world, registry, host, &id, &paths);
+    }
+}
+
+/// In a replay, the recording's changes of the mods folder in this frame,
+/// in place of the folder's (which is not watched).
+pub(crate) fn replay_folder(world: &mut World, registry: &mut ModRegistry, host: &mut ModHost) {
+    for (id, paths) in host.tape.replayed_files() {
+        tracing::info!(mod_id = %crate::text::escape(&id), "replay: the mods folder changed here");
+        entries_changed(world, registry, host, &id, &paths);
+    }
+}
+
+/// The entries for mod `id` are now `paths`: it is loaded, updated,
+/// unloaded or put in conflict.
+fn entries_changed(
+    world: &mut World,
+    registry: &mut ModRegistry,
+    host: &mut ModHost,
+    id: &str,
+    paths: &[PathBuf],
+) {
+    let at = registry.entries.iter().position(|e| *e.slot.owner == *id);
+    match (at, paths) {
+        (Some(at), []) => unload(world, registry, at),
+        (Some(at), [one]) => {
+            let entry = &mut registry.entries[at];
+            if entry.life.info().file != *one {
+                entry.life.moved_to(one.clone());
             }
-            (Some(at), many) => in_conflict(world, host, &mut registry.entries[at], &id, many),
-            (None, []) => {}
-            (None, paths) => add(world, registry, host, &id, paths),
+            update_from_file(world, host, entry);
         }
+        (Some(at), many) => in_conflict(world, host, &mut registry.entries[at], id, many),
+        (None, []) => {}
+        (None, paths) => add(world, registry, host, id, paths),
     }
 }
 
@@ -201,26 +223,30 @@ pub(crate) fn reread_changed(world: &mut World, registry: &mut ModRegistry, host
 
 /// Moves each update along: a compiled one is swapped in when its mod is
 /// between ticks; one that did not compile is refused; one whose file has
-/// changed since is dropped (the newest is read next). In lockstep a swap
-/// lands in the frame it starts, whatever the machine: the frame waits for
-/// it as for a tick, up to the limits of its hooks (`save`, `init`,
-/// `restore`), so the mod misses no tick to it.
+/// changed since is dropped (the newest is read next). (In lockstep the
+/// frame then waits for the swap, see `receive_loaded`.)
 pub(crate) fn advance_updates(world: &mut World, registry: &mut ModRegistry, host: &mut ModHost) {
-    let settings = world.resource::<ModSettings>();
-    let swap_wait = (settings.frame_mode == crate::settings::FrameMode::Lockstep).then(|| {
-        settings.limits.hook_call_limit * 3 * crate::worker::deadline::WALL_CEILING
-            + std::time::Duration::from_millis(50)
-    });
+    // A replay swaps each update in at the frame the recording did, and
+    // no other: one not compiled yet by then is waited for.
+    let due = host.tape.due("updated");
     for entry in &mut registry.entries {
         let Some(update) = entry.slot.update.take() else {
             continue;
         };
+        let due_now = due
+            .as_ref()
+            .map(|d| d.iter().any(|id| *id == *entry.slot.owner));
         if entry.slot.reread && matches!(update, Update::Ready(..)) {
             tracing::debug!(mod_id = &*entry.slot.owner, "superseded version dropped");
             continue;
         }
         let update = match update {
-            Update::Compiling(spec, compiling) => match compiling.try_recv() {
+            Update::Compiling(spec, compiling) => match match due_now {
+                Some(true) => compiling
+                    .recv_timeout(REPLAY_COMPILE_WAIT)
+                    .map_err(|_| TryRecvError::Disconnected),
+                _ => compiling.try_recv(),
+            } {
                 Ok(Ok(_)) | Ok(Err(_)) if entry.slot.reread => {
                     tracing::debug!(mod_id = &*entry.slot.owner, "superseded version dropped");
                     continue;
@@ -240,7 +266,7 @@ pub(crate) fn advance_updates(world: &mut World, registry: &mut ModRegistry, hos
             ready => ready,
         };
         match update {
-            Update::Ready(spec, pre) if entry.life.can_tick() => {
+            Update::Ready(spec, pre) if entry.life.can_tick() && due_now != Some(false) => {
                 let sent = entry
                     .slot
                     .worker
@@ -248,16 +274,6 @@ pub(crate) fn advance_updates(world: &mut World, registry: &mut ModRegistry, hos
                     .is_some_and(|w| w.send_swap(spec, pre));
                 if sent {
                     entry.life.swapping();
-                    let reply = swap_wait.and_then(|wait| {
-                        entry
-                            .slot
-                            .worker
-                            .as_ref()
-                            .and_then(|w| w.recv_timeout(wait))
-                    });
-                    if let Some(reply) = reply {
-                        super::replies::on_reply(world, host, entry, reply);
-                    }
                 }
             }
             // A tick is out, or a swap already: next frame.
@@ -265,6 +281,10 @@ pub(crate) fn advance_updates(world: &mut World, registry: &mut ModRegistry, hos
         }
     }
 }
+
+/// How long a replay waits for a new version to compile at the frame the
+/// recording swapped it in (a Python mod on a busy machine: minutes).
+const REPLAY_COMPILE_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// A new version of a running mod was refused; the running one goes on.
 pub(crate) fn refuse_update(world: &mut World, entry: &mut ModEntry, fault: Fault) {

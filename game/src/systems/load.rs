@@ -138,6 +138,7 @@ pub(crate) fn start_mods(world: &mut World) {
 pub(crate) fn receive_loaded(world: &mut World) {
     with_mods(world, |world, registry, host| {
         host.frame += 1;
+        super::live::replay_folder(world, registry, host);
         super::live::follow_folder(world, registry, host);
         super::live::reloads_asked(world, registry, host);
         super::live::enables_asked(world, registry, host);
@@ -154,14 +155,34 @@ pub(crate) fn receive_loaded(world: &mut World) {
                 settings.limits.hard_call_limit * crate::worker::deadline::WALL_CEILING
                     + Duration::from_millis(50)
             });
+        // So does a swap to a mod's new version, whatever the machine: the
+        // mod misses no tick to it. It runs `save`, `init` and `restore`.
+        let swap_wait = (settings.frame_mode == crate::settings::FrameMode::Lockstep).then(|| {
+            settings.limits.hook_call_limit * 3 * crate::worker::deadline::WALL_CEILING
+                + Duration::from_millis(50)
+        });
+        // A replay starts a mod that came while the recording ran at the
+        // frame the recording did, and no other: one not ready by then is
+        // waited for.
+        let loads = host.tape.due("loaded");
         for entry in &mut registry.entries {
             let state = entry.life.state();
             let waiting = matches!(state, State::Loading | State::Swapping | State::Restarting);
+            let load_due = loads
+                .as_ref()
+                .filter(|_| state == State::Loading)
+                .map(|l| l.iter().any(|id| *id == *entry.slot.owner));
             let reply = waiting
                 .then(|| {
                     let worker = entry.slot.worker.as_ref()?;
-                    match restart_wait {
-                        Some(wait) if state == State::Restarting => worker.recv_timeout(wait),
+                    match (restart_wait, load_due) {
+                        (_, Some(false)) => None,
+                        (_, Some(true)) => worker.recv_timeout(Duration::from_secs(600)),
+                        (Some(wait), _) if state == State::Restarting => worker.recv_timeout(wait),
+                        _ if state == State::Swapping => match swap_wait {
+                            Some(wait) => worker.recv_timeout(wait),
+                            None => worker.try_recv(),
+                        },
                         _ => worker.try_recv(),
                     }
                 })

@@ -299,6 +299,9 @@ fn saved_resources(world: &World, registry: &TypeRegistry) -> Result<Vec<SavedVa
 /// The longest mod id or value name a saved game may hold, in bytes.
 const MAX_ID: usize = 256;
 
+/// Events on their way that a saved game may hold per list.
+const MAX_EVENTS: usize = 1 << 16;
+
 /// Names this game does not save that a load report lists one by one.
 const MAX_LEFT_OUT: usize = 16;
 
@@ -404,6 +407,32 @@ fn decode(
             entity.data.push((d.name.clone(), d.value.to_vec()));
         }
         planned.push(entity);
+    }
+    // Events on their way to mods reach mods: each as a mod's would be.
+    let lists = [
+        ("the game's messages", &file.pending_messages),
+        ("the mods' events", &file.pending_events),
+    ];
+    let inboxes = file.mods.iter().map(|m| ("a mod's inbox", &m.inbox));
+    for (what, events) in lists.into_iter().chain(inboxes) {
+        if events.len() > MAX_EVENTS {
+            return Err(format!(
+                "{what} holds {} events, over the {MAX_EVENTS} a saved game may",
+                events.len()
+            ));
+        }
+        for e in events {
+            let named = !e.name.is_empty() && e.name.len() <= MAX_ID;
+            let sourced = e.source.as_ref().is_none_or(|s| s.len() <= MAX_ID);
+            if !named || !sourced {
+                return Err(format!(
+                    "{what}: an event with a name or sender too long or empty"
+                ));
+            }
+            mod_rules::value::check(&e.payload, depth).map_err(|err| {
+                format!("{what}: event `{}`: {err}", crate::text::escape(&e.name))
+            })?;
+        }
     }
     // Ids reserved for mods' spawns are ids too: each given once.
     for m in &file.mods {

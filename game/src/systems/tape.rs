@@ -10,8 +10,8 @@ use super::ModRegistry;
 use crate::protocol::WireEvent;
 use crate::registry::ModLifecycle;
 use crate::replay::{
-    Divergence, FORMAT, GameInput, RecordedFrame, RecordedMessage, RecordedMod, Recording,
-    RecordingHeader, RecordingWriter, ReplayDiverged, ReplayStatus,
+    Divergence, FORMAT, GameInput, RecordedFile, RecordedFrame, RecordedMessage, RecordedMod,
+    Recording, RecordingHeader, RecordingWriter, ReplayDiverged, ReplayStatus,
 };
 use crate::settings::{FrameMode, ModSettings};
 
@@ -33,6 +33,8 @@ pub(crate) struct Live {
     /// Frames ended since they began.
     frame: u64,
     messages: Vec<RecordedMessage>,
+    /// Entries of the mods folder that changed this frame.
+    files: Vec<RecordedFile>,
     ticks: BTreeMap<String, u32>,
     /// The mods present at the end of the frame before.
     mods: Vec<String>,
@@ -48,6 +50,9 @@ pub(crate) struct Recorder {
 pub(crate) struct Replayer {
     live: Live,
     recording: Recording,
+    /// Where the recording's changes of the mods folder are put, made
+    /// when the first comes and removed with the replay.
+    scratch: Option<std::path::PathBuf>,
     /// The mods present in the recording at the frame before.
     recorded_mods: Vec<String>,
     /// Whether frames are still compared (until the first divergence).
@@ -83,6 +88,7 @@ pub(crate) fn open(world: &mut World, settings: &ModSettings) -> Tape {
                         ..Live::default()
                     },
                     recording,
+                    scratch: None,
                     recorded_mods: Vec::new(),
                     comparing: true,
                 }))
@@ -292,6 +298,130 @@ impl Tape {
         }
     }
 
+    /// The mods folder's entries for mod `id` changed (`paths` are those
+    /// it has now; none when it went): a recording keeps them as they are
+    /// now, so a replay can put them in place at this frame.
+    pub(crate) fn folder_changed(&mut self, id: &str, paths: &[std::path::PathBuf]) {
+        let Tape::Recording(r) = self else {
+            return;
+        };
+        if !r.live.begun {
+            return;
+        }
+        if paths.is_empty() {
+            r.live.files.push(RecordedFile {
+                id: id.to_string(),
+                ..Default::default()
+            });
+        }
+        for path in paths {
+            match entry_bytes(path) {
+                Ok((name, bytes)) => r.live.files.push(RecordedFile {
+                    id: id.to_string(),
+                    name,
+                    bytes: bytes.into(),
+                }),
+                Err(e) => tracing::warn!(
+                    "the recording lacks a change of the mods folder ({}): {e}",
+                    crate::text::escape(&path.display().to_string())
+                ),
+            }
+        }
+    }
+
+    /// In a replay, the mods folder's entries the recording changed this
+    /// frame, put in a folder of the replay's own, by mod id: what the
+    /// game puts in place of the folder's (an empty list: the mod went).
+    pub(crate) fn replayed_files(&mut self) -> Vec<(String, Vec<std::path::PathBuf>)> {
+        let Tape::Replaying(r) = self else {
+            return Vec::new();
+        };
+        if !r.live.begun {
+            return Vec::new();
+        }
+        let Some(frame) = r.recording.frames.get(r.live.frame as usize) else {
+            return Vec::new();
+        };
+        if frame.files.is_empty() {
+            return Vec::new();
+        }
+        let dir = match &r.scratch {
+            Some(dir) => dir.clone(),
+            None => {
+                let dir = std::env::temp_dir().join(format!(
+                    "bevy-wasm-mods-replay-{}-{}",
+                    std::process::id(),
+                    crate::fnv1a(format!("{:p}", &r.recording).as_bytes())
+                ));
+                r.scratch = Some(dir.clone());
+                dir
+            }
+        };
+        let mut out: Vec<(String, Vec<std::path::PathBuf>)> = Vec::new();
+        for (n, file) in frame.files.iter().enumerate() {
+            let at = match out.iter().position(|(id, _)| *id == file.id) {
+                Some(at) => at,
+                None => {
+                    out.push((file.id.clone(), Vec::new()));
+                    out.len() - 1
+                }
+            };
+            if file.name.is_empty() {
+                continue;
+            }
+            // A folder per entry, so each keeps its name (the mod's id
+            // may be its name's stem) and none overwrites one in use.
+            let name = std::path::Path::new(&file.name)
+                .file_name()
+                .map(|n| n.to_os_string())
+                .unwrap_or_default();
+            let path = dir.join(format!("{}-{n}", r.live.frame)).join(name);
+            let written = path
+                .parent()
+                .map_or(Ok(()), std::fs::create_dir_all)
+                .and_then(|()| std::fs::write(&path, &file.bytes));
+            match written {
+                Ok(()) => out[at].1.push(path),
+                Err(e) => tracing::error!(
+                    "replay: cannot put {} in place: {e}",
+                    crate::text::escape(&file.name)
+                ),
+            }
+        }
+        out
+    }
+
+    /// In a replay, the ids of the mods that `what` (`"updated"`,
+    /// `"loaded"`) happened to in this frame of the recording; `None` when
+    /// not replaying, or before the mods found at start-up begin.
+    pub(crate) fn due(&self, what: &str) -> Option<Vec<String>> {
+        self.expected_changes().map(|changes| {
+            changes
+                .iter()
+                .filter_map(|c| c.strip_prefix(what)?.strip_prefix(' '))
+                .map(str::to_string)
+                .collect()
+        })
+    }
+
+    /// In a replay, what happened to mods in this frame of the recording
+    /// (`"updated storm"`, ...); `None` when not replaying, or before the
+    /// mods found at start-up begin.
+    fn expected_changes(&self) -> Option<&[String]> {
+        let Tape::Replaying(r) = self else {
+            return None;
+        };
+        if !r.live.begun {
+            return None;
+        }
+        Some(
+            r.recording
+                .frames
+                .get(r.live.frame as usize)
+                .map_or(&[][..], |f| &f.changes[..]),
+        )
+    }
+
     /// Writes what is recorded so far to the file.
     pub(crate) fn flush(&mut self) {
         if let Tape::Recording(r) = self
@@ -342,6 +472,7 @@ impl Live {
             changes,
             checksum,
             input,
+            files: std::mem::take(&mut self.files),
         }
     }
 }
@@ -450,6 +581,55 @@ fn running_mods(registry: &ModRegistry) -> Vec<RecordedMod> {
             code: code_of(e),
         })
         .collect()
+}
+
+impl Drop for Replayer {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.scratch {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// An entry of the mods folder as a recording keeps it: its name and
+/// bytes, a package folder as a zip of it (`NAME.zip`).
+fn entry_bytes(path: &std::path::Path) -> Result<(String, Vec<u8>), String> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if !meta.is_dir() {
+        return Ok((name, std::fs::read(path).map_err(|e| e.to_string())?));
+    }
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default();
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let mut entries: Vec<_> = std::fs::read_dir(&dir)
+            .map_err(|e| e.to_string())?
+            .filter_map(Result::ok)
+            .collect();
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let p = entry.path();
+            let kind = entry.file_type().map_err(|e| e.to_string())?;
+            let inside = p
+                .strip_prefix(path)
+                .map_err(|e| e.to_string())?
+                .to_string_lossy()
+                .replace('\\', "/");
+            if kind.is_dir() {
+                stack.push(p);
+            } else if kind.is_file() {
+                zip.start_file(inside, options).map_err(|e| e.to_string())?;
+                let bytes = std::fs::read(&p).map_err(|e| e.to_string())?;
+                std::io::Write::write_all(&mut zip, &bytes).map_err(|e| e.to_string())?;
+            }
+        }
+    }
+    let bytes = zip.finish().map_err(|e| e.to_string())?.into_inner();
+    Ok((format!("{name}.zip"), bytes))
 }
 
 /// The SHA-256 of the component a mod runs, in hex (empty when unknown).

@@ -76,6 +76,7 @@ pub fn windowed_app(plugin: ModPlugin, options: WindowOptions) -> App {
     })
     .insert_resource(ClearColor(BACKGROUND))
     .insert_resource(options)
+    .init_resource::<Quicksave>()
     .add_plugins(PanelPlugin)
     .add_systems(Startup, setup)
     .add_systems(
@@ -128,9 +129,20 @@ pub(super) fn setup(
     spawn_panel(&mut commands, options.panel_open);
 }
 
-/// The arrow keys steer the ship; every key pressed is a `KeyPressed` for
-/// mods; Tab or F1 opens and closes the panel.
-pub(super) fn keys(
+/// Where F5 saves the game and F9 loads it from.
+#[derive(Resource, Clone, Debug)]
+pub struct Quicksave(pub std::path::PathBuf);
+
+impl Default for Quicksave {
+    fn default() -> Self {
+        Quicksave(crate::QUICKSAVE.into())
+    }
+}
+
+/// The player's keys: the arrows steer the ship, Tab or F1 opens the
+/// panel, F5 saves the game and F9 loads it; each key pressed is a
+/// `KeyPressed` for mods.
+pub fn keys(
     input: Res<ButtonInput<KeyCode>>,
     mut steering: ResMut<Steering>,
     mut pressed: MessageWriter<KeyPressed>,
@@ -138,6 +150,7 @@ pub(super) fn keys(
     mut log: ResMut<GameInput>,
     mut saves: MessageWriter<bevy_wasm_mods::save::SaveGame>,
     mut loads: MessageWriter<bevy_wasm_mods::save::LoadGame>,
+    quicksave: Res<Quicksave>,
 ) {
     // A replay plays the recorded player (see `arena`); the panel is
     // still the player's to open.
@@ -162,10 +175,10 @@ pub(super) fn keys(
             pressed.write(KeyPressed { key });
         }
         match key {
-            KeyCode::F5 => crate::save_to(std::path::Path::new(crate::QUICKSAVE), &mut saves),
+            KeyCode::F5 => crate::save_to(&quicksave.0, &mut saves),
             KeyCode::F9 => {
                 loads.write(bevy_wasm_mods::save::LoadGame {
-                    path: crate::QUICKSAVE.into(),
+                    path: quicksave.0.clone(),
                 });
             }
             _ => {}

@@ -109,14 +109,28 @@ pub(super) struct PanelRows(BTreeMap<String, (Entity, Entity, Entity)>);
 pub(super) struct Notices(Vec<(f32, String)>);
 
 /// A line on screen for a few seconds when a mod comes, changes, faults
-/// or goes.
+/// or goes, and when the game is saved or loaded.
 pub(super) fn notices(
     time: Res<Time>,
     mut list: ResMut<Notices>,
     mut lives: MessageReader<ModLifecycle>,
+    mut saved: MessageReader<bevy_wasm_mods::save::GameSaved>,
+    mut loaded: MessageReader<bevy_wasm_mods::save::GameLoaded>,
     mut text: Query<&mut Text, With<NoticeText>>,
 ) {
     let now = time.elapsed_secs();
+    let saves = saved
+        .read()
+        .map(|s| ("saved", &s.result))
+        .chain(loaded.read().map(|l| ("loaded", &l.result)));
+    for (what, result) in saves {
+        let line = match result {
+            Ok(r) if r.problems.is_empty() => format!("game {what}: frame {}", r.frame),
+            Ok(r) => format!("game {what}: frame {}; {}", r.frame, r.problems.join("; ")),
+            Err(e) => format!("game not {what}: {e}"),
+        };
+        list.0.push((now, shown_long(&line)));
+    }
     for life in lives.read() {
         let line = match life {
             ModLifecycle::Loaded(m) => format!("mod loaded: {} {}", m.name, m.version),
