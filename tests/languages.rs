@@ -263,3 +263,40 @@ fn an_exception_reaches_the_registry_with_its_traceback_or_stack() {
         }
     }
 }
+
+/// The Python and JavaScript libraries' MessagePack (written for their
+/// interpreters, in `_msgpack.py` and `msgpack.js`) writes the bytes
+/// msgpack itself writes and reads what it reads, refusing broken input:
+/// the Python test checks thousands of values against msgpack and writes
+/// vectors the JavaScript test checks too.
+#[test]
+fn the_guest_libraries_messagepack_is_msgpacks_byte_for_byte() {
+    // The Python toolchain's folder holds msgpack, the reference.
+    python_mods();
+    let dir = mods_folder();
+    let vectors = dir.join("vectors.json");
+    let out = std::process::Command::new("python3")
+        .arg(root().join("mod-api/python/tests/test_msgpack.py"))
+        .arg(&vectors)
+        .env("PYTHONPATH", root().join("target/python/site"))
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .expect("cannot run python3");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = std::process::Command::new("node")
+        .arg(root().join("mod-api/js/tests/msgpack.test.mjs"))
+        .arg(&vectors)
+        .output()
+        .expect("cannot run node");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

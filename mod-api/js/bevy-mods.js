@@ -19,178 +19,19 @@
 import * as wit from 'bevy-wasm:mods/entities@0.2.0';
 import * as witEvents from 'bevy-wasm:mods/events@0.2.0';
 import { log as witLog } from 'bevy-wasm:mods/log@0.2.0';
+import { decode, decodeEach, encode } from './msgpack.js';
 
 // ------------------------------------------------------------ MessagePack
 
+export { encode, decode };
+
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder();
-
-/** MessagePack for a value, as the game reads it. */
-export function encode(value) {
-  const out = [];
-  const bytes = (b) => { for (const x of b) out.push(x); };
-  const be = (n, size) => { for (let i = size - 1; i >= 0; i--) out.push(Number((BigInt(n) >> BigInt(8 * i)) & 0xffn)); };
-  const put = (v) => {
-    if (v === null || v === undefined) return out.push(0xc0);
-    if (v === false) return out.push(0xc2);
-    if (v === true) return out.push(0xc3);
-    if (typeof v === 'bigint') {
-      if (v >= 0n) { out.push(0xcf); return be(v, 8); }
-      out.push(0xd3); return be(BigInt.asUintN(64, v), 8);
-    }
-    if (typeof v === 'number') {
-      if (Number.isInteger(v) && Math.abs(v) <= Number.MAX_SAFE_INTEGER) {
-        if (v >= 0 && v < 128) return out.push(v);
-        if (v < 0 && v >= -32) return out.push(v & 0xff);
-        if (v >= 0) { out.push(0xcf); return be(v, 8); }
-        out.push(0xd3); return be(BigInt.asUintN(64, BigInt(v)), 8);
-      }
-      out.push(0xcb);
-      const f = new DataView(new ArrayBuffer(8));
-      f.setFloat64(0, v);
-      return bytes(new Uint8Array(f.buffer));
-    }
-    if (typeof v === 'string') {
-      const s = utf8.encode(v);
-      if (s.length < 32) out.push(0xa0 | s.length); else { out.push(0xdb); be(s.length, 4); }
-      return bytes(s);
-    }
-    if (v instanceof Uint8Array) { out.push(0xc6); be(v.length, 4); return bytes(v); }
-    if (Array.isArray(v) || ArrayBuffer.isView(v)) {
-      const items = Array.from(v);
-      if (items.length < 16) out.push(0x90 | items.length); else { out.push(0xdd); be(items.length, 4); }
-      return items.forEach(put);
-    }
-    const entries = v instanceof Map ? [...v.entries()] : Object.entries(v);
-    if (entries.length < 16) out.push(0x80 | entries.length); else { out.push(0xdf); be(entries.length, 4); }
-    for (const [k, x] of entries) { put(k); put(x); }
-  };
-  put(value);
-  return new Uint8Array(out);
-}
-
-// Reads MessagePack values one after another from `data`: `get` decodes
-// the next, `skip` steps over it without decoding (so a value that does
-// not decode can be passed), `at` is where the next one starts.
-function reader(data) {
-  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  let at = 0;
-  const need = (n) => { if (at + n > data.length) throw new Error('MessagePack ends early'); };
-  const uint = (size) => {
-    need(size);
-    let n = 0n;
-    for (let i = 0; i < size; i++) n = (n << 8n) | BigInt(data[at + i]);
-    at += size;
-    return n;
-  };
-  const small = (n) => (n <= BigInt(Number.MAX_SAFE_INTEGER) && n >= -BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n);
-  const str = (n) => { need(n); const s = fromUtf8.decode(data.subarray(at, at + n)); at += n; return s; };
-  const bin = (n) => { need(n); const b = data.slice(at, at + n); at += n; return b; };
-  const arr = (n) => { const a = []; for (let i = 0; i < n; i++) a.push(get()); return a; };
-  const map = (n) => { const o = {}; for (let i = 0; i < n; i++) { const k = get(); o[k] = get(); } return o; };
-  const get = () => {
-    need(1);
-    const m = data[at++];
-    if (m < 0x80) return m;
-    if (m < 0x90) return map(m & 0x0f);
-    if (m < 0xa0) return arr(m & 0x0f);
-    if (m < 0xc0) return str(m & 0x1f);
-    if (m >= 0xe0) return m - 0x100;
-    switch (m) {
-      case 0xc0: return null;
-      case 0xc2: return false;
-      case 0xc3: return true;
-      case 0xc4: return bin(Number(uint(1)));
-      case 0xc5: return bin(Number(uint(2)));
-      case 0xc6: return bin(Number(uint(4)));
-      case 0xca: { need(4); const f = view.getFloat32(at); at += 4; return f; }
-      case 0xcb: { need(8); const f = view.getFloat64(at); at += 8; return f; }
-      case 0xcc: return Number(uint(1));
-      case 0xcd: return Number(uint(2));
-      case 0xce: return Number(uint(4));
-      case 0xcf: return small(uint(8));
-      case 0xd0: return Number(BigInt.asIntN(8, uint(1)));
-      case 0xd1: return Number(BigInt.asIntN(16, uint(2)));
-      case 0xd2: return Number(BigInt.asIntN(32, uint(4)));
-      case 0xd3: return small(BigInt.asIntN(64, uint(8)));
-      case 0xd9: return str(Number(uint(1)));
-      case 0xda: return str(Number(uint(2)));
-      case 0xdb: return str(Number(uint(4)));
-      case 0xdc: return arr(Number(uint(2)));
-      case 0xdd: return arr(Number(uint(4)));
-      case 0xde: return map(Number(uint(2)));
-      case 0xdf: return map(Number(uint(4)));
-      default: throw new Error(`MessagePack marker 0x${m.toString(16)} is not supported`);
-    }
-  };
-  const LENGTHS = { 0xc4: 1, 0xc5: 2, 0xc6: 4, 0xd9: 1, 0xda: 2, 0xdb: 4 };
-  const EXTS = { 0xc7: 1, 0xc8: 2, 0xc9: 4 };
-  const FIXED = {
-    0xca: 4, 0xcb: 8, 0xcc: 1, 0xcd: 2, 0xce: 4, 0xcf: 8, 0xd0: 1, 0xd1: 2, 0xd2: 4, 0xd3: 8,
-    0xd4: 2, 0xd5: 3, 0xd6: 5, 0xd7: 9, 0xd8: 17,
-  };
-  const over = (n) => { need(n); at += n; };
-  const skipAll = (n) => { for (let i = 0; i < n; i++) skip(); };
-  const skip = () => {
-    need(1);
-    const m = data[at++];
-    if (m < 0x80 || m >= 0xe0 || m === 0xc0 || m === 0xc2 || m === 0xc3) return;
-    if (m < 0x90) return skipAll((m & 0x0f) * 2);
-    if (m < 0xa0) return skipAll(m & 0x0f);
-    if (m < 0xc0) return over(m & 0x1f);
-    if (m in LENGTHS) return over(Number(uint(LENGTHS[m])));
-    if (m in EXTS) return over(Number(uint(EXTS[m])) + 1);
-    if (m in FIXED) return over(FIXED[m]);
-    if (m === 0xdc || m === 0xdd) return skipAll(Number(uint(m === 0xdc ? 2 : 4)));
-    if (m === 0xde || m === 0xdf) return skipAll(Number(uint(m === 0xde ? 2 : 4)) * 2);
-    throw new Error(`MessagePack marker 0x${m.toString(16)} is not valid`);
-  };
-  const arrayLength = () => {
-    need(1);
-    const m = data[at++];
-    if (m >= 0x90 && m < 0xa0) return m & 0x0f;
-    if (m === 0xdc || m === 0xdd) return Number(uint(m === 0xdc ? 2 : 4));
-    throw new Error('not a MessagePack array');
-  };
-  return { get, skip, arrayLength, at: () => at };
-}
-
-/** A value from MessagePack: maps as objects, u64 beyond 2^53 as BigInt. */
-export function decode(data) {
-  const r = reader(data);
-  const value = r.get();
-  if (r.at() !== data.length) throw new Error('trailing bytes after the MessagePack value');
-  return value;
-}
 
 // In place of a value that did not decode: why.
 class Bad {
   constructor(reason) { this.reason = reason; }
 }
-
-// The values of a MessagePack array: all at once when all decode (the
-// usual case), else one by one, each that does not as a `Bad`.
-function eachValue(data) {
-  try {
-    return decode(data);
-  } catch {
-    // One at a time, below.
-  }
-  const r = reader(data);
-  const out = [];
-  for (let i = 0, n = r.arrayLength(); i < n; i++) {
-    const start = r.at();
-    r.skip();
-    try {
-      out.push(decode(data.subarray(start, r.at())));
-    } catch (e) {
-      out.push(new Bad(e.message));
-    }
-  }
-  return out;
-}
-
-
 
 // ------------------------------------------------------------ errors
 
@@ -382,28 +223,126 @@ export const query = (...names) => Array.from(call(wit.query, names));
 
 // ------------------------------------------------------------ batches
 
+// Each scalar's size and the DataView methods that read and write it.
 const SCALARS = {
-  boolean: [1, (v, o) => v.getUint8(o) !== 0, (v, o, x) => v.setUint8(o, x ? 1 : 0)],
-  u8: [1, (v, o) => v.getUint8(o), (v, o, x) => v.setUint8(o, x)],
-  u16: [2, (v, o) => v.getUint16(o, true), (v, o, x) => v.setUint16(o, x, true)],
-  u32: [4, (v, o) => v.getUint32(o, true), (v, o, x) => v.setUint32(o, x, true)],
-  u64: [8, (v, o) => v.getBigUint64(o, true), (v, o, x) => v.setBigUint64(o, BigInt(x), true)],
-  s8: [1, (v, o) => v.getInt8(o), (v, o, x) => v.setInt8(o, x)],
-  s16: [2, (v, o) => v.getInt16(o, true), (v, o, x) => v.setInt16(o, x, true)],
-  s32: [4, (v, o) => v.getInt32(o, true), (v, o, x) => v.setInt32(o, x, true)],
-  s64: [8, (v, o) => v.getBigInt64(o, true), (v, o, x) => v.setBigInt64(o, BigInt(x), true)],
-  f32: [4, (v, o) => v.getFloat32(o, true), (v, o, x) => v.setFloat32(o, x, true)],
-  f64: [8, (v, o) => v.getFloat64(o, true), (v, o, x) => v.setFloat64(o, x, true)],
+  boolean: [1, 'Uint8', 'Uint8'],
+  u8: [1, 'Uint8'], u16: [2, 'Uint16'], u32: [4, 'Uint32'], u64: [8, 'BigUint64'],
+  s8: [1, 'Int8'], s16: [2, 'Int16'], s32: [4, 'Int32'], s64: [8, 'BigInt64'],
+  f32: [4, 'Float32'], f64: [8, 'Float64'],
 };
 
+// Whether this engine compiles code at run time: then each packed layout
+// gets a reader and a writer of its own, straight-line code for its
+// fields, which an interpreter runs several times faster than a loop over
+// them.
+const compiles = (() => {
+  try {
+    return new Function('return 1')() === 1;
+  } catch {
+    return false;
+  }
+})();
+
+// The nested object a record's fields make, as source: `{"x": <x>, ...}`.
+function literal(paths, leaf, depth = 0) {
+  const groups = new Map();
+  paths.forEach((path, i) => {
+    const key = path[depth];
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(i);
+  });
+  const parts = [];
+  for (const [key, fields] of groups) {
+    const name = `[${JSON.stringify(key)}]`;
+    if (fields.length === 1 && paths[fields[0]].length === depth + 1) parts.push(`${name}: ${leaf(fields[0])}`);
+    else parts.push(`${name}: ${literal(fields.map((i) => paths[i]), (j) => leaf(fields[j]), depth + 1)}`);
+  }
+  return `{${parts.join(', ')}}`;
+}
+
+function compileLayout(layout) {
+  const { paths, kinds, offsets, stride } = layout;
+  const read = (i) => {
+    const get = `view.get${kinds[i][1]}(at + ${offsets[i]}, true)`;
+    return layout.fields[i].kind === 'boolean' ? `(${get} !== 0)` : get;
+  };
+  const access = (path) => path.map((key) => `[${JSON.stringify(key)}]`).join('');
+  const writes = paths.map((path, i) => {
+    const kind = layout.fields[i].kind;
+    const value = kind === 'boolean' ? '(x ? 1 : 0)' : kind === 'u64' || kind === 's64' ? 'BigInt(x)' : 'x';
+    return `x = v${access(path)}; if (x === undefined) throw new Error(${JSON.stringify(`no field ${path.join('.')}`)});
+      view.set${kinds[i][2] ?? kinds[i][1]}(at + ${offsets[i]}, ${value}, true);`;
+  });
+  layout.readRows = new Function('view', 'rows', `
+    const out = new Array(rows);
+    for (let row = 0, at = 0; row < rows; row++, at += ${stride}) out[row] = ${literal(paths, read)};
+    return out;`);
+  layout.writeRows = new Function('view', 'values', `
+    let x;
+    for (let row = 0, at = 0; row < values.length; row++, at += ${stride}) {
+      const v = values[row];
+      ${writes.join('\n      ')}
+    }`);
+}
+
+// The generic reader and writer, for engines that compile nothing.
+function readRows(layout, view, rows) {
+  const out = new Array(rows);
+  for (let row = 0, at = 0; row < rows; row++, at += layout.stride) {
+    const value = {};
+    layout.paths.forEach((path, i) => {
+      let o = value;
+      for (let d = 0; d < path.length - 1; d++) {
+        if (!Object.hasOwn(o, path[d])) Object.defineProperty(o, path[d], { value: {}, enumerable: true, writable: true, configurable: true });
+        o = o[path[d]];
+      }
+      const x = view[`get${layout.kinds[i][1]}`](at + layout.offsets[i], true);
+      Object.defineProperty(o, path[path.length - 1], {
+        value: layout.fields[i].kind === 'boolean' ? x !== 0 : x, enumerable: true, writable: true, configurable: true,
+      });
+    });
+    out[row] = value;
+  }
+  return out;
+}
+
+function writeRows(layout, view, values) {
+  values.forEach((value, row) => {
+    layout.paths.forEach((path, i) => {
+      let x = value;
+      for (const key of path) x = x[key];
+      if (x === undefined) throw new Error(`no field ${path.join('.')}`);
+      const kind = layout.fields[i].kind;
+      x = kind === 'boolean' ? (x ? 1 : 0) : kind === 'u64' || kind === 's64' ? BigInt(x) : x;
+      view[`set${layout.kinds[i][2] ?? layout.kinds[i][1]}`](row * layout.stride + layout.offsets[i], x, true);
+    });
+  });
+}
+
 // The packed layout the game last sent for each component: writes use it.
+// It is made once and kept while the game sends the same fields.
 const layouts = new Map();
 
-function layoutOf(fields) {
-  const paths = fields.map((f) => f.path.split('.'));
+function sameFields(a, b) {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i].path !== b[i].path || a[i].kind !== b[i].kind) return false;
+  }
+  return true;
+}
+
+function layoutFor(name, fields) {
+  const known = layouts.get(name);
+  if (known && sameFields(known.fields, fields)) return known;
   const kinds = fields.map((f) => SCALARS[f.kind]);
-  const stride = kinds.reduce((n, k) => n + k[0], 0);
-  return { fields, paths, kinds, stride };
+  if (kinds.some((k) => k === undefined)) throw new ModError('invalid-value', `packed column \`${name}\` of unknown scalars`);
+  const offsets = [];
+  let stride = 0;
+  for (const k of kinds) { offsets.push(stride); stride += k[0]; }
+  const layout = { fields, paths: fields.map((f) => f.path.split('.')), kinds, offsets, stride };
+  if (compiles) compileLayout(layout);
+  layouts.set(name, layout);
+  return layout;
 }
 
 function readPacked(layout, data, rows) {
@@ -411,43 +350,23 @@ function readPacked(layout, data, rows) {
     throw new ModError('invalid-value', `packed column of ${data.length} bytes for ${rows} rows`);
   }
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  const out = [];
-  for (let row = 0, at = 0; row < rows; row++) {
-    const value = {};
-    layout.paths.forEach((path, i) => {
-      let o = value;
-      for (const key of path.slice(0, -1)) o = o[key] ??= {};
-      o[path[path.length - 1]] = layout.kinds[i][1](view, at);
-      at += layout.kinds[i][0];
-    });
-    out.push(value);
-  }
-  return out;
+  return layout.readRows ? layout.readRows(view, rows) : readRows(layout, view, rows);
 }
 
 function writePacked(layout, values) {
   const data = new Uint8Array(layout.stride * values.length);
   const view = new DataView(data.buffer);
-  let at = 0;
-  for (const value of values) {
-    layout.paths.forEach((path, i) => {
-      let x = value;
-      for (const key of path) x = x[key];
-      if (x === undefined) throw new Error(`no field ${path.join('.')}`);
-      layout.kinds[i][2](view, at, x);
-      at += layout.kinds[i][0];
-    });
-  }
+  if (layout.writeRows) layout.writeRows(view, values);
+  else writeRows(layout, view, values);
   return data;
 }
 
-function columnValues(column, rows) {
+// The column's values; `bad.some` is set when one did not decode.
+function columnValues(column, rows, bad) {
   if (column.encoding.tag === 'packed') {
-    const layout = layoutOf(column.encoding.val);
-    layouts.set(column.name, layout);
-    return readPacked(layout, column.data, rows);
+    return readPacked(layoutFor(column.name, column.encoding.val), column.data, rows);
   }
-  const values = eachValue(column.data);
+  const values = decodeEach(column.data, (reason) => { bad.some = true; return new Bad(reason); });
   if (values.length !== rows) {
     throw new ModError('invalid-value', `column \`${column.name}\` has ${values.length} values for ${rows} rows`);
   }
@@ -466,37 +385,83 @@ function encodeColumn(name, values) {
   return { name, encoding: { tag: 'msgpack' }, data: encode(values) };
 }
 
-// The rows of each query the mod may not change, as of its last batch read.
+// The rows of each query the mod may not change, as of its last batch
+// read: batch writes leave them out.
 const notWritable = new Map();
 
+// Whether the mod may write each entity it has read, as the game said: an
+// entity's owner never changes, so the game is asked again only when a
+// read holds an entity not seen before. Forgotten when it grows well past
+// what the reads hold.
+const mayWrite = new Map();
+
 function writable(names, entities) {
-  const bits = call(wit.writableRows, names);
-  const flags = Array.from(entities, (_, row) => (bits[row >> 3] ?? 0) & (1 << (row & 7)) ? true : false);
-  notWritable.set(names.join('\u0000'), new Set(Array.from(entities).filter((_, row) => !flags[row])));
+  const n = entities.length;
+  const flags = new Array(n);
+  let known = true;
+  for (let row = 0; row < n; row++) {
+    const ok = mayWrite.get(entities[row]);
+    if (ok === undefined) { known = false; break; }
+    flags[row] = ok;
+  }
+  if (!known) {
+    const bits = call(wit.writableRows, names);
+    if (mayWrite.size > 4 * n + 1024) mayWrite.clear();
+    for (let row = 0; row < n; row++) {
+      flags[row] = ((bits[row >> 3] ?? 0) & (1 << (row & 7))) !== 0;
+      mayWrite.set(entities[row], flags[row]);
+    }
+  }
+  const foreign = new Set();
+  for (let row = 0; row < n; row++) if (!flags[row]) foreign.add(entities[row]);
+  notWritable.set(names.join('\u0000'), foreign);
   return flags;
 }
 
 // Most values one batch read reports (the game counts 16 a tick).
 const MAX_REPORTS = 16;
 
-// [row, entity, values] of each row whose values all decoded; each value
-// that did not is reported against the mod that wrote it.
-function goodRows(names, batch, columns) {
+// The batch's entities, and [row, entity, values] of each row whose values
+// all decoded; each value that did not is reported against the mod that
+// wrote it.
+function batchRows(names, batch) {
+  const entities = batch.entities;
+  const bad = { some: false };
+  const columns = batch.columns.map((c) => columnValues(c, entities.length, bad));
+  if (bad.some) return [entities, goodRows(names, entities, columns)];
+  const n = columns.length;
+  const out = new Array(entities.length);
+  for (let i = 0; i < entities.length; i++) {
+    const values = new Array(n);
+    for (let c = 0; c < n; c++) values[c] = columns[c][i];
+    out[i] = [i, entities[i], values];
+  }
+  return [entities, out];
+}
+
+function goodRows(names, entities, columns) {
   const out = [];
   let reports = 0;
-  Array.from(batch.entities).forEach((e, i) => {
-    const values = columns.map((c) => c[i]);
-    if (!values.some((v) => v instanceof Bad)) {
-      out.push([i, e, values]);
-      return;
+  const n = columns.length;
+  for (let i = 0; i < entities.length; i++) {
+    const values = new Array(n);
+    let bad = false;
+    for (let c = 0; c < n; c++) {
+      const v = columns[c][i];
+      values[c] = v;
+      if (v instanceof Bad) bad = true;
+    }
+    if (!bad) {
+      out.push([i, entities[i], values]);
+      continue;
     }
     values.forEach((v, c) => {
       if (v instanceof Bad && reports < MAX_REPORTS) {
         reports++;
-        rejectValue(e, names[c], v.reason);
+        rejectValue(entities[i], names[c], v.reason);
       }
     });
-  });
+  }
   return out;
 }
 
@@ -505,23 +470,21 @@ function goodRows(names, batch, columns) {
  * by `writeBatch`. A row with a value that does not decode is left out,
  * and the value reported. */
 export function readBatch(...names) {
-  const batch = call(wit.queryBatch, names);
-  const rows = batch.entities.length;
-  const columns = batch.columns.map((c) => columnValues(c, rows));
-  writable(names, batch.entities);
-  return goodRows(names, batch, columns).map(([, e, values]) => [e, values]);
+  const [entities, rows] = batchRows(names, call(wit.queryBatch, names));
+  writable(names, entities);
+  for (let i = 0; i < rows.length; i++) rows[i] = [rows[i][1], rows[i][2]];
+  return rows;
 }
 
 /** Reads query `names` and writes `component` on each row the mod may
  * change with `f(entity, ...values)`: one call each way. */
 export function updateBatch(names, component, f) {
-  const batch = call(wit.queryBatch, names);
-  const rows = batch.entities.length;
-  const columns = batch.columns.map((c) => columnValues(c, rows));
-  const flags = writable(names, batch.entities);
+  const [entities, rows] = batchRows(names, call(wit.queryBatch, names));
+  const flags = writable(names, entities);
   const ids = [];
   const values = [];
-  for (const [i, e, row] of goodRows(names, batch, columns)) {
+  for (let r = 0; r < rows.length; r++) {
+    const [i, e, row] = rows[r];
     if (flags[i]) {
       ids.push(e);
       values.push(f(e, ...row));
@@ -534,8 +497,13 @@ export function updateBatch(names, component, f) {
  * leaving out those the mod's batch reads showed it may not change. */
 export function writeBatch(component, entities, values) {
   let ids = Array.from(entities, BigInt);
-  const foreign = new Set([...notWritable.values()].flatMap((s) => [...s]));
-  if (foreign.size) {
+  let foreign = null;
+  for (const set of notWritable.values()) {
+    if (set.size === 0) continue;
+    if (foreign === null) foreign = set;
+    else foreign = new Set([...foreign, ...set]);
+  }
+  if (foreign !== null) {
     const keep = ids.map((e) => !foreign.has(e));
     ids = ids.filter((_, i) => keep[i]);
     values = values.filter((_, i) => keep[i]);

@@ -118,14 +118,23 @@ const WIT: Template = &[
 ];
 
 /// The guest libraries, copied into each project so it builds on its own.
-const PYTHON_LIB: Template = &[(
-    "bevy_mods/__init__.py",
-    include_str!("../../../mod-api/python/bevy_mods/__init__.py"),
-)];
-const JS_LIB: Template = &[(
-    "bevy-mods.js",
-    include_str!("../../../mod-api/js/bevy-mods.js"),
-)];
+const PYTHON_LIB: Template = &[
+    (
+        "bevy_mods/__init__.py",
+        include_str!("../../../mod-api/python/bevy_mods/__init__.py"),
+    ),
+    (
+        "bevy_mods/_msgpack.py",
+        include_str!("../../../mod-api/python/bevy_mods/_msgpack.py"),
+    ),
+];
+const JS_LIB: Template = &[
+    (
+        "bevy-mods.js",
+        include_str!("../../../mod-api/js/bevy-mods.js"),
+    ),
+    ("msgpack.js", include_str!("../../../mod-api/js/msgpack.js")),
+];
 
 /// The `mod-api` of the checkout modkit was built from.
 fn default_mod_api() -> PathBuf {

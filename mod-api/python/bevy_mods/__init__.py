@@ -22,16 +22,17 @@ subclass; an exception a hook lets out becomes the mod's fault, with its
 traceback, in the game's mod registry.
 """
 
+import operator
 import struct
 import traceback
-
-import msgpack
 
 from componentize_py_types import Err
 from wit_world.imports import entities as _entities
 from wit_world.imports import events as _events
 from wit_world.imports import log as _log
 from wit_world.imports import types as _types
+
+from ._msgpack import decode, decode_each, encode
 
 __all__ = [
     "Mod", "Manifest", "Tick", "Event", "hooks_for",
@@ -42,18 +43,6 @@ __all__ = [
     "ModError", "UnknownComponent", "ReadOnly", "NotQueried", "NoSuchEntity",
     "NotOwner", "InvalidValue", "LimitExceeded", "Denied", "Failed",
 ]
-
-
-# ---------------------------------------------------------------- values
-
-def encode(value):
-    """MessagePack for a value, as the game reads it (`bin` for bytes)."""
-    return msgpack.packb(value, use_bin_type=True)
-
-
-def decode(data):
-    """A value from MessagePack (strings as str, `bin` as bytes)."""
-    return msgpack.unpackb(data, raw=False, strict_map_key=False)
 
 
 # ---------------------------------------------------------------- errors
@@ -417,18 +406,29 @@ _SCALARS = {
 }
 
 # The packed layout the game last sent for each component: writes use it.
+# It is made once and kept while the game sends the same fields.
 _layouts = {}
 
 
 class _Layout:
     def __init__(self, fields):
         self.fields = fields
+        self.key = [(f.path, f.kind) for f in fields]
         self.paths = [f.path.split(".") for f in fields]
         self.record = struct.Struct("<" + "".join(_SCALARS[f.kind] for f in fields))
+        # Records of top-level fields (the usual case) are read and written
+        # by C code: `zip` and `itemgetter`, no loop per field.
+        self.flat = all(len(p) == 1 for p in self.paths)
+        if self.flat:
+            self.keys = tuple(p[0] for p in self.paths)
+            self.getter = operator.itemgetter(*self.keys)
 
     def read(self, data, rows):
         if len(data) != self.record.size * rows:
             raise InvalidValue(f"packed column of {len(data)} bytes for {rows} rows")
+        if self.flat:
+            keys = self.keys
+            return [dict(zip(keys, values)) for values in self.record.iter_unpack(data)]
         out = []
         for values in self.record.iter_unpack(data):
             value = {}
@@ -441,6 +441,12 @@ class _Layout:
         return out
 
     def write(self, values):
+        pack = self.record.pack
+        if self.flat:
+            get = self.getter
+            if len(self.keys) == 1:
+                return b"".join([pack(get(value)) for value in values])
+            return b"".join([pack(*get(value)) for value in values])
         out = bytearray()
         for value in values:
             scalars = []
@@ -449,8 +455,16 @@ class _Layout:
                 for key in path:
                     at = at[key]
                 scalars.append(at)
-            out += self.record.pack(*scalars)
+            out += pack(*scalars)
         return bytes(out)
+
+
+def _layout_for(name, fields):
+    layout = _layouts.get(name)
+    if layout is None or layout.key != [(f.path, f.kind) for f in fields]:
+        layout = _Layout(fields)
+        _layouts[name] = layout
+    return layout
 
 
 class _Bad:
@@ -461,57 +475,55 @@ class _Bad:
         self.reason = reason
 
 
-def _each_value(data):
-    """The values of a MessagePack array: all at once when all decode (the
-    usual case), else one by one, each that does not as a `_Bad`."""
-    try:
-        return decode(data)
-    except Exception:
-        pass
-    unpacker = msgpack.Unpacker(raw=False, strict_map_key=False,
-                                max_buffer_size=max(len(data), 1))
-    unpacker.feed(data)
-    out = []
-    for _ in range(unpacker.read_array_header()):
-        start = unpacker.tell()
-        unpacker.skip()
-        try:
-            out.append(decode(data[start:unpacker.tell()]))
-        except Exception as e:
-            out.append(_Bad(f"{type(e).__name__}: {e}"))
-    return out
-
-
 def _column_values(column, rows):
+    """The column's values, and whether any did not decode."""
     encoding = column.encoding
     if isinstance(encoding, _types.ColumnEncoding_Packed):
-        layout = _Layout(encoding.value)
-        _layouts[column.name] = layout
-        return layout.read(column.data, rows)
-    values = _each_value(column.data)
+        return _layout_for(column.name, encoding.value).read(column.data, rows), False
+    bad = []
+
+    def one_bad(reason):
+        bad.append(reason)
+        return _Bad(reason)
+
+    values = decode_each(column.data, one_bad)
     if len(values) != rows:
         raise InvalidValue(f"column `{column.name}` has {len(values)} values for {rows} rows")
-    return values
+    return values, bool(bad)
 
 
 # Most values one batch read reports (the game counts 16 a tick).
 _MAX_REPORTS = 16
 
 
-def _rows(names, batch, columns):
-    """(row, entity, values) of each row whose values all decoded; each
-    value that did not is reported against the mod that wrote it."""
+def _batch_rows(names, batch):
+    """The batch's entities, and (row, entity, values) of each row whose
+    values all decoded; each value that did not is reported against the
+    mod that wrote it."""
+    entities = batch.entities
+    columns, bad = [], False
+    for c in batch.columns:
+        values, some_bad = _column_values(c, len(entities))
+        columns.append(values)
+        bad = bad or some_bad
+    if not bad:
+        return entities, list(zip(range(len(entities)), entities, zip(*columns)))
+    return entities, _good_rows(names, entities, columns)
+
+
+def _good_rows(names, entities, columns):
     reports = 0
-    for i, entity in enumerate(batch.entities):
-        values = tuple(col[i] for col in columns)
-        bad = [(n, v) for n, v in zip(names, values) if isinstance(v, _Bad)]
-        if not bad:
-            yield i, entity, values
+    out = []
+    for i, values in enumerate(zip(*columns)):
+        entity = entities[i]
+        if not any(type(v) is _Bad for v in values):
+            out.append((i, entity, values))
             continue
-        for name, value in bad:
-            if reports < _MAX_REPORTS:
+        for name, value in zip(names, values):
+            if type(value) is _Bad and reports < _MAX_REPORTS:
                 reports += 1
                 reject_value(entity, name, value.reason)
+    return out
 
 
 def _encode_column(name, values):
@@ -521,7 +533,7 @@ def _encode_column(name, values):
             data = layout.write(values)
             encoding = _types.ColumnEncoding_Packed(layout.fields)
             return _types.Column(name=name, encoding=encoding, data=data)
-        except (KeyError, TypeError, struct.error):
+        except (KeyError, TypeError, IndexError, struct.error):
             pass  # a value of another shape: MessagePack says it all
     return _types.Column(
         name=name, encoding=_types.ColumnEncoding_Msgpack(), data=encode(list(values))
@@ -532,11 +544,23 @@ def _encode_column(name, values):
 # the game's), as of its last batch read: batch writes leave them out.
 _not_writable = {}
 
+# Whether the mod may write each entity it has read, as the game said: an
+# entity's owner never changes, so the game is asked again only when a read
+# holds an entity not seen before. Forgotten when it grows well past what
+# the reads hold.
+_may_write = {}
+
 
 def _writable(names, entities):
-    bits = _call(_entities.writable_rows, list(names))
-    flags = [row // 8 < len(bits) and bits[row // 8] & (1 << (row % 8)) != 0
-             for row in range(len(entities))]
+    try:
+        flags = [_may_write[e] for e in entities]
+    except KeyError:
+        bits = _call(_entities.writable_rows, list(names))
+        flags = [row // 8 < len(bits) and bits[row // 8] & (1 << (row % 8)) != 0
+                 for row in range(len(entities))]
+        if len(_may_write) > 4 * len(entities) + 1024:
+            _may_write.clear()
+        _may_write.update(zip(entities, flags))
     _not_writable[tuple(names)] = {e for e, ok in zip(entities, flags) if not ok}
     return flags
 
@@ -546,22 +570,20 @@ def read_batch(*names):
     components: a list of (entity, (value, ...)) in the query's order. It
     may hold other mods' entities; `write_batch` leaves those out."""
     batch = _call(_entities.query_batch, list(names))
-    rows = len(batch.entities)
-    columns = [_column_values(c, rows) for c in batch.columns]
-    _writable(names, batch.entities)
-    return [(e, values) for _, e, values in _rows(names, batch, columns)]
+    entities, rows = _batch_rows(names, batch)
+    _writable(names, entities)
+    return [(e, values) for _, e, values in rows]
 
 
 def update_batch(names, component, f):
     """Reads query `names` and writes `component` of each row the mod may
     change with `f(entity, *values)`: one call each way."""
-    names = [names] if isinstance(names, str) else list(names)
-    batch = _call(_entities.query_batch, names)
-    rows = len(batch.entities)
-    columns = [_column_values(c, rows) for c in batch.columns]
-    writable = _writable(names, batch.entities)
+    names = (names,) if isinstance(names, str) else tuple(names)
+    batch = _call(_entities.query_batch, list(names))
+    entities, rows = _batch_rows(names, batch)
+    writable = _writable(names, entities)
     ids, values = [], []
-    for i, entity, row in _rows(names, batch, columns):
+    for i, entity, row in rows:
         if writable[i]:
             ids.append(entity)
             values.append(f(entity, *row))
