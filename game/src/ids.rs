@@ -10,7 +10,7 @@
 //! twice in a world. The host translates at the boundary: snapshots carry
 //! `ModId`s out, commands bring them back.
 
-use std::collections::HashMap;
+use bevy::platform::collections::HashMap;
 
 use bevy::ecs::lifecycle::HookContext;
 use bevy::ecs::world::DeferredWorld;
@@ -49,7 +49,7 @@ impl Default for ModIds {
         // 0 is never an entity's id: a `ModId` not given yet holds it.
         Self {
             next: 1,
-            entities: HashMap::new(),
+            entities: HashMap::default(),
         }
     }
 }

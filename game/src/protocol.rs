@@ -47,6 +47,35 @@ impl Column {
     /// The column with only the given rows, in that order (rows it lacks
     /// are left out).
     pub fn only_rows(&self, rows: &[usize]) -> Column {
+        if let Encoding::Packed(layout) = &self.encoding {
+            let stride = layout.stride();
+            let mut data = Vec::with_capacity(rows.len() * stride);
+            // Runs of consecutive rows (whole tables, usually) in one copy.
+            let mut at = 0;
+            while at < rows.len() {
+                let mut end = at + 1;
+                while end < rows.len() && rows[end] == rows[end - 1] + 1 {
+                    end += 1;
+                }
+                let (first, last) = (rows[at], rows[end - 1]);
+                if let Some(bytes) = self.data.get(first * stride..(last + 1) * stride) {
+                    data.extend_from_slice(bytes);
+                } else {
+                    for row in &rows[at..end] {
+                        if let Some(bytes) = self.data.get(row * stride..(row + 1) * stride) {
+                            data.extend_from_slice(bytes);
+                        }
+                    }
+                }
+                at = end;
+            }
+            return Column {
+                name: self.name.clone(),
+                encoding: self.encoding.clone(),
+                data: data.into(),
+                offsets: Vec::new(),
+            };
+        }
         let mut data = Vec::new();
         let mut offsets = Vec::new();
         for bytes in rows.iter().filter_map(|row| self.row(*row)) {
@@ -434,6 +463,12 @@ mod tests {
         let kept = packed.only_rows(&[0, 2]);
         assert_eq!(kept.data.as_slice(), &[1, 0, 3, 0]);
         assert_eq!(kept.rows(), 2);
+        // Runs of rows are copied whole; a run past the end keeps the rows
+        // there are.
+        let kept = packed.only_rows(&[2, 0, 1]);
+        assert_eq!(kept.data.as_slice(), &[3, 0, 1, 0, 2, 0]);
+        let kept = packed.only_rows(&[1, 2, 3]);
+        assert_eq!(kept.data.as_slice(), &[2, 0, 3, 0]);
         let msgpack = Column {
             name: "Tag".into(),
             encoding: Encoding::MsgPack,

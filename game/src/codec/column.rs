@@ -59,6 +59,25 @@ pub(crate) enum Rows {
     Values(Vec<Box<dyn Reflect>>),
 }
 
+impl Rows {
+    /// The rows in another order: row `i` of the result is row `rows[i]`
+    /// of these (`rows` a permutation of them).
+    pub(crate) fn in_order(self, rows: &[usize]) -> Rows {
+        match self {
+            Rows::Packed(column) => Rows::Packed(column.only_rows(rows)),
+            Rows::Values(values) => {
+                let mut values: Vec<Option<Box<dyn Reflect>>> =
+                    values.into_iter().map(Some).collect();
+                Rows::Values(
+                    rows.iter()
+                        .filter_map(|r| values.get_mut(*r)?.take())
+                        .collect(),
+                )
+            }
+        }
+    }
+}
+
 impl ColumnCodec {
     /// The codec of a type whose reflected layout is `layout` (`None` when
     /// it is not made only of named fields and numbers).

@@ -188,5 +188,7 @@ pub(crate) fn prepare_query(world: &mut World, names: &[String]) -> PreparedQuer
         columns,
         last: Vec::new(),
         last_owned: false,
+        tables: Vec::new(),
+        order: Vec::new(),
     }
 }

@@ -156,6 +156,12 @@ pub(crate) struct PreparedQuery {
     pub last: Vec<Entity>,
     /// Whether the mod spawned every one of `last`.
     pub last_owned: bool,
+    /// `last` in the order of Bevy's tables, when that differs from the
+    /// order of ids mods see (else empty): columns are read and written a
+    /// table at a time in this order, and put in id order between.
+    pub tables: Vec<Entity>,
+    /// `last[k]` is `tables[order[k]]`; empty when they are the same.
+    pub order: Vec<usize>,
 }
 
 /// A new version of a running mod's file on its way in.

@@ -112,21 +112,44 @@ pub(crate) fn take(
     // game loaded from a save, or a window that puts components of its
     // own on moddable entities, lays the same entities out otherwise, and
     // mods must see the same rows in the same order. (Usually already so:
-    // checked in one pass.)
+    // checked in one pass.) The columns are still read a table at a time,
+    // in the tables' order, and then put in the ids' order: a copy of each
+    // row, where reading them entity by entity costs a lookup each. The
+    // order is sorted out once for a layout of the tables, and kept while
+    // they hold the same rows with the same ids.
+    let mut order: Vec<usize> = Vec::new();
+    let mut tables: Vec<Entity> = Vec::new();
     if !ids.is_sorted() {
-        let mut order: Vec<usize> = (0..ids.len()).collect();
-        order.sort_unstable_by_key(|&i| (ids[i], entities[i].to_bits()));
-        entities = order.iter().map(|&i| entities[i]).collect();
+        let key = |i: usize| (ids[i], entities[i].to_bits());
+        if entities == query.tables {
+            order = std::mem::take(&mut query.order);
+        }
+        if order.len() != ids.len() || !order.is_sorted_by_key(|&i| key(i)) {
+            order = (0..ids.len()).collect();
+            order.sort_unstable_by_key(|&i| key(i));
+        }
+        let sorted = order.iter().map(|&i| entities[i]).collect();
+        tables = std::mem::replace(&mut entities, sorted);
         owned = order.iter().map(|&i| owned[i]).collect();
         ids = order.iter().map(|&i| ids[i]).collect();
     }
+    let read = if order.is_empty() { &entities } else { &tables };
     let columns = query
         .names
         .iter()
         .zip(query.columns.iter_mut())
-        .map(|(name, states)| column(world, exposed, registry, name, &entities, states.as_mut()))
+        .map(|(name, states)| {
+            let column = column(world, exposed, registry, name, read, states.as_mut());
+            if order.is_empty() {
+                column
+            } else {
+                column.only_rows(&order)
+            }
+        })
         .collect();
     query.last.clone_from(&entities);
+    query.tables = tables;
+    query.order = order;
     query.last_owned = owned.iter().all(|o| *o);
     QueryResult {
         components: query.names.clone(),

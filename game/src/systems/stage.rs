@@ -12,11 +12,11 @@
 //! is no fault of the mod's.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bevy::ecs::entity::EntityHashMap;
+use bevy::ecs::entity::{EntityHashMap, EntityHashSet};
 use bevy::prelude::*;
 use bevy::reflect::TypeRegistry;
 
@@ -90,15 +90,15 @@ struct Charges {
     /// on the entities (which moves them between tables, so orders later
     /// queries) is the same in every run.
     by_entity: EntityHashMap<Vec<(SlotKey, u32)>>,
-    despawned: HashSet<Entity>,
+    despawned: EntityHashSet,
     delta: i64,
 }
 
 /// What staging has seen so far in a tick.
 #[derive(Default)]
 struct Seen {
-    spawned: HashSet<Entity>,
-    despawned: HashSet<Entity>,
+    spawned: EntityHashSet,
+    despawned: EntityHashSet,
     /// Reserved ids the tick's spawns used.
     next_reserved: usize,
     charges: RefCell<Charges>,
@@ -294,7 +294,7 @@ impl Stager<'_> {
                     )));
                 };
                 let gone = (!seen.despawned.is_empty())
-                    .then(|| rows.iter().find(|e| seen.despawned.contains(e)))
+                    .then(|| rows.iter().find(|e| seen.despawned.contains(*e)))
                     .flatten();
                 if let Some(e) = gone {
                     return Err(Refusal::NoSuchEntity(id_of(self.world, *e)).to_string());
@@ -411,7 +411,7 @@ impl Stager<'_> {
 
     /// Whether values set on `e` count toward the mod's state: it spawned
     /// `e`. (Values a granted mod sets on others' entities are not charged.)
-    fn charged(&self, e: Entity, spawned: &HashSet<Entity>) -> bool {
+    fn charged(&self, e: Entity, spawned: &EntityHashSet) -> bool {
         spawned.contains(&e) || self.owns(e)
     }
 
@@ -422,7 +422,7 @@ impl Stager<'_> {
         e: Entity,
         key: SlotKey,
         size: u32,
-        spawned: &HashSet<Entity>,
+        spawned: &EntityHashSet,
     ) {
         if !self.charged(e, spawned) {
             return;
@@ -444,7 +444,7 @@ impl Stager<'_> {
         charges: &RefCell<Charges>,
         e: Entity,
         values: &[(Value, u32)],
-        spawned: &HashSet<Entity>,
+        spawned: &EntityHashSet,
     ) {
         for (value, size) in values {
             let key = match value {
@@ -465,7 +465,7 @@ impl Stager<'_> {
         rows: &[Entity],
         i: usize,
         sizes: &[u32],
-        spawned: &HashSet<Entity>,
+        spawned: &EntityHashSet,
     ) {
         for (e, size) in rows.iter().zip(sizes) {
             self.charge(charges, *e, i as SlotKey, *size, spawned);
@@ -473,7 +473,7 @@ impl Stager<'_> {
     }
 
     /// A despawned entity frees everything charged on it.
-    fn charge_despawn(&self, charges: &RefCell<Charges>, e: Entity, spawned: &HashSet<Entity>) {
+    fn charge_despawn(&self, charges: &RefCell<Charges>, e: Entity, spawned: &EntityHashSet) {
         if !self.charged(e, spawned) {
             return;
         }
@@ -676,15 +676,47 @@ impl Staged {
                             .iter()
                             .all(|(i, _)| q.names.contains(&exposed.components[*i].name))
                 });
-                write_columns(world, exposed, &entities, columns, queries, query);
+                match query {
+                    Some(query) => write_query_rows(world, exposed, columns, queries, query),
+                    None => write_columns(world, exposed, &entities, columns, queries, None),
+                }
             }
             Staged::WriteQueryRows(query, columns) => {
-                let entities = std::mem::take(&mut queries[query].last);
-                write_columns(world, exposed, &entities, columns, queries, Some(query));
-                queries[query].last = entities;
+                write_query_rows(world, exposed, columns, queries, query);
             }
         }
     }
+}
+
+/// Writes columns over the rows the snapshot of `query` sent, in their
+/// order: a table at a time, put back in the tables' order first when the
+/// ids' order differs.
+fn write_query_rows(
+    world: &mut World,
+    exposed: &Exposed,
+    columns: Vec<(usize, Rows)>,
+    queries: &mut [PreparedQuery],
+    query: usize,
+) {
+    let q = &mut queries[query];
+    if q.order.is_empty() {
+        let entities = std::mem::take(&mut q.last);
+        write_columns(world, exposed, &entities, columns, queries, Some(query));
+        queries[query].last = entities;
+        return;
+    }
+    // Row `k` in the ids' order is row `order[k]` of the tables'.
+    let mut back = vec![0; q.order.len()];
+    for (k, t) in q.order.iter().enumerate() {
+        back[*t] = k;
+    }
+    let columns = columns
+        .into_iter()
+        .map(|(i, rows)| (i, rows.in_order(&back)))
+        .collect();
+    let entities = std::mem::take(&mut q.tables);
+    write_columns(world, exposed, &entities, columns, queries, Some(query));
+    queries[query].tables = entities;
 }
 
 /// Writes a batch's columns to its rows' entities; `query` is the mod's
