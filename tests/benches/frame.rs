@@ -10,8 +10,10 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
+use bevy_wasm_mods::ModLimits;
 use bevy_wasm_mods::prelude::*;
 use demo_game::{Position, Velocity};
+use mod_tests::figures::Figures;
 use mod_tests::*;
 
 const FRAMES: usize = 400;
@@ -96,17 +98,119 @@ fn main() {
     // Build the mods before timing anything.
     built_mods();
 
-    // `-- mover` or `-- idle` runs one half (handy under a profiler).
+    // `-- idle`, `-- mover` or `-- languages` runs one part (handy under a
+    // profiler).
     let only = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    if only.as_deref() != Some("mover") {
-        idle_mods();
+    let runs = |part: &str| only.as_deref().is_none_or(|o| o == part);
+    let mut figures = Figures::default();
+    if runs("idle") {
+        idle_mods(&mut figures);
     }
-    if only.as_deref() != Some("idle") {
-        mover();
+    if runs("mover") {
+        mover(&mut figures);
+    }
+    if runs("languages") {
+        languages(&mut figures);
+    }
+    figures.compare(&root().join("docs/benchmarks.md"));
+}
+
+/// A headless app in lockstep running the one mod in `file`, loaded.
+fn one_mod_app(file: &std::path::Path) -> (App, String) {
+    let dir = kept(mods_folder());
+    let id = file.file_stem().unwrap().to_string_lossy().into_owned();
+    std::fs::copy(file, dir.join(file.file_name().unwrap())).unwrap();
+    let mut app = app_with(ModPlugin::new().with_mods_dir(&dir));
+    let failed = load(&mut app);
+    assert!(failed.is_empty(), "{id} failed to load: {failed:#?}");
+    (app, id)
+}
+
+/// The median of each app's mod's guest time a tick (the wall time of its
+/// hooks on its worker, host calls included), the apps' frames taken in
+/// turn.
+fn guest_times(apps: &mut [(App, String)]) -> Vec<Duration> {
+    for (app, _) in apps.iter_mut() {
+        frames(app, 60);
+    }
+    let mut times = vec![Vec::with_capacity(FRAMES); apps.len()];
+    for _ in 0..FRAMES {
+        for ((app, id), times) in apps.iter_mut().zip(&mut times) {
+            app.update();
+            times.push(info(app, id).cost.guest_time);
+        }
+    }
+    for (app, id) in apps.iter() {
+        let info = info(app, id);
+        assert_eq!(
+            info.status,
+            ModStatus::Running,
+            "{id}: {:?}",
+            info.last_error
+        );
+    }
+    times
+        .into_iter()
+        .map(|mut t| {
+            t.sort();
+            t[t.len() / 2]
+        })
+        .collect()
+}
+
+/// What the same mod costs a tick written in each language: an idle mod
+/// (hooks that return at once, through the guest library), the greeter
+/// (reads its badge, writes it, emits an event) and the mover (10
+/// entities, packed columns both ways).
+fn languages(figures: &mut Figures) {
+    println!();
+    println!("one mod in three languages: guest time a tick, median of {FRAMES}");
+    let (rust, py, js) = (built_mods(), python_mods(), js_mods());
+    println!("| mod | Rust (µs) | Python (µs) | / Rust | JavaScript (µs) | / Rust | target |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for (name, files, target) in [
+        (
+            "idle",
+            [
+                rust.join("idle.wasm"),
+                py.join("tests/idle_py.wasm"),
+                js.join("tests/idle_js.wasm"),
+            ],
+            100,
+        ),
+        (
+            "greeter",
+            [
+                rust.join("greeter.wasm"),
+                py.join("greeter_py.wasm"),
+                js.join("greeter_js.wasm"),
+            ],
+            300,
+        ),
+        (
+            "mover",
+            [
+                rust.join("mover.wasm"),
+                py.join("mover_py.wasm"),
+                js.join("mover_js.wasm"),
+            ],
+            300,
+        ),
+    ] {
+        let mut apps: Vec<(App, String)> = files.iter().map(|f| one_mod_app(f)).collect();
+        let t = guest_times(&mut apps);
+        let (r, p, j) = (micros(t[0]), micros(t[1]), micros(t[2]));
+        figures.note(&format!("languages.{name}.python"), p);
+        figures.note(&format!("languages.{name}.javascript"), j);
+        println!(
+            "| {name} | {r:.1} | {p:.1} | {:.1}× | {j:.1} | {:.1}× | ≤ {target} |",
+            p / r,
+            j / r
+        );
     }
 }
 
-fn idle_mods() {
+fn idle_mods(figures: &mut Figures) {
     println!("idle mods: main-thread time per mod per frame");
     println!(
         "{:>6} {:>12} {:>14} {:>12} {:>14}",
@@ -128,6 +232,10 @@ fn idle_mods() {
         let (t, cpu) = median_frame(&mut app);
         let per = (micros(t) - micros(base)) / n as f64;
         let per_cpu = (micros(cpu) - micros(base_cpu)) / n as f64;
+        if n > 1 {
+            figures.note(&format!("idle.wall_per_mod.{n}"), per);
+            figures.note(&format!("idle.cpu_per_mod.{n}"), per_cpu);
+        }
         println!(
             "{n:>6} {:>12.1} {per:>14.2} {:>12.1} {per_cpu:>14.2}",
             micros(t),
@@ -151,12 +259,21 @@ fn mover_app(api: &str) -> App {
         api,
     })
     .unwrap();
+    // Checking 10,000 spawns from one tick takes about 16 ms of the main
+    // thread, the default budget (see "Spawning" in docs/benchmarks.md):
+    // this measures the frames after them.
+    let limits = ModLimits {
+        main_thread_per_tick: Duration::from_millis(200),
+        ..ModLimits::default()
+    };
     let mut app = app_with(
         ModPlugin::new()
             .with_mods_dir(&dir)
+            .with_limits(limits)
             .with_config("mover", config),
     );
-    load(&mut app);
+    let failed = load(&mut app);
+    assert!(failed.is_empty(), "the mover failed to load: {failed:#?}");
     // Let the mod spawn all its entities first.
     for _ in 0..200 {
         app.update();
@@ -168,7 +285,9 @@ fn mover_app(api: &str) -> App {
     let world = app.world_mut();
     assert_eq!(
         world.query::<&Position>().iter(world).count() as u32,
-        ENTITIES
+        ENTITIES,
+        "{:?}",
+        info(&app, "mover")
     );
     app
 }
@@ -196,7 +315,7 @@ fn interleaved(apps: &mut [&mut App]) -> Vec<Duration> {
         .collect()
 }
 
-fn mover() {
+fn mover(figures: &mut Figures) {
     println!();
     println!("position += velocity for {ENTITIES} entities, per frame");
     // Native: the same entities, moved by a Bevy system.
@@ -236,6 +355,8 @@ fn mover() {
     let native_cost = micros(native_inside).max(0.1);
     let update_cost = micros(update_t) - micros(empty_t);
     let read_write_cost = micros(read_write_t) - micros(empty_t);
+    figures.note("mover.update_batch", update_cost / native_cost);
+    figures.note("mover.read_write", read_write_cost / native_cost);
     println!("{:>40} {:>10} {:>10}", "", "µs", "/ native");
     println!("{:>40} {:>10.1}", "frame, no work", micros(empty_t));
     println!(

@@ -12,6 +12,8 @@ use bevy_wasm_mods::prelude::*;
 use bevy_wasm_mods::{FrameMode, ModInfo, ModLimits};
 use demo_game::{DemoPlugin, PlayerJoined, Position, Velocity};
 
+pub mod figures;
+
 /// The workspace root.
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
