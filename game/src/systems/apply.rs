@@ -17,7 +17,10 @@ const REPLY_MARGIN: Duration = Duration::from_millis(50);
 
 pub(crate) fn apply_commands(world: &mut World) {
     with_mods(world, |world, mods, host| {
-        collect_replies(world, mods, host, false);
+        timed!(
+            "main: collect and apply the replies, whole",
+            collect_replies(world, mods, host, false)
+        );
         host.tape.end_frame(world, mods);
     });
 }
@@ -106,7 +109,11 @@ fn collect_replies(world: &mut World, mods: &mut ModRegistry, host: &mut ModHost
         };
         let hard = sent + allowed;
         let until = frame_ends.map_or(hard, |ends| ends.min(hard));
-        match worker.recv_timeout(until.saturating_duration_since(Instant::now())) {
+        let reply = timed!(
+            "main: wait for a reply",
+            worker.recv_timeout(until.saturating_duration_since(Instant::now()))
+        );
+        match reply {
             Some(reply) => on_reply(world, host, entry, reply),
             None if Instant::now() >= hard => on_no_reply(world, host, entry),
             // Late: it stays in flight and is collected in a later frame.

@@ -16,7 +16,10 @@ use crate::protocol::{EntityList, QueryResult, Request, TickRequest, WireEvent};
 use crate::settings::ModSettings;
 
 pub(crate) fn dispatch_ticks(world: &mut World) {
-    with_mods(world, dispatch);
+    timed!(
+        "main: dispatch the ticks, whole",
+        with_mods(world, dispatch)
+    );
 }
 
 /// What one frame's ticks are bounded by.

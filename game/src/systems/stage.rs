@@ -86,10 +86,14 @@ impl Budget {
 /// how the mod's total changes.
 #[derive(Default)]
 struct Charges {
-    /// By entity, with a fixed hasher: the order its footprints are put
-    /// on the entities (which moves them between tables, so orders later
-    /// queries) is the same in every run.
-    by_entity: EntityHashMap<Vec<(SlotKey, u32)>>,
+    /// By entity, in the order the tick's commands first charged them:
+    /// footprints are put on the entities in this order, which moves them
+    /// between tables, so it orders the tables later queries walk. Spawns
+    /// come first in id order, and stay in id order in their table (a
+    /// snapshot then reads it as it is, without sorting).
+    by_entity: Vec<(Entity, Vec<(SlotKey, u32)>)>,
+    /// Where each entity is in `by_entity`.
+    index: EntityHashMap<usize>,
     despawned: EntityHashSet,
     delta: i64,
 }
@@ -428,7 +432,12 @@ impl Stager<'_> {
             return;
         }
         let mut charges = charges.borrow_mut();
-        let slots = charges.by_entity.entry(e).or_default();
+        let charges = &mut *charges;
+        let at = *charges.index.entry(e).or_insert_with(|| {
+            charges.by_entity.push((e, Vec::new()));
+            charges.by_entity.len() - 1
+        });
+        let slots = &mut charges.by_entity[at].1;
         let old = match slots.iter_mut().find(|(k, _)| *k == key) {
             Some((_, s)) => std::mem::replace(s, size),
             None => {
@@ -480,7 +489,7 @@ impl Stager<'_> {
         let mut charges = charges.borrow_mut();
         let stored = self.world.get::<Footprint>(e);
         let mut freed = stored.map_or(0, Footprint::total) as i64;
-        if let Some(slots) = charges.by_entity.get(&e) {
+        if let Some(slots) = charges.index.get(&e).map(|&at| &charges.by_entity[at].1) {
             for (key, size) in slots {
                 freed += i64::from(*size) - i64::from(stored.map_or(0, |f| f.size(*key)));
             }

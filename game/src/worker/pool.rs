@@ -458,10 +458,10 @@ fn run(me: usize, shared: &Shared) {
     let running = |at: Option<Instant>| out.lock().unwrap_or_else(|e| e.into_inner()).running = at;
     while let Ok(job) = shared.queue.recv() {
         running(Some(Instant::now()));
-        handle(job, &shared.mods, out);
+        timed!("worker: a request, whole", handle(job, &shared.mods, out));
         while let Ok(job) = shared.queue.try_recv() {
             running(Some(Instant::now()));
-            handle(job, &shared.mods, out);
+            timed!("worker: a request, whole", handle(job, &shared.mods, out));
         }
         running(None);
         flush(out);
