@@ -60,29 +60,56 @@ pub fn mod_diagnostic(id: &str, figure: &str) -> DiagnosticPath {
     DiagnosticPath::from_components(["mods", id, figure])
 }
 
+/// What was last published of one mod: its tick count then, and the paths
+/// of its figures (made once: a path is a string and its hash).
+pub(crate) struct Published {
+    ticks: u64,
+    paths: [DiagnosticPath; FIGURES.len()],
+    /// The last round of [`publish_costs`] that found the mod.
+    round: u64,
+}
+
 /// Adds one measurement per figure for each mod that ticked since the last
 /// frame; clears the history of a mod that is gone.
 pub(crate) fn publish_costs(
     registry: Res<ModRegistry>,
     store: Option<ResMut<DiagnosticsStore>>,
-    mut seen: Local<HashMap<String, u64>>,
+    mut seen: Local<(u64, HashMap<String, Published>)>,
 ) {
     let Some(mut store) = store else {
         return;
     };
     let now = bevy::platform::time::Instant::now();
+    let (round, seen) = &mut *seen;
+    *round += 1;
     for info in registry.mods() {
-        let last = seen.get(&info.id).copied();
-        if last == Some(info.ticks) || info.ticks == 0 {
+        if info.ticks == 0 {
             continue;
         }
-        seen.insert(info.id.clone(), info.ticks);
-        for figure in &FIGURES {
-            let path = mod_diagnostic(&info.id, figure.name);
-            if store.get(&path).is_none() {
-                store.add(Diagnostic::new(path.clone()).with_suffix(figure.unit));
+        let published = match seen.get_mut(info.id.as_str()) {
+            Some(p) if p.ticks == info.ticks => {
+                p.round = *round;
+                continue;
             }
-            if let Some(diagnostic) = store.get_mut(&path)
+            Some(p) => p,
+            None => {
+                let paths = FIGURES.map(|f| mod_diagnostic(&info.id, f.name));
+                for (path, figure) in paths.iter().zip(&FIGURES) {
+                    if store.get(path).is_none() {
+                        store.add(Diagnostic::new(path.clone()).with_suffix(figure.unit));
+                    }
+                }
+                seen.entry(info.id.clone()).or_insert(Published {
+                    ticks: 0,
+                    paths,
+                    round: 0,
+                })
+            }
+        };
+        published.ticks = info.ticks;
+        published.round = *round;
+        for (path, figure) in published.paths.iter().zip(&FIGURES) {
+            if let Some(diagnostic) = store.get_mut(path)
                 && diagnostic.is_enabled
             {
                 diagnostic.add_measurement(DiagnosticMeasurement {
@@ -92,11 +119,13 @@ pub(crate) fn publish_costs(
             }
         }
     }
-    seen.retain(|id, _| {
-        let here = registry.get(id).is_some();
+    // Mods not found this round are gone (one look-up each above, not a
+    // search of the registry per mod).
+    seen.retain(|_, published| {
+        let here = published.round == *round;
         if !here {
-            for figure in &FIGURES {
-                if let Some(d) = store.get_mut(&mod_diagnostic(id, figure.name)) {
+            for path in &published.paths {
+                if let Some(d) = store.get_mut(path) {
                     d.clear_history();
                 }
             }

@@ -22,6 +22,9 @@ pub(crate) fn dispatch_ticks(world: &mut World) {
     );
 }
 
+/// Most tick requests held back to be sent together.
+const SEND_EVERY: usize = 32;
+
 /// What one frame's ticks are bounded by.
 struct Caps {
     /// Most entities a mod may own.
@@ -60,12 +63,23 @@ fn dispatch(world: &mut World, mods: &mut ModRegistry, host: &mut ModHost) {
     let mut ids = world.remove_resource::<crate::ModIds>().unwrap_or_default();
     let frozen: &World = world;
     let mut to_free = Vec::new();
-    for entry in &mut mods.entries {
+    // Requests go to the workers a few at a time: each send can wake a
+    // worker (a system call), and a worker that finds several waiting
+    // runs them all before it sleeps again. A mod's snapshot, which takes
+    // time, is never made while requests wait.
+    let mut held: Vec<(usize, TickRequest)> = Vec::with_capacity(SEND_EVERY);
+    let send_held = |held: &mut Vec<(usize, TickRequest)>, mods: &mut ModRegistry| {
+        for (i, request) in held.drain(..) {
+            let ModEntry { life, slot } = &mut mods.entries[i];
+            send(host, life, slot, request, caps.message);
+        }
+    };
+    for i in 0..mods.entries.len() {
+        let ModEntry { life, slot } = &mut mods.entries[i];
         // A mod being reloaded keeps its events for its next tick.
-        if !entry.life.is_running() {
+        if !life.is_running() {
             continue;
         }
-        let ModEntry { life, slot } = entry;
         if slot.manifest.is_none() || slot.worker.is_none() {
             continue;
         }
@@ -75,21 +89,33 @@ fn dispatch(world: &mut World, mods: &mut ModRegistry, host: &mut ModHost) {
         }
         let mod_events = std::mem::take(&mut slot.inbox);
         // A mod without queries costs no snapshot, nor a clock reading.
-        let clock = (!slot.queries.is_empty()).then(crate::cpu_clock::ThreadClock::now);
-        let queries = snapshot_within(frozen, &registry, life, slot, &mod_events, caps.message);
-        life.cost_mut().main_thread = clock.map_or(Duration::ZERO, |c| c.elapsed());
-        let room = reserve_ids(frozen, &mut ids, slot, caps.entities, &mut to_free);
-        let request = TickRequest {
-            frame: life.info().ticks,
-            delta_seconds: delta,
-            events: mod_events,
-            queries,
-            reserved: EntityList(slot.reserved.iter().map(|(_, id)| *id).collect()),
-            at_entity_cap: slot.reserved.len() >= room,
-            game_time_nanos: elapsed,
+        let clock = if slot.queries.is_empty() {
+            None
+        } else {
+            send_held(&mut held, mods);
+            Some(crate::cpu_clock::ThreadClock::now())
         };
-        send(host, life, slot, request, caps.message);
+        let ModEntry { life, slot } = &mut mods.entries[i];
+        let queries = snapshot_within(frozen, &registry, life, slot, &mod_events, caps.message);
+        life.cost_mut().main_thread = clock.as_ref().map_or(Duration::ZERO, |c| c.elapsed());
+        let room = reserve_ids(frozen, &mut ids, slot, caps.entities, &mut to_free);
+        held.push((
+            i,
+            TickRequest {
+                frame: life.info().ticks,
+                delta_seconds: delta,
+                events: mod_events,
+                queries,
+                reserved: EntityList(slot.reserved.iter().map(|(_, id)| *id).collect()),
+                at_entity_cap: slot.reserved.len() >= room,
+                game_time_nanos: elapsed,
+            },
+        ));
+        if held.len() >= SEND_EVERY || clock.is_some() {
+            send_held(&mut held, mods);
+        }
     }
+    send_held(&mut held, mods);
     drop(registry);
     world.insert_resource(ids);
     crate::ids::free_reserved(world, to_free);

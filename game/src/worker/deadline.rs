@@ -20,7 +20,10 @@ pub(crate) const WALL_CEILING: u32 = 3;
 /// the time the system gave other threads (on a busy machine a wall-time
 /// limit faults mods for being descheduled), and a loop still stops: at
 /// its limit when it has a core, at the ceiling when it has almost none.
-/// Checked when the epoch deadline (set for the time left) passes.
+/// Checked when the epoch deadline (set for the time left) passes. The
+/// CPU time counts from an estimate of the clock at the call's start (see
+/// [`ThreadClock::estimate`]): a call descheduled just before it began may
+/// run up to a millisecond past its limit, never past the ceiling.
 pub(crate) struct CallDeadline {
     cpu: ThreadClock,
     wall: Instant,
@@ -30,7 +33,10 @@ pub(crate) struct CallDeadline {
 impl CallDeadline {
     pub(crate) fn start(limit: Duration) -> Self {
         Self {
-            cpu: ThreadClock::now(),
+            // One real reading of the CPU clock (a system call) per
+            // millisecond at most, not one per call: the limit is
+            // milliseconds, and the deadline reads the clock when it checks.
+            cpu: ThreadClock::estimate(),
             wall: Instant::now(),
             limit,
         }

@@ -426,7 +426,8 @@ struct Hosted {
     gauge: Arc<Gauge>,
 }
 
-/// A mod's saved state, taken between two of its ticks: every tick before
+/// A mod's saved state, taken between two of its ticks (empty when it
+/// saves nothing: nothing to resume from): every tick before
 /// `frame` ran and was applied (the main thread sends no further tick to a
 /// mod whose tick it refused), none from `frame` on. Resuming from it, the
 /// main thread despawns the entities the mod spawned from tick `frame` on,
@@ -706,8 +707,9 @@ fn run_tick(hosted: &mut Hosted, tick: crate::protocol::TickRequest) -> Reply {
     if due {
         match instance.save() {
             // A mod that saves nothing keeps no state to resume: it is
-            // restarted afresh, its entities left as they are.
-            Ok(state) if state.is_empty() => hosted.checkpoint = None,
+            // restarted afresh, its entities left as they are. The empty
+            // checkpoint is kept all the same, so its `save` is called
+            // only every `checkpoint_every` ticks, as anyone's.
             Ok(state) => hosted.checkpoint = Some(Checkpoint { frame, state }),
             Err(fault) => {
                 hosted.instance = None;
@@ -842,7 +844,7 @@ fn restart(hosted: &mut Hosted) -> Reply {
     let Some(mut instance) = instance else {
         return reply;
     };
-    let Some(checkpoint) = hosted.checkpoint.as_ref() else {
+    let Some(checkpoint) = hosted.checkpoint.as_ref().filter(|c| !c.state.is_empty()) else {
         hosted.instance = Some(instance);
         return reply;
     };
