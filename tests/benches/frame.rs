@@ -26,6 +26,22 @@ fn thread_cpu() -> Duration {
     Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
 }
 
+/// Median wall time and median main-thread CPU time of one `app.update()`
+/// over `FRAMES` frames.
+fn median_frame(app: &mut App) -> (Duration, Duration) {
+    frames(app, 20);
+    let (mut wall, mut cpu): (Vec<Duration>, Vec<Duration>) = (0..FRAMES)
+        .map(|_| {
+            let (t, c) = (Instant::now(), thread_cpu());
+            app.update();
+            (t.elapsed(), thread_cpu().saturating_sub(c))
+        })
+        .unzip();
+    wall.sort();
+    cpu.sort();
+    (wall[wall.len() / 2], cpu[cpu.len() / 2])
+}
+
 fn idle_app(mods: usize) -> App {
     // Kept as long as the benchmark runs: the app watches the folder, and
     // a folder removed under it unloads its mods.
@@ -200,14 +216,7 @@ fn idle_mods(figures: &mut Figures) {
         "{:>6} {:>12} {:>14} {:>12} {:>14}",
         "mods", "frame (µs)", "per mod (µs)", "CPU (µs)", "per mod (µs)"
     );
-    let counts = [0, 1, 10, 100];
-    let mut apps: Vec<App> = counts.iter().map(|n| idle_app(*n)).collect();
-    for (app, n) in apps.iter().zip(counts) {
-        let running = app.world().resource::<ModRegistry>().running().count();
-        assert_eq!(running, n, "every idle mod runs");
-    }
-    let medians = interleaved_with_cpu(&mut apps);
-    let (base, base_cpu) = medians[0];
+    let (base, base_cpu) = median_frame(&mut idle_app(0));
     println!(
         "{:>6} {:>12.1} {:>14} {:>12.1} {:>14}",
         0,
@@ -216,7 +225,11 @@ fn idle_mods(figures: &mut Figures) {
         micros(base_cpu),
         "-"
     );
-    for (n, (t, cpu)) in counts.into_iter().zip(medians).skip(1) {
+    for n in [1, 10, 100] {
+        let mut app = idle_app(n);
+        let running = app.world().resource::<ModRegistry>().running().count();
+        assert_eq!(running, n, "every idle mod runs");
+        let (t, cpu) = median_frame(&mut app);
         let per = (micros(t) - micros(base)) / n as f64;
         let per_cpu = (micros(cpu) - micros(base_cpu)) / n as f64;
         if n > 1 {
@@ -230,32 +243,6 @@ fn idle_mods(figures: &mut Figures) {
         );
     }
     println!("(frame: wall time, waiting for workers included; CPU: the main thread's own)");
-}
-
-/// Median frame time and main-thread CPU time of each app, their frames
-/// taken in turn so that a change in the machine's speed during the run
-/// hits them all alike.
-fn interleaved_with_cpu(apps: &mut [App]) -> Vec<(Duration, Duration)> {
-    for app in apps.iter_mut() {
-        frames(app, 20);
-    }
-    let mut times = vec![(Vec::with_capacity(FRAMES), Vec::with_capacity(FRAMES)); apps.len()];
-    for _ in 0..FRAMES {
-        for (app, (wall, cpu)) in apps.iter_mut().zip(&mut times) {
-            let (t, c) = (Instant::now(), thread_cpu());
-            app.update();
-            wall.push(t.elapsed());
-            cpu.push(thread_cpu().saturating_sub(c));
-        }
-    }
-    times
-        .into_iter()
-        .map(|(mut wall, mut cpu)| {
-            wall.sort();
-            cpu.sort();
-            (wall[wall.len() / 2], cpu[cpu.len() / 2])
-        })
-        .collect()
 }
 
 /// A headless app with the mover mod moving `ENTITIES` entities, all
