@@ -23,7 +23,7 @@ pub(crate) fn dispatch_ticks(world: &mut World) {
 }
 
 /// Most tick requests held back to be sent together.
-const SEND_EVERY: usize = 32;
+const SEND_EVERY: usize = 16;
 
 /// What one frame's ticks are bounded by.
 struct Caps {
@@ -68,6 +68,7 @@ fn dispatch(world: &mut World, mods: &mut ModRegistry, host: &mut ModHost) {
     // runs them all before it sleeps again. A mod's snapshot, which takes
     // time, is never made while requests wait.
     let mut held: Vec<(usize, TickRequest)> = Vec::with_capacity(SEND_EVERY);
+    let mut any_sent = false;
     let send_held = |held: &mut Vec<(usize, TickRequest)>, mods: &mut ModRegistry| {
         for (i, request) in held.drain(..) {
             let ModEntry { life, slot } = &mut mods.entries[i];
@@ -111,8 +112,11 @@ fn dispatch(world: &mut World, mods: &mut ModRegistry, host: &mut ModHost) {
                 game_time_nanos: elapsed,
             },
         ));
-        if held.len() >= SEND_EVERY || clock.is_some() {
+        // The frame's first request goes at once: the worker it wakes
+        // takes a while to start, the time the next few take to build.
+        if held.len() >= SEND_EVERY || clock.is_some() || !any_sent {
             send_held(&mut held, mods);
+            any_sent = true;
         }
     }
     send_held(&mut held, mods);
