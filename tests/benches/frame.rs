@@ -98,8 +98,8 @@ fn main() {
     // Build the mods before timing anything.
     built_mods();
 
-    // `-- idle`, `-- mover` or `-- languages` runs one part (handy under a
-    // profiler).
+    // `-- idle`, `-- mover`, `-- languages` or `-- spawn` runs one part
+    // (handy under a profiler).
     let only = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let runs = |part: &str| only.as_deref().is_none_or(|o| o == part);
     let mut figures = Figures::default();
@@ -111,6 +111,9 @@ fn main() {
     }
     if runs("languages") {
         languages(&mut figures);
+    }
+    if runs("spawn") {
+        spawning(&mut figures);
     }
     figures.compare(&root().join("docs/benchmarks.md"));
 }
@@ -248,6 +251,20 @@ fn idle_mods(figures: &mut Figures) {
 /// A headless app with the mover mod moving `ENTITIES` entities, all
 /// spawned; `api` picks the mod's batch calls (see `mods/mover`).
 fn mover_app(api: &str) -> App {
+    mover_spawning(api).0
+}
+
+/// What spawning the mover's entities cost the main thread.
+struct Spawning {
+    /// The mod's main-thread time (its snapshot, staging and applying),
+    /// summed over the ticks its spawns took.
+    main_thread: Duration,
+    /// Ticks until every entity existed.
+    ticks: u32,
+}
+
+/// [`mover_app`], with what its spawns cost.
+fn mover_spawning(api: &str) -> (App, Spawning) {
     let dir = kept(folder_with(&[("mover", "mover.wasm")]));
     #[derive(serde::Serialize)]
     struct Config<'a> {
@@ -259,9 +276,9 @@ fn mover_app(api: &str) -> App {
         api,
     })
     .unwrap();
-    // Checking 10,000 spawns from one tick takes about 16 ms of the main
-    // thread, the default budget (see "Spawning" in docs/benchmarks.md):
-    // this measures the frames after them.
+    // The last ticks of the spawning check thousands of spawns each, more
+    // than the default 16 ms of main thread (see "Spawning" in
+    // docs/benchmarks.md); the mover's frames are measured after them.
     let limits = ModLimits {
         main_thread_per_tick: Duration::from_millis(200),
         ..ModLimits::default()
@@ -275,21 +292,58 @@ fn mover_app(api: &str) -> App {
     let failed = load(&mut app);
     assert!(failed.is_empty(), "the mover failed to load: {failed:#?}");
     // Let the mod spawn all its entities first.
+    let mut spawning = Spawning {
+        main_thread: Duration::ZERO,
+        ticks: 0,
+    };
+    let count = |app: &mut App| {
+        let world = app.world_mut();
+        world.query::<&Position>().iter(world).count() as u32
+    };
     for _ in 0..200 {
         app.update();
-        let world = app.world_mut();
-        if world.query::<&Position>().iter(world).count() as u32 >= ENTITIES {
+        if let Some(mover) = app.world().resource::<ModRegistry>().get("mover") {
+            spawning.main_thread += mover.cost.main_thread;
+            spawning.ticks += 1;
+        }
+        if count(&mut app) >= ENTITIES {
             break;
         }
     }
-    let world = app.world_mut();
-    assert_eq!(
-        world.query::<&Position>().iter(world).count() as u32,
-        ENTITIES,
-        "{:?}",
-        info(&app, "mover")
+    assert_eq!(count(&mut app), ENTITIES, "{:?}", info(&app, "mover"));
+    (app, spawning)
+}
+
+/// Spawning `ENTITIES` entities: the mover's main-thread time while its
+/// spawns go in (over the few ticks its reserve of ids spreads them over)
+/// against `World::spawn` spawning the same entities.
+fn spawning(figures: &mut Figures) {
+    println!();
+    println!("spawning {ENTITIES} entities (Position, Velocity), main-thread time");
+    let runs = 3;
+    let mut native = Vec::with_capacity(runs);
+    let mut by_mod = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let mut app = app(&kept(mods_folder()));
+        load(&mut app);
+        let t = Instant::now();
+        spawn_grid(app.world_mut());
+        native.push(t.elapsed());
+        by_mod.push(mover_spawning("update").1);
+    }
+    native.sort();
+    by_mod.sort_by_key(|s| s.main_thread);
+    let native = native[runs / 2];
+    let by_mod = &by_mod[runs / 2];
+    let ratio = micros(by_mod.main_thread) / micros(native).max(0.1);
+    figures.note("spawn.main_thread", ratio);
+    println!("{:>40} {:>10} {:>10}", "", "µs", "/ native");
+    println!("{:>40} {:>10.0}", "native (World::spawn)", micros(native));
+    println!(
+        "{:>40} {:>10.0} {ratio:>9.1}x",
+        format!("mod, over {} ticks", by_mod.ticks),
+        micros(by_mod.main_thread)
     );
-    app
 }
 
 /// Median frame time of each app, their frames taken in turn so that a
