@@ -85,7 +85,7 @@ fn a_damaged_cache_entry_costs_a_compile_and_nothing_else() {
 
     // A torn write: the entry cut in half.
     let bytes = std::fs::read(&entry).unwrap();
-    std::fs::write(&entry, &bytes[..bytes.len() / 2]).unwrap();
+    replace(&entry, &bytes[..bytes.len() / 2]);
     let mut app = started(&dir, Some(&cache), &["mover"]);
     assert!(!info(&app, "mover").compiled_from_cache, "compiled again");
     frames(&mut app, 10);
@@ -97,16 +97,26 @@ fn a_damaged_cache_entry_costs_a_compile_and_nothing_else() {
     );
 
     // Code that is not what was compiled, under a right digest: wasmtime
-    // refuses it, and the mod compiles.
-    let mut forged = bytes.clone();
-    forged.truncate(40);
-    forged.extend_from_slice(b"not compiled code at all");
-    let digest = sha_of(&forged[40..]);
-    forged[8..40].copy_from_slice(&digest);
-    std::fs::write(&entry, &forged).unwrap();
+    // refuses it, and the mod compiles. (An entry ends with the format's
+    // name and the code's digest.)
     drop(app);
+    let code = b"not compiled code at all";
+    let trailer = bytes.len() - 40;
+    let mut forged = code.to_vec();
+    forged.extend_from_slice(&bytes[trailer..trailer + 8]);
+    forged.extend_from_slice(&sha_of(code));
+    replace(&entry, &forged);
     let app = started(&dir, Some(&cache), &["mover"]);
     assert!(!info(&app, "mover").compiled_from_cache);
+}
+
+/// Puts `bytes` in place of the file at `path`, as a new file: the game
+/// maps the entries it runs, and a file cut short under a mapping faults
+/// whoever touches the lost pages, even a game shutting down.
+fn replace(path: &Path, bytes: &[u8]) {
+    let new = path.with_extension("new");
+    std::fs::write(&new, bytes).unwrap();
+    std::fs::rename(&new, path).unwrap();
 }
 
 /// SHA-256, as the cache writes it (through the game's own dependency).

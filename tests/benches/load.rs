@@ -29,11 +29,17 @@ fn main() {
     }
     built_mods();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if let [first, n, cache, ..] = &args[..]
+    if let [first, language, n, cache, ..] = &args[..]
         && first == "memory-child"
     {
         let cache = (cache != "-").then(|| std::path::PathBuf::from(cache));
-        memory_child(n.parse().expect("a number of mods"), cache);
+        memory_child(language, n.parse().expect("a number of mods"), cache);
+        return;
+    }
+    if let [first, cache, ..] = &args[..]
+        && first == "examples-child"
+    {
+        examples_child(Path::new(cache));
         return;
     }
     let only = args.iter().find(|a| !a.starts_with('-')).cloned();
@@ -46,6 +52,7 @@ fn main() {
     }
     if run("memory") {
         memory_per_idle_mod();
+        memory_per_language();
     }
     if only.as_deref() == Some("soak") {
         let frames = args
@@ -187,10 +194,9 @@ fn resident_bytes() -> Option<u64> {
     Some(kb * 1024)
 }
 
-/// `idle` made distinct: a custom section holding `i`, so each file is
-/// compiled and kept on its own, as different mods would be.
-fn distinct_idle(i: usize) -> Vec<u8> {
-    let mut bytes = mod_bytes("idle");
+/// A mod's bytes made distinct: a custom section holding `i`, so each file
+/// is compiled and kept on its own, as different mods would be.
+fn distinct(mut bytes: Vec<u8>, i: usize) -> Vec<u8> {
     let name = b"distinct";
     let payload = (i as u64).to_le_bytes();
     bytes.push(0);
@@ -199,6 +205,35 @@ fn distinct_idle(i: usize) -> Vec<u8> {
     bytes.extend_from_slice(name);
     bytes.extend_from_slice(&payload);
     bytes
+}
+
+/// The idle mod (hooks that return at once) built in `language`.
+fn idle_in(language: &str) -> Vec<u8> {
+    let path = match language {
+        "rust" => built_mods().join("idle.wasm"),
+        "python" => python_mods().join("tests/idle_py.wasm"),
+        "javascript" => js_mods().join("tests/idle_js.wasm"),
+        other => panic!("no idle mod in {other}"),
+    };
+    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+/// Runs this benchmark again as a child measuring one thing (see
+/// [`memory_child`]) and returns the figures it prints.
+fn measured_by_child(args: &[&str]) -> Vec<f64> {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(args)
+        .output()
+        .expect("cannot run the benchmark again");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The figures are the last line (the demo may print before them).
+    let out = String::from_utf8_lossy(&out.stdout);
+    let line = out.lines().last().unwrap_or_default();
+    line.split(' ').filter_map(|f| f.parse().ok()).collect()
 }
 
 /// Each count of mods is measured in a process of its own, so memory freed
@@ -213,17 +248,7 @@ fn memory_per_idle_mod() {
         "linear memory / mod (KB)"
     );
     let child = |n: usize, cache: &str| {
-        let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["memory-child", &n.to_string(), cache])
-            .output()
-            .expect("cannot run the benchmark again");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let line = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        let figures: Vec<f64> = line.split(' ').filter_map(|f| f.parse().ok()).collect();
+        let figures = measured_by_child(&["memory-child", "rust", &n.to_string(), cache]);
         (figures[0], figures[1])
     };
     for n in [1usize, 10, 100] {
@@ -237,27 +262,74 @@ fn memory_per_idle_mod() {
     println!("(resident: the process's growth with the mods loaded, compiled code included)");
 }
 
-/// One measure of [`memory_per_idle_mod`]: `n` distinct idle mods, compiled
-/// or from `cache`; prints resident and linear memory per mod in KB.
-fn memory_child(n: usize, cache: Option<std::path::PathBuf>) {
-    let dir = mods_folder();
-    let mut plugin = ModPlugin::new()
-        .with_mods_dir(&dir)
-        .with_compile_cache(cache);
-    for i in 0..n {
-        let stem = format!("idle-{i:03}");
-        std::fs::write(dir.join(format!("{stem}.wasm")), distinct_idle(i)).unwrap();
-        let config = rmp_serde::to_vec_named(&BTreeMap::from([("name", &stem)])).unwrap();
-        plugin = plugin.with_config(stem, config);
+/// Memory per Python and JavaScript mod (idle, distinct files) at 1 and
+/// 10 mods, and the ten example mods together, every one from a compile
+/// cache filled beforehand (a player's second start).
+fn memory_per_language() {
+    println!();
+    println!("memory per idle mod by language (distinct files, from the compile cache)");
+    println!(
+        "{:>12} {:>6} {:>22} {:>26}",
+        "language", "mods", "resident / mod (MB)", "linear memory / mod (MB)"
+    );
+    let mb = |kb: f64| kb / 1024.0;
+    for language in ["rust", "python", "javascript"] {
+        let cache = mods_folder();
+        let cache = cache.to_str().unwrap();
+        for n in [1usize, 10] {
+            let n = n.to_string();
+            // The first start compiles into the cache; the second is measured.
+            measured_by_child(&["memory-child", language, &n, cache]);
+            let figures = measured_by_child(&["memory-child", language, &n, cache]);
+            println!(
+                "{language:>12} {n:>6} {:>22.1} {:>26.1}",
+                mb(figures[0]),
+                mb(figures[1])
+            );
+        }
     }
-    // The baseline: an app with the engine, workers and Bevy, and no mods.
+    let cache = mods_folder();
+    let cache = cache.to_str().unwrap();
+    measured_by_child(&["examples-child", cache]);
+    let figures = measured_by_child(&["examples-child", cache]);
+    println!(
+        "the ten example mods together: {:.0} MB resident, {:.0} MB of it linear memory",
+        mb(figures[0]),
+        mb(figures[1])
+    );
+    println!("(resident: the process's growth over an app with no mods, compiled code included)");
+}
+
+/// An app with no mods, run a few frames, and the process's resident
+/// memory then: what the engine, the workers and Bevy hold before any mod.
+/// Keep the app while measuring.
+fn baseline_resident() -> (App, u64) {
     let empty = mods_folder();
     let mut base = app_with(ModPlugin::new().with_mods_dir(&*empty));
     load(&mut base);
     frames(&mut base, 30);
-    let before = resident_bytes().unwrap_or(0);
+    (base, resident_bytes().unwrap_or(0))
+}
+
+/// One measure of [`memory_per_idle_mod`] and [`memory_per_language`]: `n`
+/// distinct idle mods in `language`, compiled or from `cache`; prints
+/// resident and linear memory per mod in KB.
+fn memory_child(language: &str, n: usize, cache: Option<std::path::PathBuf>) {
+    let dir = mods_folder();
+    let mut plugin = ModPlugin::new()
+        .with_mods_dir(&dir)
+        .with_compile_cache(cache);
+    let idle = idle_in(language);
+    for i in 0..n {
+        let stem = format!("idle-{i:03}");
+        std::fs::write(dir.join(format!("{stem}.wasm")), distinct(idle.clone(), i)).unwrap();
+        let config = rmp_serde::to_vec_named(&BTreeMap::from([("name", &stem)])).unwrap();
+        plugin = plugin.with_config(stem, config);
+    }
+    let (_base, before) = baseline_resident();
     let mut app = app_with(plugin);
-    load(&mut app);
+    let failed = load(&mut app);
+    assert!(failed.is_empty(), "{failed:#?}");
     frames(&mut app, 30);
     let after = resident_bytes().unwrap_or(0);
     let registry = app.world().resource::<ModRegistry>();
@@ -267,6 +339,29 @@ fn memory_child(n: usize, cache: Option<std::path::PathBuf>) {
         "{:.0} {:.0}",
         after.saturating_sub(before) as f64 / n as f64 / 1024.0,
         linear as f64 / n as f64 / 1024.0
+    );
+}
+
+/// The ten example mods in the demo's headless app, from `cache`; prints
+/// the process's growth and the mods' linear memory in KB.
+fn examples_child(cache: &Path) {
+    let dir = mods_folder();
+    for (from, id) in example_mods() {
+        std::fs::copy(&from, dir.join(format!("{id}.wasm"))).unwrap();
+    }
+    let (_base, before) = baseline_resident();
+    let plugin = demo_game::mod_plugin(&dir, Some(cache.to_path_buf())).with_watching(false);
+    let mut app = demo_game::headless_app(plugin);
+    demo_game::load_mods(&mut app, Duration::from_secs(600)).unwrap();
+    frames(&mut app, 30);
+    let after = resident_bytes().unwrap_or(0);
+    let registry = app.world().resource::<ModRegistry>();
+    assert_eq!(registry.running().count(), example_mods().len());
+    let linear: u64 = registry.mods().map(|m| m.cost.memory_bytes).sum();
+    println!(
+        "{:.0} {:.0}",
+        after.saturating_sub(before) as f64 / 1024.0,
+        linear as f64 / 1024.0
     );
 }
 

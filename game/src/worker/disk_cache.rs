@@ -9,7 +9,12 @@
 //! it or may write to it, and never the mods folder or inside it (strangers'
 //! files land there; mods themselves get no file system at all). Each entry
 //! carries a SHA-256 digest of its contents, checked before use, so a torn
-//! write or a damaged disk costs a recompile, never a crash. An entry's name
+//! write or a damaged disk costs a recompile, never a crash. The digest
+//! trails the code, so the file from its start is what wasmtime serialized
+//! and wasmtime maps it rather than reading it into memory: the pages of
+//! code and data a mod never touches stay on disk, and the page cache holds
+//! the ones it does (a Python mod's interpreter is 34 MB of compiled code,
+//! of which an idle mod touches a few). An entry's name
 //! is a digest of the engine's configuration and the mod file's bytes: a
 //! changed file, another wasmtime version or other settings never find a
 //! stale entry. Least recently used entries go first when the folder grows
@@ -24,10 +29,11 @@ use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-/// The start of every entry: the format's name and version.
-const MAGIC: &[u8; 8] = b"BWMCODE1";
-/// What follows the magic: the SHA-256 of the compiled code after it.
-const HEADER: usize = MAGIC.len() + 32;
+/// What follows the compiled code in every entry: the format's name and
+/// version, then the SHA-256 of the code.
+const MAGIC: &[u8; 8] = b"BWMCODE2";
+/// The length of what follows the code.
+const TRAILER: usize = MAGIC.len() + 32;
 /// Entries are named `<key>.cwasm`.
 const EXTENSION: &str = "cwasm";
 
@@ -104,7 +110,9 @@ impl DiskCache {
     /// Where the code compiled from the file with digest `file` is kept.
     fn entry(&self, file: &Digest32) -> PathBuf {
         let mut key = Sha256::new();
-        key.update(b"bevy-wasm-mods compiled component\0");
+        // Entries of the format before this one (digest first) are never
+        // looked up again; they go as the least recently used.
+        key.update(b"bevy-wasm-mods compiled component, digest last\0");
         key.update(self.engine);
         key.update(file);
         self.dir
@@ -116,9 +124,9 @@ impl DiskCache {
     /// the caller then compiles.
     pub(crate) fn load(&self, engine: &Engine, file: &Digest32) -> Option<Component> {
         let path = self.entry(file);
-        let bytes = match read_entry(&path, self.max_bytes) {
-            Ok(Some(bytes)) => bytes,
-            Ok(None) => return None,
+        match check_entry(&path, self.max_bytes) {
+            Ok(true) => {}
+            Ok(false) => return None,
             Err(why) => {
                 tracing::warn!(
                     "compiled-mods cache: {} refused and removed ({why}); compiling instead",
@@ -127,8 +135,8 @@ impl DiskCache {
                 let _ = std::fs::remove_file(&path);
                 return None;
             }
-        };
-        match deserialize(engine, &bytes[HEADER..]) {
+        }
+        match map(engine, &path) {
             Ok(component) => {
                 // Marks it recently used, for the size limit.
                 let _ = std::fs::File::options()
@@ -193,25 +201,31 @@ impl DiskCache {
     }
 }
 
-/// Loads compiled code whose digest was checked, from a folder only the
-/// player can write to, made by this build's engine; wasmtime itself refuses
-/// code from another version or configuration.
+/// Maps the compiled code of the entry at `path`, whose digest was checked,
+/// from a folder only the player can write to, made by this build's engine;
+/// wasmtime itself refuses code from another version or configuration.
+/// The digest after the code is left outside what wasmtime reads: its
+/// format locates every part by offset from the start.
 #[allow(unsafe_code)]
-fn deserialize(engine: &Engine, code: &[u8]) -> wasmtime::Result<Component> {
-    // SAFETY: `Component::deserialize` requires bytes made by
-    // `Component::serialize` that nobody untrusted could change. These
-    // were written by `DiskCache::store` into a folder that belongs to the
-    // player alone (checked when it was opened, and the entry's own owner
-    // and mode are checked when it is read), and their SHA-256 matches the
-    // digest written with them, so they are the bytes stored.
-    unsafe { Component::deserialize(engine, code) }
+fn map(engine: &Engine, path: &Path) -> wasmtime::Result<Component> {
+    // SAFETY: `Component::deserialize_file` requires a file made by
+    // `Component::serialize` that nobody untrusted could change, now or
+    // while it is mapped. This one was written by `DiskCache::store` into
+    // a folder that belongs to the player alone (checked when it was
+    // opened, and the entry's own owner and mode were checked by
+    // `check_entry`), and its SHA-256 matched the digest written with it.
+    // Entries are only ever replaced whole, by a rename (`write_entry`),
+    // which leaves a mapped file as it was; nothing writes into one.
+    unsafe { Component::deserialize_file(engine, path) }
 }
 
-/// An entry's bytes with its digest checked; `None` when there is none.
-fn read_entry(path: &Path, max: u64) -> Result<Option<Vec<u8>>, String> {
+/// Checks the entry at `path`: a private regular file within the size
+/// limit whose code matches the digest after it. `false` when there is no
+/// entry.
+fn check_entry(path: &Path, max: u64) -> Result<bool, String> {
     let meta = match std::fs::symlink_metadata(path) {
         Ok(meta) => meta,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(e.to_string()),
     };
     if !meta.is_file() {
@@ -221,17 +235,33 @@ fn read_entry(path: &Path, max: u64) -> Result<Option<Vec<u8>>, String> {
     if meta.len() > max {
         return Err(format!("{} bytes, over the cache's size limit", meta.len()));
     }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    std::fs::File::open(path)
-        .and_then(|f| f.take(max).read_to_end(&mut bytes))
-        .map_err(|e| e.to_string())?;
-    if bytes.len() < HEADER || &bytes[..MAGIC.len()] != MAGIC {
+    let Some(code) = meta.len().checked_sub(TRAILER as u64) else {
+        return Err("not an entry of this cache".into());
+    };
+    // Read in pieces, not whole: the code is tens of megabytes, and the
+    // mapping made afterwards reads it from the page cache.
+    let mut file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut hasher = Sha256::new();
+    let mut piece = vec![0u8; 1 << 16];
+    let mut left = code;
+    while left > 0 {
+        let want = piece.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = file.read(&mut piece[..want]).map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err("it ends before its length".into());
+        }
+        hasher.update(&piece[..n]);
+        left -= n as u64;
+    }
+    let mut trailer = [0u8; TRAILER];
+    file.read_exact(&mut trailer).map_err(|e| e.to_string())?;
+    if &trailer[..MAGIC.len()] != MAGIC {
         return Err("not an entry of this cache".into());
     }
-    if bytes[MAGIC.len()..HEADER] != digest(&bytes[HEADER..]) {
+    if trailer[MAGIC.len()..] != hasher.finalize()[..] {
         return Err("its contents do not match their digest".into());
     }
-    Ok(Some(bytes))
+    Ok(true)
 }
 
 /// Writes an entry whole under a temporary name, then renames it into
@@ -245,9 +275,10 @@ fn write_entry(dir: &Path, path: &Path, code: &[u8]) -> std::io::Result<()> {
     ));
     let written = (|| {
         let mut file = new_private_file(&temp)?;
+        file.write_all(code)?;
         file.write_all(MAGIC)?;
         file.write_all(&digest(code))?;
-        file.write_all(code)?;
+        drop(file);
         std::fs::rename(&temp, path)
     })();
     if written.is_err() {
@@ -394,11 +425,33 @@ mod tests {
         // One flipped bit in the code: refused by its digest and removed.
         let path = cache.entry(&key);
         let mut bytes = std::fs::read(&path).unwrap();
-        let last = bytes.len() - 1;
-        bytes[last] ^= 1;
+        let middle = (bytes.len() - TRAILER) / 2;
+        bytes[middle] ^= 1;
         std::fs::write(&path, &bytes).unwrap();
         assert!(cache.load(&engine, &key).is_none());
         assert!(!path.exists());
+    }
+
+    /// A loaded entry's code is mapped from its file, not read into the
+    /// process's memory: pages a mod never runs stay on disk.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_loaded_entry_is_mapped_from_its_file() {
+        let engine = engine();
+        let (_dir_root, dir) = scratch("mapped");
+        let (_mods_root, mods) = scratch("mapped-mods");
+        let cache = DiskCache::open(&dir, &mods, &engine, 1 << 30).unwrap();
+        let key = digest(EMPTY);
+        cache.store(&Component::new(&engine, EMPTY).unwrap(), &key);
+        let loaded = cache.load(&engine, &key).unwrap();
+        let entry = std::fs::canonicalize(cache.entry(&key)).unwrap();
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        assert!(
+            maps.lines().any(|l| l.ends_with(&*entry.to_string_lossy())),
+            "{} is not mapped",
+            entry.display()
+        );
+        drop(loaded);
     }
 
     #[test]

@@ -139,10 +139,17 @@ impl Runtime {
         }
         .map_err(|e| invalid(format!("not a valid component: {}", first_line(&e))))?;
         let pre = self.link(&component)?;
-        if let Some(disk) = &self.disk {
-            disk.store(&component, file);
+        let Some(disk) = &self.disk else {
+            return Ok(pre);
+        };
+        disk.store(&component, file);
+        // The code just compiled sits in this process's memory, all of it;
+        // the same code mapped from the cache costs only the pages the mod
+        // touches (see `disk_cache`). Kept when the cache could not keep it.
+        match disk.load(&self.engine, file) {
+            Some(mapped) => self.link(&mapped),
+            None => Ok(pre),
         }
-        Ok(pre)
     }
 
     /// Checks a compiled mod is built for a contract version this game
