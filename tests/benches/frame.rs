@@ -254,6 +254,43 @@ fn mover_app(api: &str) -> App {
     mover_spawning(api).0
 }
 
+/// A headless app with the floor mod (`tests/mods/floor`: the mover
+/// written against the contract alone) moving `ENTITIES` entities.
+fn floor_app() -> App {
+    let dir = kept(folder_with(&[("floor", "floor.wasm")]));
+    #[derive(serde::Serialize)]
+    struct Config {
+        count: u32,
+    }
+    let config = rmp_serde::to_vec_named(&Config { count: ENTITIES }).unwrap();
+    let limits = ModLimits {
+        main_thread_per_tick: Duration::from_millis(200),
+        ..ModLimits::default()
+    };
+    let mut app = app_with(
+        ModPlugin::new()
+            .with_mods_dir(&dir)
+            .with_limits(limits)
+            .with_config("floor", config),
+    );
+    let failed = load(&mut app);
+    assert!(
+        failed.is_empty(),
+        "the floor mod failed to load: {failed:#?}"
+    );
+    for _ in 0..200 {
+        app.update();
+        let world = app.world_mut();
+        if world.query::<&Position>().iter(world).count() as u32 >= ENTITIES {
+            return app;
+        }
+    }
+    panic!(
+        "the floor mod did not spawn its entities: {:?}",
+        info(&app, "floor")
+    );
+}
+
 /// What spawning the mover's entities cost the main thread.
 struct Spawning {
     /// The mod's main-thread time (its snapshot, staging and applying),
@@ -387,19 +424,30 @@ fn mover(figures: &mut Figures) {
 
     let mut update = mover_app("update");
     let mut read_write = mover_app("read-write");
-    let medians = interleaved(&mut [&mut empty, &mut native, &mut update, &mut read_write]);
-    let [empty_t, native_t, update_t, read_write_t] = medians[..] else {
-        unreachable!("four apps")
+    let mut floor = floor_app();
+    let medians = interleaved(&mut [
+        &mut empty,
+        &mut native,
+        &mut update,
+        &mut read_write,
+        &mut floor,
+    ]);
+    let [empty_t, native_t, update_t, read_write_t, floor_t] = medians[..] else {
+        unreachable!("five apps")
     };
     // The system's own time is the steadier baseline on a shared machine.
     let mut inside = std::mem::take(&mut native.world_mut().resource_mut::<NativeTimes>().0);
     inside.sort();
     let native_inside = inside[inside.len() / 2];
-    for app in [&update, &read_write] {
+    for (app, id) in [
+        (&update, "mover"),
+        (&read_write, "mover"),
+        (&floor, "floor"),
+    ] {
         assert_eq!(
             app.world()
                 .resource::<ModRegistry>()
-                .get("mover")
+                .get(id)
                 .map(|m| m.status),
             Some(ModStatus::Running)
         );
@@ -409,8 +457,10 @@ fn mover(figures: &mut Figures) {
     let native_cost = micros(native_inside).max(0.1);
     let update_cost = micros(update_t) - micros(empty_t);
     let read_write_cost = micros(read_write_t) - micros(empty_t);
+    let floor_cost = micros(floor_t) - micros(empty_t);
     figures.note("mover.update_batch", update_cost / native_cost);
     figures.note("mover.read_write", read_write_cost / native_cost);
+    figures.note("mover.floor", floor_cost / native_cost);
     println!("{:>40} {:>10} {:>10}", "", "µs", "/ native");
     println!("{:>40} {:>10.1}", "frame, no work", micros(empty_t));
     println!(
@@ -432,6 +482,12 @@ fn mover(figures: &mut Figures) {
         "mod, read_batch + write_batch",
         read_write_cost,
         read_write_cost / native_cost
+    );
+    println!(
+        "{:>40} {:>10.1} {:>9.1}x",
+        "floor: the contract alone, no mod-api",
+        floor_cost,
+        floor_cost / native_cost
     );
     #[cfg(feature = "profiling")]
     {

@@ -48,6 +48,8 @@ pub fn built_mods() -> &'static Path {
                 "idle",
                 "-p",
                 "hostile",
+                "-p",
+                "floor",
             ])
             .status()
             .expect("cannot run cargo to build the mods");

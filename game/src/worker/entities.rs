@@ -304,7 +304,10 @@ impl Host for HostState {
         for column in &mut batch.columns {
             column.name = self.full_type(std::mem::take(&mut column.name));
         }
-        let result = self.try_write_batch(batch);
+        let result = timed!(
+            "worker: write-batch, the host's part",
+            self.try_write_batch(batch)
+        );
         self.refuse_on_error(result)
     }
 
@@ -377,6 +380,14 @@ impl Host for HostState {
     }
 
     fn query_batch(&mut self, names: Vec<String>) -> Result<Batch, ModError> {
+        timed!("worker: query-batch, the host's part", self.batch_of(names))
+    }
+}
+
+impl HostState {
+    /// `query-batch`: the rows of the query whose components are `names`,
+    /// each column by the name the mod asked for it by.
+    fn batch_of(&mut self, names: Vec<String>) -> Result<Batch, ModError> {
         let q = self.named_query(&names)?;
         // Like `query`, the rows leave out entities despawned earlier in
         // the tick (then a batch written back names its rows by id).
