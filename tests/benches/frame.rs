@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
-use bevy_wasm_mods::ModLimits;
 use bevy_wasm_mods::prelude::*;
+use bevy_wasm_mods::{FrameMode, ModLimits};
 use demo_game::{Position, Velocity};
 use mod_tests::figures::Figures;
 use mod_tests::*;
@@ -99,7 +99,9 @@ fn main() {
     built_mods();
 
     // `-- idle`, `-- mover`, `-- languages` or `-- spawn` runs one part
-    // (handy under a profiler).
+    // (handy under a profiler). `-- many` (not part of a plain run: its
+    // first run compiles forty Python and JavaScript mods, minutes) runs
+    // 10, 25 and 50 mods in real time and prints frame-time percentiles.
     let only = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let runs = |part: &str| only.as_deref().is_none_or(|o| o == part);
     let mut figures = Figures::default();
@@ -114,6 +116,9 @@ fn main() {
     }
     if runs("spawn") {
         spawning(&mut figures);
+    }
+    if only.as_deref() == Some("many") {
+        many_mods(&mut figures);
     }
     figures.compare(&root().join("docs/benchmarks.md"));
 }
@@ -491,12 +496,124 @@ fn mover(figures: &mut Figures) {
     );
     #[cfg(feature = "profiling")]
     {
-        bevy_wasm_mods::timing::reset();
-        frames(&mut update, FRAMES);
-        println!();
-        println!("stages of the update_batch mod's tick (median µs over {FRAMES} frames)");
-        for (stage, median, count) in bevy_wasm_mods::timing::report() {
-            println!("{stage:>52} {:>8.1} {count:>7}", micros(median));
+        for (name, app) in [
+            ("the update_batch mod", &mut update),
+            ("the floor mod", &mut floor),
+        ] {
+            bevy_wasm_mods::timing::reset();
+            frames(app, FRAMES);
+            println!();
+            println!("stages of {name}'s tick (median µs over {FRAMES} frames)");
+            for (stage, median, count) in bevy_wasm_mods::timing::report() {
+                println!("{stage:>52} {:>8.1} {count:>7}", micros(median));
+            }
         }
     }
+}
+
+/// `bytes` made a distinct mod: a custom section holding `i`, so each copy
+/// is compiled and run on its own, as different mods would be.
+fn distinct(mut bytes: Vec<u8>, i: usize) -> Vec<u8> {
+    let name = b"distinct";
+    let payload = (i as u64).to_le_bytes();
+    bytes.push(0);
+    bytes.push((1 + name.len() + payload.len()) as u8);
+    bytes.push(name.len() as u8);
+    bytes.extend_from_slice(name);
+    bytes.extend_from_slice(&payload);
+    bytes
+}
+
+/// `n` mods for the demo game: the ten examples first, then distinct
+/// copies of the idle mod, the greeter and the mover in Rust, Python and
+/// JavaScript in turn, as `(id, bytes)`.
+fn many(n: usize) -> Vec<(String, Vec<u8>)> {
+    let mut mods: Vec<(String, Vec<u8>)> = example_mods()
+        .into_iter()
+        .map(|(file, id)| (id.to_string(), std::fs::read(file).unwrap()))
+        .collect();
+    let (rust, py, js) = (built_mods(), python_mods(), js_mods());
+    let kinds = [
+        ("idle", rust.join("idle.wasm")),
+        ("idle_py", py.join("tests/idle_py.wasm")),
+        ("idle_js", js.join("tests/idle_js.wasm")),
+        ("greeter", rust.join("greeter.wasm")),
+        ("greeter_py", py.join("greeter_py.wasm")),
+        ("greeter_js", js.join("greeter_js.wasm")),
+        ("mover", rust.join("mover.wasm")),
+        ("mover_py", py.join("mover_py.wasm")),
+        ("mover_js", js.join("mover_js.wasm")),
+    ];
+    let mut i = 0;
+    while mods.len() < n {
+        let (kind, file) = &kinds[i % kinds.len()];
+        let bytes = std::fs::read(file).unwrap();
+        mods.push((format!("{kind}_{i:02}"), distinct(bytes, i)));
+        i += 1;
+    }
+    mods.truncate(n);
+    mods
+}
+
+/// 10, 25 and 50 mods in the demo game, headless, in real-time mode (a
+/// frame waits at most 4 ms for the mods), one frame every 1/60 s: the
+/// percentiles of the main thread's frame time, and how many ticks the
+/// slowest mod got against the frames (a mod late for a frame skips it).
+/// Compiled code comes from the player's cache: the first run fills it.
+fn many_mods(figures: &mut Figures) {
+    println!();
+    println!("many mods in real time, 60 frames a second: frame time (ms)");
+    println!(
+        "{:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>22}",
+        "mods", "frames", "p10", "p50", "p90", "p99", "longest", "fewest ticks / frames"
+    );
+    let frame = Duration::from_secs_f64(1.0 / 60.0);
+    for n in [10, 25, 50] {
+        let dir = kept(mods_folder());
+        let mods = many(n);
+        for (id, bytes) in &mods {
+            std::fs::write(dir.join(format!("{id}.wasm")), bytes).unwrap();
+        }
+        let plugin = demo_game::mod_plugin(&dir, bevy_wasm_mods::default_compile_cache())
+            .with_watching(false)
+            .with_frame_mode(FrameMode::default());
+        let mut app = demo_game::headless_app(plugin);
+        demo_game::load_mods(&mut app, Duration::from_secs(1800)).unwrap();
+        let running = app.world().resource::<ModRegistry>().running().count();
+        assert_eq!(running, n, "every mod runs");
+        // Settle, then measure ten seconds of frames at 60 a second.
+        for _ in 0..60 {
+            app.update();
+        }
+        let ticks_before: Vec<u64> = mods.iter().map(|(id, _)| info(&app, id).ticks).collect();
+        let count = 600;
+        let mut times = Vec::with_capacity(count);
+        let mut next = Instant::now();
+        for _ in 0..count {
+            let t = Instant::now();
+            app.update();
+            times.push(t.elapsed());
+            next += frame;
+            std::thread::sleep(next.saturating_duration_since(Instant::now()));
+        }
+        let fewest = mods
+            .iter()
+            .zip(&ticks_before)
+            .map(|((id, _), before)| info(&app, id).ticks - before)
+            .min()
+            .unwrap_or(0);
+        times.sort();
+        let at = |p: usize| times[(times.len() * p / 100).min(times.len() - 1)].as_secs_f64() * 1e3;
+        let longest = times.last().unwrap().as_secs_f64() * 1e3;
+        figures.note(&format!("many.p99_ms.{n}"), at(99));
+        println!(
+            "{n:>6} {count:>8} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {longest:>8.2} {:>14} / {count}",
+            at(10),
+            at(50),
+            at(90),
+            at(99),
+            fewest
+        );
+    }
+    println!("(target: p99 within 16 ms at 50 mods)");
 }
