@@ -72,6 +72,13 @@ impl ModPlugin {
         self
     }
 
+    /// Runs the worker threads at nice value `nice` (0 to 19), below the
+    /// game's own threads (see [`ModSettings::worker_nice`]).
+    pub fn with_worker_nice(mut self, nice: i32) -> Self {
+        self.settings.worker_nice = nice.clamp(0, 19);
+        self
+    }
+
     /// Passes `config` (MessagePack) to the `init` of the mod in
     /// `<stem>.wasm`.
     pub fn with_config(mut self, stem: impl Into<String>, config: Vec<u8>) -> Self {

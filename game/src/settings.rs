@@ -277,6 +277,18 @@ pub struct ModSettings {
     /// mod holds one worker and the others run the rest. 0 starts as many
     /// workers as there are mods.
     pub worker_threads: usize,
+    /// The worker threads' nice value, 0 to 19 (default 0: the priority of
+    /// the game's own threads). Higher runs the mods below the game: when
+    /// the mods want more of the cores than is left, the game's frames keep
+    /// their pace and the mods tick less often (in real time) instead of
+    /// the frames stretching. Measured with 50 mods on 2 cores, real time:
+    /// at 0 the frame's p99 is about 30 ms, at 19 about 11 ms, the slowest
+    /// mod then ticking in half the frames (`docs/benchmarks.md`). The
+    /// price: on a machine whose cores are busy with other programs, a
+    /// mod's call gets little CPU, and one that cannot finish within three
+    /// times its limit in wall time is stopped as a fault. Linux only (elsewhere a
+    /// priority is per process).
+    pub worker_nice: i32,
     /// How long a frame waits for mods (default: real time, 4 ms).
     pub frame_mode: FrameMode,
     /// Whether the mods folder is watched while the game runs (default
@@ -327,6 +339,7 @@ impl Default for ModSettings {
             configs: BTreeMap::new(),
             grants: BTreeMap::new(),
             worker_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            worker_nice: 0,
             frame_mode: FrameMode::default(),
             shared_names: Default::default(),
             watch: true,

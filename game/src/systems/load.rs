@@ -54,8 +54,9 @@ pub(crate) fn start_mods(world: &mut World) {
     });
     let fuel = settings.limits.fuel_per_call.is_some();
     let started = Runtime::new(fuel, cache.as_ref()).and_then(|runtime| {
-        let pool =
-            WorkerPool::new(threads).map_err(|e| format!("cannot start worker threads: {e}"))?;
+        let nice = (settings.worker_nice > 0).then_some(settings.worker_nice.min(19));
+        let pool = WorkerPool::new(threads, nice)
+            .map_err(|e| format!("cannot start worker threads: {e}"))?;
         Ok((Arc::new(runtime), pool))
     });
     let mut entries = Vec::with_capacity(files.len());

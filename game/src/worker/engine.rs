@@ -75,7 +75,7 @@ impl Runtime {
         });
         let compiler = rayon::ThreadPoolBuilder::new()
             .thread_name(|i| format!("mod compiler {i}"))
-            .start_handler(|_| lower_priority())
+            .start_handler(|_| lower_priority(COMPILER_NICE))
             .build()
             .map_err(|e| tracing::warn!("mods compile on their loader threads: {e}"))
             .ok();
@@ -175,20 +175,20 @@ impl Drop for Runtime {
     }
 }
 
-/// Lowers the calling thread's scheduling priority (its nice value, which
-/// Linux keeps per thread), so the scheduler runs the main thread and the
-/// mods' workers first whenever they are ready.
+/// Lowers the calling thread's scheduling priority to the nice value
+/// `nice` (which Linux keeps per thread), so the scheduler runs the
+/// threads of higher priority first whenever they are ready.
 #[cfg(target_os = "linux")]
-fn lower_priority() {
+pub(crate) fn lower_priority(nice: i32) {
     let me = rustix::thread::gettid();
-    if let Err(e) = rustix::process::setpriority_process(Some(me), COMPILER_NICE) {
-        tracing::debug!("a compiler thread keeps its priority: {e}");
+    if let Err(e) = rustix::process::setpriority_process(Some(me), nice) {
+        tracing::debug!("a thread keeps its priority: {e}");
     }
 }
 
-/// Elsewhere the priority is per process: compiler threads keep theirs.
+/// Elsewhere the priority is per process: threads keep theirs.
 #[cfg(not(target_os = "linux"))]
-fn lower_priority() {}
+pub(crate) fn lower_priority(_nice: i32) {}
 
 /// The compiler threads' nice value: the scheduler gives a thread of the
 /// default priority about ten times their share of a busy core. Measured
@@ -196,7 +196,6 @@ fn lower_priority() {}
 /// at nice 5 the longest grew by 1.6-2.6 ms, at 0 by 5.8 ms. The price: on
 /// a machine whose cores are all busy with other work, a compile gets
 /// about a tenth of a core, and a big mod takes minutes to load.
-#[cfg(target_os = "linux")]
 const COMPILER_NICE: i32 = 10;
 
 /// Where compiled mods are kept, and how much room they may take.

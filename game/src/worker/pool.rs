@@ -211,6 +211,8 @@ struct Shared {
     mods: Mods,
     outboxes: Box<[Mutex<Outbox>]>,
     started: AtomicUsize,
+    /// The workers' nice value, when they run below the game's threads.
+    nice: Option<i32>,
 }
 
 impl Shared {
@@ -219,14 +221,20 @@ impl Shared {
         let shared = self.clone();
         std::thread::Builder::new()
             .name(format!("mod worker {i}"))
-            .spawn(move || run(i, &shared))?;
+            .spawn(move || {
+                if let Some(nice) = shared.nice {
+                    crate::worker::engine::lower_priority(nice);
+                }
+                run(i, &shared)
+            })?;
         Ok(())
     }
 }
 
 impl WorkerPool {
-    /// Starts `count` worker threads.
-    pub(crate) fn new(count: usize) -> std::io::Result<Self> {
+    /// Starts `count` worker threads, at the nice value `nice` when given
+    /// (see [`ModSettings::worker_nice`](crate::ModSettings::worker_nice)).
+    pub(crate) fn new(count: usize, nice: Option<i32>) -> std::io::Result<Self> {
         let count = count.max(1);
         let (jobs, queue) = crossbeam_channel::bounded(QUEUE);
         let shared = Arc::new(Shared {
@@ -234,6 +242,7 @@ impl WorkerPool {
             mods: Mods::default(),
             outboxes: (0..count + SPARES).map(|_| Mutex::default()).collect(),
             started: AtomicUsize::new(count),
+            nice,
         });
         for i in 0..count {
             shared.start_worker(i)?;
@@ -444,6 +453,8 @@ struct Outbox {
     held: Vec<(Sender<(u64, Reply)>, (u64, Reply))>,
     since: Option<Instant>,
     running: Option<Instant>,
+    /// The worker's thread id, for reading its CPU time (Linux).
+    tid: Option<i32>,
 }
 
 /// How long a reply may be held for a batch before the courier sends it:
@@ -456,6 +467,11 @@ fn run(me: usize, shared: &Shared) {
     // mod. If the worker goes into a long call meanwhile, the courier
     // sends them.
     let out = &shared.outboxes[me];
+    #[cfg(target_os = "linux")]
+    {
+        out.lock().unwrap_or_else(|e| e.into_inner()).tid =
+            Some(rustix::thread::gettid().as_raw_nonzero().get());
+    }
     let running = |at: Option<Instant>| out.lock().unwrap_or_else(|e| e.into_inner()).running = at;
     while let Ok(job) = shared.queue.recv() {
         running(Some(Instant::now()));
@@ -473,22 +489,26 @@ fn run(me: usize, shared: &Shared) {
 /// held longer than [`HOLD_AT_MOST`], and starts a spare worker when every
 /// worker is held by a long call while requests wait.
 fn courier(shared: &Arc<Shared>, stop: &AtomicBool) {
+    // For each worker: the start of the long call it was last seen in,
+    // and its thread's CPU time when first seen in it.
+    let mut seen: Vec<Option<(Instant, Option<Duration>)>> = vec![None; shared.outboxes.len()];
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(HOLD_AT_MOST);
         let started = shared.started.load(Ordering::Relaxed);
         let mut held = 0;
-        for outbox in &shared.outboxes[..started] {
-            let (stale, long) = {
+        for (outbox, seen) in shared.outboxes[..started].iter().zip(&mut seen) {
+            let (stale, long, tid) = {
                 let o = outbox.lock().unwrap_or_else(|e| e.into_inner());
                 (
                     o.since.is_some_and(|since| since.elapsed() >= HOLD_AT_MOST),
-                    o.running.is_some_and(|at| at.elapsed() >= HELD),
+                    o.running.filter(|at| at.elapsed() >= HELD),
+                    o.tid,
                 )
             };
             if stale {
                 flush(outbox);
             }
-            held += usize::from(long);
+            held += usize::from(holds_its_core(long, tid, seen));
         }
         if held == started
             && !shared.queue.is_empty()
@@ -498,6 +518,50 @@ fn courier(shared: &Arc<Shared>, stop: &AtomicBool) {
             shared.started.store(started + 1, Ordering::Relaxed);
             tracing::debug!("every mod worker is held by a long call: started a spare");
         }
+    }
+}
+
+/// Whether a worker is held by a long call that keeps running on its
+/// core: in a call of [`HELD`] or longer (`long`, when it began), which
+/// has also used [`HELD`] of CPU time since the courier first saw it so
+/// (where the thread's CPU time can be read). A call that is long only
+/// because the machine is busy holds nothing: a spare worker would add one
+/// more thread to share the same cores, and take them from the game.
+fn holds_its_core(
+    long: Option<Instant>,
+    tid: Option<i32>,
+    seen: &mut Option<(Instant, Option<Duration>)>,
+) -> bool {
+    let Some(began) = long else {
+        *seen = None;
+        return false;
+    };
+    let cpu = tid.and_then(thread_cpu_of);
+    match *seen {
+        Some((call, Some(first))) if call == began => {
+            cpu.is_none_or(|now| now.saturating_sub(first) >= HELD)
+        }
+        Some((call, None)) if call == began => true,
+        _ => {
+            *seen = Some((began, cpu));
+            cpu.is_none()
+        }
+    }
+}
+
+/// The CPU time thread `tid` of this process has used, from
+/// `/proc/self/task/<tid>/schedstat` (Linux only).
+fn thread_cpu_of(tid: i32) -> Option<Duration> {
+    #[cfg(target_os = "linux")]
+    {
+        let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/schedstat")).ok()?;
+        let nanos: u64 = stat.split_whitespace().next()?.parse().ok()?;
+        Some(Duration::from_nanos(nanos))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = tid;
+        None
     }
 }
 
@@ -875,4 +939,46 @@ fn no_instance(hook: Hook) -> Reply {
         hook,
         message: "the mod has no live instance (it failed and was not restarted)".into(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The nice values of this process's threads named `name`.
+    #[cfg(target_os = "linux")]
+    fn nices_of(name: &str) -> Vec<i64> {
+        std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .filter_map(|t| {
+                let path = t.ok()?.path();
+                let comm = std::fs::read_to_string(path.join("comm")).ok()?;
+                let stat = std::fs::read_to_string(path.join("stat")).ok()?;
+                // The fields after the name: state is the first, nice the 17th.
+                let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split_whitespace().collect();
+                // Linux keeps the first 15 bytes of a thread's name.
+                (comm.trim() == &name[..name.len().min(15)])
+                    .then(|| fields.get(16)?.parse().ok())?
+            })
+            .collect()
+    }
+
+    /// `ModSettings::worker_nice` reaches the scheduler: the workers run
+    /// at that nice value, and the game's own threads keep theirs.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn workers_run_at_the_nice_value_asked_for() {
+        let pool = WorkerPool::new(2, Some(7)).unwrap();
+        let started = Instant::now();
+        while nices_of("mod worker 1").iter().all(|n| *n != 7) {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "no worker at nice 7"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(nices_of("mod worker 0").contains(&7));
+        assert_eq!(nices_of("mod reply courier").iter().max(), Some(&0));
+        drop(pool);
+    }
 }
