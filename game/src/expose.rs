@@ -32,8 +32,19 @@ pub(crate) struct ComponentOps {
     pub write_packed: fn(&mut World, Entity, &[Scalar], &[u8]) -> bool,
     pub from_reflect: fn(&dyn PartialReflect) -> Option<Box<dyn Reflect>>,
     pub insert: fn(&mut World, Entity, Box<dyn Reflect>) -> bool,
+    /// Spawns a reserved entity with a value of this type and the marks a
+    /// mod's entity carries, in one move into its table.
+    pub spawn_at: fn(&mut World, Entity, Box<dyn Reflect>, SpawnMarks) -> Result<(), String>,
     pub remove: fn(&mut World, Entity),
 }
+
+/// What every entity a mod spawns carries: its id, its owner and its
+/// spawn tick.
+pub(crate) type SpawnMarks = (
+    crate::ids::ModId,
+    crate::ownership::SpawnedByMod,
+    crate::ownership::SpawnTick,
+);
 
 /// One component type the game exposed.
 pub(crate) struct ExposedComponent {
@@ -388,6 +399,7 @@ impl ModdingAppExt for App {
                 write_packed: write_packed::<T>,
                 from_reflect: from_reflect::<T>,
                 insert: insert::<T>,
+                spawn_at: spawn_at::<T>,
                 remove: remove::<T>,
             },
         });
@@ -512,6 +524,21 @@ fn insert<T: Component + Reflect>(
         }
         _ => false,
     }
+}
+
+fn spawn_at<T: Component + Reflect>(
+    world: &mut World,
+    entity: Entity,
+    value: Box<dyn Reflect>,
+    marks: SpawnMarks,
+) -> Result<(), String> {
+    let value = value
+        .downcast::<T>()
+        .map_err(|_| format!("a value that is not a `{}`", std::any::type_name::<T>()))?;
+    world
+        .spawn_at(entity, (*value, marks))
+        .map(drop)
+        .map_err(|e| format!("{e:?}"))
 }
 
 fn remove<T: Component>(world: &mut World, entity: Entity) {

@@ -633,16 +633,28 @@ impl Staged {
     ) {
         match self {
             Staged::Reject(rejection) => out.rejections.push(rejection),
-            Staged::Spawn(entity, id, values) => {
-                if let Err(e) = world.spawn_empty_at(entity) {
-                    tracing::error!(mod_id = &**owner, "cannot spawn a reserved entity: {e:?}");
-                    return;
-                }
-                world.entity_mut(entity).insert((
+            Staged::Spawn(entity, id, mut values) => {
+                let marks = (
                     ModId::given(id),
                     SpawnedByMod(owner.clone()),
                     SpawnTick(tick),
-                ));
+                );
+                // The first game value goes in with the marks: one move
+                // into a table fewer a spawn.
+                let first = values.iter().position(|v| matches!(v, Value::Game(..)));
+                let spawned = match first.map(|at| values.remove(at)) {
+                    Some(Value::Game(i, v)) => {
+                        (exposed.components[i].ops.spawn_at)(world, entity, v, marks)
+                    }
+                    _ => world
+                        .spawn_at(entity, marks)
+                        .map(drop)
+                        .map_err(|e| format!("{e:?}")),
+                };
+                if let Err(e) = spawned {
+                    tracing::error!(mod_id = &**owner, "cannot spawn a reserved entity: {e}");
+                    return;
+                }
                 insert_values(world, exposed, entity, values, (owner, frame));
             }
             Staged::Despawn(entity) => {
